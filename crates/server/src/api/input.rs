@@ -1,0 +1,44 @@
+//! Procedure inputs that fail to deserialize still get a 400 naming the field.
+//!
+//! rspc 0.3 answers a serde failure with a bare "error deserializing procedure arguments". Wrapping
+//! each input in [`Input`] defers the failure into the handler, where it becomes an
+//! [`ApiError::Validation`] carrying the JSON path of the offending field.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use specta::datatype::{reference::Reference, DataType};
+use specta::{Generics, Type, TypeMap};
+
+use super::error::{ApiError, FieldIssue};
+
+/// A procedure input: either the parsed value or the reason it did not parse.
+pub struct Input<T>(Result<T, FieldIssue>);
+
+impl<T> Input<T> {
+    /// The parsed input, or a 400 naming the field that failed.
+    pub fn parse(self) -> Result<T, ApiError> {
+        self.0.map_err(|issue| ApiError::Validation(vec![issue]))
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Input<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(Input(serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+            let path = err.path().to_string();
+            let field = if path == "." { "input".to_owned() } else { path };
+            FieldIssue { field, reason: err.into_inner().to_string() }
+        })))
+    }
+}
+
+// The wire type is exactly `T`'s: the wrapper exists only on the server.
+impl<T: Type> Type for Input<T> {
+    fn inline(type_map: &mut TypeMap, generics: Generics) -> DataType {
+        T::inline(type_map, generics)
+    }
+
+    fn reference(type_map: &mut TypeMap, generics: &[DataType]) -> Reference {
+        T::reference(type_map, generics)
+    }
+}

@@ -1,0 +1,164 @@
+//! The `rivvi` command line: `serve` (the default), `migrate`, `dev-token`, `bindings`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sea_orm_migration::MigratorTrait;
+
+use crate::app::{shutdown_signal, Application};
+use crate::auth::dev_key::{session_claims, ClaimShape, DevKey};
+use crate::config::{JwtKeySource, Settings};
+
+#[derive(Parser)]
+#[command(name = "rivvi", version, about = "Rivvi backend: healthcare outreach with voice AI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply or inspect database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Mint a development session token (only accepted while no Clerk key is configured).
+    DevToken {
+        /// Clerk organization id to act in (e.g. org_clinic_a). Defaults to the operator
+        /// organization for --role super_admin.
+        #[arg(long)]
+        org: Option<String>,
+        /// member, admin or super_admin.
+        #[arg(long, default_value = "admin")]
+        role: DevRole,
+        /// Clerk user id to act as.
+        #[arg(long, default_value = "user_dev")]
+        user: String,
+        /// Organization claim shape: v1 (org_id, org_role) or v2 (o.id, o.rol).
+        #[arg(long, value_enum, default_value = "v2")]
+        claims: ClaimShape,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 12)]
+        hours: i64,
+    },
+    /// Write the TypeScript bindings (procedure map and types).
+    Bindings {
+        #[arg(long, default_value = "bindings/procedures.ts")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply all pending migrations.
+    Up,
+    /// Roll back the last migration.
+    Down,
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop everything and apply all migrations again (development only).
+    Fresh,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DevRole {
+    Member,
+    Admin,
+    #[value(name = "super_admin")]
+    SuperAdmin,
+}
+
+pub fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: starting the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Migrate { action } => migrate(action).await,
+        Command::DevToken { org, role, user, claims, hours } => dev_token(org, role, user, claims, hours),
+        Command::Bindings { out } => {
+            crate::api::export_bindings(&out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    crate::telemetry::init(settings.json_logs);
+    let development = matches!(settings.auth.jwt_key, JwtKeySource::DevKey);
+    let app = Application::build(settings).await?;
+    if development {
+        println!(
+            "\nRivvi is running on http://{addr} (development mode: SQLite, local files, built-in call simulator).\n\
+             Get a token:  cargo run -q -- dev-token --org org_demo --role admin\n\
+             Then:         curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/rspc/organizations.getCurrent\n",
+            addr = app.address()
+        );
+    }
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+async fn migrate(action: MigrateAction) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    crate::telemetry::init(settings.json_logs);
+    let db = crate::database::connect(&settings).await?;
+    use rivvi_migration::Migrator;
+    match action {
+        MigrateAction::Up => Migrator::up(&db, None).await?,
+        MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
+        MigrateAction::Status => Migrator::status(&db).await?,
+        MigrateAction::Fresh => {
+            anyhow::ensure!(!settings.production, "refusing to drop a production database");
+            Migrator::fresh(&db).await?
+        }
+    }
+    Ok(())
+}
+
+fn dev_token(
+    org: Option<String>,
+    role: DevRole,
+    user: String,
+    shape: ClaimShape,
+    hours: i64,
+) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    anyhow::ensure!(
+        matches!(settings.auth.jwt_key, JwtKeySource::DevKey),
+        "a Clerk key is configured: the server will not accept development tokens"
+    );
+    let operator =
+        settings.auth.operator_org.clone().unwrap_or_else(|| crate::config::DEV_OPERATOR_ORG.into());
+    let (org, clerk_role) = match role {
+        DevRole::Member => (org, "member"),
+        DevRole::Admin => (org, "admin"),
+        DevRole::SuperAdmin => (Some(org.unwrap_or(operator)), "admin"),
+    };
+    let key = DevKey::load_or_create(&settings.data_dir)?;
+    let claims =
+        session_claims(&user, org.as_deref().map(|o| (o, clerk_role)), shape, chrono::Duration::hours(hours));
+    println!("{}", key.sign(&claims)?);
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! Settings from the environment (and `.env`), with the embedded development defaults.
+//!
+//! Development mode is what a newcomer's `cargo run` gets: SQLite and local files under `./data`, a
+//! generated dev signing key, the built-in call simulator. Production (`RIVVI_ENV=production`, or any
+//! Clerk setting present) turns every such default off and refuses to start while a secret is missing,
+//! naming each one so an operator can fix them all in one go.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A secret value whose `Debug` never prints it, so settings can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where session JWT signing keys come from.
+#[derive(Debug, Clone)]
+pub enum JwtKeySource {
+    /// Clerk's PEM public key (`CLERK_JWT_KEY`): no network needed.
+    Pem(String),
+    /// Clerk's JWKS endpoint (`CLERK_JWKS_URL`), fetched and cached.
+    Jwks(String),
+    /// The development key kept under the data directory, minted by `rivvi dev-token`.
+    DevKey,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub jwt_key: JwtKeySource,
+    /// `azp` values accepted; empty accepts any (development only).
+    pub authorized_parties: Vec<String>,
+    pub webhook_signing_secret: Option<Secret>,
+    /// The Clerk organization whose members are Rivvi operators (super admins).
+    pub operator_org: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub production: bool,
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub storage_url: String,
+    pub auth: AuthSettings,
+    pub cors_origins: Vec<String>,
+    pub retell_api_key: Option<Secret>,
+    pub retell_base_url: Option<String>,
+    pub data_key: Option<Secret>,
+    pub index_key: Option<Secret>,
+    pub migrate_on_start: bool,
+    /// Largest accepted request body for JSON endpoints, in bytes.
+    pub body_limit: usize,
+    pub json_logs: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("production configuration is missing: {}", .0.join(", "))]
+    MissingSecrets(Vec<&'static str>),
+    #[error("invalid {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// The operator organization in development, when `RIVVI_OPERATOR_ORG` is not set.
+pub const DEV_OPERATOR_ORG: &str = "org_rivvi_operator";
+const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+impl Settings {
+    /// Reads the process environment (after `.env`, which the CLI loads first).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Builds settings from a variable map; `from_env` and the tests share this path.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let clerk_jwt_key = get("CLERK_JWT_KEY");
+        let clerk_jwks_url = get("CLERK_JWKS_URL");
+        let clerk_configured = clerk_jwt_key.is_some()
+            || clerk_jwks_url.is_some()
+            || get("CLERK_WEBHOOK_SIGNING_SECRET").is_some()
+            || get("CLERK_AUTHORIZED_PARTIES").is_some();
+        let production = match get("RIVVI_ENV").as_deref() {
+            Some("production") => true,
+            Some("development") | None => clerk_configured,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "RIVVI_ENV",
+                    reason: format!("expected production or development, got {other:?}"),
+                })
+            }
+        };
+
+        if production {
+            let mut missing = Vec::new();
+            let required = [
+                "DATABASE_URL",
+                "CLERK_AUTHORIZED_PARTIES",
+                "CLERK_WEBHOOK_SIGNING_SECRET",
+                "RIVVI_OPERATOR_ORG",
+                "RIVVI_DATA_KEY",
+                "RIVVI_INDEX_KEY",
+                "RETELL_API_KEY",
+                "RIVVI_PUBLIC_URL",
+            ];
+            if clerk_jwt_key.is_none() && clerk_jwks_url.is_none() {
+                missing.push("CLERK_JWT_KEY or CLERK_JWKS_URL");
+            }
+            missing.extend(required.into_iter().filter(|name| get(name).is_none()));
+            if !missing.is_empty() {
+                return Err(ConfigError::MissingSecrets(missing));
+            }
+        }
+
+        let data_dir = PathBuf::from(get("RIVVI_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = get("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/rivvi.db?mode=rwc", data_dir.display()));
+        let listen_text = get("RIVVI_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = listen_text.parse().map_err(|e| ConfigError::Invalid {
+            name: "RIVVI_LISTEN",
+            reason: format!("{listen_text:?} is not host:port ({e})"),
+        })?;
+        let authorized_parties = split_list(get("CLERK_AUTHORIZED_PARTIES"));
+        let cors_origins = match get("RIVVI_CORS_ORIGINS") {
+            Some(list) => split_list(Some(list)),
+            None if !authorized_parties.is_empty() => authorized_parties.clone(),
+            // The Next.js dev server's default origin.
+            None => vec!["http://localhost:3001".into(), "http://localhost:3000".into()],
+        };
+        let jwt_key = match (clerk_jwt_key, clerk_jwks_url) {
+            (Some(pem), _) => JwtKeySource::Pem(pem.replace("\\n", "\n")),
+            (None, Some(url)) => JwtKeySource::Jwks(url),
+            (None, None) => JwtKeySource::DevKey,
+        };
+        let body_limit = match get("RIVVI_BODY_LIMIT") {
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                name: "RIVVI_BODY_LIMIT",
+                reason: format!("{text:?} is not a byte count"),
+            })?,
+            None => DEFAULT_BODY_LIMIT,
+        };
+        let migrate_on_start = match get("RIVVI_MIGRATE_ON_START").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "RIVVI_MIGRATE_ON_START",
+                    reason: format!("expected true or false, got {other:?}"),
+                })
+            }
+        };
+
+        Ok(Self {
+            production,
+            database_url,
+            listen,
+            public_url: get("RIVVI_PUBLIC_URL"),
+            storage_url: get("STORAGE_URL")
+                .unwrap_or_else(|| format!("file://{}/uploads", data_dir.display())),
+            data_dir,
+            auth: AuthSettings {
+                jwt_key,
+                authorized_parties,
+                webhook_signing_secret: get("CLERK_WEBHOOK_SIGNING_SECRET").map(Secret::new),
+                operator_org: get("RIVVI_OPERATOR_ORG")
+                    .or_else(|| (!production).then(|| DEV_OPERATOR_ORG.to_owned())),
+            },
+            cors_origins,
+            retell_api_key: get("RETELL_API_KEY").map(Secret::new),
+            retell_base_url: get("RETELL_BASE_URL"),
+            data_key: get("RIVVI_DATA_KEY").map(Secret::new),
+            index_key: get("RIVVI_INDEX_KEY").map(Secret::new),
+            migrate_on_start,
+            body_limit,
+            json_logs: production,
+        })
+    }
+}
+
+fn split_list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().trim_end_matches('/').to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn no_settings_select_the_embedded_development_defaults() {
+        let settings = Settings::from_vars(&HashMap::new()).unwrap();
+        assert!(!settings.production);
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:3000");
+        assert!(settings.database_url.starts_with("sqlite://./data/"));
+        assert_eq!(settings.storage_url, "file://./data/uploads");
+        assert!(matches!(settings.auth.jwt_key, JwtKeySource::DevKey));
+    }
+
+    #[test]
+    fn any_clerk_key_turns_on_production_and_every_missing_secret_is_named() {
+        let err = Settings::from_vars(&vars(&[("CLERK_JWT_KEY", "pem")])).unwrap_err();
+        let ConfigError::MissingSecrets(missing) = err else { panic!("expected missing secrets") };
+        for name in ["DATABASE_URL", "RIVVI_DATA_KEY", "RIVVI_INDEX_KEY", "CLERK_WEBHOOK_SIGNING_SECRET"] {
+            assert!(missing.contains(&name), "{name} not reported in {missing:?}");
+        }
+        assert!(!missing.contains(&"CLERK_JWT_KEY or CLERK_JWKS_URL"));
+    }
+
+    #[test]
+    fn production_flag_without_any_key_names_the_jwt_key_too() {
+        let err = Settings::from_vars(&vars(&[("RIVVI_ENV", "production")])).unwrap_err();
+        assert!(err.to_string().contains("CLERK_JWT_KEY or CLERK_JWKS_URL"));
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let settings = Settings::from_vars(&vars(&[("RIVVI_DATA_KEY", "supersecret")])).unwrap();
+        assert!(!format!("{settings:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_named() {
+        let err = Settings::from_vars(&vars(&[("RIVVI_LISTEN", "nope")])).unwrap_err();
+        assert!(err.to_string().contains("RIVVI_LISTEN"));
+    }
+}

@@ -1,0 +1,77 @@
+//! The HTTP surface: routes and the middleware every request passes through.
+
+pub mod health;
+pub mod rpc_guard;
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::api;
+use crate::state::AppState;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let rpc = rspc_axum::endpoint(api::router(), api::context::from_request)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rpc_guard::guard))
+        // A panicking procedure answers like any other rspc error, not with a dropped connection.
+        .layer(CatchPanicLayer::custom(|_| {
+            rpc_guard::error_response(StatusCode::INTERNAL_SERVER_ERROR, 500, "internal error")
+        }));
+
+    let app = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/rspc", rpc)
+        .layer(CatchPanicLayer::custom(|_| internal_error()));
+
+    // Outermost first: every response, errors included, carries a request id, a trace span and
+    // CORS headers (without them a browser reports "Failed to fetch" instead of the 401).
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(request_span))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+            .layer(cors(&state.settings.cors_origins)),
+    )
+    .with_state(state)
+}
+
+fn internal_error() -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({"error": "internal error"})))
+        .into_response()
+}
+
+/// One span per request, named by the matched route rather than the raw URI (which may carry a
+/// token in `?token=` for websockets, or ids).
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let request_id =
+        request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    tracing::info_span!("request", method = %request.method(), route = %route, request_id = %request_id)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID_HEADER])
+        .expose_headers([REQUEST_ID_HEADER])
+        .allow_credentials(true)
+        .max_age(Duration::from_secs(600))
+}

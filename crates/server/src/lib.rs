@@ -1,0 +1,23 @@
+//! The Rivvi HTTP host: it wires the domain, persistence, ingestion and execution crates into one
+//! axum application and the `rivvi` command line.
+//!
+//! # Layout
+//! - [`cli`]: the `rivvi` subcommands (`serve`, `migrate`, `dev-token`, `bindings`).
+//! - [`config`]: settings from the environment, with the embedded development defaults.
+//! - [`app`]: [`app::Application`], the built server that tests start on port 0.
+//! - [`state`]: [`state::AppState`], the one cheap-to-clone root of every handler.
+//! - [`api`]: the rspc procedure router, one module per namespace, and its error mapping.
+//! - [`auth`]: Clerk JWT verification and the caller identity.
+//! - [`http`]: plain HTTP routes (health) and the middleware stack.
+//! - [`webhooks`]: signed provider callbacks (Clerk).
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod http;
+pub mod state;
+pub mod telemetry;
+pub mod webhooks;

@@ -1,0 +1,16 @@
+//! The application state shared by every handler.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::Authenticator;
+use crate::config::Settings;
+
+/// Cheap to clone: every field is a handle. It is the axum state and the root of the rspc context.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub auth: Arc<Authenticator>,
+}

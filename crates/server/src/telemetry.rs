@@ -1,0 +1,28 @@
+//! Tracing set-up and the panic hook.
+
+use tracing_subscriber::{fmt, EnvFilter};
+
+/// Installs the global subscriber: JSON lines in production, human-readable text otherwise.
+/// Safe to call more than once (later calls are no-ops), which the tests rely on.
+pub fn init(json: bool) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_http=info"));
+    let builder = fmt().with_env_filter(filter).with_target(true);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    install_panic_hook();
+}
+
+/// Logs a panic once, as one tracing event without a backtrace, instead of the default hook's
+/// stderr dump; the HTTP layer then answers 500 without repeating it.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".into());
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(panic.message = %message, panic.location = %location, "panic");
+    }));
+}

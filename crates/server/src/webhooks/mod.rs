@@ -1,0 +1,3 @@
+//! Signed callbacks from providers. Each verifies its signature on the raw body before parsing.
+
+pub mod signature;

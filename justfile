@@ -1,0 +1,36 @@
+# Rivvi developer commands. Each wraps a plain cargo command, shown here so nobody needs `just`.
+
+set dotenv-load := false
+
+# Run the server on the embedded defaults (SQLite, local files, the call simulator).
+run:
+    cargo run
+
+# The whole test suite on SQLite.
+test:
+    cargo test --workspace
+
+# The whole test suite on the local PostgreSQL.
+test-pg:
+    RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --workspace
+
+# Regenerate the TypeScript bindings in bindings/.
+gen:
+    cargo run -q -p rivvi-server -- bindings
+
+# Apply migrations (DATABASE_URL or the default SQLite file).
+migrate action="up":
+    cargo run -q -- migrate {{action}}
+
+# Mint a development token: just token org_demo admin
+token org="org_demo" role="admin":
+    cargo run -q -- dev-token --org {{org}} --role {{role}}
+
+# Formatting and lints as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Everything CI runs.
+ci:
+    .ci/run

@@ -1,0 +1,19 @@
+//! Rivvi's database schema as sea-orm migrations: one file per change, each with `up` and `down`,
+//! running unchanged on PostgreSQL (production) and SQLite (the embedded default).
+//! Never edit a migration that has been applied anywhere; add a new one.
+//!
+//! # Layout
+//! - [`m20261124_000001_create_schema`]: every table of the first release, one file per area.
+
+pub use sea_orm_migration::prelude::*;
+
+pub mod m20261124_000001_create_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_schema::Migration)]
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests through HTTP against the real server (one binary, so linking stays cheap).
+//! They run on SQLite by default and on PostgreSQL when `RIVVI_TEST_DATABASE_URL` is set.
+
+mod support;
+
+mod health;

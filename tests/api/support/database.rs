@@ -1,0 +1,51 @@
+//! A fresh database per test: a SQLite file by default, or a uniquely named PostgreSQL database
+//! when `RIVVI_TEST_DATABASE_URL` points at a server (CI runs the suite both ways).
+
+use sea_orm::{ConnectionTrait, Database, Statement};
+
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn create(dir: &std::path::Path) -> TestDatabase {
+        match std::env::var("RIVVI_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            Some(admin_url) => {
+                let name = format!("rivvi_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL");
+                admin
+                    .execute(Statement::from_string(
+                        admin.get_database_backend(),
+                        format!("CREATE DATABASE {name}"),
+                    ))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+                TestDatabase { url: format!("{base}/{name}"), postgres: Some((admin_url.clone(), name)) }
+            }
+            None => {
+                TestDatabase { url: format!("sqlite://{}/rivvi.db?mode=rwc", dir.display()), postgres: None }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    pub async fn connect(&self) -> sea_orm::DatabaseConnection {
+        Database::connect(&self.url).await.expect("connect to test database")
+    }
+
+    pub async fn drop_database(&self) {
+        if let Some((admin_url, name)) = &self.postgres {
+            if let Ok(admin) = Database::connect(admin_url).await {
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = admin.execute(Statement::from_string(admin.get_database_backend(), sql)).await;
+                admin.close().await.ok();
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Rivvi integration test support.
