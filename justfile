@@ -34,3 +34,7 @@ lint:
 # Everything CI runs.
 ci:
     .ci/run
+
+# The TypeScript client check: type-check bindings/ and drive a throwaway server with it.
+client-test:
+    bash tests/client/run.sh

@@ -1,12 +1,48 @@
 //! Rivvi's domain: the types and rules of healthcare outreach, with no I/O, no async and no ORM.
 //!
-//! Values are parsed once at the edge into these types and trusted afterwards.
+//! Values are parsed once at the edge into these types and trusted afterwards. API inputs come
+//! in two shapes: a raw `...Input`/`...Update` struct that deserializes anything well-typed, and
+//! its `validate()` that returns the trusted type or a [`ValidationErrors`] naming every bad field
+//! by its camelCase path. Trusted types deserialize through the same validation, so a value read
+//! back from the database is checked again.
 //!
 //! # Layout
 //! - [`ids`]: typed identifiers (`OrgId`, `CampaignId`, ...).
 //! - [`role`]: what a caller may do inside an organization.
+//! - [`validation`]: `FieldError` / `ValidationErrors` and small text checks.
+//! - [`phone`]: `PhoneNumber` (E.164) and the NANP area code -> time zone table.
+//! - [`time_zone`]: `IanaZone`, an IANA region zone.
+//! - [`office_hours`]: weekly hours and holidays, `is_open` / `next_opening` across DST.
+//! - [`organization`]: organization settings and the `organizations.update` PATCH.
+//! - [`campaign`]: campaign definition, variables, analysis fields, built-in prompt variables.
+//! - [`retry`]: the retry policy.
+//! - [`prompt`]: placeholders, composing run instructions into a prompt, line diffs.
+//! - [`lifecycle`]: run, row and call state machines.
+//! - [`audit`]: audit actions and actor kinds.
+//! - [`string_enum`]: the macro behind every enum stored as a string.
 
+#![warn(missing_docs)]
+
+#[macro_use]
+pub mod string_enum;
+
+pub mod audit;
+pub mod campaign;
 pub mod ids;
+pub mod lifecycle;
+pub mod office_hours;
+pub mod organization;
+pub mod phone;
+pub mod prompt;
+pub mod retry;
 pub mod role;
+pub mod time_zone;
+pub mod validation;
 
+pub use phone::PhoneNumber;
 pub use role::Role;
+pub use time_zone::IanaZone;
+pub use validation::{FieldError, ValidationErrors};
+
+#[cfg(all(test, feature = "specta"))]
+mod specta_checks;

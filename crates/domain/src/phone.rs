@@ -295,7 +295,11 @@ mod tests {
             "312\u{a0}555\u{a0}0143",
         ];
         for input in inputs {
-            assert_eq!(PhoneNumber::parse(input).map(|p| p.0), Ok("+13125550143".to_owned()), "input {input:?}");
+            assert_eq!(
+                PhoneNumber::parse(input).map(|p| p.0),
+                Ok("+13125550143".to_owned()),
+                "input {input:?}"
+            );
         }
     }
 

@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Clinic staff: uploads, runs, analytics, exports.
     Member,
+    /// An organization admin: also settings, members and the do-not-call list.
     Admin,
+    /// A Rivvi operator: campaigns and every organization.
     SuperAdmin,
 }
 
@@ -28,6 +31,7 @@ impl Role {
         self >= needed
     }
 
+    /// The stable name used in tokens, logs and the database.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Member => "member",

@@ -39,7 +39,9 @@ impl IanaZone {
         let name = input.trim();
         let tz = Tz::from_str(name)
             .ok()
-            .or_else(|| chrono_tz::TZ_VARIANTS.iter().copied().find(|tz| tz.name().eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                chrono_tz::TZ_VARIANTS.iter().copied().find(|tz| tz.name().eq_ignore_ascii_case(name))
+            })
             .ok_or(TimeZoneError::Unknown)?;
         Self::from_tz(tz)
     }
@@ -47,7 +49,8 @@ impl IanaZone {
     /// Wraps a zone known at compile time, refusing non-region zones like [`IanaZone::parse`].
     pub fn from_tz(tz: Tz) -> Result<IanaZone, TimeZoneError> {
         let name = tz.name();
-        let is_region = name == "UTC" || (name.contains('/') && (!name.starts_with("Etc/") || name == "Etc/UTC"));
+        let is_region =
+            name == "UTC" || (name.contains('/') && (!name.starts_with("Etc/") || name == "Etc/UTC"));
         if is_region {
             Ok(IanaZone(tz))
         } else {
@@ -154,10 +157,7 @@ mod tests {
 
     #[test]
     fn the_error_message_gives_an_example() {
-        assert_eq!(
-            TimeZoneError::Unknown.to_string(),
-            "must be an IANA time zone such as America/New_York"
-        );
+        assert_eq!(TimeZoneError::Unknown.to_string(), "must be an IANA time zone such as America/New_York");
     }
 
     #[test]

@@ -217,7 +217,10 @@ mod tests {
             json,
             serde_json::json!([{"field": "timeZone", "reason": "must be an IANA time zone such as America/New_York"}])
         );
-        assert_eq!(errors.to_string(), "invalid input: timeZone must be an IANA time zone such as America/New_York");
+        assert_eq!(
+            errors.to_string(),
+            "invalid input: timeZone must be an IANA time zone such as America/New_York"
+        );
     }
 
     #[test]

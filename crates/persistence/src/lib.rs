@@ -1,1 +1,43 @@
-//! placeholder
+//! Rivvi's persistence: the SeaORM entities (one per table, in step with `migrations/`) and the
+//! repositories the rest of the backend calls.
+//!
+//! Every repository function takes `&impl ConnectionTrait`, so the caller decides whether it runs
+//! on the pool or inside a transaction (and an audit entry commits with the change it records).
+//! Functions over organization data take an [`OrgScope`] and filter by it themselves: a row of
+//! another organization is simply not found. They return plain records defined here, never
+//! entities, and they never log a patient field.
+//!
+//! # Layout
+//! - [`db`]: [`connect`] (pool settings per database) and [`migrate`].
+//! - [`scope`]: [`OrgScope`], the proof that the caller may act inside one organization.
+//! - [`error`]: [`PersistenceError`]; unique violations become `Conflict` with the index name.
+//! - [`page`]: [`Page`], limit/offset pagination with a hard cap.
+//! - [`identity`]: users, organizations and memberships synced from Clerk (just-in-time upserts).
+//! - [`organizations`]: an organization's settings; operator listing and creation.
+//! - [`campaigns`]: campaigns of one organization.
+//! - [`audit`]: the append-only audit log.
+//! - [`webhook_events`]: replay protection for incoming webhooks.
+//! - `entities` (private): one SeaORM entity module per table.
+//! - `testing` (feature `testing`): a fresh migrated database per test, SQLite or PostgreSQL.
+
+pub mod audit;
+pub mod campaigns;
+pub mod db;
+mod entities;
+pub mod error;
+pub mod identity;
+pub mod organizations;
+pub mod page;
+pub mod scope;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+mod time;
+pub mod webhook_events;
+
+pub use db::{connect, migrate};
+pub use error::{constraints, PersistenceError};
+pub use page::Page;
+pub use scope::OrgScope;
+
+/// Every repository function answers with this.
+pub type Result<T, E = PersistenceError> = std::result::Result<T, E>;

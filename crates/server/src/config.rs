@@ -68,6 +68,10 @@ pub struct Settings {
     /// Largest accepted request body for JSON endpoints, in bytes.
     pub body_limit: usize,
     pub json_logs: bool,
+    /// Mounts routes that exist only to exercise the server in integration tests (such as
+    /// `GET /__test/panic`). Never read from the environment, so no deployment can turn it on: only
+    /// code building `Settings` by hand (the test harness) sets it.
+    pub expose_test_routes: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -191,6 +195,7 @@ impl Settings {
             migrate_on_start,
             body_limit,
             json_logs: production,
+            expose_test_routes: false,
         })
     }
 }

@@ -1,8 +1,7 @@
 //! Database connection and migrations for the host.
 
 use anyhow::Context as _;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
-use sea_orm_migration::MigratorTrait;
+use sea_orm::DatabaseConnection;
 
 use crate::config::Settings;
 
@@ -12,14 +11,11 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
     }
-    let mut options = ConnectOptions::new(settings.database_url.clone());
-    options.sqlx_logging(false);
-    Database::connect(options).await.context("connecting to the database")
+    rivvi_persistence::connect(&settings.database_url).await.context("connecting to the database")
 }
 
 pub async fn migrate_up(db: &DatabaseConnection) -> anyhow::Result<()> {
-    rivvi_migration::Migrator::up(db, None).await?;
-    Ok(())
+    Ok(rivvi_persistence::migrate(db).await?)
 }
 
 fn sqlite_file(url: &str) -> Option<&str> {

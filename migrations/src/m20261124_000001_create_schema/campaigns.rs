@@ -93,13 +93,7 @@ pub(super) fn current_prompt_version_fk() -> ForeignKeyCreateStatement {
 
 /// `prompt_versions.run_id` -> `runs`. Deleting a (draft) run keeps the version: it is history.
 pub(super) fn prompt_version_run_fk() -> ForeignKeyCreateStatement {
-    fk(
-        PromptVersions::Table,
-        PromptVersions::RunId,
-        Runs::Table,
-        Runs::Id,
-        ForeignKeyAction::SetNull,
-    )
+    fk(PromptVersions::Table, PromptVersions::RunId, Runs::Table, Runs::Id, ForeignKeyAction::SetNull)
 }
 
 pub(super) async fn up(manager: &SchemaManager<'_>, cycles: CycleKeys) -> Result<(), DbErr> {

@@ -23,8 +23,11 @@
 //! - names: `fk_<table>_<column>`, `ix_<table>_<columns>`, `ux_<table>_<columns>` (unique). The
 //!   persistence crate maps unique-violation errors back to these `ux_` names.
 //! - ON DELETE: organizations and users are soft-deleted (`deleted_at`), so a hard delete is a
-//!   deliberate purge. Org-owned data uses RESTRICT (a purge must remove PHI and the audit trail on
-//!   purpose, table by table); pure join rows cascade; "who did it" references to users SET NULL.
+//!   deliberate purge. `org_id` references are RESTRICT (a purge must remove PHI and the audit
+//!   trail on purpose, table by table); rows meaningless without their parent cascade
+//!   (memberships, a run's rows, a campaign's prompt versions); history keeps its parents
+//!   (RESTRICT from calls and runs); "who did it" references to users and links to a patient SET
+//!   NULL, so erasing a person keeps the statistics.
 
 use sea_orm_migration::prelude::*;
 
@@ -155,7 +158,10 @@ where
     stmt
 }
 
-async fn create_indexes(manager: &SchemaManager<'_>, indexes: Vec<IndexCreateStatement>) -> Result<(), DbErr> {
+async fn create_indexes(
+    manager: &SchemaManager<'_>,
+    indexes: Vec<IndexCreateStatement>,
+) -> Result<(), DbErr> {
     for index in indexes {
         manager.create_index(index).await?;
     }

@@ -81,11 +81,7 @@ const AREA_CODES: &[(&str, Tz, &[u16])] = &[
     ("OH", America::New_York, &[216, 220, 234, 283, 326, 330, 380, 419, 436, 440, 513, 567, 614, 740, 937]),
     ("OK", America::Chicago, &[405, 539, 572, 580, 918]),
     ("OR", America::Los_Angeles, &[458, 503, 541, 971]),
-    (
-        "PA",
-        America::New_York,
-        &[215, 223, 267, 272, 412, 445, 484, 570, 582, 610, 717, 724, 814, 835, 878],
-    ),
+    ("PA", America::New_York, &[215, 223, 267, 272, 412, 445, 484, 570, 582, 610, 717, 724, 814, 835, 878]),
     ("RI", America::New_York, &[401]),
     ("SC", America::New_York, &[803, 839, 843, 854, 864]),
     ("SD", America::Chicago, &[605]),
@@ -121,9 +117,7 @@ const AREA_CODES: &[(&str, Tz, &[u16])] = &[
     (
         "ON",
         America::Toronto,
-        &[
-            226, 249, 289, 343, 365, 382, 416, 437, 519, 548, 613, 647, 683, 705, 742, 753, 807, 905, 942,
-        ],
+        &[226, 249, 289, 343, 365, 382, 416, 437, 519, 548, 613, 647, 683, 705, 742, 753, 807, 905, 942],
     ),
     ("QC", America::Toronto, &[263, 354, 367, 418, 438, 450, 468, 514, 579, 581, 819, 873]),
     ("NB", America::Moncton, &[428, 506]),
@@ -191,9 +185,10 @@ mod tests {
     fn the_table_covers_all_fifty_states_and_dc() {
         let states: HashSet<&str> = AREA_CODES.iter().map(|(r, _, _)| &r[..2]).collect();
         let expected = [
-            "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
-            "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC",
-            "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+            "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+            "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+            "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+            "WV", "WI", "WY",
         ];
         for state in expected {
             assert!(states.contains(state), "{state} missing");

@@ -92,3 +92,31 @@ fn validation_message(issues: Vec<FieldIssue>) -> String {
 
 /// Shorthand for procedure results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<rivvi_persistence::PersistenceError> for ApiError {
+    fn from(err: rivvi_persistence::PersistenceError) -> Self {
+        use rivvi_persistence::PersistenceError as P;
+        match err {
+            P::NotFound { entity, .. } => ApiError::NotFound { entity },
+            P::Conflict { constraint } => {
+                ApiError::Conflict(format!("already exists <constraint={constraint}>"))
+            }
+            P::Invalid { field, reason } => ApiError::invalid(field, reason),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        rivvi_persistence::PersistenceError::from(err).into()
+    }
+}
+
+impl From<rivvi_domain::validation::ValidationErrors> for ApiError {
+    fn from(errors: rivvi_domain::validation::ValidationErrors) -> Self {
+        ApiError::Validation(
+            errors.into_vec().into_iter().map(|e| FieldIssue { field: e.field, reason: e.reason }).collect(),
+        )
+    }
+}

@@ -3,9 +3,14 @@
 //! Authorization is declared once per procedure with [`Ctx::require`]; the table-driven test in
 //! `tests/api/authorization.rs` checks every procedure against every role.
 
+pub mod admin;
+pub mod audit;
+mod audit_trail;
+pub mod campaigns;
 pub mod context;
 pub mod error;
 pub mod input;
+pub mod organizations;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +26,10 @@ pub fn router() -> Arc<rspc::Router<Ctx>> {
 
 fn build() -> rspc::RouterBuilder<Ctx> {
     rspc::Router::<Ctx>::new()
+        .merge("organizations.", organizations::mount())
+        .merge("admin.", admin::mount())
+        .merge("campaigns.", campaigns::mount())
+        .merge("audit.", audit::mount())
 }
 
 /// Header of the generated bindings file.

@@ -20,7 +20,8 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         Ok(Some(token)) => match state.auth.verify(&token).await {
             Err(err) => RequestIdentity::Rejected(err),
             Ok(claims) => match resolve::caller(&state, &claims).await {
-                Ok(caller) => RequestIdentity::Caller(caller),
+                Ok(Ok(caller)) => RequestIdentity::Caller(caller),
+                Ok(Err(refused)) => RequestIdentity::Rejected(refused),
                 Err(err) => {
                     tracing::error!(error = ?err, "resolving the caller failed");
                     return error_response(StatusCode::INTERNAL_SERVER_ERROR, 500, "internal error");
@@ -99,6 +100,9 @@ mod tests {
             presented_token(&headers(&[("authorization", "Basic abc")]), &uri),
             Err(AuthError::MalformedHeader)
         );
-        assert_eq!(presented_token(&headers(&[("authorization", "Bearer ")]), &uri), Err(AuthError::MalformedHeader));
+        assert_eq!(
+            presented_token(&headers(&[("authorization", "Bearer ")]), &uri),
+            Err(AuthError::MalformedHeader)
+        );
     }
 }

@@ -5,6 +5,8 @@
 
 pub mod claims;
 pub mod dev_key;
+pub mod middleware;
+pub mod resolve;
 pub mod verifier;
 
 use rivvi_domain::ids::{OrgId, UserId};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -23,17 +23,22 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 /// The whole application router with its middleware.
 pub fn router(state: AppState) -> Router {
     let rpc = rspc_axum::endpoint(api::router(), api::context::from_request)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::middleware::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rpc_guard::guard))
         // A panicking procedure answers like any other rspc error, not with a dropped connection.
         .layer(CatchPanicLayer::custom(|_| {
             rpc_guard::error_response(StatusCode::INTERNAL_SERVER_ERROR, 500, "internal error")
         }));
 
-    let app = Router::new()
+    let mut routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/rspc", rpc)
-        .layer(CatchPanicLayer::custom(|_| internal_error()));
+        .route("/webhooks/clerk", post(crate::webhooks::clerk::receive));
+    if state.settings.expose_test_routes {
+        routes = routes.route("/__test/panic", get(test_panic));
+    }
+    let app = routes.layer(CatchPanicLayer::custom(|_| internal_error()));
 
     // Outermost first: every response, errors included, carries a request id, a trace span and
     // CORS headers (without them a browser reports "Failed to fetch" instead of the 401).
@@ -45,6 +50,12 @@ pub fn router(state: AppState) -> Router {
             .layer(cors(&state.settings.cors_origins)),
     )
     .with_state(state)
+}
+
+/// Mounted only with `Settings::expose_test_routes`: proves a panicking handler answers a generic
+/// 500 and the server keeps serving.
+async fn test_panic() -> Response {
+    panic!("deliberate panic from the /__test/panic route")
 }
 
 fn internal_error() -> Response {

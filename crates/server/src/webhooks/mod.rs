@@ -1,3 +1,4 @@
 //! Signed callbacks from providers. Each verifies its signature on the raw body before parsing.
 
+pub mod clerk;
 pub mod signature;

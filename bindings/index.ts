@@ -1,0 +1,3 @@
+// Entry point of @rivvi/bindings: the generated procedure map and types, and the client helpers.
+export * from "./procedures";
+export * from "./client";

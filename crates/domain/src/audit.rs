@@ -1,0 +1,119 @@
+//! What the audit log records: who acted (the actor kind) and what they did (the action).
+//!
+//! Actions are `entity.verb` strings, stored as written here. Add a variant rather than a free
+//! string, so every action the log can hold is listed in one place.
+
+string_enum! {
+    /// Who performed an audited change.
+    pub enum ActorKind("actor kind") {
+        /// A member or admin of the organization.
+        User = "user",
+        /// A Rivvi operator acting on any organization.
+        SuperAdmin = "super_admin",
+        /// A verified provider or identity webhook (Retell, Clerk).
+        Webhook = "webhook",
+        /// The engine or a background job.
+        System = "system",
+    }
+}
+
+string_enum! {
+    /// An audited action.
+    pub enum AuditAction("audit action") {
+        /// An organization was created (by a webhook or just in time).
+        OrganizationCreated = "organization.created",
+        /// An organization's settings changed.
+        OrganizationUpdated = "organization.updated",
+        /// An organization was deleted.
+        OrganizationDeleted = "organization.deleted",
+        /// A super admin read or changed another organization.
+        OrganizationAccessed = "organization.accessed",
+        /// A user joined an organization.
+        MembershipCreated = "membership.created",
+        /// A member's role changed.
+        MembershipUpdated = "membership.updated",
+        /// A user left or was removed from an organization.
+        MembershipDeleted = "membership.deleted",
+        /// A campaign was created.
+        CampaignCreated = "campaign.created",
+        /// A campaign's configuration changed.
+        CampaignUpdated = "campaign.updated",
+        /// A campaign was archived.
+        CampaignArchived = "campaign.archived",
+        /// A new prompt version was saved (base prompt, voicemail or run instructions).
+        PromptVersionCreated = "prompt_version.created",
+        /// A file was uploaded.
+        UploadCreated = "upload.created",
+        /// A run was created from an upload.
+        RunCreated = "run.created",
+        /// A run was scheduled or rescheduled.
+        RunScheduled = "run.scheduled",
+        /// A run was started.
+        RunStarted = "run.started",
+        /// A run was paused.
+        RunPaused = "run.paused",
+        /// A run was resumed.
+        RunResumed = "run.resumed",
+        /// A run was cancelled.
+        RunCancelled = "run.cancelled",
+        /// A run completed.
+        RunCompleted = "run.completed",
+        /// A run failed.
+        RunFailed = "run.failed",
+        /// Run results or calls were exported (the file holds PHI).
+        ExportCreated = "export.created",
+        /// A one-off call was placed by hand.
+        CallCreated = "call.created",
+        /// A patient record was changed by hand.
+        PatientUpdated = "patient.updated",
+        /// A number was added to the do-not-call list.
+        DoNotCallAdded = "do_not_call.added",
+        /// A number was removed from the do-not-call list.
+        DoNotCallRemoved = "do_not_call.removed",
+        /// An organization asked for a new campaign.
+        CampaignRequestCreated = "campaign_request.created",
+        /// An operator approved, rejected or fulfilled a campaign request.
+        CampaignRequestUpdated = "campaign_request.updated",
+    }
+}
+
+impl AuditAction {
+    /// The kind of entity the action is about: the part before the dot (`campaign`).
+    pub fn entity(self) -> &'static str {
+        self.as_str().split_once('.').map_or(self.as_str(), |(entity, _)| entity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_action_is_a_unique_entity_dot_verb_string() {
+        let mut seen = HashSet::new();
+        for &action in AuditAction::ALL {
+            let s = action.as_str();
+            assert!(seen.insert(s), "{s} twice");
+            let (entity, verb) = s.split_once('.').unwrap();
+            assert!(!entity.is_empty() && !verb.is_empty() && !verb.contains('.'), "{s}");
+            assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'), "{s}");
+            assert_eq!(s.parse::<AuditAction>(), Ok(action));
+            assert_eq!(serde_json::to_value(action).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn actions_name_their_entity() {
+        assert_eq!(AuditAction::CampaignUpdated.entity(), "campaign");
+        assert_eq!(AuditAction::DoNotCallAdded.entity(), "do_not_call");
+        assert_eq!(AuditAction::OrganizationUpdated.to_string(), "organization.updated");
+    }
+
+    #[test]
+    fn actor_kinds_use_snake_case() {
+        let names: Vec<_> = ActorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["user", "super_admin", "webhook", "system"]);
+        assert_eq!("super_admin".parse::<ActorKind>(), Ok(ActorKind::SuperAdmin));
+    }
+}

@@ -1,0 +1,116 @@
+//! `audit.list`: an organization's audit log, for its admins.
+
+use chrono::{DateTime, Utc};
+use rivvi_domain::ids::{AuditEntryId, UserId};
+use rivvi_domain::Role;
+use rivvi_persistence::audit::{self, AuditActor, AuditEntry, AuditFilter};
+use rspc::{Router, RouterBuilder};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use super::error::{ApiError, ApiResult};
+use super::organizations::{saturating_u32, Pagination};
+use super::{Ctx, Input};
+
+pub fn mount() -> RouterBuilder<Ctx> {
+    Router::<Ctx>::new().query("list", |t| {
+        t(|ctx: Ctx, input: Input<ListAudit>| async move { Ok(list(&ctx, input.parse()?).await?) })
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListAudit {
+    /// `organization`, `campaign`, `membership`, ...
+    #[serde(default)]
+    #[specta(optional)]
+    pub entity_type: Option<String>,
+    #[serde(default)]
+    #[specta(optional)]
+    pub entity_id: Option<String>,
+    #[serde(default)]
+    #[specta(optional)]
+    pub actor_user_id: Option<UserId>,
+    /// Inclusive lower bound.
+    #[serde(default)]
+    #[specta(optional)]
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound.
+    #[serde(default)]
+    #[specta(optional)]
+    pub to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    #[specta(optional)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    #[specta(optional)]
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLogEntry {
+    pub id: AuditEntryId,
+    /// `user`, `super_admin`, `webhook` or `system`.
+    pub actor_kind: String,
+    pub actor_user_id: Option<UserId>,
+    /// A Clerk user id, a webhook source or a system component.
+    pub actor_label: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    /// Names of the fields that changed; never their values.
+    pub changed_fields: Vec<String>,
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub entries: Vec<AuditLogEntry>,
+    pub total: u32,
+    pub has_more: bool,
+}
+
+async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
+    let caller = ctx.require(Role::Admin)?;
+    if let (Some(from), Some(to)) = (input.from, input.to) {
+        if from >= to {
+            return Err(ApiError::invalid("to", "must be after from"));
+        }
+    }
+    let page = Pagination { limit: input.limit, offset: input.offset }.page()?;
+    let filter = AuditFilter {
+        entity_type: input.entity_type.filter(|s| !s.trim().is_empty()),
+        entity_id: input.entity_id.filter(|s| !s.trim().is_empty()),
+        actor_user_id: input.actor_user_id,
+        from: input.from,
+        to: input.to,
+        page,
+    };
+    let (entries, total) = audit::list(&ctx.state.db, &caller.scope, &filter).await?;
+    let has_more = page.offset + (entries.len() as u64) < total;
+    Ok(AuditPage { entries: entries.into_iter().map(view).collect(), total: saturating_u32(total), has_more })
+}
+
+fn view(entry: AuditEntry) -> AuditLogEntry {
+    let (actor_kind, actor_user_id, actor_label) = match entry.actor {
+        AuditActor::User { user_id, label } => ("user", Some(user_id), label),
+        AuditActor::SuperAdmin { user_id, label } => ("super_admin", Some(user_id), label),
+        AuditActor::Webhook { source } => ("webhook", None, source),
+        AuditActor::System { label } => ("system", None, label),
+    };
+    AuditLogEntry {
+        id: entry.id,
+        actor_kind: actor_kind.to_owned(),
+        actor_user_id,
+        actor_label,
+        action: entry.action,
+        entity_type: entry.entity_type,
+        entity_id: entry.entity_id,
+        changed_fields: entry.changed_fields,
+        request_id: entry.request_id,
+        created_at: entry.created_at,
+    }
+}

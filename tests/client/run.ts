@@ -1,0 +1,122 @@
+// Drives a running Rivvi server through @rivvi/bindings the way the Next.js app will.
+// Usage: RIVVI_URL=http://127.0.0.1:3000 RIVVI_TOKEN=<dev token> npx tsx run.ts  (run.sh does this)
+// Prints one line per check and a closing "N passed, N failed"; exits non-zero on any failure.
+
+import { RSPCError } from "@rspc/client";
+import WebSocket from "ws";
+import { createRivviClient, createRivviWsClient, parseRivviError } from "../../bindings/index";
+import type { Procedures } from "../../bindings/index";
+
+// The contract this test holds the server to. While the server does not export these procedures
+// yet (bindings/procedures.ts lacks them), the test is typed against this contract so it compiles;
+// once they are generated, the real `Procedures` is used and must still fit (see `contractHolds`).
+type Contract = {
+  queries:
+    | { key: "organizations.getCurrent"; input: never; result: { id: string; name: string } }
+    | { key: "organizations.isSuperAdmin"; input: never; result: boolean };
+  mutations: never;
+  subscriptions: never;
+};
+type ContractKey = Contract["queries"]["key"];
+type Api = ContractKey extends Procedures["queries"]["key"] ? Procedures : Contract;
+type ResultOf<K extends ContractKey> = Extract<Api["queries"], { key: K }>["result"];
+// Fails to compile if the generated types drift from the contract.
+const contractHolds: [ResultOf<"organizations.getCurrent">, ResultOf<"organizations.isSuperAdmin">] extends [
+  { id: string; name: string },
+  boolean,
+]
+  ? true
+  : never = true;
+void contractHolds;
+
+const url = process.env.RIVVI_URL;
+const token = process.env.RIVVI_TOKEN;
+if (!url || !token) {
+  console.error("run.ts: set RIVVI_URL (e.g. http://127.0.0.1:3000) and RIVVI_TOKEN (a dev token)");
+  process.exit(2);
+}
+
+// @rspc/client waits forever for an answer that never comes (notably over websockets).
+function within<T>(promise: Promise<T>, ms = 10_000): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
+  ]);
+}
+
+function describe(err: unknown): string {
+  const e = parseRivviError(err);
+  return `error ${e.code}: ${e.message}`;
+}
+
+let passed = 0;
+let failed = 0;
+async function check(name: string, body: () => Promise<void> | void): Promise<void> {
+  try {
+    await body();
+    passed++;
+    console.log(`ok   ${name}`);
+  } catch (err) {
+    failed++;
+    console.log(`FAIL ${name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+// Asserts a call succeeds, turning an rspc error into a readable failure.
+async function succeeds<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await within(call);
+  } catch (err) {
+    throw new Error(`expected success, got ${describe(err)}`);
+  }
+}
+
+const client = createRivviClient<Api>({ url, getToken: () => token });
+const anonymous = createRivviClient<Api>({ url, getToken: async () => null });
+
+await check("parseRivviError reads validation issues (offline)", () => {
+  const body = { message: "invalid input: name: required", issues: [{ field: "name", reason: "required" }] };
+  const parsed = parseRivviError(new RSPCError(400, JSON.stringify(body)));
+  if (parsed.code !== 400 || parsed.message !== body.message || parsed.issues?.[0]?.field !== "name") {
+    throw new Error(`unexpected ${JSON.stringify(parsed)}`);
+  }
+  const plain = parseRivviError(new RSPCError(404, "campaign not found"));
+  if (plain.code !== 404 || plain.issues !== undefined) throw new Error(`unexpected ${JSON.stringify(plain)}`);
+});
+
+await check("organizations.getCurrent returns the caller's organization", async () => {
+  const org = await succeeds(client.query(["organizations.getCurrent"]));
+  if (typeof org?.id !== "string" || org.id === "" || typeof org.name !== "string") {
+    throw new Error(`expected { id, name }, got ${JSON.stringify(org)}`);
+  }
+});
+
+await check("organizations.getCurrent without a token is 401", async () => {
+  let outcome: string;
+  try {
+    outcome = `resolved with ${JSON.stringify(await within(anonymous.query(["organizations.getCurrent"])))}`;
+  } catch (err) {
+    if (parseRivviError(err).code === 401) return;
+    outcome = describe(err);
+  }
+  throw new Error(`expected error 401, got ${outcome}`);
+});
+
+await check("organizations.isSuperAdmin returns a boolean", async () => {
+  const value = await succeeds(client.query(["organizations.isSuperAdmin"]));
+  if (typeof value !== "boolean") throw new Error(`expected a boolean, got ${JSON.stringify(value)}`);
+});
+
+await check("organizations.isSuperAdmin over the websocket (?token=) returns a boolean", async () => {
+  const ws = await createRivviWsClient<Api>({ url, getToken: () => token, WebSocket });
+  try {
+    const value = await succeeds(ws.client.query(["organizations.isSuperAdmin"]));
+    if (typeof value !== "boolean") throw new Error(`expected a boolean, got ${JSON.stringify(value)}`);
+  } finally {
+    ws.close();
+  }
+});
+
+console.log(`client: ${passed} passed, ${failed} failed`);
+// Exit explicitly: a websocket or timer left behind must not keep CI waiting.
+process.exit(failed === 0 ? 0 : 1);
