@@ -9,6 +9,7 @@ export type Procedures = {
         { key: "audit.list", input: ListAudit, result: AuditPage } | 
         { key: "campaigns.get", input: GetCampaign, result: Campaign } | 
         { key: "campaigns.list", input: ListCampaigns, result: Campaign[] } | 
+        { key: "campaigns.promptHistory", input: PromptHistoryQuery, result: PromptHistory } | 
         { key: "organizations.getCurrent", input: never, result: Organization } | 
         { key: "organizations.getMembers", input: Pagination, result: MemberList } | 
         { key: "organizations.isSuperAdmin", input: never, result: boolean },
@@ -475,6 +476,27 @@ export type PatientField =
  */
 "timeZone"
 
+export type PromptHistory = { versions: PromptVersion[]; total: number; hasMore: boolean }
+
+export type PromptHistoryQuery = { campaignId: CampaignId; 
+/**
+ * For super admins reading another organization's campaign.
+ */
+orgId?: OrgId | null; limit?: number | null; offset?: number | null }
+
+/**
+ * One saved version of a campaign's prompt: the access log for prompt changes.
+ */
+export type PromptVersion = { id: PromptVersionId; number: number; 
+/**
+ * Set for versions pinned by a run (base prompt plus the run's instructions).
+ */
+runId: RunId | null; basePrompt: string; runInstructions: string | null; composedPrompt: string; voicemailMessage: string | null; 
+/**
+ * Unified diff of the composed prompt against the previous version.
+ */
+diff: string; authorUserId: UserId | null; reason: string; createdAt: string }
+
 /**
  * One saved version of a campaign's composed prompt.
  */
@@ -540,6 +562,11 @@ export type Role =
  * A Rivvi operator: campaigns and every organization.
  */
 "super_admin"
+
+/**
+ * One run of a campaign over one uploaded sheet.
+ */
+export type RunId = string
 
 export type UpdateCampaign = { orgId: OrgId; id: CampaignId; 
 /**

@@ -3,4 +3,11 @@
 
 mod support;
 
+mod auth;
+mod authorization;
+mod clerk_webhook;
 mod health;
+mod http_surface;
+mod prompt_history;
+mod tenancy;
+mod validation;

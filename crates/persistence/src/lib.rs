@@ -15,6 +15,8 @@
 //! - [`identity`]: users, organizations and memberships synced from Clerk (just-in-time upserts).
 //! - [`organizations`]: an organization's settings; operator listing and creation.
 //! - [`campaigns`]: campaigns of one organization.
+//! - [`prompt_versions`]: the append-only history of each campaign's composed prompt.
+//! - [`runs`]: runs of one organization, idempotent by client request id.
 //! - [`audit`]: the append-only audit log.
 //! - [`webhook_events`]: replay protection for incoming webhooks.
 //! - `entities` (private): one SeaORM entity module per table.
@@ -28,6 +30,8 @@ pub mod error;
 pub mod identity;
 pub mod organizations;
 pub mod page;
+pub mod prompt_versions;
+pub mod runs;
 pub mod scope;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

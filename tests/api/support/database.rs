@@ -39,13 +39,30 @@ impl TestDatabase {
         Database::connect(&self.url).await.expect("connect to test database")
     }
 
-    pub async fn drop_database(&self) {
-        if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(admin) = Database::connect(admin_url).await {
+    pub async fn drop_database(&mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            if let Ok(admin) = Database::connect(&admin_url).await {
                 let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
                 let _ = admin.execute(Statement::from_string(admin.get_database_backend(), sql)).await;
                 admin.close().await.ok();
             }
         }
+    }
+}
+
+/// A test that panics never reaches `stop()`: drop its PostgreSQL database anyway, on a thread of
+/// its own because the test's runtime may be gone.
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.postgres.is_none() {
+            return;
+        }
+        let mut leftover = TestDatabase { url: self.url.clone(), postgres: self.postgres.take() };
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                runtime.block_on(leftover.drop_database());
+            }
+        })
+        .join();
     }
 }

@@ -2,7 +2,9 @@
 // A shared harness: not every helper is used by every test module.
 #![allow(dead_code, unused_imports)]
 
+pub mod clerk;
 pub mod database;
+pub mod seed;
 pub mod tokens;
 
 use std::collections::HashMap;
@@ -46,6 +48,7 @@ pub fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings
     settings.auth.authorized_parties = vec![FRONTEND_ORIGIN.to_owned()];
     settings.auth.webhook_signing_secret = Some(rivvi_server::config::Secret::new(WEBHOOK_SECRET));
     settings.cors_origins = vec![FRONTEND_ORIGIN.to_owned()];
+    settings.expose_test_routes = true;
     settings
 }
 

@@ -9,6 +9,8 @@ pub mod audit_log;
 pub mod campaigns;
 pub mod memberships;
 pub mod organizations;
+pub mod prompt_versions;
+pub mod runs;
 pub mod users;
 pub mod webhook_events;
 
@@ -23,11 +25,7 @@ pub mod do_not_call;
 #[allow(dead_code)]
 pub mod patients;
 #[allow(dead_code)]
-pub mod prompt_versions;
-#[allow(dead_code)]
 pub mod run_rows;
-#[allow(dead_code)]
-pub mod runs;
 #[allow(dead_code)]
 pub mod uploads;
 

@@ -4,9 +4,11 @@
 use chrono::{DateTime, Utc};
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::campaign::{CampaignDefinition, CampaignUpdate, NewCampaign};
-use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId};
+use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, RunId, UserId};
+use rivvi_domain::prompt;
 use rivvi_domain::Role;
 use rivvi_persistence::campaigns::{self, CampaignChange, CampaignRecord};
+use rivvi_persistence::prompt_versions::{self, NewPromptVersion, PromptVersionRecord};
 use rivvi_persistence::{organizations, OrgScope};
 use rspc::{Router, RouterBuilder};
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -16,6 +18,7 @@ use specta::Type;
 
 use super::context::OrgCaller;
 use super::error::{ApiError, ApiResult};
+use super::organizations::{saturating_u32, Pagination};
 use super::{audit_trail, Ctx, Input};
 
 pub fn mount() -> RouterBuilder<Ctx> {
@@ -25,6 +28,11 @@ pub fn mount() -> RouterBuilder<Ctx> {
         })
         .query("get", |t| {
             t(|ctx: Ctx, input: Input<GetCampaign>| async move { Ok(get(&ctx, input.parse()?).await?) })
+        })
+        .query("promptHistory", |t| {
+            t(|ctx: Ctx, input: Input<PromptHistoryQuery>| async move {
+                Ok(prompt_history(&ctx, input.parse()?).await?)
+            })
         })
         .mutation("create", |t| {
             t(|ctx: Ctx, input: Input<CreateCampaign>| async move { Ok(create(&ctx, input.parse()?).await?) })
@@ -91,7 +99,9 @@ async fn read_scope(
 ) -> ApiResult<OrgScope> {
     match org_id {
         Some(org_id) if org_id != caller.scope.org_id() && caller.role == Role::SuperAdmin => {
-            operator_scope(ctx, conn, caller, org_id).await
+            let scope = operator_scope(conn, org_id).await?;
+            log_access(ctx, conn, caller, org_id).await?;
+            Ok(scope)
         }
         // Naming another organization without operator rights looks like a missing campaign.
         Some(org_id) if org_id != caller.scope.org_id() => Err(ApiError::not_found("campaign")),
@@ -99,15 +109,22 @@ async fn read_scope(
     }
 }
 
-/// A super admin's scope in another organization: it must exist, and the access is logged there.
-async fn operator_scope(
+/// A super admin's scope in the organization named by `orgId`, which must exist. Only the
+/// caller logs the access: a read with [`log_access`], a change with its own entry (one row per
+/// change, already marked as the super admin's).
+async fn operator_scope(conn: &impl ConnectionTrait, org_id: OrgId) -> ApiResult<OrgScope> {
+    let scope = OrgScope::for_verified_org(org_id);
+    organizations::get(conn, &scope).await?;
+    Ok(scope)
+}
+
+/// Logs a super admin's read of another organization's data in that organization.
+async fn log_access(
     ctx: &Ctx,
     conn: &impl ConnectionTrait,
     caller: &OrgCaller,
     org_id: OrgId,
-) -> ApiResult<OrgScope> {
-    let scope = OrgScope::for_verified_org(org_id);
-    organizations::get(conn, &scope).await?;
+) -> ApiResult<()> {
     if org_id != caller.scope.org_id() {
         audit_trail::record(
             conn,
@@ -120,7 +137,7 @@ async fn operator_scope(
         )
         .await?;
     }
-    Ok(scope)
+    Ok(())
 }
 
 async fn list(ctx: &Ctx, input: ListCampaigns) -> ApiResult<Vec<Campaign>> {
@@ -145,7 +162,7 @@ async fn create(ctx: &Ctx, input: CreateCampaign) -> ApiResult<Campaign> {
     let caller = ctx.require(Role::SuperAdmin)?;
     let definition = input.campaign.validate().map_err(|e| nest_errors("campaign", e))?;
     let txn = ctx.state.db.begin().await?;
-    let scope = operator_scope(ctx, &txn, &caller, input.org_id).await?;
+    let scope = operator_scope(&txn, input.org_id).await?;
     let stored = stored_form(&definition)?;
     let record = campaigns::create(
         &txn,
@@ -175,18 +192,67 @@ async fn create(ctx: &Ctx, input: CreateCampaign) -> ApiResult<Campaign> {
         vec![],
     )
     .await?;
+    let version =
+        save_prompt_version(&txn, ctx, &caller, &scope, record.id, &definition, "campaign created").await?;
+    let change = CampaignChange { current_prompt_version_id: Some(Some(version.id)), ..Default::default() };
+    let record = campaigns::update(&txn, &scope, record.id, change).await?;
     txn.commit().await?;
     record.try_into()
+}
+
+/// Appends a prompt version for the campaign's current base prompt and voicemail, with its diff
+/// against the previous version, and logs it.
+async fn save_prompt_version(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    caller: &OrgCaller,
+    scope: &OrgScope,
+    campaign_id: CampaignId,
+    definition: &CampaignDefinition,
+    reason: &str,
+) -> ApiResult<PromptVersionRecord> {
+    let previous = prompt_versions::latest(conn, scope, campaign_id).await?;
+    let composed = prompt::compose(definition.base_prompt(), None);
+    let diff = prompt::diff(previous.as_ref().map_or("", |p| p.composed_prompt.as_str()), &composed);
+    let version = prompt_versions::append(
+        conn,
+        scope,
+        campaign_id,
+        NewPromptVersion {
+            run_id: None,
+            base_prompt: definition.base_prompt().to_owned(),
+            run_instructions: None,
+            composed_prompt: composed,
+            voicemail_message: definition.voicemail_message().map(str::to_owned),
+            diff,
+            author_user_id: Some(caller.user_id),
+            reason: reason.to_owned(),
+        },
+    )
+    .await?;
+    audit_trail::record(
+        conn,
+        ctx,
+        caller,
+        Some(scope.org_id()),
+        AuditAction::PromptVersionCreated,
+        version.id,
+        vec![],
+    )
+    .await?;
+    Ok(version)
 }
 
 async fn update(ctx: &Ctx, input: UpdateCampaign) -> ApiResult<Campaign> {
     let caller = ctx.require(Role::SuperAdmin)?;
     let txn = ctx.state.db.begin().await?;
-    let scope = operator_scope(ctx, &txn, &caller, input.org_id).await?;
+    let scope = operator_scope(&txn, input.org_id).await?;
     let current = campaigns::get(&txn, &scope, input.id).await?;
     let definition = definition_of(&current)?;
     let valid = input.patch.validate(&definition).map_err(|e| nest_errors("patch", e))?;
     if valid.changed.is_empty() {
+        // Nothing changed, but the answer still shows the campaign: a read, logged as one.
+        log_access(ctx, &txn, &caller, input.org_id).await?;
         txn.commit().await?;
         return current.try_into();
     }
@@ -206,6 +272,20 @@ async fn update(ctx: &Ctx, input: UpdateCampaign) -> ApiResult<Campaign> {
         current_prompt_version_id: None,
     };
     let record = campaigns::update(&txn, &scope, input.id, change).await.map_err(conflict_on_name)?;
+    let record = match valid.prompt_changed() {
+        false => record,
+        true => {
+            let reason = match (has(F::BasePrompt), has(F::VoicemailMessage)) {
+                (true, true) => "base prompt and voicemail changed",
+                (true, false) => "base prompt changed",
+                _ => "voicemail changed",
+            };
+            let version = save_prompt_version(&txn, ctx, &caller, &scope, record.id, d, reason).await?;
+            let change =
+                CampaignChange { current_prompt_version_id: Some(Some(version.id)), ..Default::default() };
+            campaigns::update(&txn, &scope, record.id, change).await?
+        }
+    };
     let fields = valid.changed.iter().map(|f| f.as_str().to_owned()).collect();
     audit_trail::record(
         &txn,
@@ -273,4 +353,77 @@ impl TryFrom<CampaignRecord> for Campaign {
             updated_at: record.updated_at,
         })
     }
+}
+
+#[derive(Debug, Clone, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromptHistoryQuery {
+    pub campaign_id: CampaignId,
+    /// For super admins reading another organization's campaign.
+    #[serde(default)]
+    #[specta(optional)]
+    pub org_id: Option<OrgId>,
+    #[serde(default)]
+    #[specta(optional)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    #[specta(optional)]
+    pub offset: Option<u32>,
+}
+
+/// One saved version of a campaign's prompt: the access log for prompt changes.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptVersion {
+    pub id: PromptVersionId,
+    pub number: u32,
+    /// Set for versions pinned by a run (base prompt plus the run's instructions).
+    pub run_id: Option<RunId>,
+    pub base_prompt: String,
+    pub run_instructions: Option<String>,
+    pub composed_prompt: String,
+    pub voicemail_message: Option<String>,
+    /// Unified diff of the composed prompt against the previous version.
+    pub diff: String,
+    pub author_user_id: Option<UserId>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptHistory {
+    pub versions: Vec<PromptVersion>,
+    pub total: u32,
+    pub has_more: bool,
+}
+
+async fn prompt_history(ctx: &Ctx, input: PromptHistoryQuery) -> ApiResult<PromptHistory> {
+    let caller = ctx.require(Role::Member)?;
+    let page = Pagination { limit: input.limit, offset: input.offset }.page()?;
+    let txn = ctx.state.db.begin().await?;
+    let scope = read_scope(ctx, &txn, &caller, input.org_id).await?;
+    let (versions, total) = prompt_versions::list(&txn, &scope, input.campaign_id, page).await?;
+    txn.commit().await?;
+    let has_more = page.offset + (versions.len() as u64) < total;
+    Ok(PromptHistory {
+        versions: versions
+            .into_iter()
+            .map(|v| PromptVersion {
+                id: v.id,
+                number: v.number,
+                run_id: v.run_id,
+                base_prompt: v.base_prompt,
+                run_instructions: v.run_instructions,
+                composed_prompt: v.composed_prompt,
+                voicemail_message: v.voicemail_message,
+                diff: v.diff,
+                author_user_id: v.author_user_id,
+                reason: v.reason,
+                created_at: v.created_at,
+            })
+            .collect(),
+        total: saturating_u32(total),
+        has_more,
+    })
 }

@@ -126,7 +126,11 @@ async fn apply(conn: &impl ConnectionTrait, event: &Event) -> Result<&'static st
             identity::upsert_user_by_clerk_id(conn, &required(data, "id")?, Some(&profile)).await?;
         }
         "user.deleted" => {
-            identity::soft_delete_user(conn, &required(data, "id")?).await?;
+            // A user deleted before ever signing in is still recorded as deleted, so a token
+            // minted before the deletion cannot create them afresh.
+            let clerk_user_id = required(data, "id")?;
+            identity::upsert_user_by_clerk_id(conn, &clerk_user_id, None).await?;
+            identity::soft_delete_user(conn, &clerk_user_id).await?;
         }
         "organization.created" | "organization.updated" => {
             let clerk_org_id = required(data, "id")?;

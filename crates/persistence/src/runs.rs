@@ -1,0 +1,152 @@
+//! Runs of one organization: a campaign over one uploaded sheet.
+//!
+//! Creation is idempotent per organization through `client_request_id` (a unique index), so a
+//! retried `runs.create` finds the run the first attempt made instead of writing a second one.
+
+use chrono::{DateTime, Utc};
+use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, RunId, UploadId, UserId};
+use rivvi_domain::lifecycle::RunStatus;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::Value;
+
+use crate::entities::runs;
+use crate::time::now;
+use crate::{OrgScope, Page, PersistenceError, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub org_id: OrgId,
+    pub campaign_id: CampaignId,
+    pub upload_id: Option<UploadId>,
+    pub name: String,
+    pub status: RunStatus,
+    pub prompt_version_id: Option<PromptVersionId>,
+    /// The user's free-text instructions for this run (not PHI by contract; shown to operators).
+    pub instructions: Option<String>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub pause_reason: Option<String>,
+    pub settings: Value,
+    pub client_request_id: Option<String>,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A run to create; `id` is chosen by the caller so sealed row data can be bound to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub id: RunId,
+    pub campaign_id: CampaignId,
+    pub upload_id: Option<UploadId>,
+    pub name: String,
+    pub status: RunStatus,
+    pub instructions: Option<String>,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub settings: Value,
+    pub client_request_id: Option<String>,
+    pub created_by: Option<UserId>,
+}
+
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %new.id), err(level = "debug"))]
+pub async fn create(conn: &impl ConnectionTrait, scope: &OrgScope, new: NewRun) -> Result<RunRecord> {
+    let at = now();
+    let row = runs::Model {
+        id: new.id.as_uuid(),
+        org_id: scope.org_id().as_uuid(),
+        campaign_id: new.campaign_id.as_uuid(),
+        upload_id: new.upload_id.map(|u| u.as_uuid()),
+        name: new.name,
+        status: new.status.as_str().to_owned(),
+        prompt_version_id: None,
+        instructions: new.instructions,
+        scheduled_at: new.scheduled_at,
+        started_at: None,
+        finished_at: None,
+        pause_reason: None,
+        settings: new.settings,
+        client_request_id: new.client_request_id,
+        created_by: new.created_by.map(|u| u.as_uuid()),
+        created_at: at,
+        updated_at: at,
+    };
+    runs::Entity::insert(runs::ActiveModel::from(row.clone())).exec_without_returning(conn).await?;
+    row.try_into()
+}
+
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %id), err(level = "debug"))]
+pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: RunId) -> Result<RunRecord> {
+    runs::Entity::find_by_id(id.as_uuid())
+        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .one(conn)
+        .await?
+        .ok_or_else(|| PersistenceError::not_found("run", id))?
+        .try_into()
+}
+
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
+pub async fn find_by_client_request_id(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    client_request_id: &str,
+) -> Result<Option<RunRecord>> {
+    runs::Entity::find()
+        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .filter(runs::Column::ClientRequestId.eq(client_request_id))
+        .one(conn)
+        .await?
+        .map(RunRecord::try_from)
+        .transpose()
+}
+
+/// Runs of the organization, newest first, optionally of one campaign.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    campaign_id: Option<CampaignId>,
+    page: Page,
+) -> Result<(Vec<RunRecord>, u64)> {
+    let mut query = runs::Entity::find().filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()));
+    if let Some(campaign_id) = campaign_id {
+        query = query.filter(runs::Column::CampaignId.eq(campaign_id.as_uuid()));
+    }
+    let total = query.clone().count(conn).await?;
+    let rows = query
+        .order_by_desc(runs::Column::CreatedAt)
+        .order_by_desc(runs::Column::Id)
+        .limit(page.effective_limit())
+        .offset(page.offset)
+        .all(conn)
+        .await?;
+    let records = rows.into_iter().map(RunRecord::try_from).collect::<Result<Vec<_>>>()?;
+    Ok((records, total))
+}
+
+impl TryFrom<runs::Model> for RunRecord {
+    type Error = PersistenceError;
+
+    fn try_from(row: runs::Model) -> Result<Self> {
+        Ok(RunRecord {
+            id: RunId(row.id),
+            org_id: OrgId(row.org_id),
+            campaign_id: CampaignId(row.campaign_id),
+            upload_id: row.upload_id.map(UploadId),
+            name: row.name,
+            status: row.status.parse().map_err(|_| PersistenceError::Corrupt { table: "runs", column: "status" })?,
+            prompt_version_id: row.prompt_version_id.map(PromptVersionId),
+            instructions: row.instructions,
+            scheduled_at: row.scheduled_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            pause_reason: row.pause_reason,
+            settings: row.settings,
+            client_request_id: row.client_request_id,
+            created_by: row.created_by.map(UserId),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}

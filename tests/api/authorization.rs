@@ -1,0 +1,148 @@
+//! Every procedure against every kind of caller, in one table (DESIGN.md §3, STYLE.md §6).
+//!
+//! The table must list exactly the procedures of `bindings/procedures.ts`: a new procedure without
+//! a row fails here until someone decides who may call it.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::support::seed::{self, World};
+use crate::support::{TestApp, TokenBuilder};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Query,
+    Mutation,
+}
+
+/// The callers, in the order of the expected codes in [`TABLE`].
+const CALLERS: [&str; 6] = [
+    "no token",
+    "member",
+    "admin",
+    "super admin",
+    "member of another org",
+    "signed in without an active org",
+];
+
+/// Procedure, kind, expected code per caller (see [`CALLERS`]). The input for each is built by
+/// [`valid_input`], always valid, so that only authorization decides the code. The object is
+/// always `org_alpha`'s; "member of another org" is a member of `org_beta`, who gets 404 (not
+/// 403) where the answer would reveal whether alpha's object exists.
+const TABLE: &[(&str, Kind, [u16; 6])] = &[
+    // Own organization reads: any member.
+    ("organizations.getCurrent", Kind::Query, [401, 200, 200, 200, 200, 403]),
+    ("organizations.getMembers", Kind::Query, [401, 200, 200, 200, 200, 403]),
+    // Anyone signed in may ask.
+    ("organizations.isSuperAdmin", Kind::Query, [401, 200, 200, 200, 200, 200]),
+    // Settings: admins (a super admin changes the operator organization itself).
+    ("organizations.update", Kind::Mutation, [401, 403, 200, 200, 403, 403]),
+    ("audit.list", Kind::Query, [401, 403, 200, 200, 403, 403]),
+    // Campaign reads name alpha explicitly: alpha's own people and the operator may read them.
+    ("campaigns.list", Kind::Query, [401, 200, 200, 200, 404, 403]),
+    ("campaigns.get", Kind::Query, [401, 200, 200, 200, 404, 403]),
+    ("campaigns.promptHistory", Kind::Query, [401, 200, 200, 200, 404, 403]),
+    // Operator only.
+    ("campaigns.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
+    ("campaigns.update", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
+    ("admin.organizations.list", Kind::Query, [401, 403, 403, 200, 403, 403]),
+    ("admin.organizations.get", Kind::Query, [401, 403, 403, 200, 403, 403]),
+    ("admin.organizations.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
+];
+
+fn valid_input(key: &str, world: &World) -> Value {
+    let alpha = &world.alpha;
+    match key {
+        "organizations.getCurrent" | "organizations.isSuperAdmin" => Value::Null,
+        "organizations.getMembers" => json!({"limit": 10}),
+        "organizations.update" => json!({"callsPerMinute": 12}),
+        "audit.list" => json!({"limit": 10}),
+        "campaigns.list" => json!({"orgId": alpha.id}),
+        "campaigns.get" => json!({"id": alpha.campaign_id, "orgId": alpha.id}),
+        "campaigns.promptHistory" => json!({"campaignId": alpha.campaign_id, "orgId": alpha.id}),
+        // The only success is the super admin's, so one name is enough.
+        "campaigns.create" => {
+            json!({"orgId": alpha.id, "campaign": seed::valid_campaign("Recall reminders")})
+        }
+        "campaigns.update" => {
+            json!({"orgId": alpha.id, "id": alpha.campaign_id, "patch": {"status": "paused"}})
+        }
+        "admin.organizations.list" => json!({"search": "alpha"}),
+        "admin.organizations.get" => json!({"id": alpha.id}),
+        "admin.organizations.create" => json!({"clerkOrgId": "org_gamma", "name": "Gamma Clinic"}),
+        other => panic!("no input for {other}: add it to valid_input"),
+    }
+}
+
+/// The procedure keys of the generated bindings, by kind: the `key: "..."` entries of the
+/// `Procedures` map, split at its `mutations:` and `subscriptions:` sections.
+fn bound_procedures() -> (BTreeSet<String>, BTreeSet<String>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bindings/procedures.ts");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let start = text.find("export type Procedures = {").expect("a Procedures map");
+    let map = &text[start..];
+    let map = &map[..map.find("\n};").expect("the end of the Procedures map")];
+    let mutations_at = map.find("mutations:").expect("a mutations section");
+    let subscriptions_at = map.find("subscriptions:").expect("a subscriptions section");
+    let keys = |section: &str| -> BTreeSet<String> {
+        section
+            .split("key: \"")
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').expect("closing quote")].to_owned())
+            .collect()
+    };
+    (keys(&map[..mutations_at]), keys(&map[mutations_at..subscriptions_at]))
+}
+
+#[tokio::test]
+async fn every_procedure_answers_every_kind_of_caller_as_declared() {
+    // The table covers exactly the procedures the bindings expose, each with its kind.
+    let (queries, mutations) = bound_procedures();
+    let listed = |kind: Kind| -> BTreeSet<String> {
+        TABLE.iter().filter(|(_, k, _)| *k == kind).map(|(key, _, _)| (*key).to_owned()).collect()
+    };
+    assert_eq!(listed(Kind::Query), queries, "queries in the table vs bindings/procedures.ts");
+    assert_eq!(listed(Kind::Mutation), mutations, "mutations in the table vs bindings/procedures.ts");
+    assert_eq!(TABLE.len(), queries.len() + mutations.len(), "a procedure is listed twice");
+
+    // Arrange
+    let app = TestApp::spawn().await;
+    let world = seed::world(&app).await;
+    let no_org = TokenBuilder::user("user_without_org").sign();
+    let callers: [Option<&str>; 6] = [
+        None,
+        Some(&world.alpha.member),
+        Some(&world.alpha.admin),
+        Some(&world.super_admin),
+        Some(&world.beta.member),
+        Some(&no_org),
+    ];
+
+    // Act
+    let mut mismatches = Vec::new();
+    for (key, kind, expected) in TABLE {
+        let input = valid_input(key, &world);
+        for ((caller, token), want) in CALLERS.iter().zip(callers).zip(expected) {
+            let response = match kind {
+                Kind::Query => app.query(token, key, input.clone()).await,
+                Kind::Mutation => app.mutation(token, key, input.clone()).await,
+            };
+            if response.code() != *want {
+                mismatches.push(format!(
+                    "{key} as {caller}: expected {want}, got {} ({})",
+                    response.code(),
+                    response.body
+                ));
+            }
+        }
+    }
+
+    // Assert
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    for (token, expected) in [(&world.super_admin, true), (&world.alpha.admin, false), (&no_org, false)] {
+        let response = app.query(Some(token), "organizations.isSuperAdmin", Value::Null).await;
+        assert_eq!(response.data(), &json!(expected));
+    }
+    app.stop().await;
+}

@@ -1,0 +1,149 @@
+//! A small world to test against: two clinics and an operator, each with a campaign.
+//!
+//! - `org_alpha`: an admin and a member;
+//! - `org_beta`: an admin and a member (the member is the "member of another org" for alpha);
+//! - a super admin, acting in [`OPERATOR_ORG`](super::OPERATOR_ORG);
+//! - one valid outbound campaign in alpha and one in beta, created through `campaigns.create` by
+//!   the super admin, as operators do.
+//!
+//! Users and organizations come into being just in time, from the first request with their token.
+
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{json, Value};
+
+use super::{RpcResponse, TestApp, TokenBuilder, OPERATOR_ORG};
+
+pub const ALPHA: &str = "org_alpha";
+pub const BETA: &str = "org_beta";
+
+/// One clinic: its Clerk and database ids, tokens of its people and its campaign.
+#[derive(Debug, Clone)]
+pub struct SeededOrg {
+    pub clerk_org_id: &'static str,
+    pub id: String,
+    pub admin: String,
+    pub member: String,
+    pub campaign_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct World {
+    pub alpha: SeededOrg,
+    pub beta: SeededOrg,
+    /// A token acting in the operator organization.
+    pub super_admin: String,
+    /// The operator organization's own id.
+    pub operator_org_id: String,
+}
+
+/// A token of `user` acting in `org` with the Clerk role `role` (`admin` or `member`).
+pub fn token(user: &str, org: &str, role: &str) -> String {
+    TokenBuilder::user(user).in_org(org, role).sign()
+}
+
+/// A token of the operator, which makes a super admin.
+pub fn super_admin_token() -> String {
+    token("user_operator", OPERATOR_ORG, "admin")
+}
+
+/// A valid outbound `NewCampaign`: a phone variable, and a base prompt that uses only a declared
+/// key (`appt_date`) and built-ins.
+pub fn valid_campaign(name: &str) -> Value {
+    json!({
+        "name": name,
+        "direction": "outbound",
+        "agentId": "agent_3f2a9c1d0b7e",
+        "basePrompt": "Hi {{first_name}}, this is {{organization_name}} about your visit on {{appt_date}}.",
+        "voicemailMessage": "Please call {{organization_name}} back.",
+        "variables": [
+            {"key": "primaryPhone", "label": "Patient phone", "fieldType": "phone", "required": true, "role": "phone"},
+            {"key": "appt_date", "label": "Appointment date", "fieldType": "date"}
+        ],
+        "analysisFields": [
+            {"key": "appt_confirmed", "label": "Confirmed", "fieldType": "boolean", "isMainKpi": true}
+        ]
+    })
+}
+
+/// Makes the caller behind `token` exist (user, organization, membership) and returns their
+/// organization's id.
+pub async fn provision(app: &TestApp, token: &str) -> String {
+    let response = app.query(Some(token), "organizations.getCurrent", Value::Null).await;
+    id_of(&response)
+}
+
+/// The super admin creates a campaign named `name` in `org_id`; returns its id.
+pub async fn create_campaign(app: &TestApp, super_admin: &str, org_id: &str, name: &str) -> String {
+    let response = app
+        .mutation(
+            Some(super_admin),
+            "campaigns.create",
+            json!({"orgId": org_id, "campaign": valid_campaign(name)}),
+        )
+        .await;
+    id_of(&response)
+}
+
+fn id_of(response: &RpcResponse) -> String {
+    response.data()["id"].as_str().unwrap_or_else(|| panic!("no id in {}", response.body)).to_owned()
+}
+
+async fn seed_org(
+    app: &TestApp,
+    super_admin: &str,
+    clerk_org_id: &'static str,
+    people: &str,
+    campaign_name: &str,
+) -> SeededOrg {
+    let admin = token(&format!("user_{people}_admin"), clerk_org_id, "admin");
+    let member = token(&format!("user_{people}_member"), clerk_org_id, "member");
+    let id = provision(app, &admin).await;
+    assert_eq!(provision(app, &member).await, id);
+    let campaign_id = create_campaign(app, super_admin, &id, campaign_name).await;
+    SeededOrg { clerk_org_id, id, admin, member, campaign_id }
+}
+
+/// Sets up the whole world through the API.
+pub async fn world(app: &TestApp) -> World {
+    let super_admin = super_admin_token();
+    let operator_org_id = provision(app, &super_admin).await;
+    let alpha = seed_org(app, &super_admin, ALPHA, "alpha", "Alpha confirmations").await;
+    let beta = seed_org(app, &super_admin, BETA, "beta", "Beta confirmations").await;
+    World { alpha, beta, super_admin, operator_org_id }
+}
+
+/// Row counts of the tables a procedure could write, to prove a refused request wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowCounts {
+    pub audit_log: i64,
+    pub organizations: i64,
+    pub campaigns: i64,
+}
+
+/// Counts rows straight from the database, beside the server.
+pub async fn row_counts(app: &TestApp) -> RowCounts {
+    let db = app.database.connect().await;
+    let counts = RowCounts {
+        audit_log: count(&db, "audit_log").await,
+        organizations: count(&db, "organizations").await,
+        campaigns: count(&db, "campaigns").await,
+    };
+    db.close().await.ok();
+    counts
+}
+
+async fn count(db: &sea_orm::DatabaseConnection, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("count query")
+        .expect("a count row");
+    row.try_get::<i64>("", "n").expect("count is an integer")
+}
+
+/// The audit entries `token`'s organization shows its admins (newest first).
+pub async fn audit_entries(app: &TestApp, admin: &str) -> Vec<Value> {
+    let response = app.query(Some(admin), "audit.list", json!({"limit": 100})).await;
+    response.data()["entries"].as_array().cloned().unwrap_or_default()
+}
