@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{CampaignId, PromptVersionId, RunId, UserId};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::entities::prompt_versions;
 use crate::time::now;
@@ -95,7 +97,8 @@ pub async fn list(
     page: Page,
 ) -> Result<(Vec<PromptVersionRecord>, u64)> {
     campaigns::get(conn, scope, campaign_id).await?;
-    let query = prompt_versions::Entity::find().filter(prompt_versions::Column::CampaignId.eq(campaign_id.as_uuid()));
+    let query =
+        prompt_versions::Entity::find().filter(prompt_versions::Column::CampaignId.eq(campaign_id.as_uuid()));
     let total = query.clone().count(conn).await?;
     let rows = query
         .order_by_desc(prompt_versions::Column::Number)

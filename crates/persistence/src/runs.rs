@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, RunId, UploadId, UserId};
 use rivvi_domain::lifecycle::RunStatus;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde_json::Value;
 
 use crate::entities::runs;
@@ -135,7 +137,10 @@ impl TryFrom<runs::Model> for RunRecord {
             campaign_id: CampaignId(row.campaign_id),
             upload_id: row.upload_id.map(UploadId),
             name: row.name,
-            status: row.status.parse().map_err(|_| PersistenceError::Corrupt { table: "runs", column: "status" })?,
+            status: row
+                .status
+                .parse()
+                .map_err(|_| PersistenceError::Corrupt { table: "runs", column: "status" })?,
             prompt_version_id: row.prompt_version_id.map(PromptVersionId),
             instructions: row.instructions,
             scheduled_at: row.scheduled_at,
