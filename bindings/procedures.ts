@@ -12,12 +12,17 @@ export type Procedures = {
         { key: "campaigns.promptHistory", input: PromptHistoryQuery, result: PromptHistory } | 
         { key: "organizations.getCurrent", input: never, result: Organization } | 
         { key: "organizations.getMembers", input: Pagination, result: MemberList } | 
-        { key: "organizations.isSuperAdmin", input: never, result: boolean },
+        { key: "organizations.isSuperAdmin", input: never, result: boolean } | 
+        { key: "patients.get", input: PatientById, result: Patient } | 
+        { key: "patients.list", input: Pagination, result: PatientPage } | 
+        { key: "patients.searchByPhone", input: PhoneSearch, result: Patient[] },
     mutations: 
         { key: "admin.organizations.create", input: CreateOrganization, result: Organization } | 
         { key: "campaigns.create", input: CreateCampaign, result: Campaign } | 
         { key: "campaigns.update", input: UpdateCampaign, result: Campaign } | 
-        { key: "organizations.update", input: OrganizationUpdate, result: Organization },
+        { key: "organizations.update", input: OrganizationUpdate, result: Organization } | 
+        { key: "patients.create", input: NewPatient, result: CreatedPatient } | 
+        { key: "patients.update", input: PatientUpdate, result: Patient },
     subscriptions: never
 };
 
@@ -193,6 +198,12 @@ export type CreateOrganization = {
  */
 clerkOrgId: string; name: string; slug?: string | null; timeZone?: string | null; officeHours?: OfficeHoursInput | null; callerNumber?: string | null; concurrentCallLimit?: number | null; callsPerMinute?: number | null }
 
+export type CreatedPatient = { patient: Patient; 
+/**
+ * False when a patient with the same name, birth date and phone already existed.
+ */
+created: boolean }
+
 /**
  * Opening hours for one weekday: `open` < `close`, `open` before `24:00`.
  */
@@ -340,6 +351,12 @@ analysisFields?: AnalysisFieldInput[];
  */
 retryPolicy?: RetryPolicyInput | null }
 
+export type NewPatient = { firstName: string; lastName: string; 
+/**
+ * `YYYY-MM-DD`.
+ */
+birthDate: string; phone: string; secondaryPhone?: string | null; mrn?: string | null }
+
 /**
  * Weekly opening hours in the organization's local time, plus holidays (closed all day).
  */
@@ -439,6 +456,18 @@ callsPerMinute?: number | null }
  */
 export type Pagination = { limit?: number | null; offset?: number | null }
 
+export type Patient = { id: PatientId; firstName: string; lastName: string; 
+/**
+ * `YYYY-MM-DD`, or null when the source sheet had none.
+ */
+birthDate: string | null; 
+/**
+ * E.164.
+ */
+phone: string; secondaryPhone: string | null; mrn: string | null; createdAt: string; updatedAt: string }
+
+export type PatientById = { id: PatientId }
+
 /**
  * The patient identity field a variable fills.
  */
@@ -475,6 +504,24 @@ export type PatientField =
  * The patient's own IANA time zone, for the calling window.
  */
 "timeZone"
+
+/**
+ * A patient of one organization.
+ */
+export type PatientId = string
+
+export type PatientPage = { patients: Patient[]; total: number; hasMore: boolean }
+
+/**
+ * A PATCH: absent fields stay; `secondaryPhone: null` / `mrn: null` clear them.
+ */
+export type PatientUpdate = { id: PatientId; firstName?: string | null; lastName?: string | null; birthDate?: string | null; phone?: string | null; secondaryPhone?: string | null; mrn?: string | null }
+
+export type PhoneSearch = { 
+/**
+ * A whole phone number in any common format (`(312) 555-0143`, `+13125550143`).
+ */
+phone: string }
 
 export type PromptHistory = { versions: PromptVersion[]; total: number; hasMore: boolean }
 

@@ -43,6 +43,13 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     ("campaigns.list", Kind::Query, [401, 200, 200, 200, 404, 403]),
     ("campaigns.get", Kind::Query, [401, 200, 200, 200, 404, 403]),
     ("campaigns.promptHistory", Kind::Query, [401, 200, 200, 200, 404, 403]),
+    // Patients: any member of the organization; another organization's patient is not found.
+    ("patients.list", Kind::Query, [401, 200, 200, 200, 200, 403]),
+    // A super admin acts in the operator organization here: alpha's patient is not theirs.
+    ("patients.get", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    ("patients.searchByPhone", Kind::Query, [401, 200, 200, 200, 200, 403]),
+    ("patients.create", Kind::Mutation, [401, 200, 200, 200, 200, 403]),
+    ("patients.update", Kind::Mutation, [401, 200, 200, 404, 404, 403]),
     // Operator only.
     ("campaigns.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     ("campaigns.update", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
@@ -68,6 +75,11 @@ fn valid_input(key: &str, world: &World) -> Value {
         "campaigns.update" => {
             json!({"orgId": alpha.id, "id": alpha.campaign_id, "patch": {"status": "paused"}})
         }
+        "patients.list" => json!({"limit": 10}),
+        "patients.get" => json!({"id": alpha.patient_id}),
+        "patients.searchByPhone" => json!({"phone": "+13125550143"}),
+        "patients.create" => seed::patient_input("table"),
+        "patients.update" => json!({"id": alpha.patient_id, "mrn": "MRN-1"}),
         "admin.organizations.list" => json!({"search": "alpha"}),
         "admin.organizations.get" => json!({"id": alpha.id}),
         "admin.organizations.create" => json!({"clerkOrgId": "org_gamma", "name": "Gamma Clinic"}),

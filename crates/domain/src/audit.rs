@@ -64,6 +64,8 @@ string_enum! {
         ExportCreated = "export.created",
         /// A one-off call was placed by hand.
         CallCreated = "call.created",
+        /// A patient record was created by hand.
+        PatientCreated = "patient.created",
         /// A patient record was changed by hand.
         PatientUpdated = "patient.updated",
         /// A number was added to the do-not-call list.

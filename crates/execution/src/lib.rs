@@ -1,1 +1,26 @@
-//! placeholder
+//! Rivvi's execution layer: the voice provider seam, the Retell HTTP client and webhook
+//! primitives, the built-in Retell simulator, and the clock the engine runs on.
+//!
+//! No HTTP server framework lives here: the server crate mounts the simulator's API
+//! (`rivvi_server::simulator`) and the webhook routes.
+//!
+//! # Layout
+//! - [`clock`]: [`Clock`](clock::Clock), with [`SystemClock`](clock::SystemClock) and
+//!   [`ManualClock`](clock::ManualClock) for tests.
+//! - [`provider`]: [`VoiceProvider`](provider::VoiceProvider), [`CreateCall`](provider::CreateCall),
+//!   [`ProviderCall`](provider::ProviderCall), [`ProviderError`](provider::ProviderError) and the
+//!   mapping of a finished call to our status and outcome ([`classify`](provider::classify)).
+//! - [`retell`]: [`RetellClient`](retell::RetellClient), Retell's request shapes and
+//!   [`retell::webhook`] (`x-retell-signature`, call and inbound webhook bodies).
+//! - [`simulator`]: [`Simulator`](simulator::Simulator), Retell's API and webhooks with seeded
+//!   outcomes on an injected clock.
+
+#![warn(missing_docs)]
+
+#[macro_use]
+mod open_enum;
+
+pub mod clock;
+pub mod provider;
+pub mod retell;
+pub mod simulator;

@@ -27,6 +27,8 @@ pub enum PersistenceError {
     Corrupt { table: &'static str, column: &'static str },
     #[error("database error")]
     Database(#[source] DbErr),
+    #[error("sealed value could not be sealed or opened")]
+    Sealing(#[from] crate::sealing::SealError),
 }
 
 impl PersistenceError {

@@ -17,6 +17,10 @@
 //! - [`campaigns`]: campaigns of one organization.
 //! - [`prompt_versions`]: the append-only history of each campaign's composed prompt.
 //! - [`runs`]: runs of one organization, idempotent by client request id.
+//! - [`run_rows`]: a run's rows, every original cell and the variables sealed.
+//! - [`patients`]: patients of one organization, sealed, found by HMAC lookup keys.
+//! - [`uploads`]: uploaded files of one organization, found again by their SHA-256.
+//! - [`sealing`]: PHI sealed at rest (AES-256-GCM with key ids) and HMAC lookup keys.
 //! - [`audit`]: the append-only audit log.
 //! - [`webhook_events`]: replay protection for incoming webhooks.
 //! - `entities` (private): one SeaORM entity module per table.
@@ -30,12 +34,16 @@ pub mod error;
 pub mod identity;
 pub mod organizations;
 pub mod page;
+pub mod patients;
 pub mod prompt_versions;
+pub mod run_rows;
 pub mod runs;
 pub mod scope;
+pub mod sealing;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod time;
+pub mod uploads;
 pub mod webhook_events;
 
 pub use db::{connect, migrate};

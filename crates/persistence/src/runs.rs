@@ -155,3 +155,24 @@ impl TryFrom<runs::Model> for RunRecord {
         })
     }
 }
+
+/// Pins the prompt version the run's calls use.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %id), err(level = "debug"))]
+pub async fn set_prompt_version(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: RunId,
+    version: PromptVersionId,
+) -> Result<()> {
+    let updated = runs::Entity::update_many()
+        .col_expr(runs::Column::PromptVersionId, sea_orm::sea_query::Expr::value(version.as_uuid()))
+        .col_expr(runs::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now()))
+        .filter(runs::Column::Id.eq(id.as_uuid()))
+        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .exec(conn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(PersistenceError::not_found("run", id));
+    }
+    Ok(())
+}

@@ -5,12 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use rivvi_persistence::sealing::Keys;
 use tokio::net::TcpListener;
 
 use crate::auth::dev_key::DevKey;
 use crate::auth::Authenticator;
-use crate::config::{JwtKeySource, Settings};
+use crate::config::{JwtKeySource, Secret, Settings};
 use crate::state::AppState;
+use crate::storage::ObjectStore;
 
 pub struct Application {
     listener: TcpListener,
@@ -72,7 +74,34 @@ async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         _ => None,
     };
     let auth = Authenticator::new(&settings.auth, dev_key.as_ref().map(DevKey::public_pem))?;
-    Ok(AppState { db, settings: Arc::new(settings), auth: Arc::new(auth) })
+    let storage = ObjectStore::from_settings(&settings.storage).await.context("opening object storage")?;
+    match storage.ping().await {
+        Ok(()) => tracing::info!(storage = %storage.describe(), "object storage ready"),
+        // Not fatal: /readyz reports it until the store answers.
+        Err(err) => tracing::warn!(storage = %storage.describe(), error = %err, "object storage unreachable"),
+    }
+    let keys = load_keys(&settings)?;
+    Ok(AppState { db, settings: Arc::new(settings), auth: Arc::new(auth), storage, keys })
+}
+
+/// PHI keys from `RIVVI_DATA_KEY` / `RIVVI_INDEX_KEY`; in development a missing one is generated
+/// into the data directory (production settings refuse to load without both).
+fn load_keys(settings: &Settings) -> anyhow::Result<Keys> {
+    let dev_dir = (!settings.production).then_some(settings.data_dir.as_path());
+    let keys = Keys::load(
+        settings.data_key.as_ref().map(Secret::expose),
+        settings.index_key.as_ref().map(Secret::expose),
+        dev_dir,
+    )
+    .context("loading the PHI keys")?;
+    if !keys.development_files.is_empty() {
+        let files: Vec<String> = keys.development_files.iter().map(|p| p.display().to_string()).collect();
+        tracing::warn!(
+            files = %files.join(", "),
+            "PHI is sealed with DEVELOPMENT keys kept in the data directory: set RIVVI_DATA_KEY and RIVVI_INDEX_KEY for real data"
+        );
+    }
+    Ok(keys)
 }
 
 /// Resolves on SIGTERM or ctrl-c, whichever comes first.

@@ -10,6 +10,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::storage::StorageSettings;
+
 /// A secret value whose `Debug` never prints it, so settings can be logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -57,7 +59,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub public_url: Option<String>,
     pub data_dir: PathBuf,
-    pub storage_url: String,
+    /// `STORAGE_URL` (parsed) and `S3_ENDPOINT`.
+    pub storage: StorageSettings,
     pub auth: AuthSettings,
     pub cors_origins: Vec<String>,
     pub retell_api_key: Option<Secret>,
@@ -67,6 +70,8 @@ pub struct Settings {
     pub migrate_on_start: bool,
     /// Largest accepted request body for JSON endpoints, in bytes.
     pub body_limit: usize,
+    /// Largest accepted upload (`POST /uploads`), in bytes: `RIVVI_UPLOAD_LIMIT`.
+    pub upload_limit: u64,
     pub json_logs: bool,
     /// Mounts routes that exist only to exercise the server in integration tests (such as
     /// `GET /__test/panic`). Never read from the environment, so no deployment can turn it on: only
@@ -86,6 +91,8 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 /// The operator organization in development, when `RIVVI_OPERATOR_ORG` is not set.
 pub const DEV_OPERATOR_ORG: &str = "org_rivvi_operator";
 const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// 50 MiB: a 100k-row patient export is about 10 MB as xlsx or CSV.
+pub const DEFAULT_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
 
 impl Settings {
     /// Reads the process environment (after `.env`, which the CLI loads first).
@@ -161,6 +168,19 @@ impl Settings {
             })?,
             None => DEFAULT_BODY_LIMIT,
         };
+        let upload_limit = match get("RIVVI_UPLOAD_LIMIT") {
+            Some(text) => {
+                text.parse().ok().filter(|limit| *limit > 0).ok_or_else(|| ConfigError::Invalid {
+                    name: "RIVVI_UPLOAD_LIMIT",
+                    reason: format!("{text:?} is not a positive byte count"),
+                })?
+            }
+            None => DEFAULT_UPLOAD_LIMIT,
+        };
+        let storage_url =
+            get("STORAGE_URL").unwrap_or_else(|| format!("file://{}/uploads", data_dir.display()));
+        let storage = StorageSettings::parse(&storage_url, get("S3_ENDPOINT"))
+            .map_err(|reason| ConfigError::Invalid { name: "STORAGE_URL", reason })?;
         let migrate_on_start = match get("RIVVI_MIGRATE_ON_START").as_deref() {
             None | Some("true") | Some("1") => true,
             Some("false") | Some("0") => false,
@@ -177,8 +197,7 @@ impl Settings {
             database_url,
             listen,
             public_url: get("RIVVI_PUBLIC_URL"),
-            storage_url: get("STORAGE_URL")
-                .unwrap_or_else(|| format!("file://{}/uploads", data_dir.display())),
+            storage,
             data_dir,
             auth: AuthSettings {
                 jwt_key,
@@ -194,6 +213,7 @@ impl Settings {
             index_key: get("RIVVI_INDEX_KEY").map(Secret::new),
             migrate_on_start,
             body_limit,
+            upload_limit,
             json_logs: production,
             expose_test_routes: false,
         })
@@ -212,6 +232,7 @@ fn split_list(value: Option<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::StorageLocation;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -223,7 +244,8 @@ mod tests {
         assert!(!settings.production);
         assert_eq!(settings.listen.to_string(), "127.0.0.1:3000");
         assert!(settings.database_url.starts_with("sqlite://./data/"));
-        assert_eq!(settings.storage_url, "file://./data/uploads");
+        assert_eq!(settings.storage.location, StorageLocation::Local { root: "./data/uploads".into() });
+        assert_eq!(settings.upload_limit, 50 * 1024 * 1024);
         assert!(matches!(settings.auth.jwt_key, JwtKeySource::DevKey));
     }
 
@@ -247,6 +269,30 @@ mod tests {
     fn secrets_do_not_appear_in_debug_output() {
         let settings = Settings::from_vars(&vars(&[("RIVVI_DATA_KEY", "supersecret")])).unwrap();
         assert!(!format!("{settings:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn an_s3_storage_url_is_parsed_with_its_endpoint() {
+        let settings = Settings::from_vars(&vars(&[
+            ("STORAGE_URL", "s3://rivvi-uploads/prod"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+            ("RIVVI_UPLOAD_LIMIT", "1048576"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.storage.location,
+            StorageLocation::S3 { bucket: "rivvi-uploads".into(), prefix: "prod".into() }
+        );
+        assert_eq!(settings.storage.s3_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(settings.upload_limit, 1_048_576);
+    }
+
+    #[test]
+    fn bad_storage_settings_are_named() {
+        let err = Settings::from_vars(&vars(&[("STORAGE_URL", "ftp://x")])).unwrap_err();
+        assert!(err.to_string().contains("STORAGE_URL"), "{err}");
+        let err = Settings::from_vars(&vars(&[("RIVVI_UPLOAD_LIMIT", "0")])).unwrap_err();
+        assert!(err.to_string().contains("RIVVI_UPLOAD_LIMIT"), "{err}");
     }
 
     #[test]

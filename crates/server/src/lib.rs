@@ -8,7 +8,9 @@
 //! - [`state`]: [`state::AppState`], the one cheap-to-clone root of every handler.
 //! - [`api`]: the rspc procedure router, one module per namespace, and its error mapping.
 //! - [`auth`]: Clerk JWT verification and the caller identity.
-//! - [`http`]: plain HTTP routes (health) and the middleware stack.
+//! - [`http`]: plain HTTP routes (health, uploads) and the middleware stack.
+//! - [`storage`]: object storage for uploads, a local directory or S3.
+//! - [`simulator`]: the built-in Retell simulator's HTTP API (mounted when no Retell key is set).
 //! - [`webhooks`]: signed provider callbacks (Clerk).
 
 pub mod api;
@@ -18,6 +20,8 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod http;
+pub mod simulator;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod webhooks;

@@ -4,6 +4,7 @@
 
 pub mod clerk;
 pub mod database;
+pub mod s3;
 pub mod seed;
 pub mod tokens;
 

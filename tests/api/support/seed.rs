@@ -24,6 +24,8 @@ pub struct SeededOrg {
     pub admin: String,
     pub member: String,
     pub campaign_id: String,
+    /// A patient the admin added by hand.
+    pub patient_id: String,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +67,11 @@ pub fn valid_campaign(name: &str) -> Value {
     })
 }
 
+/// A valid `patients.create` input for a patient named after `people`.
+pub fn patient_input(people: &str) -> Value {
+    json!({"firstName": "Ada", "lastName": format!("{people} Lovelace"), "birthDate": "1961-02-04", "phone": "(312) 555-0143"})
+}
+
 /// Makes the caller behind `token` exist (user, organization, membership) and returns their
 /// organization's id.
 pub async fn provision(app: &TestApp, token: &str) -> String {
@@ -100,7 +107,9 @@ async fn seed_org(
     let id = provision(app, &admin).await;
     assert_eq!(provision(app, &member).await, id);
     let campaign_id = create_campaign(app, super_admin, &id, campaign_name).await;
-    SeededOrg { clerk_org_id, id, admin, member, campaign_id }
+    let patient = app.mutation(Some(&admin), "patients.create", patient_input(people)).await;
+    let patient_id = patient.data()["patient"]["id"].as_str().expect("patient id").to_owned();
+    SeededOrg { clerk_org_id, id, admin, member, campaign_id, patient_id }
 }
 
 /// Sets up the whole world through the API.

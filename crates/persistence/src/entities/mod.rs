@@ -9,7 +9,9 @@ pub mod audit_log;
 pub mod campaigns;
 pub mod memberships;
 pub mod organizations;
+pub mod patients;
 pub mod prompt_versions;
+pub mod run_rows;
 pub mod runs;
 pub mod users;
 pub mod webhook_events;
@@ -22,10 +24,6 @@ pub mod calls;
 pub mod campaign_requests;
 #[allow(dead_code)]
 pub mod do_not_call;
-#[allow(dead_code)]
-pub mod patients;
-#[allow(dead_code)]
-pub mod run_rows;
 #[allow(dead_code)]
 pub mod uploads;
 

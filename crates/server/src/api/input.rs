@@ -26,9 +26,22 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Input<T> {
         let value = serde_json::Value::deserialize(deserializer)?;
         Ok(Input(serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
             let path = err.path().to_string();
-            let field = if path == "." { "input".to_owned() } else { path };
-            FieldIssue { field, reason: err.into_inner().to_string() }
+            let reason = err.into_inner().to_string();
+            FieldIssue { field: field_of(&path, &reason), reason }
         })))
+    }
+}
+
+/// The camelCase path of the failing field. serde reports a missing field at its parent's path
+/// (`.` for the top level) with the name only in the message, so the name is taken from there.
+fn field_of(path: &str, reason: &str) -> String {
+    let parent = if path == "." { "" } else { path };
+    let missing = reason.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+    match (parent, missing) {
+        ("", Some(name)) => name.to_owned(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        ("", None) => "input".to_owned(),
+        (parent, None) => parent.to_owned(),
     }
 }
 
@@ -40,5 +53,18 @@ impl<T: Type> Type for Input<T> {
 
     fn reference(type_map: &mut TypeMap, generics: &[DataType]) -> Reference {
         T::reference(type_map, generics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn a_missing_field_is_named_by_its_full_path() {
+        assert_eq!(field_of(".", "missing field `phone`"), "phone");
+        assert_eq!(field_of("campaign", "missing field `name`"), "campaign.name");
+        assert_eq!(field_of("limit", "invalid type: string \"x\", expected u32"), "limit");
+        assert_eq!(field_of(".", "invalid type: null, expected struct X"), "input");
     }
 }

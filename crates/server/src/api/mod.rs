@@ -11,6 +11,7 @@ pub mod context;
 pub mod error;
 pub mod input;
 pub mod organizations;
+pub mod patients;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ fn build() -> rspc::RouterBuilder<Ctx> {
         .merge("admin.", admin::mount())
         .merge("campaigns.", campaigns::mount())
         .merge("audit.", audit::mount())
+        .merge("patients.", patients::mount())
 }
 
 /// Header of the generated bindings file.

@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod rpc_guard;
+pub mod uploads;
 
 use std::time::Duration;
 
@@ -34,7 +35,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/rspc", rpc)
-        .route("/webhooks/clerk", post(crate::webhooks::clerk::receive));
+        .route("/webhooks/clerk", post(crate::webhooks::clerk::receive))
+        .merge(uploads::router(&state));
     if state.settings.expose_test_routes {
         routes = routes.route("/__test/panic", get(test_panic));
     }
@@ -81,7 +83,12 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID_HEADER])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            REQUEST_ID_HEADER,
+            uploads::FILE_NAME_HEADER,
+        ])
         .expose_headers([REQUEST_ID_HEADER])
         .allow_credentials(true)
         .max_age(Duration::from_secs(600))

@@ -1,0 +1,12 @@
+//! Retell: the HTTP client, the request shapes and the webhook signature and event types.
+//!
+//! # Layout
+//! - [`client`]: [`RetellClient`], the production [`VoiceProvider`](crate::provider::VoiceProvider).
+//! - [`api`]: request bodies in Retell's JSON shape, shared with the simulator.
+//! - [`webhook`]: `x-retell-signature` signing and verification, call and inbound webhook bodies.
+
+pub mod api;
+pub mod client;
+pub mod webhook;
+
+pub use client::{RetellClient, RetellConfig};

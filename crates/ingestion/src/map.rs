@@ -1,0 +1,635 @@
+//! Columns -> campaign variables.
+//!
+//! In order, each step only among the columns and variables still free:
+//! 1. the caller's explicit mapping (a header or column index -> a variable key, or `null` to
+//!    ignore the column);
+//! 2. exact match of the normalised header ([`normalize_header`]: case, spaces and punctuation
+//!    ignored, so `D.O.B.` is `dob` and `Mobile #` is `mobile`) against each variable's key and
+//!    label (method `exact`) or aliases (method `alias`);
+//! 3. scored token overlap ([`crate::vocab`]: `PT_FNAME` ~ `First name`, `Patient Cell` ~
+//!    `Cell`), accepted at [`ACCEPT`] or above (method `fuzzy`, confidence 0.9 x score);
+//! 4. a column that is only a name (`Name`, `Patient Name`) fills both the first-name and the
+//!    last-name variables when neither has a column (`Last, First` or `First Last`), and a
+//!    full-name variable's column does the same;
+//! 5. a date variable's column also fills the unmapped time variable of the same pair
+//!    (`appointmentDate` / `appointmentTime`: same label apart from date/time), from the time
+//!    part of each cell, so `2026-12-02T08:00` or an `appointment_datetime` column is not split
+//!    by hand.
+//!
+//! Nothing is guessed: two columns equally good for one variable, one column equally good for
+//! two variables (within [`MARGIN`]), and the best match of a still-unmapped variable when it
+//! scores between [`LOW`] and [`ACCEPT`] are reported as [`Ambiguity`]s and left unmapped.
+
+use rivvi_domain::campaign::{normalize_header, FieldType, PatientField, VariableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::error::IngestError;
+use crate::vocab::{self, Token};
+
+/// The least token-overlap score at which a column is mapped without asking.
+pub const ACCEPT: f64 = 0.6;
+/// The least score worth reporting as a possible match.
+pub const LOW: f64 = 0.3;
+/// Scores closer than this are a tie.
+pub const MARGIN: f64 = 0.1;
+
+/// How a column was matched to a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MatchMethod {
+    /// The header is the variable's key or label.
+    Exact,
+    /// The header is one of the variable's aliases.
+    Alias,
+    /// The header's words overlap the variable's names.
+    Fuzzy,
+    /// The caller said so.
+    Explicit,
+}
+
+/// Which part of the cell a variable takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ValuePart {
+    /// The whole cell.
+    Whole,
+    /// The given name of a whole-name cell.
+    GivenName,
+    /// The family name of a whole-name cell.
+    FamilyName,
+    /// The date of a date-and-time cell.
+    Date,
+    /// The time of a date-and-time cell.
+    Time,
+}
+
+/// One column filling one variable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnMapping {
+    /// 0-based column index.
+    pub column: usize,
+    /// The column's header text.
+    pub header: String,
+    /// The variable key.
+    pub field: String,
+    /// Which part of the cell.
+    pub part: ValuePart,
+    /// 0..=1.
+    pub confidence: f64,
+    /// How the match was found.
+    pub method: MatchMethod,
+}
+
+/// What kind of doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AmbiguityKind {
+    /// Several columns fit one variable equally well.
+    SeveralColumns,
+    /// One column fits several variables equally well.
+    SeveralFields,
+    /// The best column for an unmapped variable is a weak match.
+    LowConfidence,
+}
+
+/// A possible match that was not taken.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    /// 0-based column index.
+    pub column: usize,
+    /// Its header.
+    pub header: String,
+    /// The variable key.
+    pub field: String,
+    /// The score, 0..=1.
+    pub confidence: f64,
+}
+
+/// A doubt the caller should settle with an explicit mapping.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ambiguity {
+    /// What kind.
+    pub kind: AmbiguityKind,
+    /// The matches in question.
+    pub candidates: Vec<Candidate>,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// The result of [`map_columns`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mapping {
+    /// Column -> variable edges, by column then part.
+    pub columns: Vec<ColumnMapping>,
+    /// Columns that fill no variable (including explicitly ignored ones).
+    pub unmapped_columns: Vec<usize>,
+    /// Variables that no column fills.
+    pub unmapped_fields: Vec<String>,
+    /// Doubts, not guessed.
+    pub ambiguities: Vec<Ambiguity>,
+}
+
+impl Mapping {
+    /// The edge filling variable `key`, if any.
+    pub fn for_field(&self, key: &str) -> Option<&ColumnMapping> {
+        self.columns.iter().find(|m| m.field == key)
+    }
+}
+
+/// A column named by its index or its header text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnRef {
+    /// 0-based column index.
+    Index(usize),
+    /// Header text (compared trimmed, then normalised).
+    Header(String),
+}
+
+/// One line of an explicit mapping: a column and the variable it fills, or `null` to ignore it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExplicitColumn {
+    /// The column.
+    pub column: ColumnRef,
+    /// The variable key, or `None` (JSON `null`) to leave the column unmapped.
+    pub field: Option<String>,
+}
+
+/// The caller's mapping, overriding detection for the columns and variables it names.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExplicitMapping(pub Vec<ExplicitColumn>);
+
+struct Var<'a> {
+    def: &'a VariableDefinition,
+    exact: Vec<String>,
+    aliases: Vec<String>,
+    tokens: Vec<Vec<Token>>,
+}
+
+struct State<'a> {
+    headers: &'a [String],
+    vars: Vec<Var<'a>>,
+    column_taken: Vec<bool>,
+    var_taken: Vec<bool>,
+    edges: Vec<ColumnMapping>,
+    ambiguities: Vec<Ambiguity>,
+}
+
+impl State<'_> {
+    fn assign(&mut self, column: usize, var: usize, part: ValuePart, confidence: f64, method: MatchMethod) {
+        self.column_taken[column] = true;
+        self.var_taken[var] = true;
+        self.edges.push(ColumnMapping {
+            column,
+            header: self.headers[column].clone(),
+            field: self.vars[var].def.key().to_owned(),
+            part,
+            confidence: (confidence * 100.0).round() / 100.0,
+            method,
+        });
+    }
+
+    fn candidate(&self, column: usize, var: usize, score: f64) -> Candidate {
+        Candidate {
+            column,
+            header: self.headers[column].clone(),
+            field: self.vars[var].def.key().to_owned(),
+            confidence: (score * 100.0).round() / 100.0,
+        }
+    }
+
+    fn role_var(&self, role: PatientField) -> Option<usize> {
+        self.vars.iter().position(|v| v.def.role() == Some(role))
+    }
+}
+
+/// Maps columns (by header) to variables; see the module documentation for the order of
+/// steps. Fails only on an explicit mapping that names a missing column or variable, or maps
+/// one variable twice.
+pub fn map_columns(
+    headers: &[String],
+    variables: &[VariableDefinition],
+    explicit: Option<&ExplicitMapping>,
+) -> Result<Mapping, IngestError> {
+    let vars: Vec<Var<'_>> = variables
+        .iter()
+        .map(|def| Var {
+            def,
+            exact: [def.key(), def.label()].iter().map(|n| normalize_header(n)).collect(),
+            aliases: def.aliases().iter().map(|a| normalize_header(a)).collect(),
+            tokens: def.header_names().map(vocab::tokens).collect(),
+        })
+        .collect();
+    let mut s = State {
+        headers,
+        column_taken: vec![false; headers.len()],
+        var_taken: vec![false; vars.len()],
+        vars,
+        edges: Vec::new(),
+        ambiguities: Vec::new(),
+    };
+    if let Some(explicit) = explicit {
+        apply_explicit(&mut s, explicit)?;
+    }
+    exact_matches(&mut s);
+    let low = fuzzy_matches(&mut s);
+    combined_names(&mut s);
+    date_time_pairs(&mut s);
+    report_low_confidence(&mut s, low);
+
+    s.edges.sort_by_key(|e| (e.column, e.part));
+    let unmapped_columns = (0..headers.len()).filter(|&c| !s.edges.iter().any(|e| e.column == c)).collect();
+    let unmapped_fields = s
+        .vars
+        .iter()
+        .filter(|v| !s.edges.iter().any(|e| e.field == v.def.key()))
+        .map(|v| v.def.key().to_owned())
+        .collect();
+    Ok(Mapping { columns: s.edges, unmapped_columns, unmapped_fields, ambiguities: s.ambiguities })
+}
+
+fn apply_explicit(s: &mut State<'_>, explicit: &ExplicitMapping) -> Result<(), IngestError> {
+    let mut pairs: Vec<(usize, Option<usize>)> = Vec::new();
+    for entry in &explicit.0 {
+        let column = match &entry.column {
+            ColumnRef::Index(i) if *i < s.headers.len() => *i,
+            ColumnRef::Index(i) => {
+                return Err(IngestError::InvalidMapping(format!(
+                    "column {i} does not exist; the sheet has {} columns",
+                    s.headers.len()
+                )))
+            }
+            ColumnRef::Header(h) => find_header(s.headers, h)?,
+        };
+        let var = match &entry.field {
+            None => None,
+            Some(key) => match s.vars.iter().position(|v| v.def.key() == key) {
+                Some(v) => Some(v),
+                None => return Err(IngestError::InvalidMapping(format!("no variable has the key {key:?}"))),
+            },
+        };
+        if let Some(v) = var {
+            if pairs.iter().any(|(c, pv)| *pv == Some(v) && *c != column) {
+                return Err(IngestError::InvalidMapping(format!(
+                    "variable {:?} is mapped to more than one column",
+                    s.vars[v].def.key()
+                )));
+            }
+        }
+        pairs.push((column, var));
+    }
+    for column in 0..s.headers.len() {
+        let vars: Vec<usize> = pairs.iter().filter(|(c, _)| *c == column).filter_map(|(_, v)| *v).collect();
+        let ignored = pairs.iter().any(|(c, v)| *c == column && v.is_none());
+        match vars.as_slice() {
+            [] if ignored => s.column_taken[column] = true,
+            [] => {}
+            [v] => s.assign(column, *v, ValuePart::Whole, 1.0, MatchMethod::Explicit),
+            several => {
+                let parts = explicit_parts(s, several).ok_or_else(|| {
+                    IngestError::InvalidMapping(format!(
+                        "column {column} ({:?}) is mapped to several variables; only a first and a last name, \
+                         or a date and a time, can share a column",
+                        s.headers[column]
+                    ))
+                })?;
+                for (v, part) in parts {
+                    s.assign(column, v, part, 1.0, MatchMethod::Explicit);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The parts of a column explicitly mapped to several variables: a first + last name pair, or
+/// a date + time pair.
+fn explicit_parts(s: &State<'_>, vars: &[usize]) -> Option<Vec<(usize, ValuePart)>> {
+    let [a, b] = vars else { return None };
+    let role = |v: usize| s.vars[v].def.role();
+    let ty = |v: usize| s.vars[v].def.field_type();
+    match (role(*a), role(*b)) {
+        (Some(PatientField::FirstName), Some(PatientField::LastName)) => {
+            return Some(vec![(*a, ValuePart::GivenName), (*b, ValuePart::FamilyName)])
+        }
+        (Some(PatientField::LastName), Some(PatientField::FirstName)) => {
+            return Some(vec![(*b, ValuePart::GivenName), (*a, ValuePart::FamilyName)])
+        }
+        _ => {}
+    }
+    match (ty(*a), ty(*b)) {
+        (FieldType::Date, FieldType::Time) => Some(vec![(*a, ValuePart::Date), (*b, ValuePart::Time)]),
+        (FieldType::Time, FieldType::Date) => Some(vec![(*b, ValuePart::Date), (*a, ValuePart::Time)]),
+        _ => None,
+    }
+}
+
+fn find_header(headers: &[String], wanted: &str) -> Result<usize, IngestError> {
+    let trimmed = wanted.trim();
+    let exact: Vec<usize> = (0..headers.len()).filter(|&c| headers[c] == trimmed).collect();
+    let matches = if exact.is_empty() {
+        let n = normalize_header(trimmed);
+        (0..headers.len()).filter(|&c| !n.is_empty() && normalize_header(&headers[c]) == n).collect()
+    } else {
+        exact
+    };
+    match matches.as_slice() {
+        [c] => Ok(*c),
+        [] => Err(IngestError::InvalidMapping(format!("no column is headed {wanted:?}"))),
+        _ => Err(IngestError::InvalidMapping(format!(
+            "{} columns are headed {wanted:?}; name the column by its index instead",
+            matches.len()
+        ))),
+    }
+}
+
+fn exact_matches(s: &mut State<'_>) {
+    // column -> (var, method)
+    let mut found: Vec<(usize, usize, MatchMethod)> = Vec::new();
+    for (c, header) in s.headers.iter().enumerate() {
+        if s.column_taken[c] {
+            continue;
+        }
+        let n = normalize_header(header);
+        if n.is_empty() {
+            continue;
+        }
+        for (v, var) in s.vars.iter().enumerate() {
+            if s.var_taken[v] {
+                continue;
+            }
+            if var.exact.contains(&n) {
+                found.push((c, v, MatchMethod::Exact));
+            } else if var.aliases.contains(&n) {
+                found.push((c, v, MatchMethod::Alias));
+            }
+        }
+    }
+    for &(c, v, method) in &found {
+        let same_var: Vec<usize> = found.iter().filter(|f| f.1 == v).map(|f| f.0).collect();
+        let same_col: Vec<usize> = found.iter().filter(|f| f.0 == c).map(|f| f.1).collect();
+        if same_var.len() > 1 {
+            if same_var[0] == c {
+                let candidates = same_var.iter().map(|&col| s.candidate(col, v, 1.0)).collect();
+                s.ambiguities.push(several_columns(candidates));
+            }
+            continue;
+        }
+        if same_col.len() > 1 {
+            if same_col[0] == v {
+                let candidates = same_col.iter().map(|&var| s.candidate(c, var, 1.0)).collect();
+                s.ambiguities.push(several_fields(candidates));
+            }
+            continue;
+        }
+        let confidence = if method == MatchMethod::Exact { 1.0 } else { 0.95 };
+        s.assign(c, v, ValuePart::Whole, confidence, method);
+    }
+    // Columns and variables in an exact-match tie stay out of the fuzzy step too.
+    for &(c, v, _) in &found {
+        if found.iter().filter(|f| f.1 == v).count() > 1 || found.iter().filter(|f| f.0 == c).count() > 1 {
+            s.column_taken[c] = true;
+            s.var_taken[v] = true;
+        }
+    }
+}
+
+fn several_columns(candidates: Vec<Candidate>) -> Ambiguity {
+    let field = candidates.first().map(|c| c.field.clone()).unwrap_or_default();
+    let headers: Vec<String> =
+        candidates.iter().map(|c| format!("{:?} (column {})", c.header, c.column)).collect();
+    Ambiguity {
+        kind: AmbiguityKind::SeveralColumns,
+        message: format!(
+            "columns {} all look like {field}; none was mapped: choose one with an explicit mapping",
+            headers.join(", ")
+        ),
+        candidates,
+    }
+}
+
+fn several_fields(candidates: Vec<Candidate>) -> Ambiguity {
+    let (header, column) = candidates.first().map(|c| (c.header.clone(), c.column)).unwrap_or_default();
+    let fields: Vec<&str> = candidates.iter().map(|c| c.field.as_str()).collect();
+    Ambiguity {
+        kind: AmbiguityKind::SeveralFields,
+        message: format!(
+            "column {header:?} (column {column}) could be any of {}; it was not mapped: choose with an explicit mapping",
+            fields.join(", ")
+        ),
+        candidates,
+    }
+}
+
+/// Scored token overlap; returns the weak matches (below [`ACCEPT`]) for reporting later.
+fn fuzzy_matches(s: &mut State<'_>) -> Vec<(usize, usize, f64)> {
+    let columns: Vec<usize> =
+        (0..s.headers.len()).filter(|&c| !s.column_taken[c] && !s.headers[c].trim().is_empty()).collect();
+    let free_vars: Vec<usize> = (0..s.vars.len()).filter(|&v| !s.var_taken[v]).collect();
+    let mut low = Vec::new();
+    // var -> proposals (column, score)
+    let mut proposals: Vec<Vec<(usize, f64)>> = vec![Vec::new(); s.vars.len()];
+    for &c in &columns {
+        let tokens = vocab::tokens(&s.headers[c]);
+        if tokens.is_empty() {
+            continue;
+        }
+        let mut scored: Vec<(usize, f64)> = free_vars
+            .iter()
+            .map(|&v| (v, s.vars[v].tokens.iter().map(|t| vocab::similarity(&tokens, t)).fold(0.0, f64::max)))
+            .filter(|&(_, score)| score >= LOW)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let Some(&(v1, s1)) = scored.first() else { continue };
+        if s1 < ACCEPT {
+            low.push((c, v1, s1));
+            continue;
+        }
+        let rivals: Vec<(usize, f64)> = scored.iter().copied().filter(|&(_, sc)| s1 - sc < MARGIN).collect();
+        if rivals.len() > 1 {
+            // A date-and-time header tied between a date variable and its time variable is both.
+            if let [(a, _), (b, _)] = rivals.as_slice() {
+                if vocab::says_date_and_time(&tokens) {
+                    // The time variable follows its date variable (see `date_time_pairs`).
+                    if let Some((date, _)) = date_time_pair(s, *a, *b) {
+                        proposals[date].push((c, s1));
+                        continue;
+                    }
+                }
+            }
+            let candidates = rivals.iter().map(|&(v, sc)| s.candidate(c, v, sc)).collect();
+            s.ambiguities.push(several_fields(candidates));
+            s.column_taken[c] = true;
+            continue;
+        }
+        proposals[v1].push((c, s1));
+    }
+    for (v, mut props) in proposals.into_iter().enumerate() {
+        if props.is_empty() {
+            continue;
+        }
+        props.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (c1, s1) = props[0];
+        let rivals: Vec<(usize, f64)> = props.iter().copied().filter(|&(_, sc)| s1 - sc < MARGIN).collect();
+        if rivals.len() > 1 {
+            let candidates = rivals.iter().map(|&(c, sc)| s.candidate(c, v, sc)).collect();
+            s.ambiguities.push(several_columns(candidates));
+            s.var_taken[v] = true;
+            for (c, _) in rivals {
+                s.column_taken[c] = true;
+            }
+            continue;
+        }
+        s.assign(c1, v, ValuePart::Whole, 0.9 * s1, MatchMethod::Fuzzy);
+    }
+    low
+}
+
+/// Whether `a` and `b` are a date variable and a time variable named alike; `(date, time)`.
+fn date_time_pair(s: &State<'_>, a: usize, b: usize) -> Option<(usize, usize)> {
+    let (date, time) = match (s.vars[a].def.field_type(), s.vars[b].def.field_type()) {
+        (FieldType::Date, FieldType::Time) => (a, b),
+        (FieldType::Time, FieldType::Date) => (b, a),
+        _ => return None,
+    };
+    let stem = |v: usize| vocab::without_date_time(&vocab::tokens(s.vars[v].def.label()));
+    let (sd, st) = (stem(date), stem(time));
+    (!sd.is_empty() && sd == st).then_some((date, time))
+}
+
+fn combined_names(s: &mut State<'_>) {
+    let (Some(first), Some(last)) = (s.role_var(PatientField::FirstName), s.role_var(PatientField::LastName))
+    else {
+        return;
+    };
+    if s.var_taken[first] || s.var_taken[last] {
+        return;
+    }
+    // A full-name variable's column splits into first and last.
+    if let Some(full) = s.role_var(PatientField::FullName) {
+        if let Some(edge) = s.edges.iter().find(|e| e.field == s.vars[full].def.key()).cloned() {
+            s.assign(edge.column, first, ValuePart::GivenName, edge.confidence, edge.method);
+            s.assign(edge.column, last, ValuePart::FamilyName, edge.confidence, edge.method);
+            return;
+        }
+    }
+    let whole: Vec<usize> = (0..s.headers.len())
+        .filter(|&c| !s.column_taken[c] && vocab::is_whole_name(&vocab::tokens(&s.headers[c])))
+        .collect();
+    match whole.as_slice() {
+        [] => {}
+        [c] => {
+            s.assign(*c, first, ValuePart::GivenName, 0.85, MatchMethod::Fuzzy);
+            s.assign(*c, last, ValuePart::FamilyName, 0.85, MatchMethod::Fuzzy);
+        }
+        several => {
+            let candidates = several.iter().map(|&c| s.candidate(c, first, 0.85)).collect();
+            s.ambiguities.push(several_columns(candidates));
+        }
+    }
+}
+
+fn date_time_pairs(s: &mut State<'_>) {
+    let dates: Vec<(usize, usize)> = s
+        .edges
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.part == ValuePart::Whole)
+        .filter_map(|(i, e)| {
+            let v = s.vars.iter().position(|v| v.def.key() == e.field)?;
+            (s.vars[v].def.field_type() == FieldType::Date).then_some((i, v))
+        })
+        .collect();
+    for (edge, date) in dates {
+        let Some(time) = (0..s.vars.len())
+            .filter(|&t| !s.var_taken[t] && s.vars[t].def.field_type() == FieldType::Time)
+            .find(|&t| date_time_pair(s, date, t).is_some())
+        else {
+            continue;
+        };
+        let (column, confidence, method) = {
+            let e = &mut s.edges[edge];
+            e.part = ValuePart::Date;
+            (e.column, e.confidence, e.method)
+        };
+        s.assign(column, time, ValuePart::Time, confidence, method);
+    }
+}
+
+fn report_low_confidence(s: &mut State<'_>, low: Vec<(usize, usize, f64)>) {
+    for (c, v, score) in low {
+        let mapped = s.edges.iter().any(|e| e.field == s.vars[v].def.key() || e.column == c);
+        if mapped || s.var_taken[v] {
+            continue;
+        }
+        let candidate = s.candidate(c, v, score);
+        s.ambiguities.push(Ambiguity {
+            kind: AmbiguityKind::LowConfidence,
+            message: format!(
+                "column {:?} (column {c}) might be {} (confidence {:.2}); it was not mapped: confirm with an explicit mapping",
+                candidate.header, candidate.field, candidate.confidence
+            ),
+            candidates: vec![candidate],
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defaults;
+
+    fn headers(h: &[&str]) -> Vec<String> {
+        h.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn fields(m: &Mapping) -> Vec<(usize, &str, ValuePart, MatchMethod)> {
+        m.columns.iter().map(|e| (e.column, e.field.as_str(), e.part, e.method)).collect()
+    }
+
+    #[test]
+    fn export_headers_map_by_alias_and_token_overlap() {
+        let vars = defaults::appointment_reminder();
+        let m = map_columns(
+            &headers(&["PT_FNAME", "Pt Surname", "D.O.B.", "Mobile #", "Patient Cell Number"]),
+            &vars,
+            None,
+        )
+        .unwrap();
+        let got = fields(&m);
+        assert!(got.contains(&(0, "firstName", ValuePart::Whole, MatchMethod::Fuzzy)), "{got:?}");
+        assert!(got.contains(&(1, "lastName", ValuePart::Whole, MatchMethod::Fuzzy)), "{got:?}");
+        assert!(got.contains(&(2, "dob", ValuePart::Whole, MatchMethod::Exact)), "{got:?}");
+        assert!(got.contains(&(3, "primaryPhone", ValuePart::Whole, MatchMethod::Alias)), "{got:?}");
+        assert_eq!(m.unmapped_columns, [4]);
+    }
+
+    #[test]
+    fn two_columns_for_one_field_are_reported_not_guessed() {
+        let vars = defaults::appointment_reminder();
+        let m = map_columns(&headers(&["First", "Last", "Phone", "Phone"]), &vars, None).unwrap();
+        assert!(m.for_field("primaryPhone").is_none());
+        assert_eq!(m.ambiguities.len(), 1);
+        assert_eq!(m.ambiguities[0].kind, AmbiguityKind::SeveralColumns);
+        assert_eq!(m.ambiguities[0].candidates.iter().map(|c| c.column).collect::<Vec<_>>(), [2, 3]);
+    }
+
+    #[test]
+    fn a_bare_date_column_is_ambiguous_between_birth_and_appointment() {
+        let vars = defaults::appointment_reminder();
+        let m = map_columns(&headers(&["First Name", "Last Name", "Phone", "Date"]), &vars, None).unwrap();
+        assert!(m.for_field("dob").is_none());
+        assert!(m.for_field("appointmentDate").is_none());
+        assert!(
+            m.ambiguities.iter().any(|a| a.candidates.iter().any(|c| c.column == 3)),
+            "{:?}",
+            m.ambiguities
+        );
+    }
+}

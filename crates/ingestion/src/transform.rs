@@ -1,0 +1,729 @@
+//! Cell -> normalised value, per field type, with a reason when the cell cannot be read.
+//!
+//! Normal forms: dates `YYYY-MM-DD`, times `HH:MM` (24-hour; `HH:MM:SS` when seconds are set),
+//! datetimes `YYYY-MM-DDTHH:MM`, phones E.164 (through [`PhoneNumber::parse`]), numbers without
+//! a trailing `.0`, booleans `true`/`false`, enums as the option is spelled in the campaign, names
+//! and text trimmed (names also with inner whitespace collapsed; case is kept as written).
+//!
+//! Decisions:
+//! - US order first: `3/4/1985` is March 4. A first number above 12 makes it day-first
+//!   (`25/12/1990`), since no other reading exists.
+//! - Two-digit years: a birth date takes the latest century that does not put it after `today`
+//!   (`3/4/85` -> 1985, `3/4/19` -> 2019); other dates take the century that puts them within
+//!   80 years before to 20 years after `today`.
+//! - Excel serials use the 1900 system, including its fictitious 1900-02-29 (serial 60), which is
+//!   refused. Workbook date cells carry their own epoch (1900 or 1904) and are converted by
+//!   calamine. A serial written as text is accepted only with exactly five digits (1927-2173): a
+//!   four-digit number in a date column is far more often a bare year than a serial.
+//! - A date field accepts a date with a time and keeps the date; a datetime field refuses a date
+//!   without a time (the time would be invented).
+//! - Birth dates after `today` or before 1900 are refused.
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use rivvi_domain::campaign::{normalize_header, FieldType};
+use rivvi_domain::phone::PhoneError;
+use rivvi_domain::PhoneNumber;
+
+use crate::table::{Cell, CellValue};
+
+/// Why a cell could not be read, as the end of a sentence starting with the field's label and
+/// the cell's text: `phone '555-0100'` + ` is not a full number`.
+pub(crate) type Problem = String;
+
+/// Reads `cell` as `field_type`: `Ok(None)` for a blank cell, `Ok(Some(normal form))`, or the
+/// problem.
+pub(crate) fn transform(
+    cell: &Cell,
+    field_type: FieldType,
+    options: &[String],
+    birth_date: bool,
+    today: NaiveDate,
+) -> Result<Option<String>, Problem> {
+    if cell.is_blank() {
+        return Ok(None);
+    }
+    if cell.value == CellValue::Error {
+        return Err("is a formula error".to_owned());
+    }
+    let text = cell.text.trim();
+    let out = match field_type {
+        FieldType::Text => text.to_owned(),
+        FieldType::Name => collapse_whitespace(text),
+        FieldType::Date => iso_date(cell_date(cell, today, birth_date)?),
+        FieldType::Time => format_time(cell_time(cell)?),
+        FieldType::Datetime => format_datetime(cell_datetime(cell, today)?),
+        FieldType::Phone => String::from(phone(text)?),
+        FieldType::Number => number(cell)?,
+        FieldType::Boolean => boolean(cell)?.to_string(),
+        FieldType::Enum => enum_option(text, options)?,
+    };
+    Ok(Some(out))
+}
+
+/// Trims and turns every run of whitespace (spaces, tabs, non-breaking spaces, newlines) into
+/// one space.
+pub(crate) fn collapse_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// phones
+
+pub(crate) fn phone(text: &str) -> Result<PhoneNumber, Problem> {
+    PhoneNumber::parse(text).map_err(|e| match e {
+        PhoneError::MissingAreaCode => "is not a full number".to_owned(),
+        other => format!("is not a valid phone number: it {other}"),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// numbers, booleans, enums
+
+fn number(cell: &Cell) -> Result<String, Problem> {
+    let n = match cell.value {
+        CellValue::Number(n) => n,
+        _ => {
+            let t: String =
+                cell.text.trim().chars().filter(|c| !matches!(c, ',' | '$' | ' ' | '\u{a0}')).collect();
+            t.parse::<f64>().ok().filter(|n| n.is_finite()).ok_or_else(|| "is not a number".to_owned())?
+        }
+    };
+    Ok(format_number(n))
+}
+
+/// `3125550143`, `2.5`, `-1`: integers without `.0`, others in their shortest exact form.
+pub(crate) fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+fn boolean(cell: &Cell) -> Result<bool, Problem> {
+    match cell.value {
+        CellValue::Bool(b) => return Ok(b),
+        CellValue::Number(1.0) => return Ok(true),
+        CellValue::Number(0.0) => return Ok(false),
+        _ => {}
+    }
+    match cell.text.trim().to_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" | "x" | "on" | "checked" | "\u{2713}" | "\u{2714}" => Ok(true),
+        "false" | "f" | "no" | "n" | "0" | "off" | "unchecked" => Ok(false),
+        _ => Err("is not yes or no".to_owned()),
+    }
+}
+
+fn enum_option(text: &str, options: &[String]) -> Result<String, Problem> {
+    if let Some(o) = options.iter().find(|o| o.eq_ignore_ascii_case(text)) {
+        return Ok(o.clone());
+    }
+    let wanted = normalize_header(text);
+    if let Some(o) = options.iter().find(|o| normalize_header(o) == wanted) {
+        return Ok(o.clone());
+    }
+    Err(format!("is not one of: {}", options.join(", ")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// dates
+
+/// The first date Excel's 1900 system can hold, minus one day: serial 1 is 1900-01-01.
+fn excel_epoch() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(1899, 12, 31).unwrap_or(NaiveDate::MIN).and_time(NaiveTime::MIN)
+}
+
+/// An Excel 1900-system serial (days since 1899-12-31, with the fictitious 1900-02-29 as serial
+/// 60) as a date and time, rounded to the second. `None` for serial 60, negatives, and values
+/// past 9999-12-31.
+pub fn excel_serial_to_datetime(serial: f64) -> Option<NaiveDateTime> {
+    if !serial.is_finite() || !(0.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    let mut days = serial.trunc() as i64;
+    if days == 60 {
+        return None;
+    }
+    if days > 60 {
+        days -= 1; // Excel counts 1900-02-29, which never was
+    }
+    let mut seconds = (serial.fract() * 86_400.0).round() as i64;
+    if seconds >= 86_400 {
+        days += 1;
+        seconds -= 86_400;
+    }
+    excel_epoch().checked_add_signed(Duration::days(days) + Duration::seconds(seconds))
+}
+
+fn cell_date(cell: &Cell, today: NaiveDate, birth: bool) -> Result<NaiveDate, Problem> {
+    let date = match cell.value {
+        CellValue::Date(d) => d,
+        CellValue::DateTime(dt) => dt.date(),
+        CellValue::Time(_) => return Err("is a time, not a date".to_owned()),
+        CellValue::Number(n) => number_as_date(n)?,
+        _ => parse_date_text(cell.text.trim(), today, birth)?,
+    };
+    check_birth_date(date, today, birth)?;
+    Ok(date)
+}
+
+fn number_as_date(n: f64) -> Result<NaiveDate, Problem> {
+    if n.fract() == 0.0 && (19_000_101.0..=21_001_231.0).contains(&n) {
+        if let Some(d) = yyyymmdd(&format!("{}", n as i64)) {
+            return Ok(d);
+        }
+    }
+    if n.trunc() as i64 == 60 {
+        return Err("is Excel's 1900-02-29, a date that does not exist".to_owned());
+    }
+    match excel_serial_to_datetime(n) {
+        Some(dt) if n >= 1.0 => Ok(dt.date()),
+        _ => Err("is not a date".to_owned()),
+    }
+}
+
+fn check_birth_date(date: NaiveDate, today: NaiveDate, birth: bool) -> Result<(), Problem> {
+    if !birth {
+        return Ok(());
+    }
+    if date > today {
+        return Err("is in the future".to_owned());
+    }
+    if date.year() < 1900 {
+        return Err("is before 1900".to_owned());
+    }
+    Ok(())
+}
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+fn month_from_name(word: &str) -> Option<u32> {
+    let w = word.trim_end_matches('.');
+    if w.len() < 3 {
+        return None;
+    }
+    if w == "sept" {
+        return Some(9);
+    }
+    MONTHS.iter().position(|m| m.starts_with(w) && (w.len() == 3 || w.len() == m.len())).map(|i| i as u32 + 1)
+}
+
+fn is_weekday(word: &str) -> bool {
+    let w = word.trim_end_matches('.');
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+        .iter()
+        .any(|d| w.len() >= 3 && d.starts_with(w) && (w.len() <= 4 || w.len() == d.len()))
+}
+
+fn yyyymmdd(s: &str) -> Option<NaiveDate> {
+    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(
+        s.get(0..4)?.parse().ok()?,
+        s.get(4..6)?.parse().ok()?,
+        s.get(6..8)?.parse().ok()?,
+    )
+}
+
+/// Resolves a year written with `digits` digits.
+fn full_year(year: u32, digits: usize, month: u32, day: u32, today: NaiveDate, birth: bool) -> Option<i32> {
+    match digits {
+        4 => i32::try_from(year).ok(),
+        1 | 2 => {
+            let yy = year as i32;
+            if birth {
+                // The latest century that keeps the date on or before today.
+                let this_century = today.year() / 100 * 100;
+                for century in [this_century, this_century - 100, this_century - 200] {
+                    let y = century + yy;
+                    if NaiveDate::from_ymd_opt(y, month, day).is_some_and(|d| d <= today) {
+                        return Some(y);
+                    }
+                }
+                None
+            } else {
+                let this_century = today.year() / 100 * 100;
+                [this_century - 100, this_century, this_century + 100]
+                    .into_iter()
+                    .map(|c| c + yy)
+                    .find(|&y| y > today.year() - 80 && y <= today.year() + 20)
+            }
+        }
+        _ => None,
+    }
+}
+
+fn ymd(y: i32, m: u32, d: u32) -> Result<NaiveDate, Problem> {
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| "is not a real date".to_owned())
+}
+
+/// Reads a date written as text (see the module documentation for the forms).
+pub(crate) fn parse_date_text(t: &str, today: NaiveDate, birth: bool) -> Result<NaiveDate, Problem> {
+    let t = t.trim();
+    let not_a_date = || "is not a date".to_owned();
+    if t.is_empty() || t.len() > 64 {
+        return Err(not_a_date());
+    }
+    if let Some(d) = numeric_date(t, today, birth)? {
+        return Ok(d);
+    }
+    if let Some(d) = worded_date(t, today, birth)? {
+        return Ok(d);
+    }
+    if t.len() == 8 {
+        if let Some(d) = yyyymmdd(t) {
+            return Ok(d);
+        }
+        // MMDDYYYY
+        if t.bytes().all(|b| b.is_ascii_digit()) {
+            let (m, d, y) = (num(&t[0..2]), num(&t[2..4]), num(&t[4..8]));
+            if let (Some(m), Some(d), Some(y)) = (m, d, y) {
+                return ymd(y as i32, m, d);
+            }
+        }
+    }
+    if t.len() == 5 && t.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(dt) = t.parse::<f64>().ok().and_then(excel_serial_to_datetime) {
+            return Ok(dt.date());
+        }
+    }
+    // A date followed by a time: keep the date.
+    if let Some((date, _)) = split_date_time(t, today, birth) {
+        return Ok(date);
+    }
+    Err(not_a_date())
+}
+
+fn num(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `1985-03-04`, `1985/3/4`, `3/4/1985`, `3-4-85`, `25.12.1990`.
+fn numeric_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDate>, Problem> {
+    let sep = match t.bytes().find(|b| !b.is_ascii_digit()) {
+        Some(b @ (b'/' | b'-' | b'.')) => b as char,
+        _ => return Ok(None),
+    };
+    let parts: Vec<&str> = t.split(sep).collect();
+    if parts.len() != 3 {
+        return Ok(None);
+    }
+    let (Some(a), Some(b), Some(c)) = (num(parts[0]), num(parts[1]), num(parts[2])) else {
+        return Ok(None);
+    };
+    if parts[0].len() == 4 {
+        return ymd(a as i32, b, c).map(Some);
+    }
+    let year_digits = parts[2].len();
+    if year_digits == 3 {
+        return Ok(None);
+    }
+    // Month first unless the first number cannot be a month.
+    let (month, day) = if a > 12 && b <= 12 { (b, a) } else { (a, b) };
+    if month == 0 || month > 12 || day == 0 || day > 31 {
+        return Err("is not a real date".to_owned());
+    }
+    let year =
+        full_year(c, year_digits, month, day, today, birth).ok_or_else(|| "is not a real date".to_owned())?;
+    ymd(year, month, day).map(Some)
+}
+
+/// `March 4, 1985`, `Mar 4 1985`, `4 Mar 1985`, `4-Mar-85`, `Monday, March 4th, 1985`.
+fn worded_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDate>, Problem> {
+    let lower = t.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '-' || c == '/')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut month = None;
+    let mut numbers: Vec<(u32, usize)> = Vec::new();
+    for w in &words {
+        if let Some(m) = month_from_name(w) {
+            if month.replace(m).is_some() {
+                return Ok(None);
+            }
+            continue;
+        }
+        if is_weekday(w) {
+            continue;
+        }
+        let digits = w.trim_end_matches(['.', 's', 't', 'n', 'd', 'r', 'h']);
+        let suffix = &w[digits.len()..];
+        if !matches!(suffix, "" | "." | "st" | "nd" | "rd" | "th") {
+            return Ok(None);
+        }
+        let Some(n) = num(digits) else { return Ok(None) };
+        numbers.push((n, digits.len()));
+    }
+    let Some(month) = month else { return Ok(None) };
+    let [(d, _), (y, y_digits)] = numbers.as_slice() else {
+        return Ok(None);
+    };
+    let (day, year, year_digits) =
+        if *y_digits <= 2 && *d > 31 { (*y, *d, numbers[0].1) } else { (*d, *y, *y_digits) };
+    let year = full_year(year, year_digits, month, day, today, birth)
+        .ok_or_else(|| "is not a real date".to_owned())?;
+    ymd(year, month, day).map(Some)
+}
+
+// ---------------------------------------------------------------------------------------------
+// times
+
+fn cell_time(cell: &Cell) -> Result<NaiveTime, Problem> {
+    match cell.value {
+        CellValue::Time(t) => Ok(t),
+        CellValue::DateTime(dt) => Ok(dt.time()),
+        CellValue::Date(_) => Err("is a date, not a time".to_owned()),
+        CellValue::Number(n) if (0.0..1.0).contains(&n) => fraction_of_day(n),
+        CellValue::Number(_) => Err("is not a time".to_owned()),
+        _ => parse_time_text(cell.text.trim()).ok_or_else(|| "is not a time".to_owned()),
+    }
+}
+
+fn fraction_of_day(n: f64) -> Result<NaiveTime, Problem> {
+    let seconds = (n * 86_400.0).round() as u32 % 86_400;
+    NaiveTime::from_num_seconds_from_midnight_opt(seconds, 0).ok_or_else(|| "is not a time".to_owned())
+}
+
+/// `7:00 AM`, `7am`, `7:00 a.m.`, `14:30`, `14:30:15`, `0730`, `noon`, `0.4479` (a fraction of a
+/// day written out).
+pub(crate) fn parse_time_text(t: &str) -> Option<NaiveTime> {
+    let lower: String = t.trim().to_lowercase().chars().filter(|c| !c.is_whitespace() && *c != '.').collect();
+    match lower.as_str() {
+        "" => return None,
+        "noon" => return NaiveTime::from_hms_opt(12, 0, 0),
+        "midnight" => return NaiveTime::from_hms_opt(0, 0, 0),
+        _ => {}
+    }
+    if t.trim().starts_with("0.") {
+        return t
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| (0.0..1.0).contains(n))
+            .and_then(|n| fraction_of_day(n).ok());
+    }
+    let (clock, meridiem) = if let Some(c) = lower.strip_suffix("am").or_else(|| lower.strip_suffix('a')) {
+        (c, Some(false))
+    } else if let Some(c) = lower.strip_suffix("pm").or_else(|| lower.strip_suffix('p')) {
+        (c, Some(true))
+    } else {
+        (lower.as_str(), None)
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    let (h, m, s) = match parts.as_slice() {
+        [hhmm] if hhmm.len() == 4 && hhmm.bytes().all(|b| b.is_ascii_digit()) && meridiem.is_none() => {
+            (num(&hhmm[0..2])?, num(&hhmm[2..4])?, 0)
+        }
+        [h] if meridiem.is_some() && h.len() <= 2 => (num(h)?, 0, 0),
+        [h, m] if m.len() == 2 && h.len() <= 2 => (num(h)?, num(m)?, 0),
+        [h, m, s] if m.len() == 2 && s.len() == 2 && h.len() <= 2 => (num(h)?, num(m)?, num(s)?),
+        _ => return None,
+    };
+    let h = match meridiem {
+        Some(pm) => {
+            if !(1..=12).contains(&h) {
+                return None;
+            }
+            (h % 12) + if pm { 12 } else { 0 }
+        }
+        None => h,
+    };
+    NaiveTime::from_hms_opt(h, m, s)
+}
+
+/// `HH:MM`, or `HH:MM:SS` when the seconds are set. Written by hand: chrono's formatter is
+/// a measurable share of a 100k-row preview.
+fn format_time(t: NaiveTime) -> String {
+    let mut out = String::with_capacity(8);
+    push_time(&mut out, t);
+    out
+}
+
+fn push_time(out: &mut String, t: NaiveTime) {
+    push2(out, t.hour());
+    out.push(':');
+    push2(out, t.minute());
+    if t.second() != 0 {
+        out.push(':');
+        push2(out, t.second());
+    }
+}
+
+fn push2(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+fn push_date(out: &mut String, d: NaiveDate) {
+    let y = d.year();
+    if (0..=9999).contains(&y) {
+        let y = y as u32;
+        push2(out, y / 100);
+        push2(out, y % 100);
+    } else {
+        out.push_str(&y.to_string());
+    }
+    out.push('-');
+    push2(out, d.month());
+    out.push('-');
+    push2(out, d.day());
+}
+
+/// `YYYY-MM-DD`.
+pub(crate) fn iso_date(d: NaiveDate) -> String {
+    let mut out = String::with_capacity(10);
+    push_date(&mut out, d);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// datetimes
+
+fn cell_datetime(cell: &Cell, today: NaiveDate) -> Result<NaiveDateTime, Problem> {
+    match cell.value {
+        CellValue::DateTime(dt) => Ok(dt),
+        CellValue::Date(_) => Err("is a date without a time".to_owned()),
+        CellValue::Time(_) => Err("is a time without a date".to_owned()),
+        CellValue::Number(n) if n >= 1.0 => {
+            excel_serial_to_datetime(n).ok_or_else(|| "is not a date and time".to_owned())
+        }
+        _ => parse_datetime_text(cell.text.trim(), today).ok_or_else(|| "is not a date and time".to_owned()),
+    }
+}
+
+/// `2026-12-14 08:15`, `2026-12-02T08:00`, `12/14/2026 8:15 AM`, `Dec 14, 2026 at 8:15 AM`.
+pub(crate) fn parse_datetime_text(t: &str, today: NaiveDate) -> Option<NaiveDateTime> {
+    split_date_time(t, today, false).map(|(d, time)| d.and_time(time))
+}
+
+/// Finds a split of `t` into a date and a time (at a `T` after an ISO date, or at a space).
+fn split_date_time(t: &str, today: NaiveDate, birth: bool) -> Option<(NaiveDate, NaiveTime)> {
+    let t = t.trim();
+    if t.len() > 64 {
+        return None;
+    }
+    if let Some((d, rest)) = t.split_once('T') {
+        if d.len() == 10 {
+            if let (Ok(date), Some(time)) = (parse_date_text_only(d, today, birth), parse_time_text(rest)) {
+                return Some((date, time));
+            }
+        }
+    }
+    for (i, _) in t.char_indices().filter(|(_, c)| c.is_whitespace()) {
+        let (d, rest) = t.split_at(i);
+        let rest = rest.trim_start();
+        let rest = rest.strip_prefix("at ").unwrap_or(rest);
+        if let (Ok(date), Some(time)) =
+            (parse_date_text_only(d.trim_end_matches(','), today, birth), parse_time_text(rest))
+        {
+            return Some((date, time));
+        }
+    }
+    None
+}
+
+/// [`parse_date_text`] without the date-and-time fallback (no recursion).
+fn parse_date_text_only(t: &str, today: NaiveDate, birth: bool) -> Result<NaiveDate, Problem> {
+    if let Some(d) = numeric_date(t, today, birth)? {
+        return Ok(d);
+    }
+    worded_date(t, today, birth)?.ok_or_else(|| "is not a date".to_owned())
+}
+
+/// `YYYY-MM-DDTHH:MM`, with `:SS` when the seconds are set.
+fn format_datetime(dt: NaiveDateTime) -> String {
+    let mut out = String::with_capacity(19);
+    push_date(&mut out, dt.date());
+    out.push('T');
+    push_time(&mut out, dt.time());
+    out
+}
+
+/// The date part of a cell for a date variable and the time part for its paired time variable
+/// (`2026-12-02T08:00` -> `08:00`); `None` when the cell has no time of day.
+pub(crate) fn time_part(cell: &Cell, today: NaiveDate) -> Option<String> {
+    match cell.value {
+        CellValue::DateTime(dt) => Some(format_time(dt.time())),
+        CellValue::Text => parse_datetime_text(cell.text.trim(), today).map(|dt| format_time(dt.time())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+    }
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn date(t: &str) -> Result<NaiveDate, Problem> {
+        parse_date_text(t, today(), true)
+    }
+
+    #[test]
+    fn text_dates_in_every_common_form_parse() {
+        let cases = [
+            ("3/4/1985", d(1985, 3, 4)),
+            ("03/04/1985", d(1985, 3, 4)),
+            ("3-4-1985", d(1985, 3, 4)),
+            ("1985-03-04", d(1985, 3, 4)),
+            ("1985/3/4", d(1985, 3, 4)),
+            ("March 4, 1985", d(1985, 3, 4)),
+            ("Mar 4 1985", d(1985, 3, 4)),
+            ("Mar. 4th, 1985", d(1985, 3, 4)),
+            ("4 Mar 1985", d(1985, 3, 4)),
+            ("4-Mar-1985", d(1985, 3, 4)),
+            ("Monday, March 4, 1985", d(1985, 3, 4)),
+            ("Sept 30 1999", d(1999, 9, 30)),
+            ("25/12/1990", d(1990, 12, 25)),
+            ("19850304", d(1985, 3, 4)),
+            ("03041985", d(1985, 3, 4)),
+            ("31110", d(1985, 3, 4)),
+            ("1985-03-04T10:00", d(1985, 3, 4)),
+            ("3/4/1985 10:00 AM", d(1985, 3, 4)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(date(input), Ok(expected), "{input}");
+        }
+    }
+
+    #[test]
+    fn two_digit_years_never_put_a_birth_date_in_the_future() {
+        assert_eq!(date("3/4/85"), Ok(d(1985, 3, 4)));
+        assert_eq!(date("3/4/19"), Ok(d(2019, 3, 4)));
+        assert_eq!(date("11/24/26"), Ok(d(2026, 11, 24)));
+        assert_eq!(date("11/25/26"), Ok(d(1926, 11, 25)));
+        assert_eq!(date("4-Mar-85"), Ok(d(1985, 3, 4)));
+        // Not a birth date: the century nearest today.
+        assert_eq!(parse_date_text("12/14/26", today(), false), Ok(d(2026, 12, 14)));
+        assert_eq!(parse_date_text("1/5/46", today(), false), Ok(d(2046, 1, 5)));
+        assert_eq!(parse_date_text("1/5/47", today(), false), Ok(d(1947, 1, 5)));
+    }
+
+    #[test]
+    fn impossible_or_implausible_dates_are_refused_with_a_reason() {
+        assert_eq!(date("2/30/1985"), Err("is not a real date".into()));
+        assert_eq!(date("13/13/1985"), Err("is not a real date".into()));
+        assert_eq!(date("soon"), Err("is not a date".into()));
+        assert_eq!(date("1985"), Err("is not a date".into()));
+        let cell = Cell::text("12/1/2030");
+        assert_eq!(cell_date(&cell, today(), true), Err("is in the future".into()));
+        assert_eq!(cell_date(&Cell::text("1/1/1850"), today(), true), Err("is before 1900".into()));
+    }
+
+    #[test]
+    fn excel_serials_follow_the_1900_system_and_its_leap_year_bug() {
+        assert_eq!(excel_serial_to_datetime(1.0).unwrap().date(), d(1900, 1, 1));
+        assert_eq!(excel_serial_to_datetime(59.0).unwrap().date(), d(1900, 2, 28));
+        assert_eq!(excel_serial_to_datetime(60.0), None);
+        assert_eq!(excel_serial_to_datetime(61.0).unwrap().date(), d(1900, 3, 1));
+        assert_eq!(excel_serial_to_datetime(33607.0).unwrap().date(), d(1992, 1, 4));
+        let dt = excel_serial_to_datetime(46370.447916666664).unwrap();
+        assert_eq!(dt, d(2026, 12, 14).and_hms_opt(10, 45, 0).unwrap());
+        let num = |n| Cell { text: String::new(), value: CellValue::Number(n) };
+        assert_eq!(
+            cell_date(&num(60.0), today(), true),
+            Err("is Excel's 1900-02-29, a date that does not exist".into())
+        );
+        assert_eq!(cell_date(&num(19850304.0), today(), true), Ok(d(1985, 3, 4)));
+    }
+
+    #[test]
+    fn times_read_in_twelve_and_twenty_four_hour_forms_and_as_fractions() {
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        let cases = [
+            ("7:00 AM", t(7, 0)),
+            ("7:00AM", t(7, 0)),
+            ("7 am", t(7, 0)),
+            ("7:30 p.m.", t(19, 30)),
+            ("12:00 AM", t(0, 0)),
+            ("12 PM", t(12, 0)),
+            ("14:30", t(14, 30)),
+            ("0730", t(7, 30)),
+            ("noon", t(12, 0)),
+            ("0.4479166666666667", t(10, 45)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_time_text(input), Some(expected), "{input}");
+        }
+        for bad in ["13:00 PM", "25:00", "7:5", "later", "0 AM"] {
+            assert_eq!(parse_time_text(bad), None, "{bad}");
+        }
+        let fraction = Cell { text: "10:45 AM".into(), value: CellValue::Number(0.4479166666666667) };
+        assert_eq!(transform(&fraction, FieldType::Time, &[], false, today()), Ok(Some("10:45".into())));
+    }
+
+    #[test]
+    fn datetimes_read_from_iso_us_and_cells() {
+        let expect = |input: &str, out: &str| {
+            assert_eq!(
+                transform(&Cell::text(input), FieldType::Datetime, &[], false, today()),
+                Ok(Some(out.to_owned())),
+                "{input}"
+            );
+        };
+        expect("2026-12-14 08:15", "2026-12-14T08:15");
+        expect("2026-12-02T08:00", "2026-12-02T08:00");
+        expect("12/14/2026 8:15 AM", "2026-12-14T08:15");
+        expect("Dec 14, 2026 at 8:15 PM", "2026-12-14T20:15");
+        let cell = Cell { text: "12/14/2026".into(), value: CellValue::Date(d(2026, 12, 14)) };
+        assert_eq!(
+            transform(&cell, FieldType::Datetime, &[], false, today()),
+            Err("is a date without a time".into())
+        );
+    }
+
+    #[test]
+    fn phones_numbers_booleans_enums_and_names_normalise() {
+        let t = |text: &str, ft| transform(&Cell::text(text), ft, &[], false, today());
+        assert_eq!(t("(312) 555-0143", FieldType::Phone), Ok(Some("+13125550143".into())));
+        assert_eq!(t("555-0100", FieldType::Phone), Err("is not a full number".into()));
+        assert!(t("312-555-0143 x12", FieldType::Phone)
+            .unwrap_err()
+            .starts_with("is not a valid phone number: it must not"));
+        assert_eq!(t("$1,234.50", FieldType::Number), Ok(Some("1234.5".into())));
+        assert_eq!(t("42", FieldType::Number), Ok(Some("42".into())));
+        assert_eq!(t("Yes", FieldType::Boolean), Ok(Some("true".into())));
+        assert_eq!(t("n", FieldType::Boolean), Ok(Some("false".into())));
+        assert_eq!(
+            t("  Anne-Marie \u{a0} Smith\tJones ", FieldType::Name),
+            Ok(Some("Anne-Marie Smith Jones".into()))
+        );
+        assert_eq!(t("   ", FieldType::Text), Ok(None));
+        let options = vec!["New patient".to_owned(), "Follow-up".to_owned()];
+        let e = |text: &str| transform(&Cell::text(text), FieldType::Enum, &options, false, today());
+        assert_eq!(e("follow up"), Ok(Some("Follow-up".into())));
+        assert_eq!(e("NEW PATIENT"), Ok(Some("New patient".into())));
+        assert_eq!(e("Annual"), Err("is not one of: New patient, Follow-up".into()));
+    }
+}

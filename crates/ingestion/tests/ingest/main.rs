@@ -1,0 +1,16 @@
+//! Ingestion end to end: real-looking exports and generated files through the public API.
+
+// Test helpers outside `#[test]` functions unwrap too; a failure there is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod errors;
+mod fixtures;
+mod formats;
+mod generated;
+mod mapping;
+mod support;
+
+mod fuzz;
+#[path = "../../benches/support/gen.rs"]
+#[allow(dead_code)]
+mod gen;

@@ -1,0 +1,310 @@
+//! Patients of one organization, with every identifying field sealed at rest.
+//!
+//! A patient is found by HMAC lookup keys, never by clear values: `identity_key` (canonical name,
+//! birth date and phone; unique per organization, so the same person written differently is one
+//! patient) and `phone_key` / `secondary_phone_key` (inbound caller lookup, search by phone).
+//! Values are sealed with the row id in their associated data, so the id is chosen here before
+//! sealing.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rivvi_domain::ids::{OrgId, PatientId};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use crate::entities::patients;
+use crate::sealing::{Aad, Keys};
+use crate::time::now;
+use crate::{OrgScope, Page, PersistenceError, Result};
+
+const TABLE: &str = "patients";
+/// Rows per INSERT: far below PostgreSQL's 65535 bind parameters at 14 columns a row.
+const INSERT_BATCH: usize = 1000;
+/// Keys per `IN (...)` lookup.
+const LOOKUP_BATCH: usize = 1000;
+
+/// A patient's identifying fields, normalised (names trimmed, ISO birth date, E.164 phones).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct PatientFields {
+    pub first_name: String,
+    pub last_name: String,
+    /// `YYYY-MM-DD`, or empty when the sheet has no birth date.
+    pub birth_date: String,
+    pub phone: String,
+    pub secondary_phone: Option<String>,
+    pub mrn: Option<String>,
+}
+
+// PHI: never printed, even in debug output.
+impl std::fmt::Debug for PatientFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PatientFields(***)")
+    }
+}
+
+/// A patient to find or create, with the canonical identity text ingestion computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientIdentity {
+    pub fields: PatientFields,
+    /// Canonical `name + birth date + phone`; equal for the same person written differently.
+    pub canonical: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientRecord {
+    pub id: PatientId,
+    pub org_id: OrgId,
+    pub fields: PatientFields,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Finds or creates each patient, returning their ids in input order. Concurrent imports of the
+/// same new patient are safe: the insert skips existing identity keys and the ids are re-read.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patients = patients.len()), err(level = "debug"))]
+pub async fn find_or_create_many(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    patients: &[PatientIdentity],
+) -> Result<Vec<PatientId>> {
+    let identity_keys: Vec<String> = patients.iter().map(|p| keys.index.identity_key(&p.canonical)).collect();
+    let mut known = ids_by_identity(conn, scope, &identity_keys).await?;
+    let at = now();
+    let mut pending = Vec::new();
+    let mut queued = std::collections::HashSet::new();
+    for (patient, identity_key) in patients.iter().zip(&identity_keys) {
+        if known.contains_key(identity_key) || !queued.insert(identity_key.clone()) {
+            continue;
+        }
+        pending.push(sealed_row(
+            scope,
+            keys,
+            PatientId::new().as_uuid(),
+            &patient.fields,
+            identity_key.clone(),
+            at,
+        )?);
+    }
+    for batch in pending.chunks(INSERT_BATCH) {
+        patients::Entity::insert_many(batch.iter().cloned().map(patients::ActiveModel::from))
+            .on_conflict(
+                OnConflict::columns([patients::Column::OrgId, patients::Column::IdentityKey])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    if !pending.is_empty() {
+        known = ids_by_identity(conn, scope, &identity_keys).await?;
+    }
+    identity_keys
+        .iter()
+        .map(|key| known.get(key).copied().ok_or_else(|| PersistenceError::not_found("patient", "identity")))
+        .collect()
+}
+
+/// Creates one patient, or returns the existing one with the same identity (`created` false).
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
+pub async fn find_or_create(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    patient: &PatientIdentity,
+) -> Result<(PatientRecord, bool)> {
+    let identity_key = keys.index.identity_key(&patient.canonical);
+    let existed =
+        ids_by_identity(conn, scope, std::slice::from_ref(&identity_key)).await?.contains_key(&identity_key);
+    let ids = find_or_create_many(conn, scope, keys, std::slice::from_ref(patient)).await?;
+    let id = ids.first().copied().ok_or_else(|| PersistenceError::not_found("patient", "identity"))?;
+    Ok((get(conn, scope, keys, id).await?, !existed))
+}
+
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patient_id = %id), err(level = "debug"))]
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    id: PatientId,
+) -> Result<PatientRecord> {
+    let row = patients::Entity::find_by_id(id.as_uuid())
+        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .one(conn)
+        .await?
+        .ok_or_else(|| PersistenceError::not_found("patient", id))?;
+    open_row(keys, row)
+}
+
+/// Patients of the organization, newest first (names are sealed, so the database cannot sort
+/// by them).
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    page: Page,
+) -> Result<(Vec<PatientRecord>, u64)> {
+    let query = patients::Entity::find().filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()));
+    let total = query.clone().count(conn).await?;
+    let rows = query
+        .order_by_desc(patients::Column::CreatedAt)
+        .order_by_desc(patients::Column::Id)
+        .limit(page.effective_limit())
+        .offset(page.offset)
+        .all(conn)
+        .await?;
+    let records = rows.into_iter().map(|row| open_row(keys, row)).collect::<Result<Vec<_>>>()?;
+    Ok((records, total))
+}
+
+/// Patients whose primary or secondary phone is exactly `e164`.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
+pub async fn find_by_phone(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    e164: &str,
+) -> Result<Vec<PatientRecord>> {
+    let phone_key = keys.index.phone_key(e164);
+    let rows = patients::Entity::find()
+        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .filter(
+            Condition::any()
+                .add(patients::Column::PhoneKey.eq(phone_key.clone()))
+                .add(patients::Column::SecondaryPhoneKey.eq(phone_key)),
+        )
+        .order_by_desc(patients::Column::UpdatedAt)
+        .limit(50)
+        .all(conn)
+        .await?;
+    rows.into_iter().map(|row| open_row(keys, row)).collect()
+}
+
+/// Applies a change, re-sealing the fields and recomputing the lookup keys. `canonical` is the
+/// identity text of the changed patient; a change that makes them another existing patient is a
+/// conflict.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patient_id = %id), err(level = "debug"))]
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    id: PatientId,
+    fields: &PatientFields,
+    canonical: &str,
+) -> Result<PatientRecord> {
+    let current = patients::Entity::find_by_id(id.as_uuid())
+        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .one(conn)
+        .await?
+        .ok_or_else(|| PersistenceError::not_found("patient", id))?;
+    let sealed = sealed_row(scope, keys, id.as_uuid(), fields, keys.index.identity_key(canonical), now())?;
+    let change = patients::ActiveModel {
+        id: NotSet,
+        org_id: NotSet,
+        created_at: NotSet,
+        first_name_sealed: Set(sealed.first_name_sealed),
+        last_name_sealed: Set(sealed.last_name_sealed),
+        dob_sealed: Set(sealed.dob_sealed),
+        phone_sealed: Set(sealed.phone_sealed),
+        secondary_phone_sealed: Set(sealed.secondary_phone_sealed),
+        mrn_sealed: Set(sealed.mrn_sealed),
+        identity_key: Set(sealed.identity_key),
+        phone_key: Set(sealed.phone_key),
+        secondary_phone_key: Set(sealed.secondary_phone_key),
+        key_id: Set(sealed.key_id),
+        updated_at: Set(sealed.updated_at),
+    };
+    patients::Entity::update_many()
+        .set(change)
+        .filter(patients::Column::Id.eq(current.id))
+        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .exec(conn)
+        .await?;
+    get(conn, scope, keys, id).await
+}
+
+async fn ids_by_identity(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    identity_keys: &[String],
+) -> Result<HashMap<String, PatientId>> {
+    let mut found = HashMap::with_capacity(identity_keys.len());
+    let mut unique: Vec<&String> = identity_keys.iter().collect();
+    unique.sort_unstable();
+    unique.dedup();
+    for batch in unique.chunks(LOOKUP_BATCH) {
+        let rows: Vec<(Uuid, String)> = patients::Entity::find()
+            .select_only()
+            .column(patients::Column::Id)
+            .column(patients::Column::IdentityKey)
+            .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+            .filter(patients::Column::IdentityKey.is_in(batch.iter().map(|k| k.as_str())))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        found.extend(rows.into_iter().map(|(id, key)| (key, PatientId(id))));
+    }
+    Ok(found)
+}
+
+fn sealed_row(
+    scope: &OrgScope,
+    keys: &Keys,
+    id: Uuid,
+    fields: &PatientFields,
+    identity_key: String,
+    at: DateTime<Utc>,
+) -> Result<patients::Model> {
+    let seal =
+        |column: &str, value: &str| keys.sealer.seal_str(&Aad { table: TABLE, column, row_id: id }, value);
+    Ok(patients::Model {
+        id,
+        org_id: scope.org_id().as_uuid(),
+        first_name_sealed: seal("first_name_sealed", &fields.first_name)?,
+        last_name_sealed: seal("last_name_sealed", &fields.last_name)?,
+        dob_sealed: seal("dob_sealed", &fields.birth_date)?,
+        phone_sealed: seal("phone_sealed", &fields.phone)?,
+        secondary_phone_sealed: fields
+            .secondary_phone
+            .as_deref()
+            .map(|p| seal("secondary_phone_sealed", p))
+            .transpose()?,
+        mrn_sealed: fields.mrn.as_deref().map(|m| seal("mrn_sealed", m)).transpose()?,
+        identity_key,
+        phone_key: keys.index.phone_key(&fields.phone),
+        secondary_phone_key: fields.secondary_phone.as_deref().map(|p| keys.index.phone_key(p)),
+        key_id: keys.sealer.active_key_id().to_owned(),
+        created_at: at,
+        updated_at: at,
+    })
+}
+
+fn open_row(keys: &Keys, row: patients::Model) -> Result<PatientRecord> {
+    let open = |column: &str, sealed: &[u8]| {
+        keys.sealer.open_string(&Aad { table: TABLE, column, row_id: row.id }, sealed)
+    };
+    Ok(PatientRecord {
+        id: PatientId(row.id),
+        org_id: OrgId(row.org_id),
+        fields: PatientFields {
+            first_name: open("first_name_sealed", &row.first_name_sealed)?,
+            last_name: open("last_name_sealed", &row.last_name_sealed)?,
+            birth_date: open("dob_sealed", &row.dob_sealed)?,
+            phone: open("phone_sealed", &row.phone_sealed)?,
+            secondary_phone: row
+                .secondary_phone_sealed
+                .as_deref()
+                .map(|s| open("secondary_phone_sealed", s))
+                .transpose()?,
+            mrn: row.mrn_sealed.as_deref().map(|s| open("mrn_sealed", s)).transpose()?,
+        },
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
