@@ -15,14 +15,19 @@ export type Procedures = {
         { key: "organizations.isSuperAdmin", input: never, result: boolean } | 
         { key: "patients.get", input: PatientById, result: Patient } | 
         { key: "patients.list", input: Pagination, result: PatientPage } | 
-        { key: "patients.searchByPhone", input: PhoneSearch, result: Patient[] },
+        { key: "patients.searchByPhone", input: PhoneSearch, result: Patient[] } | 
+        { key: "runs.get", input: RunById, result: Run } | 
+        { key: "runs.getRows", input: GetRows, result: RunRows } | 
+        { key: "runs.list", input: ListRuns, result: RunPage } | 
+        { key: "runs.preview", input: PreviewRun, result: RunPreview },
     mutations: 
         { key: "admin.organizations.create", input: CreateOrganization, result: Organization } | 
         { key: "campaigns.create", input: CreateCampaign, result: Campaign } | 
         { key: "campaigns.update", input: UpdateCampaign, result: Campaign } | 
         { key: "organizations.update", input: OrganizationUpdate, result: Organization } | 
         { key: "patients.create", input: NewPatient, result: CreatedPatient } | 
-        { key: "patients.update", input: PatientUpdate, result: Patient },
+        { key: "patients.update", input: PatientUpdate, result: Patient } | 
+        { key: "runs.create", input: CreateRun, result: Run },
     subscriptions: never
 };
 
@@ -183,6 +188,18 @@ analysisFields?: AnalysisFieldInput[] | null;
  */
 retryPolicy?: RetryPolicyInput | null }
 
+export type ColumnHeader = { column: number; header: string }
+
+/**
+ * One override of the detected mapping: the column fills `field`, or nothing when `field` is null.
+ */
+export type ColumnOverride = { column: ColumnSelector; field: string | null }
+
+/**
+ * A column named by its 0-based index or its header text.
+ */
+export type ColumnSelector = number | string
+
 export type CreateCampaign = { 
 /**
  * The organization the campaign belongs to.
@@ -197,6 +214,20 @@ export type CreateOrganization = {
  * The Clerk organization id (`org_…`).
  */
 clerkOrgId: string; name: string; slug?: string | null; timeZone?: string | null; officeHours?: OfficeHoursInput | null; callerNumber?: string | null; concurrentCallLimit?: number | null; callsPerMinute?: number | null }
+
+export type CreateRun = { campaignId: CampaignId; name: string; uploadId: UploadId; 
+/**
+ * Makes the create idempotent: a retry with the same id returns the same run.
+ */
+clientRequestId: string; mapping?: ColumnOverride[] | null; sheet?: string | null; 
+/**
+ * Start automatically at this time (in the future); otherwise the run waits, ready.
+ */
+scheduledAt?: string | null; 
+/**
+ * Free-text instructions for the agent, added to the campaign's prompt for this run only.
+ */
+instructions?: string | null }
 
 export type CreatedPatient = { patient: Patient; 
 /**
@@ -234,6 +265,8 @@ export type Direction =
  * Patients call the organization's number.
  */
 "inbound"
+
+export type FieldProblem = { field: string; reason: string }
 
 /**
  * How a variable's cells are read and normalised.
@@ -282,6 +315,8 @@ export type GetCampaign = { id: CampaignId;
  */
 orgId?: OrgId | null }
 
+export type GetRows = { runId: RunId; status?: RowStatus | null; limit?: number | null; offset?: number | null }
+
 export type ListAudit = { 
 /**
  * `organization`, `campaign`, `membership`, ...
@@ -301,10 +336,31 @@ to?: string | null; limit?: number | null; offset?: number | null }
  */
 export type ListCampaigns = { orgId?: OrgId | null }
 
+export type ListRuns = { campaignId?: CampaignId | null; limit?: number | null; offset?: number | null }
+
 /**
  * A wall-clock time of day with minute precision, `00:00` to `24:00` inclusive.
  */
 export type LocalTime = string
+
+export type MappedColumn = { column: number; header: string; field: string; 
+/**
+ * `whole`, or which part of a combined cell (`givenName`, `familyName`, `date`, `time`).
+ */
+part: string; 
+/**
+ * 0..1.
+ */
+confidence: number; 
+/**
+ * `exact`, `alias`, `fuzzy` or `explicit`.
+ */
+method: string }
+
+/**
+ * A mapping doubt left for the user to settle with an explicit mapping.
+ */
+export type MappingDoubt = { kind: string; message: string; candidates: MappedColumn[] }
 
 export type Member = { userId: UserId; clerkUserId: string; email: string | null; firstName: string | null; lastName: string | null; imageUrl: string | null; role: Role; joinedAt: string }
 
@@ -523,6 +579,12 @@ export type PhoneSearch = {
  */
 phone: string }
 
+export type PreviewRun = { campaignId: CampaignId; uploadId: UploadId; mapping?: ColumnOverride[] | null; 
+/**
+ * A workbook sheet; default: the first with a detectable header.
+ */
+sheet?: string | null }
+
 export type PromptHistory = { versions: PromptVersion[]; total: number; hasMore: boolean }
 
 export type PromptHistoryQuery = { campaignId: CampaignId; 
@@ -610,16 +672,174 @@ export type Role =
  */
 "super_admin"
 
+export type RowCounts = { dataRows: number; invalidRows: number; duplicateRows: number; callableRows: number; distinctPatients: number }
+
+/**
+ * Where a row is (DESIGN.md §4).
+ */
+export type RowStatus = 
+/**
+ * Waiting to be called, now or at `next_attempt_at`.
+ */
+"pending" | 
+/**
+ * Claimed by an engine instance, which is about to ask the provider for a call.
+ */
+"dialing" | 
+/**
+ * The provider accepted the call; waiting for its events.
+ */
+"in_call" | 
+/**
+ * The attempt reached a final, successful outcome.
+ */
+"completed" | 
+/**
+ * Attempts exhausted, or a permanent failure.
+ */
+"failed" | 
+/**
+ * Never called: on the do-not-call list, or invalid.
+ */
+"skipped" | 
+/**
+ * The run was cancelled before the row was called.
+ */
+"cancelled"
+
+export type Run = { id: RunId; campaignId: CampaignId; uploadId: UploadId | null; name: string; status: RunStatus; promptVersionId: PromptVersionId | null; instructions: string | null; scheduledAt: string | null; startedAt: string | null; finishedAt: string | null; pauseReason: string | null; clientRequestId: string | null; createdAt: string; updatedAt: string }
+
+export type RunById = { id: RunId }
+
 /**
  * One run of a campaign over one uploaded sheet.
  */
 export type RunId = string
+
+export type RunPage = { runs: Run[]; total: number; hasMore: boolean }
+
+export type RunPreview = { 
+/**
+ * `xlsx`, `csv`, ...
+ */
+format: string; sheet: string | null; sheetNames: string[]; headerRow: number; headers: string[]; mapping: MappedColumn[]; unmappedColumns: ColumnHeader[]; 
+/**
+ * Variables no column fills.
+ */
+unmappedFields: string[]; ambiguities: MappingDoubt[]; counts: RowCounts; 
+/**
+ * The first rows, transformed.
+ */
+sampleRows: SheetRow[]; 
+/**
+ * Every invalid row, with its reasons.
+ */
+invalidRows: SheetRow[]; 
+/**
+ * Every duplicate row, with the row it repeats.
+ */
+duplicateRows: SheetRow[] }
+
+export type RunRow = { id: RunRowId; sortIndex: number; sheetRow: number; patientId: PatientId | null; status: RowStatus; 
+/**
+ * `invalid` or `duplicate` for skipped rows.
+ */
+skipReason: string | null; duplicateOf: RunRowId | null; attempts: number; nextAttemptAt: string | null; outcome: string | null; variables: { [key in string]: string }; cells: string[]; issues: FieldProblem[] }
+
+/**
+ * One row of a run's sheet: one call target.
+ */
+export type RunRowId = string
+
+export type RunRows = { rows: RunRow[]; 
+/**
+ * Rows matching the filter.
+ */
+total: number; hasMore: boolean; 
+/**
+ * Rows of the whole run per status.
+ */
+counts: StatusCount[] }
+
+/**
+ * Where a run is in its life (DESIGN.md §4). "Waiting for office hours" is not a status:
+ * a running run outside office hours simply places no calls until they open.
+ */
+export type RunStatus = 
+/**
+ * Created; its sheet is not yet turned into rows.
+ */
+"draft" | 
+/**
+ * Rows are in place; it can be started or scheduled.
+ */
+"ready" | 
+/**
+ * Will start by itself at `scheduled_at`.
+ */
+"scheduled" | 
+/**
+ * The engine is placing calls.
+ */
+"running" | 
+/**
+ * Stopped by a user; calls in flight finish, no new ones start.
+ */
+"paused" | 
+/**
+ * Every row reached a final status.
+ */
+"completed" | 
+/**
+ * Stopped for good by a user; pending rows are cancelled.
+ */
+"cancelled" | 
+/**
+ * Stopped by an error (ingestion, or something the engine cannot recover from).
+ */
+"failed"
+
+/**
+ * One sheet row as ingestion read it.
+ */
+export type SheetRow = { 
+/**
+ * 1-based row number in the sheet.
+ */
+sheetRow: number; 
+/**
+ * `callable`, `invalid` or `duplicate`.
+ */
+status: string; 
+/**
+ * Normalised values by variable key.
+ */
+variables: { [key in string]: string }; 
+/**
+ * Every original cell as the file shows it.
+ */
+cells: string[]; errors: FieldProblem[]; warnings: FieldProblem[]; 
+/**
+ * Why the row will not be called.
+ */
+reason: string | null; 
+/**
+ * For a duplicate: the sheet row of the patient's first row.
+ */
+duplicateOfSheetRow: number | null }
+
+export type StatusCount = { status: RowStatus; count: number }
 
 export type UpdateCampaign = { orgId: OrgId; id: CampaignId; 
 /**
  * Absent fields stay as they are; the merged campaign is validated as a whole.
  */
 patch: CampaignUpdate }
+
+/**
+ * A file uploaded by an organization.
+ */
+export type UploadId = string
 
 /**
  * A person who signs in through Clerk.

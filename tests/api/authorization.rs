@@ -53,6 +53,12 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     // Operator only.
     ("campaigns.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     ("campaigns.update", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
+    // Runs: members of the organization; another organization's run is not found.
+    ("runs.list", Kind::Query, [401, 200, 200, 200, 200, 403]),
+    ("runs.get", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    ("runs.getRows", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    ("runs.preview", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    ("runs.create", Kind::Mutation, [401, 200, 200, 404, 404, 403]),
     ("admin.organizations.list", Kind::Query, [401, 403, 403, 200, 403, 403]),
     ("admin.organizations.get", Kind::Query, [401, 403, 403, 200, 403, 403]),
     ("admin.organizations.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
@@ -73,13 +79,22 @@ fn valid_input(key: &str, world: &World) -> Value {
             json!({"orgId": alpha.id, "campaign": seed::valid_campaign("Recall reminders")})
         }
         "campaigns.update" => {
-            json!({"orgId": alpha.id, "id": alpha.campaign_id, "patch": {"status": "paused"}})
+            json!({"orgId": alpha.id, "id": alpha.campaign_id, "patch": {"name": "Alpha confirmations, renamed"}})
         }
         "patients.list" => json!({"limit": 10}),
         "patients.get" => json!({"id": alpha.patient_id}),
         "patients.searchByPhone" => json!({"phone": "+13125550143"}),
         "patients.create" => seed::patient_input("table"),
         "patients.update" => json!({"id": alpha.patient_id, "mrn": "MRN-1"}),
+        "runs.list" => json!({}),
+        "runs.get" => json!({"id": alpha.run_id}),
+        "runs.getRows" => json!({"runId": alpha.run_id}),
+        "runs.preview" => json!({"campaignId": alpha.campaign_id, "uploadId": alpha.upload_id}),
+        // A fresh request id per caller, so each success is a real create.
+        "runs.create" => json!({
+            "campaignId": alpha.campaign_id, "uploadId": alpha.upload_id, "name": "Table run",
+            "clientRequestId": uuid::Uuid::new_v4().to_string()
+        }),
         "admin.organizations.list" => json!({"search": "alpha"}),
         "admin.organizations.get" => json!({"id": alpha.id}),
         "admin.organizations.create" => json!({"clerkOrgId": "org_gamma", "name": "Gamma Clinic"}),

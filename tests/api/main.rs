@@ -1,5 +1,7 @@
 //! Integration tests through HTTP against the real server (one binary, so linking stays cheap).
 //! They run on SQLite by default and on PostgreSQL when `RIVVI_TEST_DATABASE_URL` is set.
+// Tests may unwrap (STYLE.md §1): a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
@@ -11,6 +13,7 @@ mod http_surface;
 mod patients;
 mod prompt_history;
 mod retell_simulator;
+mod runs;
 mod tenancy;
 mod uploads;
 mod validation;

@@ -45,10 +45,33 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         hours: i64,
     },
+    /// Offline ingestion tools.
+    Ingest {
+        #[command(subcommand)]
+        action: IngestAction,
+    },
     /// Write the TypeScript bindings (procedure map and types).
     Bindings {
         #[arg(long, default_value = "bindings/procedures.ts")]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum IngestAction {
+    /// What a sheet would become: header, mapping, counts and every problem row.
+    Preview {
+        /// An xlsx, xlsm, xls, xlsb, ods, csv or tsv file.
+        file: PathBuf,
+        /// A campaign JSON (as in campaigns.create); default: the built-in appointment-reminder set.
+        #[arg(long)]
+        campaign: Option<PathBuf>,
+        /// The workbook sheet to read; default: the first with a detectable header.
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Print the full report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -96,6 +119,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve().await,
         Command::Migrate { action } => migrate(action).await,
         Command::DevToken { org, role, user, claims, hours } => dev_token(org, role, user, claims, hours),
+        Command::Ingest { action: IngestAction::Preview { file, campaign, sheet, json } } => {
+            crate::ingest_cli::preview(&file, campaign.as_deref(), sheet.as_deref(), json)
+        }
         Command::Bindings { out } => {
             crate::api::export_bindings(&out)?;
             println!("wrote {}", out.display());

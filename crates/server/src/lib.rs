@@ -2,7 +2,8 @@
 //! axum application and the `rivvi` command line.
 //!
 //! # Layout
-//! - [`cli`]: the `rivvi` subcommands (`serve`, `migrate`, `dev-token`, `bindings`).
+//! - [`cli`]: the `rivvi` subcommands (`serve`, `migrate`, `dev-token`, `ingest`, `bindings`).
+//! - [`ingest_cli`]: `rivvi ingest preview`, the offline sheet check.
 //! - [`config`]: settings from the environment, with the embedded development defaults.
 //! - [`app`]: [`app::Application`], the built server that tests start on port 0.
 //! - [`state`]: [`state::AppState`], the one cheap-to-clone root of every handler.
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod http;
+pub mod ingest_cli;
 pub mod simulator;
 pub mod state;
 pub mod storage;

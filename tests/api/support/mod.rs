@@ -105,6 +105,17 @@ impl TestApp {
         RpcResponse::from(request.send().await.expect("request sent")).await
     }
 
+    /// Uploads `bytes` as `file_name` (raw body) and returns the upload id.
+    pub async fn upload(&self, token: &str, file_name: &str, bytes: Vec<u8>) -> String {
+        let mut url = reqwest::Url::parse(&self.url("/uploads")).expect("url");
+        url.query_pairs_mut().append_pair("fileName", file_name);
+        let response = self.http.post(url).bearer_auth(token).body(bytes).send().await.expect("upload sent");
+        let status = response.status();
+        let body: Value = response.json().await.expect("upload answer");
+        assert!(status.is_success(), "upload failed: {status} {body}");
+        body["uploadId"].as_str().expect("uploadId").to_owned()
+    }
+
     /// Stops the server and drops its database.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

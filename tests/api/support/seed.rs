@@ -26,6 +26,9 @@ pub struct SeededOrg {
     pub campaign_id: String,
     /// A patient the admin added by hand.
     pub patient_id: String,
+    /// A small sheet the member uploaded, and the run made of it.
+    pub upload_id: String,
+    pub run_id: String,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,23 @@ pub fn valid_campaign(name: &str) -> Value {
             {"key": "primaryPhone", "label": "Patient phone", "fieldType": "phone", "required": true, "role": "phone"},
             {"key": "appt_date", "label": "Appointment date", "fieldType": "date"}
         ],
+        "analysisFields": [
+            {"key": "appt_confirmed", "label": "Confirmed", "fieldType": "boolean", "isMainKpi": true}
+        ]
+    })
+}
+
+/// An appointment-reminder campaign whose variables are ingestion's built-in set, so the
+/// fixture sheets map without an explicit mapping.
+pub fn reminder_campaign(name: &str) -> Value {
+    let variables =
+        serde_json::to_value(rivvi_ingestion::defaults::appointment_reminder()).expect("variables");
+    json!({
+        "name": name,
+        "direction": "outbound",
+        "agentId": "agent_0123456789ab",
+        "basePrompt": "Hi {{first_name}}, this is {{organization_name}} confirming your appointment.",
+        "variables": variables,
         "analysisFields": [
             {"key": "appt_confirmed", "label": "Confirmed", "fieldType": "boolean", "isMainKpi": true}
         ]
@@ -109,7 +129,18 @@ async fn seed_org(
     let campaign_id = create_campaign(app, super_admin, &id, campaign_name).await;
     let patient = app.mutation(Some(&admin), "patients.create", patient_input(people)).await;
     let patient_id = patient.data()["patient"]["id"].as_str().expect("patient id").to_owned();
-    SeededOrg { clerk_org_id, id, admin, member, campaign_id, patient_id }
+    let sheet =
+        b"Patient phone,Appointment date\n(312) 555-0177,2026-12-01\n(617) 555-0188,2026-12-02\n".to_vec();
+    let upload_id = app.upload(&member, "seed.csv", sheet).await;
+    let run = app
+        .mutation(
+            Some(&member),
+            "runs.create",
+            json!({"campaignId": campaign_id, "uploadId": upload_id, "name": "Seed run", "clientRequestId": "seed"}),
+        )
+        .await;
+    let run_id = id_of(&run);
+    SeededOrg { clerk_org_id, id, admin, member, campaign_id, patient_id, upload_id, run_id }
 }
 
 /// Sets up the whole world through the API.

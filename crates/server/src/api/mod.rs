@@ -12,6 +12,7 @@ pub mod error;
 pub mod input;
 pub mod organizations;
 pub mod patients;
+pub mod runs;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ fn build() -> rspc::RouterBuilder<Ctx> {
         .merge("campaigns.", campaigns::mount())
         .merge("audit.", audit::mount())
         .merge("patients.", patients::mount())
+        .merge("runs.", runs::mount())
 }
 
 /// Header of the generated bindings file.

@@ -1,0 +1,327 @@
+//! `runs.preview` / `runs.create` / `runs.getRows` through HTTP: real fixture files uploaded,
+//! previewed, committed with their patients, every cell kept and sealed, idempotent by
+//! `clientRequestId`, and bad files refused without writing anything.
+
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{json, Value};
+
+use crate::support::{seed, TestApp};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/ingestion/tests/fixtures");
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{name}")).unwrap()
+}
+
+fn expected() -> Vec<Value> {
+    serde_json::from_slice(&fixture("expected.json")).unwrap()
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let db = app.database.connect().await;
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), sql.to_owned()))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// A world with a reminder campaign in alpha; returns (world, campaign id).
+async fn world_with_reminders(app: &TestApp) -> (seed::World, String) {
+    let world = seed::world(app).await;
+    let created = app
+        .mutation(
+            Some(&world.super_admin),
+            "campaigns.create",
+            json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Reminders")}),
+        )
+        .await;
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+    (world, id)
+}
+
+fn create_input(campaign: &str, upload: &str, request: &str) -> Value {
+    json!({"campaignId": campaign, "uploadId": upload, "name": "December reminders", "clientRequestId": request})
+}
+
+#[tokio::test]
+async fn every_fixture_previews_with_the_expected_counts_and_reasons() {
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+
+    for case in expected() {
+        let file = case["file"].as_str().unwrap();
+        let upload = app.upload(member, file, fixture(file)).await;
+
+        let preview = app
+            .query(Some(member), "runs.preview", json!({"campaignId": campaign, "uploadId": upload}))
+            .await;
+
+        let counts = &preview.data()["counts"];
+        for (ours, theirs) in [
+            ("dataRows", "data_rows"),
+            ("invalidRows", "invalid_rows"),
+            ("duplicateRows", "duplicate_rows"),
+            ("callableRows", "callable_rows"),
+            ("distinctPatients", "distinct_patients"),
+        ] {
+            assert_eq!(counts[ours], case[theirs], "{file}: {ours}");
+        }
+        let invalid = preview.data()["invalidRows"].as_array().unwrap();
+        assert_eq!(invalid.len() as u64, case["invalid_rows"].as_u64().unwrap(), "{file}");
+        for row in invalid {
+            assert!(
+                !row["errors"].as_array().unwrap().is_empty(),
+                "{file}: an invalid row without a reason: {row}"
+            );
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_invalid_rows_of_clinic_a_name_their_reasons() {
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let upload =
+        app.upload(member, "clinic_a_appointments.xlsx", fixture("clinic_a_appointments.xlsx")).await;
+
+    let preview =
+        app.query(Some(member), "runs.preview", json!({"campaignId": campaign, "uploadId": upload})).await;
+
+    let reasons: Vec<String> = preview.data()["invalidRows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r["cells"], r["errors"]))
+        .collect();
+    let harold = reasons.iter().find(|r| r.contains("Harold")).expect("Harold Finch is invalid");
+    assert!(harold.contains("phone") && harold.contains("missing"), "{harold}");
+    let grace = reasons.iter().find(|r| r.contains("Grace")).expect("Grace Hopper is invalid");
+    assert!(grace.contains("555-0100"), "{grace}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_commits_every_row_and_its_patients_and_a_retry_writes_nothing() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let upload =
+        app.upload(member, "clinic_a_appointments.xlsx", fixture("clinic_a_appointments.xlsx")).await;
+    let patients_before = count(&app, "SELECT COUNT(*) FROM patients").await;
+
+    // Act
+    let created = app.mutation(Some(member), "runs.create", create_input(&campaign, &upload, "req-1")).await;
+    let rows_of_run =
+        app.query(Some(member), "runs.getRows", json!({"runId": created.data()["id"], "limit": 1})).await;
+    let rows_after_first = rows_of_run.data()["total"].as_i64().unwrap();
+    let all_rows = count(&app, "SELECT COUNT(*) FROM run_rows").await;
+    let patients_after_first = count(&app, "SELECT COUNT(*) FROM patients").await;
+    let retried = app.mutation(Some(member), "runs.create", create_input(&campaign, &upload, "req-1")).await;
+
+    // Assert
+    let run = created.data();
+    assert_eq!(run["status"], "ready");
+    assert!(run["promptVersionId"].is_string(), "the run pins its prompt");
+    assert_eq!(retried.data()["id"], run["id"]);
+    assert_eq!(rows_after_first, 42, "every data row is kept");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM run_rows").await, all_rows, "the retry wrote rows");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM runs WHERE client_request_id = 'req-1'").await, 1);
+    assert_eq!(patients_after_first - patients_before, 37);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM patients").await, patients_after_first);
+
+    let rows = app.query(Some(member), "runs.getRows", json!({"runId": run["id"], "limit": 100})).await;
+    let counts: Value = rows.data()["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["status"].as_str().unwrap().to_owned(), c["count"].clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    assert_eq!(counts, json!({"pending": 37, "skipped": 5}));
+    let skipped =
+        app.query(Some(member), "runs.getRows", json!({"runId": run["id"], "status": "skipped"})).await;
+    let duplicates: Vec<&Value> = skipped.data()["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["skipReason"] == "duplicate")
+        .collect();
+    assert_eq!(duplicates.len(), 3);
+    assert!(duplicates
+        .iter()
+        .all(|r| r["duplicateOf"].is_string() && r["cells"].as_array().unwrap().len() > 3));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_original_cell_reads_back_exactly_as_in_the_file() {
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let bytes = fixture("clinic_b_reminders.csv");
+    let upload = app.upload(member, "clinic_b_reminders.csv", bytes.clone()).await;
+    let run = app.mutation(Some(member), "runs.create", create_input(&campaign, &upload, "req-b")).await;
+
+    let rows =
+        app.query(Some(member), "runs.getRows", json!({"runId": run.data()["id"], "limit": 100})).await;
+
+    // The file without its BOM, split into records the way any CSV reader would.
+    let text = String::from_utf8(bytes).unwrap();
+    let text = text.trim_start_matches('\u{feff}');
+    let mut expected_cells = Vec::new();
+    let (mut field, mut record, mut quoted, mut chars) =
+        (String::new(), Vec::new(), false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => record.push(std::mem::take(&mut field)),
+            ('\n', false) => {
+                record.push(std::mem::take(&mut field));
+                expected_cells.push(std::mem::take(&mut record));
+            }
+            ('\r', false) => {}
+            _ => field.push(c),
+        }
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        expected_cells.push(record);
+    }
+    let stored: Vec<Vec<String>> = rows.data()["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cells"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect())
+        .collect();
+    assert_eq!(stored, expected_cells[1..].to_vec(), "cells differ from the file");
+    assert!(stored.iter().flatten().any(|c| c.contains('\n')), "the quoted newline survives");
+    assert!(stored.iter().flatten().any(|c| c.contains("Muñoz")), "accents survive");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn row_data_is_sealed_at_rest() {
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let upload = app.upload(member, "clinic_d_cp1252.csv", fixture("clinic_d_cp1252.csv")).await;
+    app.mutation(Some(member), "runs.create", create_input(&campaign, &upload, "req-d")).await.data();
+
+    let db = app.database.connect().await;
+    let rows = db
+        .query_all(Statement::from_string(db.get_database_backend(), "SELECT * FROM run_rows".to_owned()))
+        .await
+        .unwrap();
+    let dump = format!("{rows:?}");
+
+    for clear in ["Björn", "Bj", "Okafor", "2125551201", "Dr. Brooks"] {
+        assert!(!dump.contains(clear), "{clear} is stored in clear");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_patients_in_a_second_run_are_the_same_patients() {
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let upload = app.upload(member, "clinic_d_cp1252.csv", fixture("clinic_d_cp1252.csv")).await;
+    app.mutation(Some(member), "runs.create", create_input(&campaign, &upload, "first")).await.data();
+    let patients = count(&app, "SELECT COUNT(*) FROM patients").await;
+
+    app.mutation(Some(member), "runs.create", create_input(&campaign, &upload, "second")).await.data();
+
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM patients").await, patients);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM runs WHERE client_request_id IN ('first', 'second')").await,
+        2
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_files_and_bad_requests_are_refused_naming_the_problem_and_write_nothing() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let garbage = app.upload(member, "patients.csv", (0..4096u32).map(|i| (i % 7) as u8).collect()).await;
+    let header_only = app.upload(member, "header.csv", b"first_name,last_name,dob,phone\n".to_vec()).await;
+    let truncated =
+        app.upload(member, "cut.xlsx", fixture("clinic_a_appointments.xlsx")[..3000].to_vec()).await;
+    let all_invalid = app
+        .upload(
+            member,
+            "bad.csv",
+            b"first_name,last_name,dob,phone\nAda,Lovelace,1961-02-04,555-0100\n".to_vec(),
+        )
+        .await;
+    let workbook = app.upload(member, "a.xlsx", fixture("clinic_a_appointments.xlsx")).await;
+    let beta_upload = app.upload(&world.beta.member, "beta.csv", fixture("clinic_d_cp1252.csv")).await;
+    let before = (
+        count(&app, "SELECT COUNT(*) FROM runs").await,
+        count(&app, "SELECT COUNT(*) FROM run_rows").await,
+        count(&app, "SELECT COUNT(*) FROM patients").await,
+    );
+
+    let cases = [
+        (garbage.as_str(), None, 400, "uploadId", "not a spreadsheet"),
+        (header_only.as_str(), None, 400, "uploadId", "no data rows"),
+        (truncated.as_str(), None, 400, "uploadId", "corrupt"),
+        (all_invalid.as_str(), None, 400, "uploadId", "no callable rows"),
+        (workbook.as_str(), Some("Nope"), 400, "sheet", "no sheet named"),
+        (beta_upload.as_str(), None, 404, "", "upload not found"),
+    ];
+    for (upload, sheet, code, field, words) in cases {
+        // Act
+        let mut input = create_input(&campaign, upload, &format!("req-{upload}"));
+        if let Some(sheet) = sheet {
+            input["sheet"] = json!(sheet);
+        }
+        let created = app.mutation(Some(member), "runs.create", input).await;
+
+        // Assert
+        assert_eq!(created.code(), code, "{words}: {}", created.body);
+        assert!(created.message().contains(words), "{words}: {}", created.message());
+        if !field.is_empty() {
+            assert!(created.message().contains(&format!("\"field\":\"{field}\"")), "{}", created.message());
+        }
+    }
+    let after = (
+        count(&app, "SELECT COUNT(*) FROM runs").await,
+        count(&app, "SELECT COUNT(*) FROM run_rows").await,
+        count(&app, "SELECT COUNT(*) FROM patients").await,
+    );
+    assert_eq!(after, before, "a refused run wrote something");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_orgs_run_and_rows_are_not_found() {
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let upload = app.upload(member, "d.csv", fixture("clinic_d_cp1252.csv")).await;
+    let run = app.mutation(Some(member), "runs.create", create_input(&campaign, &upload, "r")).await;
+    let run_id = run.data()["id"].clone();
+
+    let get = app.query(Some(&world.beta.admin), "runs.get", json!({"id": run_id})).await;
+    let rows = app.query(Some(&world.beta.admin), "runs.getRows", json!({"runId": run_id})).await;
+    let list = app.query(Some(&world.beta.admin), "runs.list", json!({})).await;
+
+    assert_eq!(get.code(), 404);
+    assert_eq!(rows.code(), 404);
+    let listed: Vec<&Value> = list.data()["runs"].as_array().unwrap().iter().map(|r| &r["id"]).collect();
+    assert!(!listed.contains(&&run_id), "beta lists alpha's run");
+    app.stop().await;
+}
