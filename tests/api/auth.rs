@@ -244,3 +244,63 @@ async fn a_token_of_a_user_deleted_by_the_clerk_webhook_is_refused() {
     assert_eq!(count_where(&app, "users", "deleted_at IS NOT NULL").await, 1);
     app.stop().await;
 }
+
+/// Serves `document` at `/.well-known/jwks.json` on 127.0.0.1 and counts the fetches.
+async fn serve_jwks(document: Value) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let fetches = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let app = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let document = document.clone();
+            async move { axum::Json(document) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/.well-known/jwks.json"), fetches)
+}
+
+#[tokio::test]
+async fn tokens_verify_against_a_jwks_url_that_is_fetched_once_and_cached() {
+    // Arrange
+    let (url, fetches) = serve_jwks(crate::support::tokens::jwks()).await;
+    let app = TestApp::spawn_with(|s| s.auth.jwt_key = rivvi_server::config::JwtKeySource::Jwks(url)).await;
+    let token = ana().in_org("org_jwks", "admin").sign();
+
+    // Act
+    let first = app.query(Some(&token), "organizations.getCurrent", Value::Null).await;
+    let second = app.query(Some(&token), "organizations.getCurrent", Value::Null).await;
+    let forged = app
+        .query(
+            Some(&ana().in_org("org_jwks", "admin").signed_by_untrusted_key().sign()),
+            "organizations.getCurrent",
+            Value::Null,
+        )
+        .await;
+
+    // Assert
+    assert_eq!(first.code(), 200, "{}", first.body);
+    assert_eq!(second.code(), 200);
+    assert_eq!(forged.code(), 401);
+    assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1, "the key set is cached");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_url_refuses_tokens_instead_of_failing_open() {
+    let app = TestApp::spawn_with(|s| {
+        s.auth.jwt_key = rivvi_server::config::JwtKeySource::Jwks("http://127.0.0.1:9/jwks.json".into())
+    })
+    .await;
+
+    let response = app
+        .query(Some(&ana().in_org("org_jwks", "admin").sign()), "organizations.getCurrent", Value::Null)
+        .await;
+
+    assert_eq!(response.code(), 401, "{}", response.body);
+    app.stop().await;
+}

@@ -20,7 +20,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server (the default).
-    Serve,
+    Serve {
+        /// Keep the embedded development defaults even when a Clerk key is configured (same as
+        /// RIVVI_ENV=development): try tokens signed by your own Clerk instance locally.
+        #[arg(long)]
+        dev: bool,
+    },
     /// Apply or inspect database migrations.
     Migrate {
         #[command(subcommand)]
@@ -115,8 +120,8 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve().await,
+    match cli.command.unwrap_or(Command::Serve { dev: false }) {
+        Command::Serve { dev } => serve(dev).await,
         Command::Migrate { action } => migrate(action).await,
         Command::DevToken { org, role, user, claims, hours } => dev_token(org, role, user, claims, hours),
         Command::Ingest { action: IngestAction::Preview { file, campaign, sheet, json } } => {
@@ -130,14 +135,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve() -> anyhow::Result<()> {
-    let settings = Settings::from_env()?;
+async fn serve(dev: bool) -> anyhow::Result<()> {
+    let mut vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+    if dev {
+        vars.insert("RIVVI_ENV".into(), "development".into());
+    }
+    let settings = Settings::from_vars(&vars)?;
     crate::telemetry::init(settings.json_logs);
     let development = matches!(settings.auth.jwt_key, JwtKeySource::DevKey);
     let app = Application::build(settings).await?;
     if development {
         println!(
-            "\nRivvi is running on http://{addr} (development mode: SQLite, local files, built-in call simulator).\n\
+            "\nRivvi is running on http://{addr} (development mode: SQLite and local files under the data directory).\n\
              Get a token:  cargo run -q -- dev-token --org org_demo --role admin\n\
              Then:         curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/rspc/organizations.getCurrent\n",
             addr = app.address()

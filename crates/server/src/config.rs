@@ -111,7 +111,10 @@ impl Settings {
             || get("CLERK_AUTHORIZED_PARTIES").is_some();
         let production = match get("RIVVI_ENV").as_deref() {
             Some("production") => true,
-            Some("development") | None => clerk_configured,
+            // Explicit development keeps the embedded defaults even with a Clerk key, so a
+            // developer can try tokens signed by their own Clerk instance (or key) locally.
+            Some("development") => false,
+            None => clerk_configured,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     name: "RIVVI_ENV",
@@ -257,6 +260,15 @@ mod tests {
             assert!(missing.contains(&name), "{name} not reported in {missing:?}");
         }
         assert!(!missing.contains(&"CLERK_JWT_KEY or CLERK_JWKS_URL"));
+    }
+
+    #[test]
+    fn explicit_development_keeps_the_defaults_but_verifies_with_the_clerk_key() {
+        let settings =
+            Settings::from_vars(&vars(&[("RIVVI_ENV", "development"), ("CLERK_JWT_KEY", "pem")])).unwrap();
+        assert!(!settings.production);
+        assert!(matches!(settings.auth.jwt_key, JwtKeySource::Pem(_)));
+        assert!(settings.database_url.starts_with("sqlite://"));
     }
 
     #[test]

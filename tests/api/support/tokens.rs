@@ -13,13 +13,21 @@ use super::FRONTEND_ORIGIN;
 struct KeyPair {
     private_pem: String,
     public_pem: String,
+    /// The public key's modulus and exponent, base64url, as a JWKS carries them.
+    n: String,
+    e: String,
 }
 
 fn generate() -> KeyPair {
     let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa key");
+    use base64::Engine;
+    use rsa::traits::PublicKeyParts;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     KeyPair {
         private_pem: key.to_pkcs8_pem(LineEnding::LF).expect("pem").to_string(),
         public_pem: key.to_public_key().to_public_key_pem(LineEnding::LF).expect("pem"),
+        n: b64.encode(key.n().to_bytes_be()),
+        e: b64.encode(key.e().to_bytes_be()),
     }
 }
 
@@ -29,6 +37,12 @@ static UNTRUSTED: LazyLock<KeyPair> = LazyLock::new(generate);
 /// The public key the test servers trust (as `CLERK_JWT_KEY`).
 pub fn public_pem() -> &'static str {
     &TRUSTED.public_pem
+}
+
+/// A JWKS document holding the trusted key under the `kid` test tokens carry, as Clerk serves
+/// it at `/.well-known/jwks.json`.
+pub fn jwks() -> Value {
+    json!({"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": "ins_test", "n": TRUSTED.n, "e": TRUSTED.e}]})
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
