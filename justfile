@@ -38,3 +38,9 @@ ci:
 # The TypeScript client check: type-check bindings/ and drive a throwaway server with it.
 client-test:
     bash tests/client/run.sh
+
+# Benchmarks (release builds): ingestion preview against bare calamine/csv reads (criterion), then
+# runs.create of 100k rows into the local PostgreSQL. Record the numbers in docs/benchmarks.md.
+bench:
+    cargo bench -p rivvi-ingestion --bench preview
+    RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_ --nocapture

@@ -9,7 +9,15 @@ use rivvi_ingestion::{defaults, ingest, IngestOptions, ReadOptions};
 
 const NAMES: [&str; 6] = ["a.csv", "a.tsv", "a.xlsx", "a.xlsm", "a.xls", "a.ods"];
 
+static QUIET_CAUGHT_PANICS: std::sync::Once = std::sync::Once::new();
+
 fuzz_target!(|data: &[u8]| {
+    // libFuzzer's panic hook aborts at the panic, before `catch_unwind` in the library (which
+    // turns calamine's panics on malformed workbooks into an error) can run. A panic the library
+    // does not catch still reaches libfuzzer-sys's own `catch_unwind` and aborts the run.
+    QUIET_CAUGHT_PANICS.call_once(|| {
+        std::panic::set_hook(Box::new(|info| eprintln!("panic (caught or not): {info}")));
+    });
     let (name, bytes) = match data.split_first() {
         Some((b, rest)) => (NAMES[*b as usize % NAMES.len()], rest),
         None => ("a.csv", data),

@@ -7,6 +7,7 @@ mod support;
 
 mod auth;
 mod authorization;
+mod bench;
 mod clerk_webhook;
 mod health;
 mod http_surface;

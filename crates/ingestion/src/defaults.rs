@@ -136,6 +136,7 @@ pub fn appointment_reminder() -> Vec<VariableDefinition> {
                 "Resource",
                 "Clinician",
                 "Appt Provider",
+                "Provider LFI",
             ],
         ),
         optional(

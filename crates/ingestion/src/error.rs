@@ -79,8 +79,8 @@ pub enum IngestError {
         /// The cell budget.
         limit: usize,
     },
-    /// No sheet has a row that looks like a header.
-    #[error("no sheet has a detectable header row (sheets: {})", list(sheets))]
+    /// No sheet (or no CSV row) looks like a header.
+    #[error("{}", no_header(sheets))]
     NoHeader {
         /// Every sheet considered (one empty name for CSV).
         sheets: Vec<String>,
@@ -98,6 +98,14 @@ pub enum IngestError {
     /// An explicit mapping that names a column or field that does not exist.
     #[error("invalid mapping: {0}")]
     InvalidMapping(String),
+}
+
+fn no_header(sheets: &[String]) -> String {
+    if sheets.is_empty() {
+        "the file has no detectable header row: no row of column names above the data".to_owned()
+    } else {
+        format!("no sheet has a detectable header row (sheets: {})", list(sheets))
+    }
 }
 
 fn list(items: &[String]) -> String {

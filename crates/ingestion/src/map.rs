@@ -5,7 +5,10 @@
 //!    ignore the column);
 //! 2. exact match of the normalised header ([`normalize_header`]: case, spaces and punctuation
 //!    ignored, so `D.O.B.` is `dob` and `Mobile #` is `mobile`) against each variable's key and
-//!    label (method `exact`) or aliases (method `alias`);
+//!    label (method `exact`) or aliases (method `alias`); when several columns match one
+//!    variable, the one matching its earliest name wins (key, label, then aliases in the order
+//!    the campaign lists them: `Primary Phone` before `Cell Phone`), and columns matching the
+//!    same name (two `Phone` columns) are a tie;
 //! 3. scored token overlap ([`crate::vocab`]: `PT_FNAME` ~ `First name`, `Patient Cell` ~
 //!    `Cell`), accepted at [`ACCEPT`] or above (method `fuzzy`, confidence 0.9 x score);
 //! 4. a column that is only a name (`Name`, `Patient Name`) fills both the first-name and the
@@ -350,8 +353,9 @@ fn find_header(headers: &[String], wanted: &str) -> Result<usize, IngestError> {
 }
 
 fn exact_matches(s: &mut State<'_>) {
-    // column -> (var, method)
-    let mut found: Vec<(usize, usize, MatchMethod)> = Vec::new();
+    // (column, variable, rank): rank 0 and 1 are the key and the label, then the aliases in
+    // the order the campaign lists them.
+    let mut found: Vec<(usize, usize, usize)> = Vec::new();
     for (c, header) in s.headers.iter().enumerate() {
         if s.column_taken[c] {
             continue;
@@ -364,39 +368,45 @@ fn exact_matches(s: &mut State<'_>) {
             if s.var_taken[v] {
                 continue;
             }
-            if var.exact.contains(&n) {
-                found.push((c, v, MatchMethod::Exact));
-            } else if var.aliases.contains(&n) {
-                found.push((c, v, MatchMethod::Alias));
+            let rank = var.exact.iter().chain(&var.aliases).position(|name| *name == n);
+            if let Some(rank) = rank {
+                found.push((c, v, rank));
             }
         }
     }
-    for &(c, v, method) in &found {
-        let same_var: Vec<usize> = found.iter().filter(|f| f.1 == v).map(|f| f.0).collect();
-        let same_col: Vec<usize> = found.iter().filter(|f| f.0 == c).map(|f| f.1).collect();
-        if same_var.len() > 1 {
-            if same_var[0] == c {
-                let candidates = same_var.iter().map(|&col| s.candidate(col, v, 1.0)).collect();
-                s.ambiguities.push(several_columns(candidates));
-            }
-            continue;
-        }
-        if same_col.len() > 1 {
-            if same_col[0] == v {
-                let candidates = same_col.iter().map(|&var| s.candidate(c, var, 1.0)).collect();
-                s.ambiguities.push(several_fields(candidates));
-            }
-            continue;
-        }
-        let confidence = if method == MatchMethod::Exact { 1.0 } else { 0.95 };
-        s.assign(c, v, ValuePart::Whole, confidence, method);
-    }
-    // Columns and variables in an exact-match tie stay out of the fuzzy step too.
-    for &(c, v, _) in &found {
-        if found.iter().filter(|f| f.1 == v).count() > 1 || found.iter().filter(|f| f.0 == c).count() > 1 {
-            s.column_taken[c] = true;
+    // Each variable takes the column matching its earliest name; columns tied on that name
+    // (two `Phone` columns) are ambiguous.
+    let mut picks: Vec<(usize, usize, usize)> = Vec::new();
+    for v in 0..s.vars.len() {
+        let Some(best) = found.iter().filter(|f| f.1 == v).map(|f| f.2).min() else { continue };
+        let tied: Vec<usize> = found.iter().filter(|f| f.1 == v && f.2 == best).map(|f| f.0).collect();
+        if let [c] = tied.as_slice() {
+            picks.push((*c, v, best));
+        } else {
+            let candidates = tied.iter().map(|&col| s.candidate(col, v, 1.0)).collect();
+            s.ambiguities.push(several_columns(candidates));
             s.var_taken[v] = true;
+            for c in tied {
+                s.column_taken[c] = true;
+            }
         }
+    }
+    for &(c, v, rank) in &picks {
+        let rivals: Vec<usize> = picks.iter().filter(|p| p.0 == c).map(|p| p.1).collect();
+        if rivals.len() > 1 {
+            if rivals[0] == v {
+                let candidates = rivals.iter().map(|&var| s.candidate(c, var, 1.0)).collect();
+                s.ambiguities.push(several_fields(candidates));
+                s.column_taken[c] = true;
+                for var in rivals {
+                    s.var_taken[var] = true;
+                }
+            }
+            continue;
+        }
+        let (confidence, method) =
+            if rank < 2 { (1.0, MatchMethod::Exact) } else { (0.95, MatchMethod::Alias) };
+        s.assign(c, v, ValuePart::Whole, confidence, method);
     }
 }
 
@@ -618,6 +628,37 @@ mod tests {
         assert_eq!(m.ambiguities.len(), 1);
         assert_eq!(m.ambiguities[0].kind, AmbiguityKind::SeveralColumns);
         assert_eq!(m.ambiguities[0].candidates.iter().map(|c| c.column).collect::<Vec<_>>(), [2, 3]);
+    }
+
+    #[test]
+    fn the_earliest_alias_wins_among_several_exact_matches() {
+        let vars = defaults::appointment_reminder();
+        let h = headers(&[
+            "Patient Number",
+            "Patient First Name",
+            "Patient Last Name",
+            "Patient DOB",
+            "Primary Phone",
+            "Cell Phone",
+            "Home Phone",
+            "Work Phone",
+            "APPT LOCATION",
+            "APPT DATE",
+            "APPT TIME",
+            "APPT TYPE",
+            "Provider LFI",
+            "Has 2nd Appt Confirmed",
+            "DATE OF REPORT RUN",
+        ]);
+        let m = map_columns(&h, &vars, None).unwrap();
+        let by_field = |f: &str| m.for_field(f).map(|e| e.header.as_str());
+        assert_eq!(by_field("primaryPhone"), Some("Primary Phone"));
+        assert_eq!(by_field("secondaryPhone"), Some("Home Phone"));
+        assert_eq!(by_field("mrn"), Some("Patient Number"));
+        assert_eq!(by_field("provider"), Some("Provider LFI"));
+        assert_eq!(by_field("location"), Some("APPT LOCATION"));
+        assert_eq!(by_field("appointmentTime"), Some("APPT TIME"));
+        assert!(m.ambiguities.iter().all(|a| a.kind == AmbiguityKind::LowConfidence), "{:?}", m.ambiguities);
     }
 
     #[test]

@@ -712,6 +712,24 @@ mod tests {
     }
 
     #[test]
+    fn odd_format_codes_fall_back_without_panicking() {
+        // "a€" once sliced three bytes into the euro sign.
+        for code in
+            ["a€/p", "aé", "[", "\"", "\\", "_", "*", "[<=", "0;;;;0", ".", "[h]", "yyyy\"", "0.0.0", ""]
+        {
+            let f = compile(code, None);
+            let _ = render_number(1234.5, &f);
+            if let Format::DateTime(tokens) = f {
+                let _ = render_datetime(
+                    &tokens,
+                    NaiveDate::from_ymd_opt(2026, 1, 2).unwrap().and_hms_opt(3, 4, 5).unwrap(),
+                    1.5,
+                );
+            }
+        }
+    }
+
+    #[test]
     fn general_shows_integers_plainly_and_others_to_fifteen_digits() {
         assert_eq!(general(3125550143.0), "3125550143");
         assert_eq!(general(0.1 + 0.2), "0.3");

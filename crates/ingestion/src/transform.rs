@@ -676,7 +676,8 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(parse_time_text(input), Some(expected), "{input}");
         }
-        for bad in ["13:00 PM", "25:00", "7:5", "later", "0 AM"] {
+        // "1é1" is four bytes: it once reached a byte slice inside the é.
+        for bad in ["13:00 PM", "25:00", "7:5", "later", "0 AM", "1é1", "é1"] {
             assert_eq!(parse_time_text(bad), None, "{bad}");
         }
         let fraction = Cell { text: "10:45 AM".into(), value: CellValue::Number(0.4479166666666667) };

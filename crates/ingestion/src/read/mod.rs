@@ -136,16 +136,16 @@ pub(crate) fn read(
     let table = match container(bytes) {
         Container::Zip => {
             let format = workbook::zip_kind(bytes, options.max_uncompressed_bytes, extension == "xlsm")?;
-            read_workbook(bytes, format, options, &limits, progress)?
+            guarded(format, || read_workbook(bytes, format, options, &limits, progress))?
         }
-        Container::Ole => match Workbook::open(bytes, SourceFormat::Xls) {
-            Ok(_) => read_workbook(bytes, SourceFormat::Xls, options, &limits, progress)?,
+        Container::Ole => guarded(SourceFormat::Xls, || match Workbook::open(bytes, SourceFormat::Xls) {
+            Ok(_) => read_workbook(bytes, SourceFormat::Xls, options, &limits, progress),
             // An encrypted xlsx is an OLE container too.
             Err(e) => match Workbook::open(bytes, SourceFormat::Xlsx) {
-                Err(encrypted @ IngestError::Encrypted { .. }) => return Err(encrypted),
-                _ => return Err(e),
+                Err(encrypted @ IngestError::Encrypted { .. }) => Err(encrypted),
+                _ => Err(e),
             },
-        },
+        })?,
         Container::Known(what) => return Err(IngestError::NotASpreadsheet { what: what.to_owned() }),
         Container::Text => read_text(bytes, &extension, &limits, progress).map_err(|e| match e {
             IngestError::NotASpreadsheet { what } if is_workbook_extension(&extension) => {
@@ -160,6 +160,19 @@ pub(crate) fn read(
         return Err(IngestError::TooManyRows { limit: options.max_rows });
     }
     Ok(table)
+}
+
+/// Runs calamine with its panics turned into an error. calamine 0.38 overflows `u32`
+/// arithmetic on some malformed cell references (`get_row_and_optional_column`), which panics
+/// in builds with overflow checks (found by `fuzz/`); a malformed workbook must be an error
+/// for its uploader, never a crashed request.
+fn guarded<T>(format: SourceFormat, f: impl FnOnce() -> Result<T, IngestError>) -> Result<T, IngestError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(IngestError::CorruptWorkbook {
+            format: format.as_str(),
+            detail: "malformed content the workbook parser could not handle".to_owned(),
+        })
+    })
 }
 
 fn extension(file_name: &str) -> String {
@@ -228,7 +241,10 @@ fn read_text(
     if decoded.trim().is_empty() {
         return Err(IngestError::Empty);
     }
-    let delimiter = text::sniff_delimiter(&decoded, matches!(extension, "tsv" | "tab"));
+    let delimiter = match text::declared_delimiter(&decoded) {
+        Some(d) => d,
+        None => text::sniff_delimiter(&decoded, matches!(extension, "tsv" | "tab")),
+    };
     progress.phase(0, 600);
     let rows = text::parse(&decoded, delimiter, limits, &mut |done, total| progress.report(done, total))?;
     let mut table = Table::from_rows(SourceFormat::Csv, rows)?;

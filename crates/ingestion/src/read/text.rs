@@ -12,7 +12,7 @@
 //!   10 MB cell is refused without being copied. Quoting follows Excel: a quoted field may hold
 //!   delimiters, newlines and doubled quotes; text after a closing quote is kept; an unclosed
 //!   quote runs to the end of the file.
-//! - Sniffing: each candidate delimiter (`,` `;` tab `|`) splits the first records (quotes
+//! - An Excel `sep=;` first line names the delimiter. Otherwise, sniffing: each candidate delimiter (`,` `;` tab `|`) splits the first records (quotes
 //!   respected); the one giving the most records with the most common field count (above one)
 //!   wins, then the one with more fields, then the order above (tab first for `.tsv` and `.tab`).
 
@@ -86,6 +86,16 @@ fn check_is_text(text: &str) -> Result<(), IngestError> {
         return Err(IngestError::NotASpreadsheet { what: "mostly binary control bytes".into() });
     }
     Ok(())
+}
+
+/// The delimiter an Excel `sep=;` first line declares (the line itself then reads as a title).
+pub(crate) fn declared_delimiter(text: &str) -> Option<u8> {
+    let rest = text.strip_prefix("sep=")?;
+    let mut bytes = rest.bytes();
+    let d = bytes.next()?;
+    matches!(bytes.next(), Some(b'\r' | b'\n') | None)
+        .then_some(d)
+        .filter(|d| d.is_ascii_punctuation() || *d == b'\t')
 }
 
 /// Picks the delimiter (see the module documentation).
@@ -395,6 +405,9 @@ mod tests {
         assert_eq!(sniff_delimiter("a|b\n1|2\n", false), b'|');
         assert_eq!(sniff_delimiter("title\na;b;c\n1;2;3\n4;5;6\n", false), b';');
         assert_eq!(sniff_delimiter("one column\nvalue\n", true), b'\t');
+        assert_eq!(declared_delimiter("sep=;\r\na;b\n"), Some(b';'));
+        assert_eq!(declared_delimiter("sep=|"), Some(b'|'));
+        assert_eq!(declared_delimiter("separate,columns\n"), None);
     }
 
     #[test]

@@ -181,3 +181,17 @@ fn other_documents_are_named() {
         br#"<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>"#;
     assert!(err(xml, "a.xls").to_string().contains("Excel 2003 XML spreadsheet"));
 }
+
+#[test]
+fn a_workbook_that_trips_calamine_is_an_error_not_a_crash() {
+    // Found by `fuzz/`: a damaged cell reference overflows calamine's column arithmetic.
+    let bytes =
+        std::fs::read(crate::support::fixture_path("../fuzz_regressions/calamine-cell-ref-overflow.xlsx"))
+            .unwrap();
+    match try_preview(&bytes, "a.xlsx", ReadOptions::default(), None) {
+        Err(IngestError::CorruptWorkbook { format: "xlsx", .. }) => {}
+        // Without overflow checks (release builds) calamine wraps instead of panicking.
+        Ok(_) | Err(_) if !cfg!(debug_assertions) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -148,3 +148,25 @@ fn clinic_d_reads_windows_1252_with_semicolons() {
     assert_eq!(v["appointmentDate"], "2026-12-02");
     assert_eq!(v["appointmentTime"], "08:00");
 }
+
+#[test]
+fn a_preview_serializes_in_camel_case_with_rows_variables_and_patient() {
+    let p = preview(&fixture("clinic_c_messy.xlsx"), "clinic_c_messy.xlsx");
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(json["headerRow"], 3);
+    assert_eq!(json["counts"]["callableRows"], 23);
+    assert_eq!(json["unmappedColumns"][0]["header"], "Visit Type");
+    let row = &json["rows"][0];
+    assert_eq!(row["sheetRow"], 4);
+    assert_eq!(row["status"], "callable");
+    assert_eq!(row["variables"]["lastName"], "Van der Berg");
+    assert_eq!(row["patient"]["phone"], "+16175551175");
+    assert_eq!(row["patient"]["identity"], "dmitri|vanderberg|2012-02-21|+16175551175");
+    assert_eq!(row["cells"][0]["text"], "Van der Berg, Dmitri");
+    assert_eq!(row["cells"][1]["value"]["kind"], "text");
+    assert_eq!(
+        json["rows"][1]["cells"][2]["value"],
+        serde_json::json!({"kind": "number", "value": 7735551129.0})
+    );
+    assert_eq!(json["mapping"][0]["part"], "givenName");
+}

@@ -234,3 +234,13 @@ fn progress_is_reported_up_to_the_end() {
     assert_eq!(seen.last(), Some(&(1000, 1000)));
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
 }
+
+#[test]
+fn an_excel_sep_line_names_the_delimiter_and_is_not_data() {
+    let csv = "sep=;\r\nFirst Name;Last Name;DOB;Phone;Notes\r\nAnn;Lee;1/2/1980;3125550143;a,b,c,d,e,f\r\n";
+    let p = preview(csv.as_bytes(), "export.csv");
+    assert_eq!(p.delimiter, Some(';'));
+    assert_eq!(p.header_row, 2);
+    assert_eq!(p.ignored_rows[0].row, 1);
+    assert_eq!(cells_at(&p, 3)[4], "a,b,c,d,e,f");
+}
