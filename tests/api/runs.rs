@@ -325,3 +325,28 @@ async fn another_orgs_run_and_rows_are_not_found() {
     assert!(!listed.contains(&&run_id), "beta lists alpha's run");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_run_is_previewed_and_created_from_an_upload_stored_in_s3() {
+    // Arrange: the same flow with S3 object storage (an in-process s3s-fs server).
+    let s3 = crate::support::s3::S3Server::start().await;
+    let storage = s3.settings();
+    let app = TestApp::spawn_with(move |s| s.storage = storage).await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let upload = app.upload(member, "clinic_c_messy.xlsx", fixture("clinic_c_messy.xlsx")).await;
+
+    // Act
+    let preview =
+        app.query(Some(member), "runs.preview", json!({"campaignId": campaign, "uploadId": upload})).await;
+    let created = app.mutation(Some(member), "runs.create", create_input(&campaign, &upload, "s3")).await;
+
+    // Assert
+    assert_eq!(preview.data()["counts"]["callableRows"], 23);
+    assert_eq!(preview.data()["headerRow"], 3);
+    assert!(!s3.objects().is_empty(), "the upload is in the bucket");
+    let rows =
+        app.query(Some(member), "runs.getRows", json!({"runId": created.data()["id"], "limit": 1})).await;
+    assert_eq!(rows.data()["total"], 23);
+    app.stop().await;
+}

@@ -244,3 +244,30 @@ fn an_excel_sep_line_names_the_delimiter_and_is_not_data() {
     assert_eq!(p.ignored_rows[0].row, 1);
     assert_eq!(cells_at(&p, 3)[4], "a,b,c,d,e,f");
 }
+
+/// A legacy `.xls` (BIFF, written by xlwt) and an `.ods` (written by odfpy, as LibreOffice
+/// exports): date cells, a numeric phone cell and accents read like the xlsx and CSV forms.
+#[test]
+fn legacy_xls_and_opendocument_sheets_read_like_the_others() {
+    for (file, format) in
+        [("legacy_export.xls", SourceFormat::Xls), ("libreoffice_export.ods", SourceFormat::Ods)]
+    {
+        let bytes = std::fs::read(format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+
+        let p = preview(&bytes, file);
+
+        assert_eq!(p.format, format, "{file}");
+        assert_eq!(
+            p.counts.callable_rows,
+            3,
+            "{file}: {:?}",
+            p.rows.iter().map(|r| &r.errors).collect::<Vec<_>>()
+        );
+        let ada = vars_at(&p, 2);
+        assert_eq!(ada["dob"], "1961-02-04", "{file}");
+        assert_eq!(ada["primaryPhone"], "+13125550143", "{file}: a numeric phone cell");
+        assert_eq!(cells_at(&p, 2)[3], "3125550143", "{file}: shown without a decimal point");
+        let jose = vars_at(&p, 4);
+        assert_eq!((jose["firstName"].as_str(), jose["lastName"].as_str()), ("José", "Muñoz"), "{file}");
+    }
+}
