@@ -29,6 +29,8 @@ fn peak_rss_mb() -> f64 {
 #[ignore = "a load measurement: run with `just bench`"]
 async fn bench_runs_create_commits_100k_rows() {
     let rows = std::env::var("RIVVI_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    // The server logs each phase's time with the run it creates (RUST_LOG=info to see it).
+    rivvi_server::telemetry::init(false);
     let (file, expected) = gen::csv(rows);
     let app = TestApp::spawn_with(|s| s.upload_limit = 64 * 1024 * 1024).await;
     let world = seed::world(&app).await;

@@ -14,6 +14,8 @@
 //!   [`retell::webhook`] (`x-retell-signature`, call and inbound webhook bodies).
 //! - [`simulator`]: [`Simulator`](simulator::Simulator), Retell's API and webhooks with seeded
 //!   outcomes on an injected clock.
+//! - [`engine`]: [`Engine`](engine::Engine), the run engine: schedule, dispatch, webhook
+//!   application and recovery steps, run lifecycle, and the background loop that calls them.
 
 #![warn(missing_docs)]
 
@@ -21,6 +23,7 @@
 mod open_enum;
 
 pub mod clock;
+pub mod engine;
 pub mod provider;
 pub mod retell;
 pub mod simulator;

@@ -20,6 +20,10 @@
 //! - [`run_rows`]: a run's rows, every original cell and the variables sealed.
 //! - [`patients`]: patients of one organization, sealed, found by HMAC lookup keys.
 //! - [`uploads`]: uploaded files of one organization, found again by their SHA-256.
+//! - [`calls`]: phone calls, one per attempt; numbers, transcript and summary sealed.
+//! - [`do_not_call`]: the organization's do-not-call list, by HMAC phone key.
+//! - [`engine_queries`]: the execution engine's cross-organization reads (runs to drive, expired
+//!   leases, stale calls, a call by provider id) and the per-organization dispatch lock.
 //! - [`sealing`]: PHI sealed at rest (AES-256-GCM with key ids) and HMAC lookup keys.
 //! - [`audit`]: the append-only audit log.
 //! - [`webhook_events`]: replay protection for incoming webhooks.
@@ -27,8 +31,11 @@
 //! - `testing` (feature `testing`): a fresh migrated database per test, SQLite or PostgreSQL.
 
 pub mod audit;
+pub mod calls;
 pub mod campaigns;
 pub mod db;
+pub mod do_not_call;
+pub mod engine_queries;
 mod entities;
 pub mod error;
 pub mod identity;

@@ -74,34 +74,52 @@ pub async fn find_or_create_many(
     patients: &[PatientIdentity],
 ) -> Result<Vec<PatientId>> {
     let identity_keys: Vec<String> = patients.iter().map(|p| keys.index.identity_key(&p.canonical)).collect();
-    let mut known = ids_by_identity(conn, scope, &identity_keys).await?;
     let at = now();
     let mut pending = Vec::new();
     let mut queued = std::collections::HashSet::new();
     for (patient, identity_key) in patients.iter().zip(&identity_keys) {
-        if known.contains_key(identity_key) || !queued.insert(identity_key.clone()) {
-            continue;
+        // One row per identity per statement: PostgreSQL refuses to upsert a row twice at once.
+        if queued.insert(identity_key.clone()) {
+            pending.push(sealed_row(
+                scope,
+                keys,
+                PatientId::new().as_uuid(),
+                &patient.fields,
+                identity_key.clone(),
+                at,
+            )?);
         }
-        pending.push(sealed_row(
-            scope,
-            keys,
-            PatientId::new().as_uuid(),
-            &patient.fields,
-            identity_key.clone(),
-            at,
-        )?);
     }
-    for batch in pending.chunks(INSERT_BATCH) {
-        patients::Entity::insert_many(batch.iter().cloned().map(patients::ActiveModel::from))
-            .on_conflict(
-                OnConflict::columns([patients::Column::OrgId, patients::Column::IdentityKey])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await?;
-    }
-    if !pending.is_empty() {
+    let mut known: HashMap<String, PatientId> = HashMap::with_capacity(pending.len());
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // Insert, or touch the existing row of the same identity, and read every id back in the
+        // same statement. A separate lookup by key would be planned against the statistics of
+        // the table as it was before this transaction filled it: a sequential scan per batch,
+        // minutes for a 100k-row import. The touch rewrites the key with its own value.
+        for batch in pending.chunks(INSERT_BATCH) {
+            let rows = patients::Entity::insert_many(batch.iter().cloned().map(patients::ActiveModel::from))
+                .on_conflict(
+                    OnConflict::columns([patients::Column::OrgId, patients::Column::IdentityKey])
+                        .update_column(patients::Column::IdentityKey)
+                        .to_owned(),
+                )
+                .exec_with_returning_many(conn)
+                .await?;
+            known.extend(rows.into_iter().map(|row| (row.identity_key, PatientId(row.id))));
+        }
+    } else {
+        // SQLite (no RETURNING through sea-orm here; its planner uses the unique index anyway):
+        // insert the new identities, then read all ids by key.
+        for batch in pending.chunks(INSERT_BATCH) {
+            patients::Entity::insert_many(batch.iter().cloned().map(patients::ActiveModel::from))
+                .on_conflict(
+                    OnConflict::columns([patients::Column::OrgId, patients::Column::IdentityKey])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(conn)
+                .await?;
+        }
         known = ids_by_identity(conn, scope, &identity_keys).await?;
     }
     identity_keys

@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{PatientId, RunId, RunRowId};
-use rivvi_domain::lifecycle::RowStatus;
+use rivvi_domain::lifecycle::{RowEvent, RowStatus, RunStatus};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -222,4 +223,344 @@ fn aad(row_id: Uuid, column: &str) -> Aad<'_> {
 
 fn to_i32(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+// ---------------------------------------------------------------- engine
+//
+// The execution engine's view of rows. Times come from the engine's injected clock. Every status
+// change is checked against the domain's row state machine (a refused event is an error, never a
+// silent write) and applied with `WHERE status = <from>`, so a writer that lost a race learns it
+// (`Ok(None)`) instead of overwriting the winner.
+
+/// A row's clear scheduling columns, without opening its sealed content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowState {
+    pub id: RunRowId,
+    pub run_id: RunId,
+    pub patient_id: Option<PatientId>,
+    pub status: RowStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub leased_by: Option<String>,
+    pub outcome: Option<String>,
+    /// The campaign's analysis fields from the last attempt's call, by key.
+    pub analysis: Option<serde_json::Value>,
+    pub last_error: Option<String>,
+    pub skip_reason: Option<String>,
+}
+
+/// What else changes with a row's status. `None` leaves a column alone; `Some(None)` clears it.
+/// Leaving `dialing` always clears the lease.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowUpdate {
+    pub next_attempt_at: Option<Option<DateTime<Utc>>>,
+    pub outcome: Option<Option<String>>,
+    pub analysis: Option<Option<serde_json::Value>>,
+    /// Never quotes a patient value.
+    pub last_error: Option<Option<String>>,
+    /// Never quotes a patient value.
+    pub skip_reason: Option<Option<String>>,
+    /// Takes back the attempt the claim counted: the row goes back or is skipped without any
+    /// call having been written for it.
+    pub uncount_attempt: bool,
+}
+
+/// Claims up to `limit` rows of a running run that are due at `now` (`pending`, with no
+/// `next_attempt_at` or one at or before `now`), in sheet order: each moves to `dialing` with one
+/// more attempt and a lease to `instance` until `lease_until`, in one statement.
+///
+/// PostgreSQL: `WITH claimed AS (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) UPDATE … FROM claimed
+/// RETURNING *`, so two instances claiming at once get disjoint rows. SQLite: `UPDATE … WHERE id
+/// IN (SELECT … LIMIT n) RETURNING *`; its single connection is the single writer.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %run_id, limit), err(level = "debug"))]
+#[allow(clippy::too_many_arguments)]
+pub async fn claim_due(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    run_id: RunId,
+    now: DateTime<Utc>,
+    limit: u32,
+    lease_until: DateTime<Utc>,
+    instance: &str,
+) -> Result<Vec<RunRowRecord>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    // Both statements check the transition the domain allows; this is a static fact, checked once.
+    RowStatus::Pending
+        .transition(RowEvent::Claim)
+        .map_err(|e| PersistenceError::Invalid { field: "status", reason: e.to_string() })?;
+    let backend = conn.get_database_backend();
+    let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
+        DbBackend::Postgres => (
+            // The claim is a CTE so PostgreSQL evaluates it exactly once: as `id IN (SELECT …
+            // LIMIT n FOR UPDATE SKIP LOCKED)` the planner may rescan the subquery and update
+            // more than `n` rows.
+            r#"WITH claimed AS (
+                   SELECT r.id FROM run_rows r
+                   WHERE r.org_id = $6 AND r.run_id = $7 AND r.status = $5
+                     AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= $8)
+                     AND EXISTS (SELECT 1 FROM runs WHERE runs.id = r.run_id AND runs.status = $9)
+                   ORDER BY r.sort_index
+                   LIMIT $10
+                   FOR UPDATE OF r SKIP LOCKED)
+               UPDATE run_rows
+               SET status = $1, attempts = run_rows.attempts + 1, lease_until = $2, leased_by = $3, updated_at = $4
+               FROM claimed
+               WHERE run_rows.id = claimed.id AND run_rows.status = $5
+               RETURNING run_rows.*"#,
+            vec![
+                RowStatus::Dialing.as_str().into(),
+                lease_until.into(),
+                instance.into(),
+                now.into(),
+                RowStatus::Pending.as_str().into(),
+                scope.org_id().as_uuid().into(),
+                run_id.as_uuid().into(),
+                now.into(),
+                RunStatus::Running.as_str().into(),
+                i64::from(limit).into(),
+            ],
+        ),
+        _ => (
+            r#"UPDATE run_rows
+               SET status = ?, attempts = attempts + 1, lease_until = ?, leased_by = ?, updated_at = ?
+               WHERE status = ? AND id IN (
+                   SELECT r.id FROM run_rows r
+                   WHERE r.org_id = ? AND r.run_id = ? AND r.status = ?
+                     AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)
+                     AND EXISTS (SELECT 1 FROM runs WHERE runs.id = r.run_id AND runs.status = ?)
+                   ORDER BY r.sort_index
+                   LIMIT ?)
+               RETURNING *"#,
+            vec![
+                RowStatus::Dialing.as_str().into(),
+                lease_until.into(),
+                instance.into(),
+                now.into(),
+                RowStatus::Pending.as_str().into(),
+                scope.org_id().as_uuid().into(),
+                run_id.as_uuid().into(),
+                RowStatus::Pending.as_str().into(),
+                now.into(),
+                RunStatus::Running.as_str().into(),
+                i64::from(limit).into(),
+            ],
+        ),
+    };
+    let mut rows = run_rows::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .all(conn)
+        .await?;
+    // RETURNING gives no order guarantee.
+    rows.sort_by_key(|r| r.sort_index);
+    rows.into_iter().map(|row| open_row(keys, row)).collect()
+}
+
+/// Moves a row that is still `from` (and, when `attempt` is given, still at that attempt) through
+/// `events` in order, writing `update` with it. The events are checked against the domain's
+/// row state machine first: a refused one is [`PersistenceError::Invalid`] on `status`.
+/// `Ok(None)` when the row is no longer `from` (or has moved to another attempt); otherwise the
+/// status it now has.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, row_id = %id, from = %from), err(level = "debug"))]
+#[allow(clippy::too_many_arguments)]
+pub async fn transition(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: RunRowId,
+    from: RowStatus,
+    events: &[RowEvent],
+    attempt: Option<u32>,
+    update: RowUpdate,
+    at: DateTime<Utc>,
+) -> Result<Option<RowStatus>> {
+    let mut to = from;
+    for &event in events {
+        to = to
+            .transition(event)
+            .map_err(|e| PersistenceError::Invalid { field: "status", reason: e.to_string() })?;
+    }
+    let mut query = run_rows::Entity::update_many()
+        .col_expr(run_rows::Column::Status, Expr::value(to.as_str()))
+        .col_expr(run_rows::Column::UpdatedAt, Expr::value(at));
+    if to != RowStatus::Dialing {
+        query = query
+            .col_expr(run_rows::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(run_rows::Column::LeasedBy, Expr::value(Option::<String>::None));
+    }
+    if let Some(next) = update.next_attempt_at {
+        query = query.col_expr(run_rows::Column::NextAttemptAt, Expr::value(next));
+    }
+    if let Some(outcome) = update.outcome {
+        query = query.col_expr(run_rows::Column::Outcome, Expr::value(outcome));
+    }
+    if let Some(analysis) = update.analysis {
+        query = query.col_expr(run_rows::Column::Analysis, Expr::value(analysis));
+    }
+    if let Some(error) = update.last_error {
+        query = query.col_expr(run_rows::Column::LastError, Expr::value(error));
+    }
+    if let Some(reason) = update.skip_reason {
+        query = query.col_expr(run_rows::Column::SkipReason, Expr::value(reason));
+    }
+    if update.uncount_attempt {
+        query = query
+            .col_expr(run_rows::Column::Attempts, Expr::col(run_rows::Column::Attempts).sub(1))
+            .filter(run_rows::Column::Attempts.gt(0));
+    }
+    let mut query = query
+        .filter(run_rows::Column::Id.eq(id.as_uuid()))
+        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .filter(run_rows::Column::Status.eq(from.as_str()));
+    if let Some(attempt) = attempt {
+        query = query.filter(run_rows::Column::Attempts.eq(to_i32(attempt)));
+    }
+    let updated = query.exec(conn).await?;
+    Ok((updated.rows_affected == 1).then_some(to))
+}
+
+/// Writes the outcome and analysis of a row's current attempt without moving it (a late
+/// `call_analyzed` after the row was decided). `false` when the row is at another attempt.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, row_id = %id), err(level = "debug"))]
+pub async fn record_result(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: RunRowId,
+    attempt: u32,
+    outcome: Option<&str>,
+    analysis: Option<serde_json::Value>,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let mut query = run_rows::Entity::update_many().col_expr(run_rows::Column::UpdatedAt, Expr::value(at));
+    if let Some(outcome) = outcome {
+        query = query.col_expr(run_rows::Column::Outcome, Expr::value(outcome));
+    }
+    if let Some(analysis) = analysis {
+        query = query.col_expr(run_rows::Column::Analysis, Expr::value(analysis));
+    }
+    let updated = query
+        .filter(run_rows::Column::Id.eq(id.as_uuid()))
+        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .filter(run_rows::Column::Attempts.eq(to_i32(attempt)))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Moves the lease of a row that is still `dialing` at `attempt` to `until` (recovery waits for
+/// a call whose fate is unknown). `false` when the row moved on.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, row_id = %id), err(level = "debug"))]
+pub async fn extend_lease(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: RunRowId,
+    attempt: u32,
+    until: DateTime<Utc>,
+    instance: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let updated = run_rows::Entity::update_many()
+        .col_expr(run_rows::Column::LeaseUntil, Expr::value(until))
+        .col_expr(run_rows::Column::LeasedBy, Expr::value(instance))
+        .col_expr(run_rows::Column::UpdatedAt, Expr::value(at))
+        .filter(run_rows::Column::Id.eq(id.as_uuid()))
+        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .filter(run_rows::Column::Status.eq(RowStatus::Dialing.as_str()))
+        .filter(run_rows::Column::Attempts.eq(to_i32(attempt)))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Cancels every `pending` row of a run (rows dialing or in a call finish their attempt).
+/// Returns how many were cancelled.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %run_id), err(level = "debug"))]
+pub async fn cancel_pending(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    run_id: RunId,
+    at: DateTime<Utc>,
+) -> Result<u64> {
+    let to = RowStatus::Pending
+        .transition(RowEvent::Cancel)
+        .map_err(|e| PersistenceError::Invalid { field: "status", reason: e.to_string() })?;
+    let updated = run_rows::Entity::update_many()
+        .col_expr(run_rows::Column::Status, Expr::value(to.as_str()))
+        .col_expr(run_rows::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(run_rows::Column::UpdatedAt, Expr::value(at))
+        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
+        .filter(run_rows::Column::Status.eq(RowStatus::Pending.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected)
+}
+
+/// How many of a run's rows are still open (pending, dialing or in a call): the run is complete
+/// when none is.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %run_id), err(level = "debug"))]
+pub async fn open_count(conn: &impl ConnectionTrait, scope: &OrgScope, run_id: RunId) -> Result<u64> {
+    let open: Vec<&str> = RowStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
+    Ok(run_rows::Entity::find()
+        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
+        .filter(run_rows::Column::Status.is_in(open))
+        .count(conn)
+        .await?)
+}
+
+/// One row of the organization, opened.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, row_id = %id), err(level = "debug"))]
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    id: RunRowId,
+) -> Result<RunRowRecord> {
+    let row = run_rows::Entity::find_by_id(id.as_uuid())
+        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .one(conn)
+        .await?
+        .ok_or_else(|| PersistenceError::not_found("run row", id))?;
+    open_row(keys, row)
+}
+
+/// A row's clear scheduling columns; with `lock`, locked until the end of the transaction on
+/// PostgreSQL (`FOR UPDATE`).
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, row_id = %id), err(level = "debug"))]
+pub async fn state(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: RunRowId,
+    lock: bool,
+) -> Result<RowState> {
+    let mut query = run_rows::Entity::find_by_id(id.as_uuid())
+        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()));
+    if lock {
+        query = query.lock_exclusive();
+    }
+    let row = query.one(conn).await?.ok_or_else(|| PersistenceError::not_found("run row", id))?;
+    row_state(row)
+}
+
+pub(crate) fn row_state(row: run_rows::Model) -> Result<RowState> {
+    Ok(RowState {
+        id: RunRowId(row.id),
+        run_id: RunId(row.run_id),
+        patient_id: row.patient_id.map(PatientId),
+        status: row
+            .status
+            .parse()
+            .map_err(|_| PersistenceError::Corrupt { table: TABLE, column: "status" })?,
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+        next_attempt_at: row.next_attempt_at,
+        lease_until: row.lease_until,
+        leased_by: row.leased_by,
+        outcome: row.outcome,
+        analysis: row.analysis,
+        last_error: row.last_error,
+        skip_reason: row.skip_reason,
+    })
 }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, RunId, UploadId, UserId};
-use rivvi_domain::lifecycle::RunStatus;
+use rivvi_domain::lifecycle::{RunEvent, RunStatus};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -175,4 +175,85 @@ pub async fn set_prompt_version(
         return Err(PersistenceError::not_found("run", id));
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- engine
+
+/// What else a run's status change writes. `None` leaves a column alone; `Some(None)` clears it.
+///
+/// Written by [`transition`] without being asked: `started_at` on the first start (kept on a
+/// resume), `finished_at` on reaching a final status, `pause_reason` cleared on resume and
+/// `scheduled_at` cleared on unschedule.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunUpdate {
+    /// Free text, never quoting patient data.
+    pub pause_reason: Option<Option<String>>,
+    pub scheduled_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Moves a run that is still `from` by `event`, checked against the domain's run state machine
+/// first (a refused event is [`PersistenceError::Invalid`] on `status`). `Ok(None)` when the run
+/// is no longer `from` (another writer got there first); otherwise the status it now has.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %id, from = %from, event = %event), err(level = "debug"))]
+pub async fn transition(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: RunId,
+    from: RunStatus,
+    event: RunEvent,
+    update: RunUpdate,
+    at: DateTime<Utc>,
+) -> Result<Option<RunStatus>> {
+    use sea_orm::sea_query::{Expr, Func};
+    let to = from
+        .transition(event)
+        .map_err(|e| PersistenceError::Invalid { field: "status", reason: e.to_string() })?;
+    let mut query = runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(to.as_str()))
+        .col_expr(runs::Column::UpdatedAt, Expr::value(at));
+    if event == RunEvent::Start {
+        query = query.col_expr(
+            runs::Column::StartedAt,
+            Func::coalesce([Expr::col(runs::Column::StartedAt).into(), Expr::value(at)]).into(),
+        );
+    }
+    if to.is_final() {
+        query = query.col_expr(runs::Column::FinishedAt, Expr::value(at));
+    }
+    let pause_reason = match (event, update.pause_reason) {
+        (_, Some(reason)) => Some(reason),
+        (RunEvent::Resume, None) => Some(None),
+        _ => None,
+    };
+    if let Some(reason) = pause_reason {
+        query = query.col_expr(runs::Column::PauseReason, Expr::value(reason));
+    }
+    let scheduled_at = match (event, update.scheduled_at) {
+        (_, Some(when)) => Some(when),
+        (RunEvent::Unschedule, None) => Some(None),
+        _ => None,
+    };
+    if let Some(when) = scheduled_at {
+        query = query.col_expr(runs::Column::ScheduledAt, Expr::value(when));
+    }
+    let updated = query
+        .filter(runs::Column::Id.eq(id.as_uuid()))
+        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .filter(runs::Column::Status.eq(from.as_str()))
+        .exec(conn)
+        .await?;
+    Ok((updated.rows_affected == 1).then_some(to))
+}
+
+/// A run of the organization, locked until the end of the transaction on PostgreSQL
+/// (`FOR UPDATE`): status changes and "is the run complete?" checks about one run take turns.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %id), err(level = "debug"))]
+pub async fn get_for_update(conn: &impl ConnectionTrait, scope: &OrgScope, id: RunId) -> Result<RunRecord> {
+    runs::Entity::find_by_id(id.as_uuid())
+        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or_else(|| PersistenceError::not_found("run", id))?
+        .try_into()
 }

@@ -404,6 +404,7 @@ async fn commit_run(
     let scope = &caller.scope;
     let keys = &ctx.state.keys;
     let run_id = RunId::new();
+    let started = std::time::Instant::now();
     let txn = ctx.state.db.begin().await?;
     let status = if input.scheduled_at.is_some() { RunStatus::Scheduled } else { RunStatus::Ready };
     runs::create(
@@ -455,6 +456,7 @@ async fn commit_run(
     let valid: Vec<&IngestedRow> = preview.rows.iter().filter(|r| r.status != SheetStatus::Invalid).collect();
     let identities: Vec<PatientIdentity> = valid.iter().filter_map(|r| patient_identity(r)).collect();
     let patient_ids = patients::find_or_create_many(&txn, scope, keys, &identities).await?;
+    let patients_done = started.elapsed();
     let mut patient_of: HashMap<usize, PatientId> = HashMap::with_capacity(patient_ids.len());
     let mut next = patient_ids.into_iter();
     for row in &valid {
@@ -495,13 +497,22 @@ async fn commit_run(
             duplicate_of: row.duplicate_of.and_then(|first| row_ids.get(first).copied()),
         })
         .collect();
+    let rows_built = started.elapsed();
     run_rows::insert_many(&txn, scope, keys, run_id, &new_rows).await?;
+    let rows_done = started.elapsed();
     uploads::mark_status(&txn, scope, input.upload_id, UploadStatus::Ingested).await?;
     audit_trail::record(&txn, ctx, caller, Some(scope.org_id()), AuditAction::RunCreated, run_id, vec![])
         .await?;
     let record = runs::get(&txn, scope, run_id).await?;
     txn.commit().await?;
-    tracing::info!(run_id = %run_id, rows = new_rows.len(), "run created");
+    tracing::info!(
+        run_id = %run_id,
+        rows = new_rows.len(),
+        patients_ms = patients_done.as_millis() as u64,
+        rows_ms = (rows_done - rows_built).as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "run created"
+    );
     Ok(run_view(record))
 }
 

@@ -1,0 +1,124 @@
+//! Run lifecycle through the engine: every call validated by the domain's run machine.
+
+use chrono::TimeDelta;
+use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
+use rivvi_execution::engine::EngineError;
+use rivvi_persistence::runs;
+use rivvi_persistence::testing::on_each_backend;
+
+use crate::support::{OrgSpec, Person, World};
+
+#[tokio::test]
+async fn a_scheduled_run_starts_by_itself_and_pauses_resumes_and_cancels_as_the_domain_allows() {
+    on_each_backend(|db| async move {
+        let world = World::new(db, OrgSpec::default()).await;
+        let campaign = world.campaign(None).await;
+        let run = world.run(campaign, &[Person::chicago(0), Person::chicago(1)]).await;
+        let engine = world.engine("engine-a");
+        let start_at = world.now() + TimeDelta::hours(1);
+
+        assert_eq!(engine.schedule_run(&world.scope, run, start_at).await.unwrap(), RunStatus::Scheduled);
+        let early = engine.schedule_tick(world.now()).await.unwrap();
+        assert!(early.started.is_empty());
+        assert_eq!(engine.dispatch_tick(world.now()).await.unwrap().dialed, 0);
+
+        world.clock.set(start_at);
+        let due = engine.schedule_tick(world.now()).await.unwrap();
+        assert_eq!(due.started, vec![run]);
+        let record = runs::get(&world.db, &world.scope, run).await.unwrap();
+        assert_eq!(record.status, RunStatus::Running);
+        assert_eq!(record.started_at, Some(start_at));
+
+        let paused =
+            engine.pause_run(&world.scope, run, Some("waiting for the doctor".into())).await.unwrap();
+        assert_eq!(paused, RunStatus::Paused);
+        assert_eq!(
+            runs::get(&world.db, &world.scope, run).await.unwrap().pause_reason.as_deref(),
+            Some("waiting for the doctor")
+        );
+        assert_eq!(engine.dispatch_tick(world.now()).await.unwrap().dialed, 0, "a paused run places no call");
+        let refused = engine.start_run(&world.scope, run).await.unwrap_err();
+        assert!(matches!(refused, EngineError::Transition(_)), "{refused}");
+
+        assert_eq!(engine.resume_run(&world.scope, run).await.unwrap(), RunStatus::Running);
+        assert_eq!(runs::get(&world.db, &world.scope, run).await.unwrap().pause_reason, None);
+        assert_eq!(engine.cancel_run(&world.scope, run).await.unwrap(), RunStatus::Cancelled);
+
+        for (_, state) in world.rows(run).await {
+            assert_eq!(state.status, RowStatus::Cancelled);
+        }
+        let record = runs::get(&world.db, &world.scope, run).await.unwrap();
+        assert_eq!(record.finished_at, Some(world.now()));
+        let err = engine.resume_run(&world.scope, run).await.unwrap_err();
+        assert_eq!(err.to_string(), "cannot resume a run that is cancelled");
+        assert!(world.provider.dials().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cancelling_a_run_cancels_pending_rows_and_lets_calls_in_flight_finish() {
+    on_each_backend(|db| async move {
+        let world = World::new(db, OrgSpec { concurrent_call_limit: 2, ..OrgSpec::default() }).await;
+        let campaign = world.campaign(None).await;
+        let people: Vec<Person> = (0..5).map(Person::chicago).collect();
+        // The first call rings out (the policy would retry it), the second answers.
+        world.sim.script_outcomes(&people[0].phone, [CallOutcome::NoAnswer]);
+        let run = world.run(campaign, &people).await;
+        let engine = world.engine("engine-a");
+        engine.start_run(&world.scope, run).await.unwrap();
+
+        assert_eq!(engine.dispatch_tick(world.now()).await.unwrap().dialed, 2);
+        engine.cancel_run(&world.scope, run).await.unwrap();
+        world.clock.advance(TimeDelta::minutes(10));
+        world.deliver(&engine).await;
+
+        let statuses: Vec<RowStatus> = world.rows(run).await.into_iter().map(|(_, s)| s.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                RowStatus::Cancelled, // would have been retried: cancelled instead
+                RowStatus::Completed, // answered
+                RowStatus::Cancelled,
+                RowStatus::Cancelled,
+                RowStatus::Cancelled,
+            ]
+        );
+        assert_eq!(world.run_status(run).await, RunStatus::Cancelled);
+        assert_eq!(engine.dispatch_tick(world.now()).await.unwrap().dialed, 0);
+        assert_eq!(world.provider.assert_no_attempt_dialled_twice(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_background_loop_runs_the_steps_until_shut_down() {
+    on_each_backend(|db| async move {
+        let world = World::new(db, OrgSpec::default()).await;
+        let campaign = world.campaign(None).await;
+        let run = world.run(campaign, &[Person::chicago(0), Person::chicago(1)]).await;
+        let settings = rivvi_execution::engine::EngineSettings {
+            tick: std::time::Duration::from_millis(5),
+            ..Default::default()
+        };
+        let engine = std::sync::Arc::new(world.engine_with("engine-loop", settings));
+        engine.start_run(&world.scope, run).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+
+        let handle = engine.clone().spawn(async move {
+            let _ = stopped.await;
+        });
+        let dialled = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while world.provider.dials().len() < 2 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        stop.send(()).unwrap();
+        handle.await.unwrap();
+
+        assert!(dialled.is_ok(), "the loop dialled both rows");
+        assert_eq!(world.provider.assert_no_attempt_dialled_twice(), 2);
+    })
+    .await;
+}
