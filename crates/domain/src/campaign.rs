@@ -30,9 +30,9 @@ pub use variable::{
     MAX_LABEL_CHARS, MAX_OPTIONS, MAX_VARIABLES,
 };
 
-use crate::organization::present;
 use crate::prompt::placeholders;
 use crate::retry::{RetryPolicy, RetryPolicyInput};
+use crate::validation::present;
 use crate::validation::{multi_line, single_line, ValidationErrors};
 
 /// The longest campaign name, in characters.

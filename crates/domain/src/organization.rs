@@ -2,12 +2,12 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::office_hours::{OfficeHours, OfficeHoursInput};
 use crate::phone::PhoneNumber;
 use crate::time_zone::IanaZone;
-use crate::validation::{single_line, TextError, ValidationErrors};
+use crate::validation::{present, single_line, TextError, ValidationErrors};
 
 /// The longest organization name, in characters.
 pub const MAX_ORG_NAME_CHARS: usize = 120;
@@ -219,16 +219,6 @@ pub struct OrganizationUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "specta", specta(optional))]
     pub calls_per_minute: Option<i32>,
-}
-
-/// Deserializes a present field (even `null`) as `Some`, so `Option<Option<T>>` tells "absent"
-/// (`None`, via `#[serde(default)]`) from "null" (`Some(None)`).
-pub(crate) fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    T: Deserialize<'de>,
-    D: Deserializer<'de>,
-{
-    T::deserialize(deserializer).map(Some)
 }
 
 /// A validated [`OrganizationUpdate`]: `None` leaves a field unchanged.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::{ApiError, ApiResult};
-use super::organizations::{saturating_u32, Organization, Pagination};
+use super::organizations::{has_more, saturating_u32, Organization, Pagination};
 use super::{audit_trail, Ctx, Input};
 
 pub fn mount() -> RouterBuilder<Ctx> {
@@ -91,7 +91,7 @@ async fn list(ctx: &Ctx, input: OrganizationSearch) -> ApiResult<OrganizationPag
     let page = Pagination { limit: input.limit, offset: input.offset }.page()?;
     let (records, total) =
         organizations::list(&ctx.state.db, input.search.as_deref(), page.limit, page.offset).await?;
-    let has_more = page.offset + (records.len() as u64) < total;
+    let has_more = has_more(page, records.len(), total);
     Ok(OrganizationPage {
         organizations: records.into_iter().map(Organization::try_from).collect::<ApiResult<_>>()?,
         total: saturating_u32(total),

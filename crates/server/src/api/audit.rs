@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::{ApiError, ApiResult};
-use super::organizations::{saturating_u32, Pagination};
+use super::organizations::{has_more, saturating_u32, Pagination};
 use super::{Ctx, Input};
 
 pub fn mount() -> RouterBuilder<Ctx> {
@@ -90,7 +90,7 @@ async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
         page,
     };
     let (entries, total) = audit::list(&ctx.state.db, &caller.scope, &filter).await?;
-    let has_more = page.offset + (entries.len() as u64) < total;
+    let has_more = has_more(page, entries.len(), total);
     Ok(AuditPage { entries: entries.into_iter().map(view).collect(), total: saturating_u32(total), has_more })
 }
 

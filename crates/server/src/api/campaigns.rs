@@ -18,7 +18,7 @@ use specta::Type;
 
 use super::context::OrgCaller;
 use super::error::{ApiError, ApiResult};
-use super::organizations::{saturating_u32, Pagination};
+use super::organizations::{has_more, saturating_u32, Pagination};
 use super::{audit_trail, Ctx, Input};
 
 pub fn mount() -> RouterBuilder<Ctx> {
@@ -405,7 +405,7 @@ async fn prompt_history(ctx: &Ctx, input: PromptHistoryQuery) -> ApiResult<Promp
     let scope = read_scope(ctx, &txn, &caller, input.org_id).await?;
     let (versions, total) = prompt_versions::list(&txn, &scope, input.campaign_id, page).await?;
     txn.commit().await?;
-    let has_more = page.offset + (versions.len() as u64) < total;
+    let has_more = has_more(page, versions.len(), total);
     Ok(PromptHistory {
         versions: versions
             .into_iter()

@@ -129,7 +129,7 @@ async fn get_members(ctx: &Ctx, input: Pagination) -> ApiResult<MemberList> {
     let caller = ctx.require(Role::Member)?;
     let page = input.page()?;
     let (members, total) = identity::list_members(&ctx.state.db, &caller.scope, page).await?;
-    let has_more = page.offset + (members.len() as u64) < total;
+    let has_more = has_more(page, members.len(), total);
     Ok(MemberList {
         members: members
             .into_iter()
@@ -215,6 +215,11 @@ fn change_for(settings: &OrgSettings, changed: &[&str]) -> ApiResult<OrgSettings
         concurrent_call_limit: has("concurrentCallLimit").then(|| settings.concurrent_call_limit.get()),
         calls_per_minute: has("callsPerMinute").then(|| settings.calls_per_minute.get()),
     })
+}
+
+/// Whether rows remain after a page that returned `returned` of `total`.
+pub(super) fn has_more(page: Page, returned: usize, total: u64) -> bool {
+    page.offset + (returned as u64) < total
 }
 
 pub(super) fn saturating_u32(value: u64) -> u32 {

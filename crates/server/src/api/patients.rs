@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::{ApiError, ApiResult};
-use super::organizations::{saturating_u32, Pagination};
+use super::organizations::{has_more, saturating_u32, Pagination};
 use super::{audit_trail, Ctx, Input};
 
 /// Longest accepted name, MRN, in characters.
@@ -131,17 +131,12 @@ pub struct PatientUpdate {
     #[serde(default)]
     #[specta(optional)]
     pub phone: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "rivvi_domain::validation::present")]
     #[specta(optional)]
     pub secondary_phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "rivvi_domain::validation::present")]
     #[specta(optional)]
     pub mrn: Option<Option<String>>,
-}
-
-/// Tells a present `null` (`Some(None)`) from an absent field (`None`).
-fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -156,7 +151,7 @@ async fn list(ctx: &Ctx, input: Pagination) -> ApiResult<PatientPage> {
     let caller = ctx.require(Role::Member)?;
     let page = input.page()?;
     let (records, total) = patients::list(&ctx.state.db, &caller.scope, &ctx.state.keys, page).await?;
-    let has_more = page.offset + (records.len() as u64) < total;
+    let has_more = has_more(page, records.len(), total);
     Ok(PatientPage {
         patients: records.into_iter().map(Patient::from).collect(),
         total: saturating_u32(total),

@@ -30,7 +30,7 @@ use specta::Type;
 use super::campaigns::definition_of;
 use super::context::OrgCaller;
 use super::error::{ApiError, ApiResult};
-use super::organizations::{saturating_u32, Pagination};
+use super::organizations::{has_more, saturating_u32, Pagination};
 use super::{audit_trail, Ctx, Input};
 use crate::http::uploads::load_upload;
 
@@ -525,7 +525,7 @@ async fn list(ctx: &Ctx, input: ListRuns) -> ApiResult<RunPage> {
     let caller = ctx.require(Role::Member)?;
     let page = Pagination { limit: input.limit, offset: input.offset }.page()?;
     let (records, total) = runs::list(&ctx.state.db, &caller.scope, input.campaign_id, page).await?;
-    let has_more = page.offset + (records.len() as u64) < total;
+    let has_more = has_more(page, records.len(), total);
     Ok(RunPage { runs: records.into_iter().map(run_view).collect(), total: saturating_u32(total), has_more })
 }
 
@@ -538,7 +538,7 @@ async fn get_rows(ctx: &Ctx, input: GetRows) -> ApiResult<RunRows> {
         run_rows::list(&txn, &caller.scope, &ctx.state.keys, input.run_id, input.status, page).await?;
     let counts = run_rows::counts_by_status(&txn, &caller.scope, input.run_id).await?;
     txn.commit().await?;
-    let has_more = page.offset + (rows.len() as u64) < total;
+    let has_more = has_more(page, rows.len(), total);
     Ok(RunRows {
         rows: rows.into_iter().map(row_view).collect(),
         total: saturating_u32(total),
