@@ -18,6 +18,7 @@ export type Procedures = {
         { key: "patients.searchByPhone", input: PhoneSearch, result: Patient[] } | 
         { key: "runs.get", input: RunById, result: Run } | 
         { key: "runs.getRows", input: GetRows, result: RunRows } | 
+        { key: "runs.getStats", input: RunById, result: RunStats } | 
         { key: "runs.list", input: ListRuns, result: RunPage } | 
         { key: "runs.preview", input: PreviewRun, result: RunPreview },
     mutations: 
@@ -27,7 +28,12 @@ export type Procedures = {
         { key: "organizations.update", input: OrganizationUpdate, result: Organization } | 
         { key: "patients.create", input: NewPatient, result: CreatedPatient } | 
         { key: "patients.update", input: PatientUpdate, result: Patient } | 
-        { key: "runs.create", input: CreateRun, result: Run },
+        { key: "runs.cancel", input: RunById, result: Run } | 
+        { key: "runs.create", input: CreateRun, result: Run } | 
+        { key: "runs.pause", input: PauseRun, result: Run } | 
+        { key: "runs.resume", input: RunById, result: Run } | 
+        { key: "runs.schedule", input: ScheduleRun, result: Run } | 
+        { key: "runs.start", input: RunById, result: Run },
     subscriptions: never
 };
 
@@ -507,6 +513,12 @@ concurrentCallLimit?: number | null;
  */
 callsPerMinute?: number | null }
 
+export type OutcomeCount = { 
+/**
+ * `reached`, `voicemail`, `no_answer`, `busy`, `failed`, or null for calls still going.
+ */
+outcome: string | null; count: number }
+
 /**
  * Limit/offset paging; `limit` is 1..=100 (default 50).
  */
@@ -572,6 +584,8 @@ export type PatientPage = { patients: Patient[]; total: number; hasMore: boolean
  * A PATCH: absent fields stay; `secondaryPhone: null` / `mrn: null` clear them.
  */
 export type PatientUpdate = { id: PatientId; firstName?: string | null; lastName?: string | null; birthDate?: string | null; phone?: string | null; secondaryPhone?: string | null; mrn?: string | null }
+
+export type PauseRun = { id: RunId; reason?: string | null }
 
 export type PhoneSearch = { 
 /**
@@ -762,6 +776,11 @@ total: number; hasMore: boolean;
 counts: StatusCount[] }
 
 /**
+ * A run's numbers, counted from the rows and calls tables.
+ */
+export type RunStats = { run: Run; rows: StatusCount[]; calls: OutcomeCount[] }
+
+/**
  * Where a run is in its life (DESIGN.md §4). "Waiting for office hours" is not a status:
  * a running run outside office hours simply places no calls until they open.
  */
@@ -798,6 +817,12 @@ export type RunStatus =
  * Stopped by an error (ingestion, or something the engine cannot recover from).
  */
 "failed"
+
+export type ScheduleRun = { runId: RunId; 
+/**
+ * When the run starts by itself; must be in the future.
+ */
+scheduledAt: string }
 
 /**
  * One sheet row as ingestion read it.

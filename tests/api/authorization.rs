@@ -59,6 +59,15 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     ("runs.getRows", Kind::Query, [401, 200, 200, 404, 404, 403]),
     ("runs.preview", Kind::Query, [401, 200, 200, 404, 404, 403]),
     ("runs.create", Kind::Mutation, [401, 200, 200, 404, 404, 403]),
+    ("runs.getStats", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    // Lifecycle: any member. These rows act, in table order, on alpha's one seeded run, so the
+    // member's call moves it (ready -> running -> paused -> running -> cancelled) and the
+    // admin's identical call after it is a state conflict (409), not a permission problem.
+    ("runs.start", Kind::Mutation, [401, 200, 409, 404, 404, 403]),
+    ("runs.pause", Kind::Mutation, [401, 200, 409, 404, 404, 403]),
+    ("runs.resume", Kind::Mutation, [401, 200, 409, 404, 404, 403]),
+    ("runs.cancel", Kind::Mutation, [401, 200, 409, 404, 404, 403]),
+    ("runs.schedule", Kind::Mutation, [401, 409, 409, 404, 404, 403]),
     ("admin.organizations.list", Kind::Query, [401, 403, 403, 200, 403, 403]),
     ("admin.organizations.get", Kind::Query, [401, 403, 403, 200, 403, 403]),
     ("admin.organizations.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
@@ -89,6 +98,10 @@ fn valid_input(key: &str, world: &World) -> Value {
         "runs.list" => json!({}),
         "runs.get" => json!({"id": alpha.run_id}),
         "runs.getRows" => json!({"runId": alpha.run_id}),
+        "runs.getStats" => json!({"id": alpha.run_id}),
+        "runs.start" | "runs.resume" | "runs.cancel" => json!({"id": alpha.run_id}),
+        "runs.pause" => json!({"id": alpha.run_id, "reason": "table"}),
+        "runs.schedule" => json!({"runId": alpha.run_id, "scheduledAt": "2099-01-01T00:00:00Z"}),
         "runs.preview" => json!({"campaignId": alpha.campaign_id, "uploadId": alpha.upload_id}),
         // A fresh request id per caller, so each success is a real create.
         "runs.create" => json!({

@@ -8,6 +8,7 @@ mod support;
 mod auth;
 mod authorization;
 mod bench;
+mod calling;
 mod clerk_webhook;
 mod health;
 mod http_surface;

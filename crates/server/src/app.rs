@@ -5,6 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use rivvi_execution::clock::{Clock, SystemClock};
+use rivvi_execution::engine::{Engine, EngineSettings};
+use rivvi_execution::provider::VoiceProvider;
+use rivvi_execution::retell::client::{RetellClient, RetellConfig};
+use rivvi_execution::simulator::{Simulator, SimulatorConfig};
 use rivvi_persistence::sealing::Keys;
 use tokio::net::TcpListener;
 
@@ -24,11 +29,18 @@ impl Application {
     /// Connects to the database (migrating it unless told not to), loads keys and binds the listener.
     /// Binding port 0 picks a free port, which the tests use.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let state = build_state(settings).await?;
-        let listener = TcpListener::bind(state.settings.listen)
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with another clock: tests move a manual clock through office
+    /// hours, calling windows and call durations.
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        // Bound first: the built-in simulator is told where to send its webhooks.
+        let listener = TcpListener::bind(settings.listen)
             .await
-            .with_context(|| format!("binding {}", state.settings.listen))?;
+            .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr()?;
+        let state = build_state(settings, address, clock).await?;
         Ok(Self { listener, address, state })
     }
 
@@ -51,15 +63,39 @@ impl Application {
     ) -> anyhow::Result<()> {
         let app = crate::http::router(self.state.clone());
         tracing::info!(address = %self.address, "rivvi listening");
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        // The workers stop when the server does: one signal, watched by each of them.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let mut workers = Vec::new();
+        if self.state.settings.engine_enabled {
+            workers.push(self.state.engine.clone().spawn(until_stopped()));
+        }
+        if let Some(simulator) = &self.state.simulator {
+            workers.push(simulator.clone().spawn_driver(until_stopped()));
+        }
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        let _ = stop.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        served?;
         tracing::info!("rivvi stopped");
         Ok(())
     }
 }
 
-async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+async fn build_state(
+    settings: Settings,
+    address: SocketAddr,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
     let db = crate::database::connect(&settings).await?;
     if settings.migrate_on_start {
         crate::database::migrate_up(&db).await.context("migrating the database")?;
@@ -81,7 +117,62 @@ async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         Err(err) => tracing::warn!(storage = %storage.describe(), error = %err, "object storage unreachable"),
     }
     let keys = load_keys(&settings)?;
-    Ok(AppState { db, settings: Arc::new(settings), auth: Arc::new(auth), storage, keys })
+    let VoiceSetup { provider, simulator, webhook_key: retell_webhook_key } =
+        voice_provider(&settings, address, &clock)?;
+    let instance_id = format!("rivvi-{}", uuid::Uuid::now_v7().simple());
+    let engine = Engine::new(
+        db.clone(),
+        keys.clone(),
+        provider,
+        clock.clone(),
+        instance_id,
+        EngineSettings::default(),
+    )
+    .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
+    Ok(AppState {
+        db,
+        settings: Arc::new(settings),
+        auth: Arc::new(auth),
+        storage,
+        keys,
+        clock,
+        engine: Arc::new(engine),
+        simulator,
+        retell_webhook_key,
+    })
+}
+
+/// The voice provider, the simulator behind it (if built in) and the key webhooks are signed with.
+struct VoiceSetup {
+    provider: Arc<dyn VoiceProvider>,
+    simulator: Option<Arc<Simulator>>,
+    webhook_key: Secret,
+}
+
+/// Retell over HTTP when `RETELL_API_KEY` is set; otherwise the built-in simulator, mounted on
+/// this server and reached through the same HTTP client, so the production code path runs.
+fn voice_provider(
+    settings: &Settings,
+    address: SocketAddr,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<VoiceSetup> {
+    if let Some(key) = &settings.retell_api_key {
+        let base = settings.retell_base_url.clone().unwrap_or_else(|| "https://api.retellai.com".into());
+        let client = RetellClient::new(RetellConfig::new(base, key.expose()))
+            .map_err(|e| anyhow::anyhow!("Retell client: {e}"))?;
+        return Ok(VoiceSetup { provider: Arc::new(client), simulator: None, webhook_key: key.clone() });
+    }
+    // Loopback even when listening on all interfaces: the simulator calls this very process.
+    let base = format!("http://127.0.0.1:{}", address.port());
+    let key = format!("sim_{}", uuid::Uuid::new_v4().simple());
+    let mut config = SimulatorConfig::new(key.clone(), format!("{base}/webhooks/retell"));
+    config.time_scale = settings.simulator_time_scale;
+    config.seed = settings.simulator_seed;
+    let simulator = Arc::new(Simulator::new(config, clock.clone()));
+    let client = RetellClient::new(RetellConfig::new(format!("{base}/simulator/retell"), key.clone()))
+        .map_err(|e| anyhow::anyhow!("simulator client: {e}"))?;
+    tracing::warn!("no RETELL_API_KEY: calls go to the built-in Retell simulator");
+    Ok(VoiceSetup { provider: Arc::new(client), simulator: Some(simulator), webhook_key: Secret::new(key) })
 }
 
 /// PHI keys from `RIVVI_DATA_KEY` / `RIVVI_INDEX_KEY`; in development a missing one is generated

@@ -146,7 +146,7 @@ async fn serve(dev: bool) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     if development {
         println!(
-            "\nRivvi is running on http://{addr} (development mode: SQLite and local files under the data directory).\n\
+            "\nRivvi is running on http://{addr} (development mode: SQLite, local files and the built-in Retell simulator).\n\
              Get a token:  cargo run -q -- dev-token --org org_demo --role admin\n\
              Then:         curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/rspc/organizations.getCurrent\n",
             addr = app.address()

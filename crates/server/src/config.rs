@@ -73,6 +73,12 @@ pub struct Settings {
     /// Largest accepted upload (`POST /uploads`), in bytes: `RIVVI_UPLOAD_LIMIT`.
     pub upload_limit: u64,
     pub json_logs: bool,
+    /// Run the engine loop in this instance (`RIVVI_ENGINE=off` for an API-only instance).
+    pub engine_enabled: bool,
+    /// Simulated seconds per real second in the built-in Retell simulator.
+    pub simulator_time_scale: f64,
+    /// Seeds the simulator's outcomes, so a local run is repeatable.
+    pub simulator_seed: u64,
     /// Mounts routes that exist only to exercise the server in integration tests (such as
     /// `GET /__test/panic`). Never read from the environment, so no deployment can turn it on: only
     /// code building `Settings` by hand (the test harness) sets it.
@@ -218,6 +224,14 @@ impl Settings {
             body_limit,
             upload_limit,
             json_logs: production,
+            engine_enabled: !matches!(
+                get("RIVVI_ENGINE").as_deref(),
+                Some("off") | Some("false") | Some("0")
+            ),
+            simulator_time_scale: get("RIVVI_SIMULATOR_TIME_SCALE")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(20.0),
+            simulator_seed: get("RIVVI_SIMULATOR_SEED").and_then(|v| v.parse().ok()).unwrap_or(1),
             expose_test_routes: false,
         })
     }

@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use rivvi_execution::clock::Clock;
+use rivvi_execution::engine::Engine;
+use rivvi_execution::simulator::Simulator;
 use rivvi_persistence::sealing::Keys;
 use sea_orm::DatabaseConnection;
 
@@ -19,4 +22,12 @@ pub struct AppState {
     pub storage: ObjectStore,
     /// PHI sealing and lookup keys.
     pub keys: Keys,
+    /// Time, injectable so tests can move it.
+    pub clock: Arc<dyn Clock>,
+    /// The run engine's steps (its loop runs in `Application::run_until_stopped`).
+    pub engine: Arc<Engine>,
+    /// The built-in Retell simulator, when no Retell key is configured.
+    pub simulator: Option<Arc<Simulator>>,
+    /// Verifies `x-retell-signature` (Retell signs with the API key).
+    pub retell_webhook_key: crate::config::Secret,
 }

@@ -59,11 +59,19 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_with_clock(configure, std::sync::Arc::new(rivvi_execution::clock::SystemClock)).await
+    }
+
+    /// A server whose engine, simulator and webhook checks read `clock`.
+    pub async fn spawn_with_clock(
+        configure: impl FnOnce(&mut Settings),
+        clock: std::sync::Arc<dyn rivvi_execution::clock::Clock>,
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database = TestDatabase::create(data_dir.path()).await;
         let mut settings = test_settings(&database.url, data_dir.path());
         configure(&mut settings);
-        let app = Application::build(settings).await.expect("application builds");
+        let app = Application::build_with_clock(settings, clock).await.expect("application builds");
         let address = app.address();
         let (tx, rx) = oneshot::channel();
         let server = tokio::spawn(app.run_until_stopped(async {

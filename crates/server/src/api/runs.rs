@@ -59,6 +59,36 @@ pub fn mount() -> RouterBuilder<Ctx> {
         .query("getRows", |t| {
             t(|ctx: Ctx, input: Input<GetRows>| async move { Ok(get_rows(&ctx, input.parse()?).await?) })
         })
+        .query("getStats", |t| {
+            t(|ctx: Ctx, input: Input<RunById>| async move { Ok(get_stats(&ctx, input.parse()?).await?) })
+        })
+        .mutation("start", |t| {
+            t(|ctx: Ctx, input: Input<RunById>| async move {
+                Ok(change(&ctx, input.parse()?.id, Change::Start).await?)
+            })
+        })
+        .mutation("pause", |t| {
+            t(|ctx: Ctx, input: Input<PauseRun>| async move {
+                let input = input.parse()?;
+                Ok(change(&ctx, input.id, Change::Pause(input.reason)).await?)
+            })
+        })
+        .mutation("resume", |t| {
+            t(|ctx: Ctx, input: Input<RunById>| async move {
+                Ok(change(&ctx, input.parse()?.id, Change::Resume).await?)
+            })
+        })
+        .mutation("cancel", |t| {
+            t(|ctx: Ctx, input: Input<RunById>| async move {
+                Ok(change(&ctx, input.parse()?.id, Change::Cancel).await?)
+            })
+        })
+        .mutation("schedule", |t| {
+            t(|ctx: Ctx, input: Input<ScheduleRun>| async move {
+                let input = input.parse()?;
+                Ok(change(&ctx, input.run_id, Change::Schedule(input.scheduled_at)).await?)
+            })
+        })
 }
 
 // ---------------------------------------------------------------- inputs
@@ -152,7 +182,41 @@ pub struct GetRows {
     pub offset: Option<u32>,
 }
 
+#[derive(Debug, Clone, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PauseRun {
+    pub id: RunId,
+    #[serde(default)]
+    #[specta(optional)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleRun {
+    pub run_id: RunId,
+    /// When the run starts by itself; must be in the future.
+    pub scheduled_at: DateTime<Utc>,
+}
+
 // ---------------------------------------------------------------- outputs
+
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeCount {
+    /// `reached`, `voicemail`, `no_answer`, `busy`, `failed`, or null for calls still going.
+    pub outcome: Option<String>,
+    pub count: u32,
+}
+
+/// A run's numbers, counted from the rows and calls tables.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStats {
+    pub run: Run,
+    pub rows: Vec<StatusCount>,
+    pub calls: Vec<OutcomeCount>,
+}
 
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -546,6 +610,86 @@ async fn get_rows(ctx: &Ctx, input: GetRows) -> ApiResult<RunRows> {
         counts: counts
             .into_iter()
             .map(|(status, count)| StatusCount { status, count: saturating_u32(count) })
+            .collect(),
+    })
+}
+
+enum Change {
+    Start,
+    Pause(Option<String>),
+    Resume,
+    Cancel,
+    Schedule(DateTime<Utc>),
+}
+
+/// A lifecycle change, checked by the run state machine, audit-logged in the same transaction.
+async fn change(ctx: &Ctx, run_id: RunId, change: Change) -> ApiResult<Run> {
+    use rivvi_execution::engine::lifecycle;
+    let caller = ctx.require(Role::Member)?;
+    let now = ctx.state.clock.now();
+    let scope = &caller.scope;
+    let txn = ctx.state.db.begin().await?;
+    let (result, action) = match change {
+        Change::Start => {
+            (lifecycle::start(&txn, scope, run_id, now).await.map(|_| ()), AuditAction::RunStarted)
+        }
+        Change::Pause(reason) => {
+            let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+            if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_NAME) {
+                return Err(ApiError::invalid("reason", format!("must be at most {MAX_NAME} characters")));
+            }
+            (lifecycle::pause(&txn, scope, run_id, reason, now).await.map(|_| ()), AuditAction::RunPaused)
+        }
+        Change::Resume => {
+            (lifecycle::resume(&txn, scope, run_id, now).await.map(|_| ()), AuditAction::RunResumed)
+        }
+        Change::Cancel => {
+            (lifecycle::cancel(&txn, scope, run_id, now).await.map(|_| ()), AuditAction::RunCancelled)
+        }
+        Change::Schedule(at) => {
+            if at <= now {
+                return Err(ApiError::invalid("scheduledAt", "must be in the future"));
+            }
+            (lifecycle::schedule(&txn, scope, run_id, at, now).await.map(|_| ()), AuditAction::RunScheduled)
+        }
+    };
+    result.map_err(engine_error)?;
+    audit_trail::record(&txn, ctx, &caller, Some(scope.org_id()), action, run_id, vec!["status".into()])
+        .await?;
+    let record = runs::get(&txn, scope, run_id).await?;
+    txn.commit().await?;
+    Ok(run_view(record))
+}
+
+fn engine_error(err: rivvi_execution::engine::EngineError) -> ApiError {
+    use rivvi_execution::engine::EngineError as E;
+    match err {
+        E::Transition(t) => ApiError::Conflict(t.to_string()),
+        E::Concurrent(_) => ApiError::Conflict("the run changed at the same time; retry".into()),
+        E::Persistence(p) => p.into(),
+        other => ApiError::Internal(other.into()),
+    }
+}
+
+async fn get_stats(ctx: &Ctx, input: RunById) -> ApiResult<RunStats> {
+    let caller = ctx.require(Role::Member)?;
+    let txn = ctx.state.db.begin().await?;
+    let record = runs::get(&txn, &caller.scope, input.id).await?;
+    let rows = run_rows::counts_by_status(&txn, &caller.scope, input.id).await?;
+    let calls = rivvi_persistence::calls::counts_by_outcome(&txn, &caller.scope, input.id).await?;
+    txn.commit().await?;
+    Ok(RunStats {
+        run: run_view(record),
+        rows: rows
+            .into_iter()
+            .map(|(status, count)| StatusCount { status, count: saturating_u32(count) })
+            .collect(),
+        calls: calls
+            .into_iter()
+            .map(|(outcome, count)| OutcomeCount {
+                outcome: outcome.map(|o| o.as_str().to_owned()),
+                count: saturating_u32(count),
+            })
             .collect(),
     })
 }

@@ -36,9 +36,13 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .nest("/rspc", rpc)
         .route("/webhooks/clerk", post(crate::webhooks::clerk::receive))
+        .route("/webhooks/retell", post(crate::webhooks::retell::receive))
         .merge(uploads::router(&state));
     if state.settings.expose_test_routes {
         routes = routes.route("/__test/panic", get(test_panic));
+    }
+    if let Some(simulator) = &state.simulator {
+        routes = routes.nest("/simulator/retell", crate::simulator::router(simulator.clone()));
     }
     let app = routes.layer(CatchPanicLayer::custom(|_| internal_error()));
 

@@ -1,4 +1,5 @@
 //! Signed callbacks from providers. Each verifies its signature on the raw body before parsing.
 
 pub mod clerk;
+pub mod retell;
 pub mod signature;

@@ -1,0 +1,50 @@
+//! `POST /webhooks/retell`: call events from the voice provider (or the built-in simulator).
+//!
+//! The `x-retell-signature` is verified on the raw body before parsing; the engine then records
+//! the event once and applies it in one transaction. Every accepted event answers 200 (a
+//! replay or an unknown call included), so the provider does not retry what we have; a database
+//! failure answers 500 so it does.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rivvi_execution::engine::ApplyOutcome;
+use rivvi_execution::retell::webhook::{verify, CallEvent, SIGNATURE_HEADER};
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(signature) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
+        return refuse(StatusCode::UNAUTHORIZED, "missing x-retell-signature");
+    };
+    if let Err(err) = verify(state.retell_webhook_key.expose(), signature, &body, state.clock.now_ms()) {
+        tracing::warn!(reason = %err, "Retell webhook refused");
+        return refuse(StatusCode::UNAUTHORIZED, &err.to_string());
+    }
+    let event: CallEvent = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, &format!("not a call event: {err}")),
+    };
+    match state.engine.apply_call_event(&event).await {
+        Ok(outcome) => {
+            let status = match outcome {
+                ApplyOutcome::Applied { .. } => "applied",
+                ApplyOutcome::Duplicate => "duplicate",
+                ApplyOutcome::UnknownCall => "unknown_call",
+                _ => "ignored",
+            };
+            (StatusCode::OK, Json(json!({"status": status}))).into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "applying a Retell webhook failed");
+            refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+fn refuse(status: StatusCode, reason: &str) -> Response {
+    (status, Json(json!({"error": reason}))).into_response()
+}
