@@ -24,6 +24,26 @@ pub struct TransitionError {
     pub event: &'static str,
 }
 
+/// Shared table-test helper: asserts `transition` for every (status, event) against `table`
+/// (an absent pair must be refused).
+#[cfg(test)]
+pub(crate) fn assert_events<S, E, Err>(
+    statuses: &[S],
+    events: &[E],
+    table: &[(S, E, S)],
+    transition: impl Fn(S, E) -> Result<S, Err>,
+) where
+    S: Copy + PartialEq + std::fmt::Debug + std::fmt::Display,
+    E: Copy + PartialEq + std::fmt::Display,
+{
+    for &from in statuses {
+        for &event in events {
+            let expected = table.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to);
+            assert_eq!(transition(from, event).ok(), expected, "{from} + {event}");
+        }
+    }
+}
+
 /// Shared table-test helper: asserts `can` over every (from, to) pair against `allowed`.
 #[cfg(test)]
 pub(crate) fn assert_pairs<S: Copy + PartialEq + std::fmt::Debug>(

@@ -86,7 +86,7 @@ impl CallStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::assert_pairs;
+    use crate::lifecycle::{assert_events, assert_pairs};
     use CallEvent as E;
     use CallStatus::*;
 
@@ -101,13 +101,7 @@ mod tests {
 
     #[test]
     fn every_event_from_every_status_matches_the_table() {
-        for &from in CallStatus::ALL {
-            for &event in CallEvent::ALL {
-                let expected =
-                    TRANSITIONS.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to);
-                assert_eq!(from.transition(event).ok(), expected, "{from} + {event}");
-            }
-        }
+        assert_events(CallStatus::ALL, CallEvent::ALL, TRANSITIONS, CallStatus::transition);
     }
 
     #[test]

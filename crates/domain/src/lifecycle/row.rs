@@ -87,7 +87,7 @@ impl RowStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::assert_pairs;
+    use crate::lifecycle::{assert_events, assert_pairs};
     use RowEvent as E;
     use RowStatus::*;
 
@@ -108,13 +108,7 @@ mod tests {
 
     #[test]
     fn every_event_from_every_status_matches_the_table() {
-        for &from in RowStatus::ALL {
-            for &event in RowEvent::ALL {
-                let expected =
-                    TRANSITIONS.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to);
-                assert_eq!(from.transition(event).ok(), expected, "{from} + {event}");
-            }
-        }
+        assert_events(RowStatus::ALL, RowEvent::ALL, TRANSITIONS, RowStatus::transition);
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl RunStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::assert_pairs;
+    use crate::lifecycle::{assert_events, assert_pairs};
     use RunEvent as E;
     use RunStatus::*;
 
@@ -116,13 +116,7 @@ mod tests {
 
     #[test]
     fn every_event_from_every_status_matches_the_table() {
-        for &from in RunStatus::ALL {
-            for &event in RunEvent::ALL {
-                let expected =
-                    TRANSITIONS.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to);
-                assert_eq!(from.transition(event).ok(), expected, "{from} + {event}");
-            }
-        }
+        assert_events(RunStatus::ALL, RunEvent::ALL, TRANSITIONS, RunStatus::transition);
     }
 
     #[test]
