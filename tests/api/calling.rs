@@ -11,13 +11,6 @@ use serde_json::{json, Value};
 
 use crate::support::{seed, TestApp};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/ingestion/tests/fixtures");
-
-fn open_all_week() -> Value {
-    let day = json!({"open": "00:00", "close": "24:00"});
-    json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day})
-}
-
 #[tokio::test]
 async fn a_run_places_its_calls_through_the_simulator_and_completes() {
     // Arrange: Wednesday 2026-11-25 15:00 UTC is 10:00 in New York, inside every calling window.
@@ -25,26 +18,8 @@ async fn a_run_places_its_calls_through_the_simulator_and_completes() {
     let app = TestApp::spawn_with_clock(|s| s.simulator_time_scale = 1.0, clock.clone()).await;
     let world = seed::world(&app).await;
     let admin = world.alpha.admin.as_str();
-    let settings = json!({"officeHours": open_all_week(), "callerNumber": "+13125550100", "callsPerMinute": 600, "concurrentCallLimit": 50});
-    app.mutation(Some(admin), "organizations.update", settings).await.data();
-    let campaign = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Calls")}),
-        )
-        .await;
-    let campaign_id = campaign.data()["id"].clone();
-    let upload =
-        app.upload(admin, "d.csv", std::fs::read(format!("{FIXTURES}/clinic_d_cp1252.csv")).unwrap()).await;
-    let run = app
-        .mutation(
-            Some(admin),
-            "runs.create",
-            json!({"campaignId": campaign_id, "uploadId": upload, "name": "Calls", "clientRequestId": "calls"}),
-        )
-        .await;
-    let run_id = run.data()["id"].clone();
+    let settings = json!({"officeHours": seed::open_all_week(), "callerNumber": "+13125550100", "callsPerMinute": 600, "concurrentCallLimit": 50});
+    let run_id = seed::reminder_run(&app, &world, settings, "clinic_d_cp1252.csv").await;
 
     // Act
     let started = app.mutation(Some(admin), "runs.start", json!({"id": run_id})).await;

@@ -15,6 +15,7 @@ mod http_surface;
 mod patients;
 mod prompt_history;
 mod retell_simulator;
+mod run_engine;
 mod runs;
 mod tenancy;
 mod uploads;

@@ -3,8 +3,10 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use chrono::TimeDelta;
 use rivvi_execution::clock::{Clock, SystemClock};
 use rivvi_execution::engine::{Engine, EngineSettings};
 use rivvi_execution::provider::VoiceProvider;
@@ -120,15 +122,9 @@ async fn build_state(
     let VoiceSetup { provider, simulator, webhook_key: retell_webhook_key } =
         voice_provider(&settings, address, &clock)?;
     let instance_id = format!("rivvi-{}", uuid::Uuid::now_v7().simple());
-    let engine = Engine::new(
-        db.clone(),
-        keys.clone(),
-        provider,
-        clock.clone(),
-        instance_id,
-        EngineSettings::default(),
-    )
-    .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
+    let engine_settings = engine_settings(&settings, simulator.is_some());
+    let engine = Engine::new(db.clone(), keys.clone(), provider, clock.clone(), instance_id, engine_settings)
+        .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
     Ok(AppState {
         db,
         settings: Arc::new(settings),
@@ -173,6 +169,25 @@ fn voice_provider(
         .map_err(|e| anyhow::anyhow!("simulator client: {e}"))?;
     tracing::warn!("no RETELL_API_KEY: calls go to the built-in Retell simulator");
     Ok(VoiceSetup { provider: Arc::new(client), simulator: Some(simulator), webhook_key: Secret::new(key) })
+}
+
+/// The engine's timings. Against the built-in simulator they shrink with its time scale: its
+/// calls are compressed and it answers on loopback, so a killed `cargo run` recovers its
+/// in-flight rows within a couple of minutes instead of the half hour a real call may last.
+fn engine_settings(settings: &Settings, simulated: bool) -> EngineSettings {
+    let defaults = EngineSettings::default();
+    if !simulated {
+        return defaults;
+    }
+    let scale = settings.simulator_time_scale.max(1.0);
+    let longest_call =
+        TimeDelta::milliseconds((defaults.max_call_duration.num_milliseconds() as f64 / scale) as i64);
+    EngineSettings {
+        dial_timeout: Duration::from_secs(10),
+        lease: TimeDelta::seconds(30),
+        max_call_duration: longest_call.max(TimeDelta::minutes(1)),
+        ..defaults
+    }
 }
 
 /// PHI keys from `RIVVI_DATA_KEY` / `RIVVI_INDEX_KEY`; in development a missing one is generated

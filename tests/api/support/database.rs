@@ -31,8 +31,13 @@ impl TestDatabase {
         }
     }
 
+    /// The same database, for a second server instance: dropping it leaves the database alone.
+    pub fn borrowed(&self) -> TestDatabase {
+        TestDatabase { url: self.url.clone(), postgres: None }
+    }
+
     pub fn is_postgres(&self) -> bool {
-        self.postgres.is_some()
+        self.url.starts_with("postgres")
     }
 
     pub async fn connect(&self) -> sea_orm::DatabaseConnection {

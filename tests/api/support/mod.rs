@@ -10,8 +10,10 @@ pub mod tokens;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use reqwest::StatusCode;
+use rivvi_execution::clock::Clock;
 use rivvi_server::app::Application;
 use rivvi_server::config::{JwtKeySource, Settings};
 use serde_json::Value;
@@ -30,9 +32,51 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub http: reqwest::Client,
     pub database: TestDatabase,
-    pub data_dir: TempDir,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub data_dir: Arc<TempDir>,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    server: Option<Server>,
+}
+
+/// One server instance in a runtime of its own, so that [`TestApp::kill`] can stop it the way a
+/// killed process stops: every task (HTTP, engine, simulator) dropped where it stands.
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    shutdown: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    async fn start(settings: Settings, clock: Arc<dyn Clock>) -> (Server, SocketAddr) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let (bound, address) = oneshot::channel();
+        let task = runtime.spawn(async move {
+            let app = Application::build_with_clock(settings, clock).await.expect("application builds");
+            let _ = bound.send(app.address());
+            app.run_until_stopped(async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let address = address.await.expect("server started");
+        (Server { runtime, shutdown, task }, address)
+    }
+
+    /// Graceful: in-flight requests finish and the workers stop at their next step.
+    async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+        self.runtime.shutdown_background();
+    }
+
+    fn kill(self) {
+        self.runtime.shutdown_background();
+    }
 }
 
 /// Settings for a test server: development-like, but with Clerk-style PEM verification of tokens
@@ -59,32 +103,57 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-        Self::spawn_with_clock(configure, std::sync::Arc::new(rivvi_execution::clock::SystemClock)).await
+        Self::spawn_with_clock(configure, Arc::new(rivvi_execution::clock::SystemClock)).await
     }
 
     /// A server whose engine, simulator and webhook checks read `clock`.
-    pub async fn spawn_with_clock(
-        configure: impl FnOnce(&mut Settings),
-        clock: std::sync::Arc<dyn rivvi_execution::clock::Clock>,
-    ) -> TestApp {
-        let data_dir = tempfile::tempdir().expect("temp dir");
+    pub async fn spawn_with_clock(configure: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> TestApp {
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database = TestDatabase::create(data_dir.path()).await;
         let mut settings = test_settings(&database.url, data_dir.path());
         configure(&mut settings);
-        let app = Application::build_with_clock(settings, clock).await.expect("application builds");
-        let address = app.address();
-        let (tx, rx) = oneshot::channel();
-        let server = tokio::spawn(app.run_until_stopped(async {
-            let _ = rx.await;
-        }));
+        let (server, address) = Server::start(settings.clone(), clock.clone()).await;
         TestApp {
             address,
             http: reqwest::Client::new(),
             database,
             data_dir,
-            shutdown: Some(tx),
+            settings,
+            clock,
             server: Some(server),
         }
+    }
+
+    /// A second instance on the same database, data directory, settings and clock, with its own
+    /// engine, simulator and port: what a scaled-out deployment runs. Stopping it leaves the
+    /// database to `self`.
+    pub async fn another_instance(&self) -> TestApp {
+        let (server, address) = Server::start(self.settings.clone(), self.clock.clone()).await;
+        TestApp {
+            address,
+            http: reqwest::Client::new(),
+            database: self.database.borrowed(),
+            data_dir: self.data_dir.clone(),
+            settings: self.settings.clone(),
+            clock: self.clock.clone(),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server as a killed process stops: no graceful shutdown, every task dropped
+    /// mid-step. The database and data directory stay for [`TestApp::restart`].
+    pub fn kill(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.kill();
+        }
+    }
+
+    /// Starts the server again on the same database, data directory and settings (a new port).
+    pub async fn restart(&mut self) {
+        self.kill();
+        let (server, address) = Server::start(self.settings.clone(), self.clock.clone()).await;
+        self.server = Some(server);
+        self.address = address;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -126,13 +195,18 @@ impl TestApp {
 
     /// Stops the server and drops its database.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
         if let Some(server) = self.server.take() {
-            let _ = server.await;
+            server.stop().await;
         }
         self.database.drop_database().await;
+    }
+}
+
+/// A test that panics never reaches `stop()`: its server's runtime must still go, without
+/// blocking the test's own runtime.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

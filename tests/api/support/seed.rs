@@ -187,3 +187,38 @@ pub async fn audit_entries(app: &TestApp, admin: &str) -> Vec<Value> {
     let response = app.query(Some(admin), "audit.list", json!({"limit": 100})).await;
     response.data()["entries"].as_array().cloned().unwrap_or_default()
 }
+
+/// The ingestion crate's fixture sheets (copies of `../shared/fixtures/`).
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/ingestion/tests/fixtures");
+
+/// Office hours open around the clock, every day.
+pub fn open_all_week() -> Value {
+    let day = json!({"open": "00:00", "close": "24:00"});
+    json!({"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day, "saturday": day, "sunday": day})
+}
+
+/// Alpha's admin sets `org_settings` (`organizations.update` input), the super admin creates an
+/// appointment-reminder campaign, and the admin uploads `fixture` and makes a run of it, not yet
+/// started. Returns the run's id.
+pub async fn reminder_run(app: &TestApp, world: &World, org_settings: Value, fixture: &str) -> Value {
+    let admin = world.alpha.admin.as_str();
+    app.mutation(Some(admin), "organizations.update", org_settings).await.data();
+    let campaign = app
+        .mutation(
+            Some(&world.super_admin),
+            "campaigns.create",
+            json!({"orgId": world.alpha.id, "campaign": reminder_campaign("Reminders")}),
+        )
+        .await;
+    let campaign_id = campaign.data()["id"].clone();
+    let bytes = std::fs::read(format!("{FIXTURES}/{fixture}")).expect("fixture");
+    let upload = app.upload(admin, fixture, bytes).await;
+    let run = app
+        .mutation(
+            Some(admin),
+            "runs.create",
+            json!({"campaignId": campaign_id, "uploadId": upload, "name": "Reminders", "clientRequestId": fixture}),
+        )
+        .await;
+    run.data()["id"].clone()
+}
