@@ -40,7 +40,9 @@ client-test:
     bash tests/client/run.sh
 
 # Benchmarks (release builds): ingestion preview against bare calamine/csv reads (criterion), then
-# runs.create of 100k rows into the local PostgreSQL. Record the numbers in docs/benchmarks.md.
+# runs.create of 100k rows into the local PostgreSQL, then two clinics' 10k-row runs through two
+# server instances and the simulator (webhook latency, dispatch). Record the numbers in
+# docs/benchmarks.md.
 bench:
     cargo bench -p rivvi-ingestion --bench preview
-    RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_ --nocapture
+    RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_ --test-threads=1 --nocapture

@@ -7,9 +7,12 @@ export type Procedures = {
         { key: "admin.organizations.get", input: ById, result: Organization } | 
         { key: "admin.organizations.list", input: OrganizationSearch, result: OrganizationPage } | 
         { key: "audit.list", input: ListAudit, result: AuditPage } | 
+        { key: "calls.get", input: CallById, result: CallDetail } | 
+        { key: "calls.list", input: ListCalls, result: CallPage } | 
         { key: "campaigns.get", input: GetCampaign, result: Campaign } | 
         { key: "campaigns.list", input: ListCampaigns, result: Campaign[] } | 
         { key: "campaigns.promptHistory", input: PromptHistoryQuery, result: PromptHistory } | 
+        { key: "dnc.list", input: Pagination, result: DoNotCallPage } | 
         { key: "organizations.getCurrent", input: never, result: Organization } | 
         { key: "organizations.getMembers", input: Pagination, result: MemberList } | 
         { key: "organizations.isSuperAdmin", input: never, result: boolean } | 
@@ -25,6 +28,8 @@ export type Procedures = {
         { key: "admin.organizations.create", input: CreateOrganization, result: Organization } | 
         { key: "campaigns.create", input: CreateCampaign, result: Campaign } | 
         { key: "campaigns.update", input: UpdateCampaign, result: Campaign } | 
+        { key: "dnc.add", input: AddNumber, result: AddedNumber } | 
+        { key: "dnc.remove", input: RemoveNumber, result: RemovedNumber } | 
         { key: "organizations.update", input: OrganizationUpdate, result: Organization } | 
         { key: "patients.create", input: NewPatient, result: CreatedPatient } | 
         { key: "patients.update", input: PatientUpdate, result: Patient } | 
@@ -36,6 +41,22 @@ export type Procedures = {
         { key: "runs.start", input: RunById, result: Run },
     subscriptions: never
 };
+
+export type AddNumber = { 
+/**
+ * Any common format (`(312) 555-0143`, `+13125550143`); stored as E.164.
+ */
+phone: string; 
+/**
+ * Why (such as `patient asked on 2026-11-20`); one line.
+ */
+reason?: string | null }
+
+export type AddedNumber = { entry: DoNotCallEntry; 
+/**
+ * False when the number was already listed: the existing entry, unchanged.
+ */
+added: boolean }
 
 /**
  * A voice provider (Retell) agent id such as `agent_3f2a9c1d0b7e`.
@@ -123,6 +144,128 @@ changedFields: string[]; requestId: string | null; createdAt: string }
 export type AuditPage = { entries: AuditLogEntry[]; total: number; hasMore: boolean }
 
 export type ById = { id: OrgId }
+
+export type CallById = { id: CallId }
+
+/**
+ * Which of a call's times `from` and `to` apply to.
+ */
+export type CallDateField = 
+/**
+ * When the call was placed (or, inbound, received).
+ */
+"createdAt" | 
+/**
+ * When the conversation started: calls that never connected do not match.
+ */
+"startedAt"
+
+/**
+ * One call in full.
+ */
+export type CallDetail = { id: CallId; direction: Direction; status: CallStatus; outcome: CallOutcome | null; campaignId: CampaignId | null; runId: RunId | null; rowId: RunRowId | null; patientId: PatientId | null; patientFirstName: string | null; patientLastName: string | null; 
+/**
+ * E.164; for an outbound call, the organization's caller number.
+ */
+fromNumber: string; 
+/**
+ * E.164; for an outbound call, the patient's number.
+ */
+toNumber: string; attempt: number; providerCallId: string | null; createdAt: string; updatedAt: string; startedAt: string | null; endedAt: string | null; durationMs: number | null; 
+/**
+ * Why the call ended, as the provider says (`user_hangup`, `voicemail_reached`, ...).
+ */
+disconnectionReason: string | null; transcript: string | null; summary: string | null; 
+/**
+ * The campaign's analysis fields by key, as the provider extracted them.
+ */
+analysis: JsonValue | null; recordingUrl: string | null; 
+/**
+ * For an inbound callback: the outbound call it answers.
+ */
+relatedCallId: CallId | null }
+
+/**
+ * One phone call, outbound or inbound.
+ */
+export type CallId = string
+
+/**
+ * How a finished call went, for the row, the retry policy and analytics.
+ */
+export type CallOutcome = 
+/**
+ * A person answered.
+ */
+"reached" | 
+/**
+ * An answering machine or voicemail answered.
+ */
+"voicemail" | 
+/**
+ * Rang out.
+ */
+"no_answer" | 
+/**
+ * Busy line.
+ */
+"busy" | 
+/**
+ * Could not be completed (invalid number, carrier or provider error).
+ */
+"failed"
+
+export type CallPage = { calls: CallSummary[]; total: number; hasMore: boolean }
+
+/**
+ * The provider's view of a call (Retell's `call_status` values).
+ */
+export type CallStatus = 
+/**
+ * Created at the provider, not yet connected.
+ */
+"registered" | 
+/**
+ * Connected and in progress.
+ */
+"ongoing" | 
+/**
+ * Finished after connecting, or finished without a `call_started` event we saw.
+ */
+"ended" | 
+/**
+ * The provider failed during the call.
+ */
+"error" | 
+/**
+ * Never connected (no answer, busy, invalid number, dial failure).
+ */
+"not_connected"
+
+/**
+ * A call in a list: no number beyond its last four digits.
+ */
+export type CallSummary = { id: CallId; direction: Direction; status: CallStatus; 
+/**
+ * Null while the call is still going.
+ */
+outcome: CallOutcome | null; campaignId: CampaignId | null; runId: RunId | null; rowId: RunRowId | null; patientId: PatientId | null; 
+/**
+ * `First Last`; null when the call is not linked to a named patient.
+ */
+patientName: string | null; 
+/**
+ * The last four digits of the patient's number.
+ */
+phoneLast4: string; 
+/**
+ * 1 for the first attempt of a row (0 for an inbound call).
+ */
+attempt: number; createdAt: string; startedAt: string | null; endedAt: string | null; 
+/**
+ * The conversation's length as the provider reported it.
+ */
+durationMs: number | null }
 
 /**
  * A campaign: its validated configuration plus identity and bookkeeping.
@@ -272,6 +415,18 @@ export type Direction =
  */
 "inbound"
 
+export type DoNotCallEntry = { id: string; 
+/**
+ * E.164; null for an entry written before numbers were kept (add the number again to fill it).
+ */
+phone: string | null; 
+/**
+ * The HMAC of the number the dialler checks.
+ */
+phoneKey: string; reason: string; addedBy: UserId | null; createdAt: string }
+
+export type DoNotCallPage = { entries: DoNotCallEntry[]; total: number; hasMore: boolean }
+
 export type FieldProblem = { field: string; reason: string }
 
 /**
@@ -323,6 +478,8 @@ orgId?: OrgId | null }
 
 export type GetRows = { runId: RunId; status?: RowStatus | null; limit?: number | null; offset?: number | null }
 
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key in string]: JsonValue }
+
 export type ListAudit = { 
 /**
  * `organization`, `campaign`, `membership`, ...
@@ -336,6 +493,20 @@ from?: string | null;
  * Exclusive upper bound.
  */
 to?: string | null; limit?: number | null; offset?: number | null }
+
+export type ListCalls = { status?: CallStatus | null; direction?: Direction | null; campaignId?: CampaignId | null; runId?: RunId | null; patientId?: PatientId | null; 
+/**
+ * Calls at or after this instant.
+ */
+from?: string | null; 
+/**
+ * Calls before this instant (exclusive, so `from` = one midnight, `to` = the next is a day).
+ */
+to?: string | null; 
+/**
+ * Default `createdAt`.
+ */
+dateField?: CallDateField | null; limit?: number | null; offset?: number | null }
 
 /**
  * `orgId` is honoured for super admins only; everyone else sees their own organization.
@@ -624,6 +795,21 @@ diff: string; authorUserId: UserId | null; reason: string; createdAt: string }
  * One saved version of a campaign's composed prompt.
  */
 export type PromptVersionId = string
+
+/**
+ * Exactly one of `phone` and `id`.
+ */
+export type RemoveNumber = { phone?: string | null; id?: string | null }
+
+export type RemovedNumber = { 
+/**
+ * False when the number was not listed.
+ */
+removed: boolean; 
+/**
+ * The removed entry.
+ */
+id: string | null }
 
 /**
  * A validated retry policy.

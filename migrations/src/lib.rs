@@ -4,16 +4,22 @@
 //!
 //! # Layout
 //! - [`m20261124_000001_create_schema`]: every table of the first release, one file per area.
+//! - [`m20261125_000001_dnc_numbers_and_call_indexes`]: sealed numbers on the do-not-call list,
+//!   one call per row attempt, one upload per file and organization, call list indexes.
 
 pub use sea_orm_migration::prelude::*;
 
 pub mod m20261124_000001_create_schema;
+pub mod m20261125_000001_dnc_numbers_and_call_indexes;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_schema::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_schema::Migration),
+            Box::new(m20261125_000001_dnc_numbers_and_call_indexes::Migration),
+        ]
     }
 }

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use rivvi_migration::{Migrator, MigratorTrait, SchemaManager};
-use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 
 const TABLES: [&str; 15] = [
     "organizations",
@@ -42,6 +42,7 @@ async fn up_down_up(db: &DatabaseConnection) {
         .await
         .unwrap());
     assert!(manager.has_index("webhook_events", "ux_webhook_events_source_idempotency_key").await.unwrap());
+    assert_second_migration(&manager, true).await;
     assert!(Migrator::get_pending_migrations(db).await.unwrap().is_empty());
 
     Migrator::down(db, None).await.unwrap();
@@ -52,6 +53,110 @@ async fn up_down_up(db: &DatabaseConnection) {
     assert_tables(db, true).await;
 }
 
+/// What `m20261125_000001_dnc_numbers_and_call_indexes` adds (`applied`) or leaves as before.
+async fn assert_second_migration(manager: &SchemaManager<'_>, applied: bool) {
+    assert_eq!(manager.has_column("do_not_call", "number_sealed").await.unwrap(), applied);
+    for (table, index) in [
+        ("calls", "ux_calls_row_id_attempt"),
+        ("calls", "ix_calls_org_id_status"),
+        ("calls", "ix_calls_status_updated_at"),
+        ("uploads", "ux_uploads_org_id_sha256"),
+    ] {
+        assert_eq!(manager.has_index(table, index).await.unwrap(), applied, "{index}");
+    }
+    for (table, index) in
+        [("calls", "ix_calls_row_id"), ("calls", "ix_calls_status"), ("uploads", "ix_uploads_org_id_sha256")]
+    {
+        assert_eq!(manager.has_index(table, index).await.unwrap(), !applied, "{index}");
+    }
+}
+
+/// Identical uploads recorded before the unique index existed are merged into the earliest one
+/// (runs follow it), and the second migration goes down to the first one's indexes again.
+async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
+    // Arrange: the first migration only, with two copies of one file and a run on the later copy.
+    Migrator::down(db, None).await.unwrap();
+    Migrator::up(db, Some(1)).await.unwrap();
+    let backend = db.get_database_backend();
+    let id = |n: u8| uuid::Uuid::from_bytes([n; 16]);
+    let uuid = |n: u8| match backend {
+        DatabaseBackend::Sqlite => format!("X'{}'", id(n).simple()),
+        _ => format!("'{}'", id(n)),
+    };
+    let (org, campaign, first, second, other, run) = (1, 2, 3, 4, 5, 6);
+    let at = |minute: u32| format!("'2026-11-24T10:{minute:02}:00+00:00'");
+    let sha = "'aa'";
+    for sql in [
+        format!(
+            "INSERT INTO organizations (id, clerk_org_id, name, office_hours, created_at, updated_at) \
+             VALUES ({}, 'org_m', 'M', '{{}}', {}, {})",
+            uuid(org),
+            at(0),
+            at(0)
+        ),
+        format!(
+            "INSERT INTO campaigns (id, org_id, name, direction, status, agent_id, base_prompt, variables, \
+             analysis_fields, retry_policy, created_at, updated_at) \
+             VALUES ({}, {}, 'C', 'outbound', 'active', 'agent', 'Hi', '[]', '[]', '{{}}', {}, {})",
+            uuid(campaign),
+            uuid(org),
+            at(0),
+            at(0)
+        ),
+        upload(&uuid(first), &uuid(org), sha, "stored", &at(1)),
+        upload(&uuid(second), &uuid(org), sha, "ingested", &at(2)),
+        upload(&uuid(other), &uuid(org), "'bb'", "stored", &at(3)),
+        format!(
+            "INSERT INTO runs (id, org_id, campaign_id, upload_id, name, status, settings, created_at, updated_at) \
+             VALUES ({}, {}, {}, {}, 'R', 'ready', '{{}}', {}, {})",
+            uuid(run),
+            uuid(org),
+            uuid(campaign),
+            uuid(second),
+            at(4),
+            at(4)
+        ),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    // Act
+    Migrator::up(db, None).await.unwrap();
+
+    // Assert
+    let text = |sql: &str| {
+        let sql = sql.to_owned();
+        async move {
+            let row = db.query_one(Statement::from_string(backend, sql)).await.unwrap().unwrap();
+            row.try_get_by_index::<String>(0).unwrap()
+        }
+    };
+    let count = db
+        .query_one(Statement::from_string(backend, "SELECT COUNT(*) FROM uploads"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(count, 2, "the later copy is gone, the other file stays");
+    assert_eq!(text(&format!("SELECT status FROM uploads WHERE id = {}", uuid(first))).await, "ingested");
+    let kept = format!("SELECT COUNT(*) FROM runs WHERE upload_id = {}", uuid(first));
+    let row = db.query_one(Statement::from_string(backend, kept)).await.unwrap().unwrap();
+    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1, "the run follows the kept upload");
+
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert_second_migration(&SchemaManager::new(db), false).await;
+    Migrator::up(db, None).await.unwrap();
+}
+
+fn upload(id: &str, org: &str, sha: &str, status: &str, at: &str) -> String {
+    let key = id.replace('\'', "");
+    format!(
+        "INSERT INTO uploads (id, org_id, file_name, media_type, size_bytes, sha256, storage_key, status, \
+         created_at, updated_at) VALUES ({id}, {org}, 'f.csv', 'text/csv', 1, {sha}, 'key-{key}', '{status}', {at}, {at})",
+    )
+}
+
 #[tokio::test]
 async fn the_schema_migrates_up_down_and_up_again_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -59,6 +164,7 @@ async fn the_schema_migrates_up_down_and_up_again_on_sqlite() {
     let db = Database::connect(&url).await.unwrap();
 
     up_down_up(&db).await;
+    duplicate_uploads_are_merged(&db).await;
 
     // sqlx turns foreign keys on for every SQLite connection; the schema relies on it.
     let row = db
@@ -87,7 +193,10 @@ async fn the_schema_migrates_up_down_and_up_again_on_postgres() {
     // Run the body in its own task so a failed assertion still drops the database.
     let outcome = tokio::spawn({
         let db = db.clone();
-        async move { up_down_up(&db).await }
+        async move {
+            up_down_up(&db).await;
+            duplicate_uploads_are_merged(&db).await;
+        }
     })
     .await;
     db.close().await.unwrap();

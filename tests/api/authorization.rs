@@ -68,12 +68,21 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     ("runs.resume", Kind::Mutation, [401, 200, 409, 404, 404, 403]),
     ("runs.cancel", Kind::Mutation, [401, 200, 409, 404, 404, 403]),
     ("runs.schedule", Kind::Mutation, [401, 409, 409, 404, 404, 403]),
+    // Calls: members of the organization; another organization's call is not found.
+    ("calls.list", Kind::Query, [401, 200, 200, 200, 200, 403]),
+    ("calls.get", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    // The do-not-call list: admins of the organization (the super admin edits the operator
+    // organization's own list here).
+    ("dnc.list", Kind::Query, [401, 403, 200, 200, 403, 403]),
+    ("dnc.add", Kind::Mutation, [401, 403, 200, 200, 403, 403]),
+    ("dnc.remove", Kind::Mutation, [401, 403, 200, 200, 403, 403]),
     ("admin.organizations.list", Kind::Query, [401, 403, 403, 200, 403, 403]),
     ("admin.organizations.get", Kind::Query, [401, 403, 403, 200, 403, 403]),
     ("admin.organizations.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
 ];
 
-fn valid_input(key: &str, world: &World) -> Value {
+/// `call_id` is a call of alpha's (see [`crate::calls::seed_call`]).
+fn valid_input(key: &str, world: &World, call_id: &str) -> Value {
     let alpha = &world.alpha;
     match key {
         "organizations.getCurrent" | "organizations.isSuperAdmin" => Value::Null,
@@ -108,6 +117,12 @@ fn valid_input(key: &str, world: &World) -> Value {
             "campaignId": alpha.campaign_id, "uploadId": alpha.upload_id, "name": "Table run",
             "clientRequestId": uuid::Uuid::new_v4().to_string()
         }),
+        "calls.list" => json!({"status": "ended", "limit": 10}),
+        "calls.get" => json!({"id": call_id}),
+        "dnc.list" => json!({"limit": 10}),
+        "dnc.add" => json!({"phone": "(312) 555-0199", "reason": "table"}),
+        // By number, so each caller's removal succeeds whether or not the number is listed.
+        "dnc.remove" => json!({"phone": "(312) 555-0199"}),
         "admin.organizations.list" => json!({"search": "alpha"}),
         "admin.organizations.get" => json!({"id": alpha.id}),
         "admin.organizations.create" => json!({"clerkOrgId": "org_gamma", "name": "Gamma Clinic"}),
@@ -149,6 +164,7 @@ async fn every_procedure_answers_every_kind_of_caller_as_declared() {
     // Arrange
     let app = TestApp::spawn().await;
     let world = seed::world(&app).await;
+    let call_id = crate::calls::seed_call(&app, &world.alpha).await;
     let no_org = TokenBuilder::user("user_without_org").sign();
     let callers: [Option<&str>; 6] = [
         None,
@@ -162,7 +178,7 @@ async fn every_procedure_answers_every_kind_of_caller_as_declared() {
     // Act
     let mut mismatches = Vec::new();
     for (key, kind, expected) in TABLE {
-        let input = valid_input(key, &world);
+        let input = valid_input(key, &world, &call_id);
         for ((caller, token), want) in CALLERS.iter().zip(callers).zip(expected) {
             let response = match kind {
                 Kind::Query => app.query(token, key, input.clone()).await,

@@ -12,7 +12,7 @@ use crate::support::{seed, TestApp};
 // copied so both measure the same file.
 #[path = "../../crates/ingestion/benches/support/gen.rs"]
 #[allow(dead_code)]
-mod gen;
+pub mod gen;
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -33,3 +33,27 @@ async fn input_that_is_not_json_gets_an_rspc_shaped_400() {
     assert_eq!(body["result"]["data"]["code"], 400);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_and_time_requests_by_route_without_raw_paths() {
+    let app = TestApp::spawn().await;
+    let secret_path = "/rspc/runs.get?input=%7B%22id%22%3A%22patient-ish%22%7D";
+    app.http.get(app.url("/healthz")).send().await.unwrap();
+    app.http.get(app.url(secret_path)).send().await.unwrap();
+    app.http.get(app.url("/no/such/route/1234")).send().await.unwrap();
+
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let body = response.text().await.unwrap();
+    let healthz = body
+        .lines()
+        .find(|l| l.starts_with("http_requests_total{") && l.contains("route=\"/healthz\""))
+        .unwrap_or_else(|| panic!("no /healthz counter in\n{body}"));
+    assert!(healthz.contains("status=\"200\"") && healthz.contains("method=\"GET\""), "{healthz}");
+    assert!(body.contains("http_request_duration_seconds_bucket{"), "durations are histograms");
+    assert!(body.contains("route=\"unmatched\""), "unknown paths share one label");
+    assert!(!body.contains("patient-ish") && !body.contains("1234"), "no raw path in labels");
+    app.stop().await;
+}

@@ -62,7 +62,7 @@ impl Harness {
         let sim = Arc::new(Simulator::new(config, clock.clone()));
         let received = Received::default();
 
-        let simulator_api = rivvi_server::simulator::router(sim.clone())
+        let simulator_api = rivvi_server::simulator::router(sim.clone(), false)
             .layer(middleware::from_fn_with_state(received.clone(), count_api_request));
         let app = Router::new()
             .nest("/simulator/retell", simulator_api)

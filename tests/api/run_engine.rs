@@ -11,7 +11,7 @@ use rivvi_execution::clock::{Clock, ManualClock};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{json, Value};
 
-use crate::support::{seed, TestApp};
+use crate::support::{scalar, seed, TestApp};
 
 /// Rows of the clinic D fixture: every one must end completed or failed.
 const FIXTURE_ROWS: u64 = 20;
@@ -47,15 +47,6 @@ fn row_count(stats: &Value, status: &str) -> u64 {
         .find(|c| c["status"] == status)
         .and_then(|c| c["count"].as_u64())
         .unwrap_or(0)
-}
-
-async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one(Statement::from_string(db.get_database_backend(), sql.to_owned()))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 /// The invariants every run keeps, whatever happened to the servers: no attempt of a row was

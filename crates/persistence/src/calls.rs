@@ -6,9 +6,14 @@
 //! the call by it.
 //!
 //! Numbers, transcript and summary are sealed (AAD = `calls/<column>/<call id>`); the structured
-//! analysis, recording URL and status columns are clear so analytics can group by them. Times are
+//! analysis, recording URL and status columns are clear so analytics can group by them. The
+//! database holds one call per attempt of a row (`ux_calls_row_id_attempt`). Staff read calls
+//! through [`list`] (filtered, newest first, the patient's name opened and only the last digits
+//! of the number) and [`get_detail`] (everything opened). Times are
 //! passed in by the caller (the engine's injected clock), never read from the wall clock here, so
 //! "calls created in the last minute" means the same thing to a test's manual clock.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rivvi_domain::campaign::Direction;
@@ -21,11 +26,12 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::entities::calls;
+use crate::entities::{calls, patients};
 use crate::sealing::{Aad, Keys};
-use crate::{OrgScope, PersistenceError, Result};
+use crate::{OrgScope, Page, PersistenceError, Result};
 
 const TABLE: &str = "calls";
+const PATIENTS_TABLE: &str = "patients";
 
 /// Statuses that hold one of the organization's concurrent call slots.
 pub const ACTIVE_STATUSES: [CallStatus; 2] = [CallStatus::Registered, CallStatus::Ongoing];
@@ -115,6 +121,65 @@ impl std::fmt::Debug for CallContent {
     }
 }
 
+/// Which of a call's times a date range applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallTime {
+    /// When the call was written (outbound: just before dialling).
+    #[default]
+    Created,
+    /// When the conversation started; calls never connected have none and never match.
+    Started,
+}
+
+/// Which calls [`list`] returns; each `None` matches every call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallFilter {
+    pub status: Option<CallStatus>,
+    pub direction: Option<Direction>,
+    pub campaign_id: Option<CampaignId>,
+    pub run_id: Option<RunId>,
+    pub patient_id: Option<PatientId>,
+    /// Inclusive lower bound of `time`.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound of `time`.
+    pub to: Option<DateTime<Utc>>,
+    pub time: CallTime,
+}
+
+/// A patient's name, opened.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PatientName {
+    pub first_name: String,
+    pub last_name: String,
+}
+
+// PHI: never printed.
+impl std::fmt::Debug for PatientName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PatientName(***)")
+    }
+}
+
+/// One call of a list: its clear columns, who it was with, and just enough of the number to
+/// tell calls apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallListEntry {
+    pub call: CallRecord,
+    /// `None` when the call is not linked to a patient (or the patient was erased).
+    pub patient_name: Option<PatientName>,
+    /// The last four digits of the patient's side of the call (the number dialled, or the
+    /// caller's for an inbound call).
+    pub patient_phone_last4: String,
+}
+
+/// One call with everything sealed opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallDetail {
+    pub call: CallRecord,
+    pub content: CallContent,
+    pub patient_name: Option<PatientName>,
+}
+
 /// What a provider report changes on a call. `None` leaves a column alone; a value overwrites
 /// it (reports only ever add detail: a later event carries at least what an earlier one did).
 #[derive(Clone, Default, PartialEq)]
@@ -152,14 +217,61 @@ pub async fn create_outbound(
     keys: &Keys,
     new: NewOutboundCall,
 ) -> Result<CallRecord> {
+    insert_registered(conn, scope, keys, new.into()).await
+}
+
+/// A call about to be written, whichever way it goes (see [`insert_registered`]).
+pub(crate) struct NewCall {
+    pub id: CallId,
+    pub direction: Direction,
+    pub run_id: Option<RunId>,
+    pub row_id: Option<RunRowId>,
+    pub campaign_id: Option<CampaignId>,
+    pub patient_id: Option<PatientId>,
+    pub related_call_id: Option<CallId>,
+    pub attempt: u32,
+    /// Sealed before it is stored.
+    pub from_number: String,
+    /// Sealed before it is stored.
+    pub to_number: String,
+    pub local: Option<LocalStamp>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<NewOutboundCall> for NewCall {
+    fn from(new: NewOutboundCall) -> Self {
+        NewCall {
+            id: new.id,
+            direction: Direction::Outbound,
+            run_id: Some(new.run_id),
+            row_id: Some(new.row_id),
+            campaign_id: Some(new.campaign_id),
+            patient_id: new.patient_id,
+            related_call_id: None,
+            attempt: new.attempt,
+            from_number: new.from_number,
+            to_number: new.to_number,
+            local: new.local,
+            created_at: new.created_at,
+        }
+    }
+}
+
+/// Writes a call in status `registered` with no provider id or report yet, its numbers sealed.
+pub(crate) async fn insert_registered(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    new: NewCall,
+) -> Result<CallRecord> {
     let id = new.id.as_uuid();
     let row = calls::Model {
         id,
         org_id: scope.org_id().as_uuid(),
-        direction: Direction::Outbound.as_str().to_owned(),
-        run_id: Some(new.run_id.as_uuid()),
-        row_id: Some(new.row_id.as_uuid()),
-        campaign_id: Some(new.campaign_id.as_uuid()),
+        direction: new.direction.as_str().to_owned(),
+        run_id: new.run_id.map(|r| r.as_uuid()),
+        row_id: new.row_id.map(|r| r.as_uuid()),
+        campaign_id: new.campaign_id.map(|c| c.as_uuid()),
         patient_id: new.patient_id.map(|p| p.as_uuid()),
         provider_call_id: None,
         status: CallStatus::Registered.as_str().to_owned(),
@@ -175,7 +287,7 @@ pub async fn create_outbound(
         summary_sealed: None,
         recording_url: None,
         analysis: None,
-        related_call_id: None,
+        related_call_id: new.related_call_id.map(|c| c.as_uuid()),
         local_hour: new.local.map(|l| to_i32("local_hour", l.hour)).transpose()?,
         local_date: new.local.map(|l| l.date),
         local_weekday: new.local.map(|l| to_i32("local_weekday", l.weekday)).transpose()?,
@@ -200,6 +312,67 @@ pub async fn get_for_update(conn: &impl ConnectionTrait, scope: &OrgScope, id: C
     find(conn, scope, id, true).await?.ok_or_else(|| PersistenceError::not_found("call", id))
 }
 
+async fn find_row(conn: &impl ConnectionTrait, scope: &OrgScope, id: CallId) -> Result<calls::Model> {
+    calls::Entity::find_by_id(id.as_uuid())
+        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .one(conn)
+        .await?
+        .ok_or_else(|| PersistenceError::not_found("call", id))
+}
+
+fn open_content(keys: &Keys, row: &calls::Model) -> Result<CallContent> {
+    let open = |column: &str, sealed: &[u8]| keys.sealer.open_string(&aad(row.id, column), sealed);
+    Ok(CallContent {
+        from_number: open("from_number_sealed", &row.from_number_sealed)?,
+        to_number: open("to_number_sealed", &row.to_number_sealed)?,
+        transcript: row.transcript_sealed.as_deref().map(|s| open("transcript_sealed", s)).transpose()?,
+        summary: row.summary_sealed.as_deref().map(|s| open("summary_sealed", s)).transpose()?,
+    })
+}
+
+/// The opened names of the organization's patients among `ids`, by id (erased ones are absent). The
+/// AAD is the patients table's own (`patients/<column>/<patient id>`).
+async fn patient_names(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    mut ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, PatientName>> {
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, Vec<u8>, Vec<u8>)> = patients::Entity::find()
+        .select_only()
+        .column(patients::Column::Id)
+        .column(patients::Column::FirstNameSealed)
+        .column(patients::Column::LastNameSealed)
+        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .filter(patients::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(id, first, last)| {
+            let open = |column, sealed: &[u8]| {
+                keys.sealer.open_string(&Aad { table: PATIENTS_TABLE, column, row_id: id }, sealed)
+            };
+            let name = PatientName {
+                first_name: open("first_name_sealed", &first)?,
+                last_name: open("last_name_sealed", &last)?,
+            };
+            Ok((id, name))
+        })
+        .collect()
+}
+
+/// The last `n` digits of a phone number (all of them when it has fewer).
+fn last_digits(number: &str, n: usize) -> String {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(n)..].iter().collect()
+}
+
 async fn find(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
@@ -222,18 +395,86 @@ pub async fn get_content(
     keys: &Keys,
     id: CallId,
 ) -> Result<CallContent> {
-    let row = calls::Entity::find_by_id(id.as_uuid())
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
-        .one(conn)
-        .await?
-        .ok_or_else(|| PersistenceError::not_found("call", id))?;
-    let open = |column: &str, sealed: &[u8]| keys.sealer.open_string(&aad(row.id, column), sealed);
-    Ok(CallContent {
-        from_number: open("from_number_sealed", &row.from_number_sealed)?,
-        to_number: open("to_number_sealed", &row.to_number_sealed)?,
-        transcript: row.transcript_sealed.as_deref().map(|s| open("transcript_sealed", s)).transpose()?,
-        summary: row.summary_sealed.as_deref().map(|s| open("summary_sealed", s)).transpose()?,
-    })
+    let row = find_row(conn, scope, id).await?;
+    open_content(keys, &row)
+}
+
+/// One call of the organization with its numbers, transcript, summary and patient name opened.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, call_id = %id), err(level = "debug"))]
+pub async fn get_detail(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    id: CallId,
+) -> Result<CallDetail> {
+    let row = find_row(conn, scope, id).await?;
+    let content = open_content(keys, &row)?;
+    let mut names = patient_names(conn, scope, keys, row.patient_id.into_iter().collect()).await?;
+    let patient_name = row.patient_id.and_then(|p| names.remove(&p));
+    Ok(CallDetail { call: row.try_into()?, content, patient_name })
+}
+
+/// The organization's calls matching `filter`, newest first (by creation), with the total.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    filter: &CallFilter,
+    page: Page,
+) -> Result<(Vec<CallListEntry>, u64)> {
+    let mut query = calls::Entity::find().filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()));
+    if let Some(status) = filter.status {
+        query = query.filter(calls::Column::Status.eq(status.as_str()));
+    }
+    if let Some(direction) = filter.direction {
+        query = query.filter(calls::Column::Direction.eq(direction.as_str()));
+    }
+    if let Some(id) = filter.campaign_id {
+        query = query.filter(calls::Column::CampaignId.eq(id.as_uuid()));
+    }
+    if let Some(id) = filter.run_id {
+        query = query.filter(calls::Column::RunId.eq(id.as_uuid()));
+    }
+    if let Some(id) = filter.patient_id {
+        query = query.filter(calls::Column::PatientId.eq(id.as_uuid()));
+    }
+    let time = match filter.time {
+        CallTime::Created => calls::Column::CreatedAt,
+        CallTime::Started => calls::Column::StartedAt,
+    };
+    if let Some(from) = filter.from {
+        query = query.filter(time.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(time.lt(to));
+    }
+    let total = query.clone().count(conn).await?;
+    let rows = query
+        .order_by_desc(calls::Column::CreatedAt)
+        .order_by_desc(calls::Column::Id)
+        .limit(page.effective_limit())
+        .offset(page.offset)
+        .all(conn)
+        .await?;
+    let names = patient_names(conn, scope, keys, rows.iter().filter_map(|r| r.patient_id).collect()).await?;
+    let entries = rows
+        .into_iter()
+        .map(|row| {
+            let (column, sealed) = match row.direction.parse::<Direction>() {
+                Ok(Direction::Inbound) => ("from_number_sealed", &row.from_number_sealed),
+                _ => ("to_number_sealed", &row.to_number_sealed),
+            };
+            let number = keys.sealer.open_string(&aad(row.id, column), sealed)?;
+            let patient_name = row.patient_id.and_then(|p| names.get(&p).cloned());
+            Ok(CallListEntry {
+                call: row.try_into()?,
+                patient_name,
+                patient_phone_last4: last_digits(&number, 4),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((entries, total))
 }
 
 /// The call placed for attempt `attempt` of a row, if one was written.
@@ -485,4 +726,267 @@ pub(crate) fn aad(call_id: Uuid, column: &str) -> Aad<'_> {
 
 fn to_i32(field: &'static str, value: u32) -> Result<i32> {
     i32::try_from(value).map_err(|_| PersistenceError::Invalid { field, reason: "too large".into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use sea_orm::DatabaseConnection;
+    use serde_json::json;
+
+    use super::*;
+    use crate::entities::{campaigns, run_rows, runs};
+    use crate::identity;
+    use crate::patients::{self, PatientFields, PatientIdentity};
+    use crate::testing::on_each_backend;
+
+    struct Fixture {
+        scope: OrgScope,
+        keys: Keys,
+        campaign: CampaignId,
+        run: RunId,
+        rows: Vec<RunRowId>,
+        patient: PatientId,
+        t0: DateTime<Utc>,
+    }
+
+    /// An organization with a campaign, a run of three rows and a patient, written as rows (the
+    /// repositories that normally write them are beside the point here).
+    async fn fixture(db: &DatabaseConnection, clerk_id: &str) -> Fixture {
+        let keys = Keys::generate().unwrap();
+        let org = identity::upsert_org_by_clerk_id(db, clerk_id, None, None, false).await.unwrap();
+        let scope = OrgScope::for_verified_org(org.id);
+        let t0 = Utc::now();
+        let campaign = campaigns::Model {
+            id: Uuid::now_v7(),
+            org_id: org.id.as_uuid(),
+            name: "Reminders".into(),
+            direction: "outbound".into(),
+            status: "active".into(),
+            agent_id: "agent_1".into(),
+            base_prompt: "Hello".into(),
+            voicemail_message: None,
+            variables: json!([]),
+            analysis_fields: json!([]),
+            retry_policy: json!({}),
+            current_prompt_version_id: None,
+            created_by: None,
+            created_at: t0,
+            updated_at: t0,
+        };
+        campaigns::Entity::insert(campaigns::ActiveModel::from(campaign.clone()))
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+        let run = runs::Model {
+            id: Uuid::now_v7(),
+            org_id: org.id.as_uuid(),
+            campaign_id: campaign.id,
+            upload_id: None,
+            name: "Monday".into(),
+            status: "running".into(),
+            prompt_version_id: None,
+            instructions: None,
+            scheduled_at: None,
+            started_at: Some(t0),
+            finished_at: None,
+            pause_reason: None,
+            settings: json!({}),
+            client_request_id: None,
+            created_by: None,
+            created_at: t0,
+            updated_at: t0,
+        };
+        runs::Entity::insert(runs::ActiveModel::from(run.clone())).exec_without_returning(db).await.unwrap();
+        let mut rows = Vec::new();
+        for index in 0..3 {
+            let row = run_rows::Model {
+                id: Uuid::now_v7(),
+                run_id: run.id,
+                org_id: org.id.as_uuid(),
+                patient_id: None,
+                sort_index: index,
+                sheet_row: index + 2,
+                variables_sealed: vec![0],
+                cells_sealed: vec![0],
+                status: "dialing".into(),
+                skip_reason: None,
+                duplicate_of: None,
+                attempts: 1,
+                next_attempt_at: None,
+                lease_until: None,
+                leased_by: None,
+                outcome: None,
+                analysis: None,
+                last_error: None,
+                created_at: t0,
+                updated_at: t0,
+            };
+            run_rows::Entity::insert(run_rows::ActiveModel::from(row.clone()))
+                .exec_without_returning(db)
+                .await
+                .unwrap();
+            rows.push(RunRowId(row.id));
+        }
+        let identity = PatientIdentity {
+            canonical: format!("ada lovelace {clerk_id}"),
+            fields: PatientFields {
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                birth_date: "1961-02-04".into(),
+                phone: "+13125550143".into(),
+                secondary_phone: None,
+                mrn: None,
+            },
+        };
+        let (patient, _) = patients::find_or_create(db, &scope, &keys, &identity).await.unwrap();
+        Fixture {
+            scope,
+            keys,
+            campaign: CampaignId(campaign.id),
+            run: RunId(run.id),
+            rows,
+            patient: patient.id,
+            t0,
+        }
+    }
+
+    /// Starts a registered call with `change`.
+    async fn start(db: &DatabaseConnection, f: &Fixture, id: CallId, change: CallChange) {
+        update(db, &f.scope, &f.keys, id, CallStatus::Registered, Some(CallEvent::Start), change, f.t0)
+            .await
+            .unwrap();
+    }
+
+    async fn call(
+        db: &DatabaseConnection,
+        f: &Fixture,
+        row: usize,
+        attempt: u32,
+        patient: bool,
+        minutes: i64,
+    ) -> Result<CallRecord> {
+        create_outbound(
+            db,
+            &f.scope,
+            &f.keys,
+            NewOutboundCall {
+                id: CallId::new(),
+                run_id: f.run,
+                row_id: f.rows[row],
+                campaign_id: f.campaign,
+                patient_id: patient.then_some(f.patient),
+                attempt,
+                from_number: "+13125550100".into(),
+                to_number: format!("+1312555017{row}"),
+                local: None,
+                created_at: f.t0 + TimeDelta::minutes(minutes),
+            },
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_second_call_for_the_same_attempt_of_a_row_is_refused() {
+        on_each_backend(|db| async move {
+            let f = fixture(&db, "org_a").await;
+            call(&db, &f, 0, 1, false, 0).await.unwrap();
+
+            let again = call(&db, &f, 0, 1, false, 1).await.unwrap_err();
+            let next_attempt = call(&db, &f, 0, 2, false, 2).await;
+
+            assert!(again.is_conflict_on("ux_calls_row_id_attempt"), "{again}");
+            assert!(next_attempt.is_ok());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_list_filters_pages_newest_first_and_shows_only_the_last_digits() {
+        on_each_backend(|db| async move {
+            let f = fixture(&db, "org_a").await;
+            let other = fixture(&db, "org_b").await;
+            let oldest = call(&db, &f, 0, 1, true, 0).await.unwrap();
+            let middle = call(&db, &f, 1, 1, false, 10).await.unwrap();
+            let newest = call(&db, &f, 2, 1, true, 20).await.unwrap();
+            call(&db, &other, 0, 1, true, 5).await.unwrap();
+            let change =
+                CallChange { started_at: Some(f.t0 + TimeDelta::minutes(11)), ..CallChange::default() };
+            start(&db, &f, middle.id, change).await;
+            let ids = |entries: &[CallListEntry]| entries.iter().map(|e| e.call.id).collect::<Vec<_>>();
+            let list_of = |filter: CallFilter, page: Page| {
+                let (db, f) = (&db, &f);
+                async move { list(db, &f.scope, &f.keys, &filter, page).await.unwrap() }
+            };
+            let matching = |filter: CallFilter| list_of(filter, Page::default());
+
+            let (all, total) = list_of(CallFilter::default(), Page::default()).await;
+            let (second_page, _) = list_of(CallFilter::default(), Page::new(2, 2)).await;
+            let ongoing =
+                matching(CallFilter { status: Some(CallStatus::Ongoing), ..Default::default() }).await;
+            let of_patient = matching(CallFilter { patient_id: Some(f.patient), ..Default::default() }).await;
+            let inbound =
+                matching(CallFilter { direction: Some(Direction::Inbound), ..Default::default() }).await;
+            let of_run = matching(CallFilter { run_id: Some(f.run), ..Default::default() }).await;
+            let of_other_campaign =
+                matching(CallFilter { campaign_id: Some(other.campaign), ..Default::default() }).await;
+            let created_window = matching(CallFilter {
+                from: Some(f.t0 + TimeDelta::minutes(5)),
+                to: Some(f.t0 + TimeDelta::minutes(20)),
+                ..Default::default()
+            })
+            .await;
+            let started_window =
+                matching(CallFilter { from: Some(f.t0), time: CallTime::Started, ..Default::default() })
+                    .await;
+
+            assert_eq!((ids(&all), total), (vec![newest.id, middle.id, oldest.id], 3));
+            assert_eq!(ids(&second_page), vec![oldest.id]);
+            assert_eq!(ids(&ongoing.0), vec![middle.id]);
+            assert_eq!(ids(&of_patient.0), vec![newest.id, oldest.id]);
+            assert_eq!(inbound.1, 0);
+            assert_eq!(of_run.1, 3);
+            assert_eq!(of_other_campaign.1, 0, "another organization's campaign");
+            assert_eq!(ids(&created_window.0), vec![middle.id], "from inclusive, to exclusive");
+            assert_eq!(ids(&started_window.0), vec![middle.id], "only calls that started");
+            assert_eq!(all[0].patient_phone_last4, "0172");
+            assert_eq!(all[0].patient_name.as_ref().map(|n| n.last_name.as_str()), Some("Lovelace"));
+            assert_eq!(all[1].patient_name, None);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_detail_opens_the_transcript_and_is_not_found_in_another_organization() {
+        on_each_backend(|db| async move {
+            let f = fixture(&db, "org_a").await;
+            let other = fixture(&db, "org_b").await;
+            let placed = call(&db, &f, 0, 1, true, 0).await.unwrap();
+            let change = CallChange {
+                outcome: Some(CallOutcome::Reached),
+                transcript: Some("Agent: Hello Ada".into()),
+                summary: Some("Confirmed".into()),
+                analysis: Some(json!({"appt_confirmed": true})),
+                ..CallChange::default()
+            };
+            start(&db, &f, placed.id, change).await;
+
+            let detail = get_detail(&db, &f.scope, &f.keys, placed.id).await.unwrap();
+            let elsewhere = get_detail(&db, &other.scope, &other.keys, placed.id).await.unwrap_err();
+
+            assert_eq!(detail.content.transcript.as_deref(), Some("Agent: Hello Ada"));
+            assert_eq!(detail.content.summary.as_deref(), Some("Confirmed"));
+            assert_eq!(detail.content.to_number, "+13125550170");
+            assert_eq!(detail.call.analysis, Some(json!({"appt_confirmed": true})));
+            assert_eq!(detail.patient_name.map(|n| n.first_name), Some("Ada".to_owned()));
+            assert!(matches!(elsewhere, PersistenceError::NotFound { entity: "call", .. }), "{elsewhere}");
+        })
+        .await;
+    }
+
+    #[test]
+    fn the_last_digits_skip_the_plus_sign() {
+        assert_eq!(last_digits("+13125550143", 4), "0143");
+        assert_eq!(last_digits("+12", 4), "12");
+    }
 }

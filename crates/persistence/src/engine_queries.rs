@@ -12,7 +12,8 @@ use rivvi_domain::campaign::{CampaignDefinition, Direction};
 use rivvi_domain::ids::{CallId, OrgId};
 use rivvi_domain::lifecycle::{RowStatus, RunStatus};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Statement,
 };
 use serde_json::json;
 
@@ -58,6 +59,36 @@ pub async fn live_runs(conn: &impl ConnectionTrait) -> Result<Vec<RunRecord>> {
         .all(conn)
         .await?;
     rows.into_iter().map(RunRecord::try_from).collect()
+}
+
+/// How much work the engines have, across organizations: for the `/metrics` gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Workload {
+    /// Calls `registered` or `ongoing`.
+    pub active_calls: u64,
+    /// Pending rows of running runs whose next attempt is due.
+    pub due_rows: u64,
+}
+
+/// Counts [`Workload`] at `now`.
+#[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
+pub async fn workload(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Workload> {
+    let active_calls = calls::Entity::find()
+        .filter(calls::Column::Status.is_in(ACTIVE_STATUSES.map(|s| s.as_str())))
+        .count(conn)
+        .await?;
+    let running = runs::Entity::find()
+        .select_only()
+        .column(runs::Column::Id)
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .into_query();
+    let due_rows = run_rows::Entity::find()
+        .filter(run_rows::Column::Status.eq(RowStatus::Pending.as_str()))
+        .filter(run_rows::Column::NextAttemptAt.is_null().or(run_rows::Column::NextAttemptAt.lte(now)))
+        .filter(run_rows::Column::RunId.in_subquery(running))
+        .count(conn)
+        .await?;
+    Ok(Workload { active_calls, due_rows })
 }
 
 /// Rows still `dialing` whose lease ended before `now`: their instance died or lost track of

@@ -13,6 +13,7 @@
 //! - [`error`]: [`PersistenceError`]; unique violations become `Conflict` with the index name.
 //! - [`page`]: [`Page`], limit/offset pagination with a hard cap.
 //! - [`identity`]: users, organizations and memberships synced from Clerk (just-in-time upserts).
+//! - [`inbound`]: inbound calls: the organization of a called number, the caller, their open outreach.
 //! - [`organizations`]: an organization's settings; operator listing and creation.
 //! - [`campaigns`]: campaigns of one organization.
 //! - [`prompt_versions`]: the append-only history of each campaign's composed prompt.
@@ -27,10 +28,13 @@
 //! - [`sealing`]: PHI sealed at rest (AES-256-GCM with key ids) and HMAC lookup keys.
 //! - [`audit`]: the append-only audit log.
 //! - [`webhook_events`]: replay protection for incoming webhooks.
+//! - `bulk` (private): PostgreSQL bulk inserts, one `INSERT ... SELECT FROM UNNEST` of arrays per
+//!   chunk ([`run_rows`] and [`patients`] on imports).
 //! - `entities` (private): one SeaORM entity module per table.
 //! - `testing` (feature `testing`): a fresh migrated database per test, SQLite or PostgreSQL.
 
 pub mod audit;
+mod bulk;
 pub mod calls;
 pub mod campaigns;
 pub mod db;
@@ -39,6 +43,7 @@ pub mod engine_queries;
 mod entities;
 pub mod error;
 pub mod identity;
+pub mod inbound;
 pub mod organizations;
 pub mod page;
 pub mod patients;

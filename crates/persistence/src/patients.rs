@@ -6,24 +6,25 @@
 //! Values are sealed with the row id in their associated data, so the id is chosen here before
 //! sealing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{OrgId, PatientId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
+use crate::bulk;
 use crate::entities::patients;
 use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
 
 const TABLE: &str = "patients";
-/// Rows per INSERT: far below PostgreSQL's 65535 bind parameters at 14 columns a row.
+/// Rows per SQLite INSERT (PostgreSQL upserts [`bulk::CHUNK`] rows per statement).
 const INSERT_BATCH: usize = 1000;
 /// Keys per `IN (...)` lookup.
 const LOOKUP_BATCH: usize = 1000;
@@ -75,43 +76,47 @@ pub async fn find_or_create_many(
 ) -> Result<Vec<PatientId>> {
     let identity_keys: Vec<String> = patients.iter().map(|p| keys.index.identity_key(&p.canonical)).collect();
     let at = now();
-    let mut pending = Vec::new();
-    let mut queued = std::collections::HashSet::new();
-    for (patient, identity_key) in patients.iter().zip(&identity_keys) {
-        // One row per identity per statement: PostgreSQL refuses to upsert a row twice at once.
-        if queued.insert(identity_key.clone()) {
-            pending.push(sealed_row(
-                scope,
-                keys,
-                PatientId::new().as_uuid(),
-                &patient.fields,
-                identity_key.clone(),
-                at,
-            )?);
-        }
-    }
+    // One row per identity per statement: PostgreSQL refuses to upsert a row twice at once.
+    let mut queued = HashSet::with_capacity(patients.len());
+    let pending: Vec<(&PatientFields, &String)> = patients
+        .iter()
+        .zip(&identity_keys)
+        .filter(|(_, identity_key)| queued.insert(identity_key.as_str()))
+        .map(|(patient, identity_key)| (&patient.fields, identity_key))
+        .collect();
+    let seal = |batch: &[(&PatientFields, &String)]| {
+        batch
+            .iter()
+            .map(|(fields, identity_key)| {
+                sealed_row(scope, keys, PatientId::new().as_uuid(), fields, (*identity_key).clone(), at)
+            })
+            .collect::<Result<Vec<_>>>()
+    };
     let mut known: HashMap<String, PatientId> = HashMap::with_capacity(pending.len());
-    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+    if conn.get_database_backend() == DbBackend::Postgres {
         // Insert, or touch the existing row of the same identity, and read every id back in the
         // same statement. A separate lookup by key would be planned against the statistics of
         // the table as it was before this transaction filled it: a sequential scan per batch,
         // minutes for a 100k-row import. The touch rewrites the key with its own value.
-        for batch in pending.chunks(INSERT_BATCH) {
-            let rows = patients::Entity::insert_many(batch.iter().cloned().map(patients::ActiveModel::from))
-                .on_conflict(
-                    OnConflict::columns([patients::Column::OrgId, patients::Column::IdentityKey])
-                        .update_column(patients::Column::IdentityKey)
-                        .to_owned(),
-                )
-                .exec_with_returning_many(conn)
-                .await?;
-            known.extend(rows.into_iter().map(|row| (row.identity_key, PatientId(row.id))));
+        let mut chunks = pending.chunks(bulk::CHUNK);
+        let prepare = |batch: &[(&PatientFields, &String)]| -> Result<Statement> {
+            Ok(unnest_upsert(scope, keys, at, seal(batch)?))
+        };
+        let mut next = chunks.next().map(prepare).transpose()?;
+        while let Some(statement) = next {
+            let (rows, prepared) =
+                bulk::while_executing(conn.query_all(statement), || chunks.next().map(prepare).transpose())
+                    .await;
+            for row in rows? {
+                known.insert(row.try_get("", "identity_key")?, PatientId(row.try_get("", "id")?));
+            }
+            next = prepared?;
         }
     } else {
         // SQLite (no RETURNING through sea-orm here; its planner uses the unique index anyway):
         // insert the new identities, then read all ids by key.
         for batch in pending.chunks(INSERT_BATCH) {
-            patients::Entity::insert_many(batch.iter().cloned().map(patients::ActiveModel::from))
+            patients::Entity::insert_many(seal(batch)?.into_iter().map(patients::ActiveModel::from))
                 .on_conflict(
                     OnConflict::columns([patients::Column::OrgId, patients::Column::IdentityKey])
                         .do_nothing()
@@ -245,6 +250,60 @@ pub async fn update(
         .exec(conn)
         .await?;
     get(conn, scope, keys, id).await
+}
+
+/// One PostgreSQL statement upserting `models`, new patients of one organization sealed at `at`
+/// (see [`bulk`]), answering `(id, identity_key)` for each, inserted or already there.
+fn unnest_upsert(
+    scope: &OrgScope,
+    keys: &Keys,
+    at: DateTime<Utc>,
+    models: Vec<patients::Model>,
+) -> Statement {
+    let len = models.len();
+    let mut ids = Vec::with_capacity(len);
+    let mut first_names = Vec::with_capacity(len);
+    let mut last_names = Vec::with_capacity(len);
+    let mut birth_dates = Vec::with_capacity(len);
+    let mut phones = Vec::with_capacity(len);
+    let mut secondary_phones = Vec::with_capacity(len);
+    let mut mrns = Vec::with_capacity(len);
+    let mut identity_keys = Vec::with_capacity(len);
+    let mut phone_keys = Vec::with_capacity(len);
+    let mut secondary_phone_keys = Vec::with_capacity(len);
+    for model in models {
+        ids.push(model.id);
+        first_names.push(model.first_name_sealed);
+        last_names.push(model.last_name_sealed);
+        birth_dates.push(model.dob_sealed);
+        phones.push(model.phone_sealed);
+        secondary_phones.push(model.secondary_phone_sealed);
+        mrns.push(model.mrn_sealed);
+        identity_keys.push(model.identity_key);
+        phone_keys.push(model.phone_key);
+        secondary_phone_keys.push(model.secondary_phone_key);
+    }
+    let mut insert = bulk::UnnestInsert::new(TABLE);
+    insert
+        .column("id", "uuid", ids)
+        .same("org_id", "uuid", scope.org_id().as_uuid())
+        .column("first_name_sealed", "bytea", first_names)
+        .column("last_name_sealed", "bytea", last_names)
+        .column("dob_sealed", "bytea", birth_dates)
+        .column("phone_sealed", "bytea", phones)
+        .nullable("secondary_phone_sealed", "bytea", secondary_phones, Vec::new())
+        .nullable("mrn_sealed", "bytea", mrns, Vec::new())
+        .column("identity_key", "text", identity_keys)
+        .column("phone_key", "text", phone_keys)
+        .nullable("secondary_phone_key", "text", secondary_phone_keys, String::new())
+        // `sealed_row` gives every model the active key's id.
+        .same("key_id", "text", keys.sealer.active_key_id())
+        .same("created_at", "timestamptz", at)
+        .same("updated_at", "timestamptz", at);
+    insert.statement(
+        "ON CONFLICT (org_id, identity_key) DO UPDATE SET identity_key = EXCLUDED.identity_key \
+         RETURNING id, identity_key",
+    )
 }
 
 async fn ids_by_identity(

@@ -19,13 +19,14 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::bulk;
 use crate::entities::run_rows;
 use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
 
 const TABLE: &str = "run_rows";
-/// Rows per INSERT: well below PostgreSQL's 65535 bind parameters at 21 columns a row.
+/// Rows per SQLite INSERT (PostgreSQL inserts [`bulk::CHUNK`] rows per statement).
 const INSERT_BATCH: usize = 1000;
 
 /// One field a row failed on.
@@ -94,14 +95,77 @@ pub async fn insert_many(
     rows: &[NewRunRow],
 ) -> Result<()> {
     let at = now();
-    for batch in rows.chunks(INSERT_BATCH) {
-        let models =
-            batch.iter().map(|row| sealed_row(scope, keys, run_id, row, at)).collect::<Result<Vec<_>>>()?;
-        run_rows::Entity::insert_many(models.into_iter().map(run_rows::ActiveModel::from))
-            .exec_without_returning(conn)
-            .await?;
+    let seal = |batch: &[NewRunRow]| {
+        batch.iter().map(|row| sealed_row(scope, keys, run_id, row, at)).collect::<Result<Vec<_>>>()
+    };
+    if conn.get_database_backend() == DbBackend::Postgres {
+        let mut chunks = rows.chunks(bulk::CHUNK);
+        let prepare =
+            |batch: &[NewRunRow]| -> Result<Statement> { Ok(unnest_insert(scope, run_id, at, seal(batch)?)) };
+        let mut next = chunks.next().map(prepare).transpose()?;
+        while let Some(statement) = next {
+            let (done, prepared) =
+                bulk::while_executing(conn.execute(statement), || chunks.next().map(prepare).transpose())
+                    .await;
+            done?;
+            next = prepared?;
+        }
+    } else {
+        for batch in rows.chunks(INSERT_BATCH) {
+            run_rows::Entity::insert_many(seal(batch)?.into_iter().map(run_rows::ActiveModel::from))
+                .exec_without_returning(conn)
+                .await?;
+        }
     }
     Ok(())
+}
+
+/// One PostgreSQL statement inserting `models`, fresh rows of one run (see [`bulk`]). The columns
+/// a fresh row leaves `NULL` (scheduling, lease, outcome, analysis, error) are not named.
+fn unnest_insert(
+    scope: &OrgScope,
+    run_id: RunId,
+    at: DateTime<Utc>,
+    models: Vec<run_rows::Model>,
+) -> Statement {
+    let len = models.len();
+    let mut ids = Vec::with_capacity(len);
+    let mut patient_ids = Vec::with_capacity(len);
+    let mut sort_indexes = Vec::with_capacity(len);
+    let mut sheet_rows = Vec::with_capacity(len);
+    let mut variables = Vec::with_capacity(len);
+    let mut cells = Vec::with_capacity(len);
+    let mut statuses = Vec::with_capacity(len);
+    let mut skip_reasons = Vec::with_capacity(len);
+    let mut duplicates_of = Vec::with_capacity(len);
+    for model in models {
+        ids.push(model.id);
+        patient_ids.push(model.patient_id);
+        sort_indexes.push(model.sort_index);
+        sheet_rows.push(model.sheet_row);
+        variables.push(model.variables_sealed);
+        cells.push(model.cells_sealed);
+        statuses.push(model.status);
+        skip_reasons.push(model.skip_reason);
+        duplicates_of.push(model.duplicate_of);
+    }
+    let mut insert = bulk::UnnestInsert::new(TABLE);
+    insert
+        .column("id", "uuid", ids)
+        .same("run_id", "uuid", run_id.as_uuid())
+        .same("org_id", "uuid", scope.org_id().as_uuid())
+        .nullable("patient_id", "uuid", patient_ids, Uuid::nil())
+        .column("sort_index", "int4", sort_indexes)
+        .column("sheet_row", "int4", sheet_rows)
+        .column("variables_sealed", "bytea", variables)
+        .column("cells_sealed", "bytea", cells)
+        .column("status", "text", statuses)
+        .nullable("skip_reason", "text", skip_reasons, String::new())
+        .nullable("duplicate_of", "uuid", duplicates_of, Uuid::nil())
+        .same("attempts", "int4", 0_i32)
+        .same("created_at", "timestamptz", at)
+        .same("updated_at", "timestamptz", at);
+    insert.statement("")
 }
 
 /// A run's rows in sheet order, optionally of one status.

@@ -1,7 +1,9 @@
 //! Uploaded files of one organization: what was stored where, with its size and SHA-256.
 //!
 //! The bytes live in object storage under `storage_key`; this table is the index. A file is
-//! recognised as uploaded before by its hash within the organization ([`find_by_sha256`]).
+//! recognised as uploaded before by its hash within the organization ([`find_by_sha256`]), and
+//! the database holds one upload per hash per organization (`ux_uploads_org_id_sha256`):
+//! [`find_or_create`] answers a repeated file, even one racing its twin, with the first upload.
 //! File names may hold PHI (`smith_john_referrals.xlsx`): they are never logged here.
 
 use std::fmt;
@@ -9,6 +11,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{OrgId, UploadId, UserId};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entities::uploads;
@@ -90,10 +93,24 @@ pub struct NewUpload {
     pub storage_key: String,
 }
 
-/// Records an upload (status `stored`) in the organization. A storage key used before is a
-/// `Conflict` on [`crate::constraints::UPLOADS_STORAGE_KEY`].
+/// Records an upload (status `stored`) in the organization, unless the organization already has
+/// an upload with the same SHA-256: then that one is returned and nothing is written. `true` when
+/// `new` was recorded.
+///
+/// Two identical uploads racing each other resolve to one record: the loser's insert does nothing
+/// (`ON CONFLICT (org_id, sha256) DO NOTHING`, which on PostgreSQL waits for the winner's
+/// transaction) and the winner's upload is read back (visible at READ COMMITTED, the default).
+/// The loser's caller still holds its own stored object and must delete it. A storage key used
+/// before is a `Conflict` on [`crate::constraints::UPLOADS_STORAGE_KEY`].
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, upload_id = %new.id), err(level = "debug"))]
-pub async fn create(conn: &impl ConnectionTrait, scope: &OrgScope, new: NewUpload) -> Result<UploadRecord> {
+pub async fn find_or_create(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    new: NewUpload,
+) -> Result<(UploadRecord, bool)> {
+    if let Some(existing) = find_by_sha256(conn, scope, &new.sha256).await? {
+        return Ok((existing, false));
+    }
     let size_bytes = i64::try_from(new.size_bytes)
         .map_err(|_| PersistenceError::Invalid { field: "size_bytes", reason: "too large".into() })?;
     let at = now();
@@ -110,11 +127,26 @@ pub async fn create(conn: &impl ConnectionTrait, scope: &OrgScope, new: NewUploa
         created_at: at,
         updated_at: at,
     };
-    uploads::Entity::insert(uploads::ActiveModel::from(row.clone())).exec_without_returning(conn).await?;
-    row.try_into()
+    let inserted = uploads::Entity::insert(uploads::ActiveModel::from(row.clone()))
+        .on_conflict(
+            OnConflict::columns([uploads::Column::OrgId, uploads::Column::Sha256]).do_nothing().to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    if inserted > 0 {
+        return Ok((row.try_into()?, true));
+    }
+    match find_by_sha256(conn, scope, &row.sha256).await? {
+        Some(existing) => Ok((existing, false)),
+        // The winner's upload is gone again already (deleted in between): let the client retry.
+        None => Err(PersistenceError::Conflict { constraint: UPLOADS_ORG_ID_SHA256.to_owned() }),
+    }
 }
 
-/// The organization's earliest upload with this SHA-256 (lowercase or uppercase hex), if any.
+/// The unique index that holds one upload per file per organization.
+pub const UPLOADS_ORG_ID_SHA256: &str = "ux_uploads_org_id_sha256";
+
+/// The organization's upload with this SHA-256 (lowercase or uppercase hex), if any.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn find_by_sha256(
     conn: &impl ConnectionTrait,
@@ -220,8 +252,9 @@ mod tests {
         on_each_backend(|db| async move {
             let scope = org(&db, "org_a").await;
 
-            let created = create(&db, &scope, new_upload(&scope, SHA)).await.unwrap();
+            let (created, new) = find_or_create(&db, &scope, new_upload(&scope, SHA)).await.unwrap();
 
+            assert!(new);
             assert_eq!(created.status, UploadStatus::Stored);
             assert_eq!(created.size_bytes, 1234);
             assert_eq!(get(&db, &scope, created.id).await.unwrap(), created);
@@ -234,13 +267,49 @@ mod tests {
         on_each_backend(|db| async move {
             let a = org(&db, "org_a").await;
             let b = org(&db, "org_b").await;
-            let first = create(&db, &a, new_upload(&a, SHA)).await.unwrap();
-            create(&db, &a, new_upload(&a, SHA)).await.unwrap();
+            let (first, _) = find_or_create(&db, &a, new_upload(&a, SHA)).await.unwrap();
 
+            let again = find_or_create(&db, &a, new_upload(&a, &SHA.to_uppercase())).await.unwrap();
+            let (other, other_new) = find_or_create(&db, &b, new_upload(&b, SHA)).await.unwrap();
+
+            assert_eq!(again, (first.clone(), false), "the same file again is the first upload");
+            assert!(other_new && other.id != first.id, "another organization's file is its own");
             assert_eq!(find_by_sha256(&db, &a, &SHA.to_uppercase()).await.unwrap(), Some(first.clone()));
-            assert_eq!(find_by_sha256(&db, &b, SHA).await.unwrap(), None);
+            assert_eq!(find_by_sha256(&db, &b, SHA).await.unwrap(), Some(other));
             let err = get(&db, &b, first.id).await.unwrap_err();
             assert!(matches!(err, PersistenceError::NotFound { entity: "upload", .. }), "{err}");
+        })
+        .await;
+    }
+
+    /// The loser of two identical uploads racing each other gets the winner's record instead of
+    /// an error. On PostgreSQL the loser's lookup runs before the winner commits, so its insert
+    /// meets the unique index; SQLite's single connection serialises the two.
+    #[tokio::test]
+    async fn racing_identical_uploads_resolve_to_one_record() {
+        on_each_backend(|db| async move {
+            use sea_orm::TransactionTrait;
+            let a = org(&db, "org_a").await;
+            let winner = db.begin().await.unwrap();
+            let (won, won_new) = find_or_create(&winner, &a, new_upload(&a, SHA)).await.unwrap();
+
+            let loser = tokio::spawn({
+                let db = db.clone();
+                let new = new_upload(&a, SHA);
+                async move {
+                    let txn = db.begin().await.unwrap();
+                    let outcome = find_or_create(&txn, &a, new).await;
+                    txn.commit().await.unwrap();
+                    outcome
+                }
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            winner.commit().await.unwrap();
+            let (lost, lost_new) = loser.await.unwrap().unwrap();
+
+            assert!(won_new && !lost_new);
+            assert_eq!(lost, won);
+            assert_eq!(find_by_sha256(&db, &a, SHA).await.unwrap(), Some(won));
         })
         .await;
     }
@@ -250,7 +319,7 @@ mod tests {
         on_each_backend(|db| async move {
             let a = org(&db, "org_a").await;
             let b = org(&db, "org_b").await;
-            let upload = create(&db, &a, new_upload(&a, SHA)).await.unwrap();
+            let (upload, _) = find_or_create(&db, &a, new_upload(&a, SHA)).await.unwrap();
 
             let other = mark_status(&db, &b, upload.id, UploadStatus::Rejected).await.unwrap_err();
             let marked = mark_status(&db, &a, upload.id, UploadStatus::Ingested).await.unwrap();
@@ -267,10 +336,11 @@ mod tests {
         on_each_backend(|db| async move {
             let a = org(&db, "org_a").await;
             let first = new_upload(&a, SHA);
-            create(&db, &a, first.clone()).await.unwrap();
+            find_or_create(&db, &a, first.clone()).await.unwrap();
 
-            let again = NewUpload { id: UploadId::new(), ..first };
-            let err = create(&db, &a, again).await.unwrap_err();
+            let other_file = "ab".repeat(32);
+            let again = NewUpload { id: UploadId::new(), sha256: other_file, ..first };
+            let err = find_or_create(&db, &a, again).await.unwrap_err();
 
             assert!(err.is_conflict_on(crate::constraints::UPLOADS_STORAGE_KEY), "{err}");
         })

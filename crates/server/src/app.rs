@@ -37,6 +37,8 @@ impl Application {
     /// [`Application::build`] with another clock: tests move a manual clock through office
     /// hours, calling windows and call durations.
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        // Before anything records a measurement: until then the facade drops them.
+        crate::http::metrics::handle();
         // Bound first: the built-in simulator is told where to send its webhooks.
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -73,7 +75,7 @@ impl Application {
                 let _ = stopped.wait_for(|s| *s).await;
             }
         };
-        let mut workers = Vec::new();
+        let mut workers = vec![crate::http::metrics::spawn_upkeep(until_stopped())];
         if self.state.settings.engine_enabled {
             workers.push(self.state.engine.clone().spawn(until_stopped()));
         }

@@ -15,20 +15,47 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rivvi_domain::lifecycle::CallOutcome;
 use rivvi_execution::retell::api::{CreatePhoneCallRequest, ErrorBody};
 use rivvi_execution::simulator::{SimError, Simulator};
 use subtle::ConstantTimeEq;
 
 /// The simulator's routes, relative to wherever they are nested. Generic over the outer router's
 /// state so it nests into the application router as is.
-pub fn router<S>(simulator: Arc<Simulator>) -> Router<S>
+///
+/// With `scripting` (test settings only), `POST /script` also sets the outcomes of the next calls
+/// to a number, so a test driving the server over HTTP can make a patient not answer.
+pub fn router<S>(simulator: Arc<Simulator>, scripting: bool) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
+    let mut routes = Router::new()
         .route("/v2/create-phone-call", post(create_phone_call))
-        .route("/v2/get-call/:call_id", get(get_call))
-        .with_state(simulator)
+        .route("/v2/get-call/:call_id", get(get_call));
+    if scripting {
+        routes = routes.route("/script", post(script));
+    }
+    routes.with_state(simulator)
+}
+
+/// The body of `POST /script`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Script {
+    /// E.164, as the engine dials it.
+    to_number: String,
+    outcomes: Vec<CallOutcome>,
+}
+
+/// 204 once the outcomes are queued; 400 for a body that is not a [`Script`].
+async fn script(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Script>(&body) {
+        Ok(script) => {
+            sim.script_outcomes(&script.to_number, script.outcomes);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => error(StatusCode::BAD_REQUEST, &format!("invalid script: {err}")),
+    }
 }
 
 /// 201 with the registered call; 400 for a bad body or number; 401 without the API key; 500

@@ -125,8 +125,8 @@ fn fk(
         .to_owned()
 }
 
-/// A plain index named `ix_<table>_<columns>`.
-fn index<T, C>(table: T, columns: &[C]) -> IndexCreateStatement
+/// A plain index named `ix_<table>_<columns>`. Later migrations name their indexes with it too.
+pub(crate) fn index<T, C>(table: T, columns: &[C]) -> IndexCreateStatement
 where
     T: Iden + Clone + 'static,
     C: Iden + Clone + 'static,
@@ -136,7 +136,7 @@ where
 
 /// A unique index named `ux_<table>_<columns>`. Unique constraints are always unique indexes
 /// (never inline `UNIQUE`), so the constraint name is ours on both databases.
-fn unique_index<T, C>(table: T, columns: &[C]) -> IndexCreateStatement
+pub(crate) fn unique_index<T, C>(table: T, columns: &[C]) -> IndexCreateStatement
 where
     T: Iden + Clone + 'static,
     C: Iden + Clone + 'static,

@@ -97,6 +97,18 @@ pub fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings
     settings
 }
 
+/// The first column of the first row `sql` returns, as an integer (mostly a count).
+pub async fn scalar(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    scalar_with(db, sql, Vec::new()).await
+}
+
+/// [`scalar`] with `values` bound to the placeholders of `sql`.
+pub async fn scalar_with(db: &sea_orm::DatabaseConnection, sql: &str, values: Vec<sea_orm::Value>) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let statement = sea_orm::Statement::from_sql_and_values(db.get_database_backend(), sql, values);
+    db.query_one(statement).await.unwrap().unwrap().try_get_by_index::<i64>(0).unwrap()
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await

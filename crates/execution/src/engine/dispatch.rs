@@ -17,6 +17,8 @@ use rivvi_persistence::runs::RunRecord;
 use rivvi_persistence::{do_not_call, engine_queries, OrgScope};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
+use futures_util::StreamExt;
+
 use super::org::OrgContext;
 use super::report::Settlement;
 use super::{error_chain, Engine, EngineError};
@@ -53,6 +55,27 @@ impl DispatchOutcome {
     /// Whether nothing at all happened.
     pub fn is_empty(&self) -> bool {
         *self == DispatchOutcome::default()
+    }
+}
+
+/// What the provider said to one create-call request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialled {
+    /// It accepted the call.
+    Placed,
+    /// It refused: the attempt counts and the retry policy applies.
+    Refused,
+    /// The answer was lost; the call may exist and is left for recovery.
+    MayExist,
+}
+
+impl Dialled {
+    fn label(self) -> &'static str {
+        match self {
+            Dialled::Placed => "placed",
+            Dialled::Refused => "refused",
+            Dialled::MayExist => "unknown",
+        }
     }
 }
 
@@ -128,11 +151,24 @@ impl Engine {
                     continue;
                 }
             };
-            for dial in prepared {
-                let call_id = dial.call_id;
-                if let Err(err) = self.dial(*dial, now, &mut outcome).await {
-                    tracing::warn!(org_id = %org_id, call_id = %call_id, error = %error_chain(&err), "recording a dial failed; recovery will reconcile it");
-                    outcome.errors += 1;
+            let mut dials = futures_util::stream::iter(prepared)
+                .map(|dial| async move {
+                    let call_id = dial.call_id;
+                    (call_id, self.dial(*dial, now).await)
+                })
+                .buffer_unordered(self.settings.dials_at_once.max(1));
+            while let Some((call_id, dialled)) = dials.next().await {
+                match dialled {
+                    Ok(Dialled::Placed) => outcome.dialed += 1,
+                    Ok(Dialled::Refused) => outcome.provider_errors += 1,
+                    Ok(Dialled::MayExist) => {
+                        outcome.provider_errors += 1;
+                        outcome.awaiting_reconciliation += 1;
+                    }
+                    Err(err) => {
+                        tracing::warn!(org_id = %org_id, call_id = %call_id, error = %error_chain(&err), "recording a dial failed; recovery will reconcile it");
+                        outcome.errors += 1;
+                    }
                 }
             }
         }
@@ -318,21 +354,23 @@ impl Engine {
     }
 
     /// Step 3 for one call: ask the provider, then record what it said.
-    async fn dial(
-        &self,
-        dial: PreparedDial,
-        now: DateTime<Utc>,
-        outcome: &mut DispatchOutcome,
-    ) -> Result<(), EngineError> {
+    async fn dial(&self, dial: PreparedDial, now: DateTime<Utc>) -> Result<Dialled, EngineError> {
         let PreparedDial { scope, call_id, create } = dial;
+        let asked = std::time::Instant::now();
         let answer =
             match tokio::time::timeout(self.settings.dial_timeout, self.provider.create_call(create)).await {
                 Ok(answer) => answer,
                 Err(_) => Err(ProviderError::Timeout),
             };
+        let dialled = match &answer {
+            Ok(_) => Dialled::Placed,
+            Err(err) if err.call_may_exist() => Dialled::MayExist,
+            Err(_) => Dialled::Refused,
+        };
+        metrics::histogram!("rivvi_provider_create_call_seconds").record(asked.elapsed().as_secs_f64());
+        metrics::counter!("rivvi_engine_dials_total", "result" => dialled.label()).increment(1);
         match answer {
             Ok(provider_call) => {
-                outcome.dialed += 1;
                 let txn = self.db.begin().await?;
                 let call = calls::get_for_update(&txn, &scope, call_id).await?;
                 match call.provider_call_id.as_deref() {
@@ -352,12 +390,9 @@ impl Engine {
                 txn.commit().await?;
             }
             Err(err) if err.call_may_exist() => {
-                outcome.provider_errors += 1;
-                outcome.awaiting_reconciliation += 1;
                 tracing::warn!(org_id = %scope, call_id = %call_id, error = %err, "create-call answer lost; the call may exist, recovery will reconcile it");
             }
             Err(err) => {
-                outcome.provider_errors += 1;
                 tracing::warn!(org_id = %scope, call_id = %call_id, error = %err, "provider refused a call; the attempt counts");
                 let txn = self.db.begin().await?;
                 let call = calls::get_for_update(&txn, &scope, call_id).await?;
@@ -393,7 +428,7 @@ impl Engine {
                 txn.commit().await?;
             }
         }
-        Ok(())
+        Ok(dialled)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Provider call webhooks, applied once each, in any order.
 
-use rivvi_domain::ids::CallId;
+use rivvi_domain::campaign::Direction;
+use rivvi_domain::ids::{CallId, OrgId};
 use rivvi_domain::lifecycle::{CallStatus, RowStatus};
 use rivvi_persistence::calls::{self, CallRecord};
 use rivvi_persistence::{engine_queries, webhook_events, OrgScope};
@@ -29,6 +30,14 @@ pub enum ApplyOutcome {
     Ignored,
 }
 
+/// The ids every call of ours carries in its provider metadata: an outbound call's full
+/// [`CallMetadata`](crate::provider::CallMetadata), or an inbound call's `{call_id, org_id}`.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+struct CallIds {
+    call_id: CallId,
+    org_id: OrgId,
+}
+
 impl Engine {
     /// Applies a verified provider webhook, in one transaction with its replay record
     /// (`webhook_events`, keyed by provider call id and event kind): a replay changes nothing,
@@ -37,6 +46,14 @@ impl Engine {
     /// Order-tolerant: a `call_started` after `call_ended` adds its timestamp but does not move
     /// the call back; the row is decided once, by whichever final report comes first. A call
     /// whose create answer was lost is found by our call id in the event's metadata and linked.
+    ///
+    /// Inbound calls (written when Retell asked how to answer them, before it had a call id) are
+    /// found the same way, by the `call_id` and `org_id` we put in their metadata, and get their
+    /// provider id on the first event. Their status and details move like an outbound call's,
+    /// but they never touch a run row: a callback is not an attempt, so the outbound row keeps
+    /// its status, attempts and retry schedule (it does not count as reaching the patient either:
+    /// the row machine has no edge from `pending` to `completed`, and the inbound agent's goal is
+    /// not the campaign's; staff see the callback on the row through its related call).
     #[tracing::instrument(level = "debug", skip_all, fields(provider_call_id = %event.call.call_id, event = %event.event), err(level = "debug"))]
     pub async fn apply_call_event(&self, event: &CallEvent) -> Result<ApplyOutcome, EngineError> {
         if !matches!(
@@ -61,7 +78,14 @@ impl Engine {
         };
         let scope = OrgScope::for_verified_org(found.org_id);
         let call = calls::get_for_update(&txn, &scope, found.id).await?;
-        let applied = self.apply_report(&txn, &scope, &call, &event.call, now).await?;
+        let applied = match call.direction {
+            Direction::Outbound => self.apply_report(&txn, &scope, &call, &event.call, now).await?,
+            // Seen without a run or row, whatever is stored, so no row or run can move.
+            Direction::Inbound => {
+                let detached = CallRecord { run_id: None, row_id: None, ..call.clone() };
+                self.apply_report(&txn, &scope, &detached, &event.call, now).await?
+            }
+        };
         webhook_events::mark_processed(&txn, receipt.id, "applied").await?;
         txn.commit().await?;
         Ok(ApplyOutcome::Applied {
@@ -83,7 +107,9 @@ impl Engine {
         if let Some(call) = engine_queries::find_call_by_provider_id(conn, provider_call_id).await? {
             return Ok(Some(call));
         }
-        let Some(metadata) = event.call.rivvi_metadata() else {
+        let Some(metadata) =
+            event.call.metadata.clone().and_then(|m| serde_json::from_value::<CallIds>(m).ok())
+        else {
             return Ok(None);
         };
         let Some(call) = engine_queries::find_call(conn, metadata.call_id).await? else {

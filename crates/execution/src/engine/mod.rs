@@ -83,6 +83,10 @@ pub struct EngineSettings {
     pub max_call_duration: TimeDelta,
     /// At most this many rows claimed per organization per tick.
     pub max_claims_per_tick: u32,
+    /// Create-call requests in flight at once per organization and tick: against a real
+    /// provider a request takes hundreds of milliseconds, and one at a time would leave the
+    /// concurrency limit unfilled for seconds.
+    pub dials_at_once: usize,
     /// At most this many expired leases and stale calls handled per recovery step.
     pub recover_batch: u64,
     /// The patient's local calling window, as `(open hour, close hour)`: TCPA allows 08:00 to
@@ -92,7 +96,7 @@ pub struct EngineSettings {
 
 impl Default for EngineSettings {
     /// 1 s ticks, recovery every 10 ticks, 5 min leases, 60 s dial timeout, 30 min longest
-    /// call, 50 claims per organization per tick, calling window 08:00–21:00.
+    /// call, 50 claims per organization per tick, 16 dials at once, calling window 08:00–21:00.
     fn default() -> Self {
         EngineSettings {
             tick: Duration::from_secs(1),
@@ -101,6 +105,7 @@ impl Default for EngineSettings {
             dial_timeout: Duration::from_secs(60),
             max_call_duration: TimeDelta::minutes(30),
             max_claims_per_tick: 50,
+            dials_at_once: 16,
             recover_batch: 100,
             patient_window_hours: (8, 21),
         }
@@ -215,7 +220,10 @@ impl Engine {
             }
             Err(err) => tracing::warn!(error = %error_chain(&err), "engine schedule step failed"),
         }
-        match self.dispatch_tick(self.clock.now()).await {
+        let dispatching = std::time::Instant::now();
+        let dispatched = self.dispatch_tick(self.clock.now()).await;
+        metrics::histogram!("rivvi_engine_dispatch_tick_seconds").record(dispatching.elapsed().as_secs_f64());
+        match dispatched {
             Ok(outcome) if outcome.is_empty() => {}
             Ok(outcome) => tracing::debug!(?outcome, "engine dispatch"),
             Err(err) => tracing::warn!(error = %error_chain(&err), "engine dispatch step failed"),
@@ -224,7 +232,7 @@ impl Engine {
 }
 
 /// An error and its sources on one line (our errors carry ids, never patient data).
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -60,6 +60,9 @@ impl Engine {
     ///   event had arrived; one the provider does not know is a failed dial.
     pub async fn recover_tick(&self, now: DateTime<Utc>) -> Result<RecoverOutcome, EngineError> {
         let mut outcome = RecoverOutcome::default();
+        let workload = engine_queries::workload(&self.db, now).await?;
+        metrics::gauge!("rivvi_engine_active_calls").set(workload.active_calls as f64);
+        metrics::gauge!("rivvi_engine_due_rows").set(workload.due_rows as f64);
         for leased in engine_queries::expired_leases(&self.db, now, self.settings.recover_batch).await? {
             let (org_id, row_id) = (leased.org_id, leased.row.id);
             if let Err(err) = self.recover_row(leased, now, &mut outcome).await {

@@ -160,3 +160,24 @@ async fn two_claims_in_flight_at_once_get_disjoint_rows_on_postgresql() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_dispatcher_sends_its_create_call_requests_concurrently_up_to_dials_at_once() {
+    on_each_backend(|db| async move {
+        let spec = OrgSpec { concurrent_call_limit: 12, calls_per_minute: 600, ..OrgSpec::default() };
+        let world = World::new(db, spec).await;
+        let campaign = world.campaign(None).await;
+        let run = world.run(campaign, &(0..12).map(Person::chicago).collect::<Vec<_>>()).await;
+        let settings = rivvi_execution::engine::EngineSettings { dials_at_once: 5, ..Default::default() };
+        let engine = world.engine_with("engine-a", settings);
+        engine.start_run(&world.scope, run).await.unwrap();
+
+        let outcome = engine.dispatch_tick(world.now()).await.unwrap();
+
+        assert_eq!(outcome.dialed, 12);
+        let most = world.provider.most_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(most, 5, "requests overlap, at most dials_at_once of them");
+        assert_eq!(world.provider.assert_no_attempt_dialled_twice(), 12);
+    })
+    .await;
+}

@@ -8,6 +8,7 @@
 mod compliance;
 mod concurrency;
 mod events;
+mod inbound;
 mod lifecycle;
 mod office_hours;
 mod recovery;

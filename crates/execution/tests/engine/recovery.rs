@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use rivvi_domain::lifecycle::{CallOutcome, CallStatus, RowStatus, RunStatus};
+use rivvi_execution::engine::EngineSettings;
 use rivvi_persistence::testing::on_each_backend;
 
 use crate::support::{dispatch_or_die, Fault, OrgSpec, Person, World};
@@ -15,7 +16,9 @@ async fn an_engine_killed_mid_run_is_recovered_by_another_without_a_second_dial(
         let campaign = world.campaign(None).await;
         let people: Vec<Person> = (0..6).map(Person::chicago).collect();
         let run = world.run(campaign, &people).await;
-        let doomed = Arc::new(world.engine("engine-doomed"));
+        // One dial at a time, so that the death lands between the second and the third.
+        let one_at_a_time = EngineSettings { dials_at_once: 1, ..EngineSettings::default() };
+        let doomed = Arc::new(world.engine_with("engine-doomed", one_at_a_time));
         doomed.start_run(&world.scope, run).await.unwrap();
         // The first dial goes through; the second is placed but the instance dies waiting for the
         // answer; the third was written but never sent.

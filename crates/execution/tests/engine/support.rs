@@ -117,6 +117,9 @@ pub struct Recorder {
     pub hung: AtomicU32,
     /// Woken when a request hangs: the test "kills" the instance that made it.
     pub hang: tokio::sync::Notify,
+    in_flight: AtomicU32,
+    /// The most create requests that were in flight at once.
+    pub most_in_flight: AtomicU32,
 }
 
 impl Recorder {
@@ -127,6 +130,8 @@ impl Recorder {
             faults: Mutex::new(Vec::new()),
             hung: AtomicU32::new(0),
             hang: tokio::sync::Notify::new(),
+            in_flight: AtomicU32::new(0),
+            most_in_flight: AtomicU32::new(0),
         }
     }
 
@@ -193,7 +198,12 @@ impl VoiceProvider for Recorder {
         }
         let result = self.sim.create_call(call.clone());
         Box::pin(async move {
+            let now_in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now_in_flight, Ordering::SeqCst);
+            // A real request is not answered in the same poll: let the dispatcher start others.
+            tokio::task::yield_now().await;
             let result = result.await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
             self.dials.lock().unwrap().push(Dial {
                 create: call,
                 provider_call_id: result.as_ref().ok().map(|c| c.call_id.clone()),

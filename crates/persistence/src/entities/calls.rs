@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+/// One call per attempt of a row (`ux_calls_row_id_attempt`; inbound calls have no row), and a
+/// provider id used once (`ux_calls_provider_call_id`).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "calls")]
 pub struct Model {

@@ -301,6 +301,7 @@ async fn every_entity_round_trips_through_the_schema() {
             id: Uuid::now_v7(),
             org_id: ids.org,
             phone_key: "cd".repeat(32),
+            number_sealed: Some(vec![1, 2, 3]),
             reason: "asked not to be called".into(),
             added_by: Some(ids.user),
             created_at: at,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+/// One upload per file per organization (`ux_uploads_org_id_sha256`), one per storage key
+/// (`ux_uploads_storage_key`).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "uploads")]
 pub struct Model {
@@ -10,6 +12,7 @@ pub struct Model {
     pub file_name: String,
     pub media_type: String,
     pub size_bytes: i64,
+    /// Lowercase hex SHA-256 of the stored bytes.
     pub sha256: String,
     pub storage_key: String,
     pub status: String,

@@ -9,6 +9,8 @@ mod campaigns;
 mod connect;
 mod identity;
 mod organizations;
+mod patients;
+mod run_rows;
 mod webhook_events;
 
 use rivvi_persistence::identity::{upsert_org_by_clerk_id, upsert_user_by_clerk_id};

@@ -6,8 +6,10 @@
 pub mod admin;
 pub mod audit;
 mod audit_trail;
+pub mod calls;
 pub mod campaigns;
 pub mod context;
+pub mod dnc;
 pub mod error;
 pub mod input;
 pub mod organizations;
@@ -34,6 +36,8 @@ fn build() -> rspc::RouterBuilder<Ctx> {
         .merge("audit.", audit::mount())
         .merge("patients.", patients::mount())
         .merge("runs.", runs::mount())
+        .merge("calls.", calls::mount())
+        .merge("dnc.", dnc::mount())
 }
 
 /// Header of the generated bindings file.

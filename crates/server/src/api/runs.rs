@@ -5,6 +5,7 @@
 //! what is committed. Ingestion is CPU-bound and runs on the blocking pool.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::audit::AuditAction;
@@ -421,15 +422,17 @@ async fn create(ctx: &Ctx, input: CreateRun) -> ApiResult<Run> {
             ));
         }
     }
-    let preview = ingest_upload(
-        ctx,
-        &caller.scope,
-        input.upload_id,
-        &definition,
-        input.mapping.clone(),
-        input.sheet.clone(),
-    )
-    .await?;
+    let preview = Arc::new(
+        ingest_upload(
+            ctx,
+            &caller.scope,
+            input.upload_id,
+            &definition,
+            input.mapping.clone(),
+            input.sheet.clone(),
+        )
+        .await?,
+    );
     if preview.counts.callable_rows == 0 {
         return Err(ApiError::invalid(
             "uploadId",
@@ -463,7 +466,7 @@ async fn commit_run(
     name: String,
     request_id: String,
     instructions: Option<String>,
-    preview: &Preview,
+    preview: &Arc<Preview>,
 ) -> ApiResult<Run> {
     let scope = &caller.scope;
     let keys = &ctx.state.keys;
@@ -516,51 +519,27 @@ async fn commit_run(
     .await?;
     runs::set_prompt_version(&txn, scope, run_id, version.id).await?;
 
+    // The rows are built on the blocking pool while the patients are written: on a large file
+    // both take a while, and only the rows' patient ids need the database.
+    let building = tokio::task::spawn_blocking({
+        let preview = Arc::clone(preview);
+        move || new_rows(&preview)
+    });
     // Patients of every valid row (callable and duplicate), then the rows themselves.
-    let valid: Vec<&IngestedRow> = preview.rows.iter().filter(|r| r.status != SheetStatus::Invalid).collect();
-    let identities: Vec<PatientIdentity> = valid.iter().filter_map(|r| patient_identity(r)).collect();
-    let patient_ids = patients::find_or_create_many(&txn, scope, keys, &identities).await?;
-    let patients_done = started.elapsed();
-    let mut patient_of: HashMap<usize, PatientId> = HashMap::with_capacity(patient_ids.len());
-    let mut next = patient_ids.into_iter();
-    for row in &valid {
-        if patient_identity(row).is_some() {
-            if let Some(id) = next.next() {
-                patient_of.insert(row.index, id);
-            }
-        }
-    }
-    let row_ids: Vec<RunRowId> = preview.rows.iter().map(|_| RunRowId::new()).collect();
-    let new_rows: Vec<NewRunRow> = preview
+    let (patient_rows, identities): (Vec<usize>, Vec<PatientIdentity>) = preview
         .rows
         .iter()
-        .map(|row| NewRunRow {
-            id: row_ids[row.index],
-            patient_id: patient_of.get(&row.index).copied(),
-            sort_index: u32::try_from(row.index).unwrap_or(u32::MAX),
-            sheet_row: row.sheet_row,
-            content: RowContent {
-                variables: row.variables().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-                issues: row
-                    .errors
-                    .iter()
-                    .chain(&row.warnings)
-                    .map(|e| RowIssue { field: e.field.clone(), reason: e.reason.clone() })
-                    .collect(),
-            },
-            cells: row_cells(preview, row),
-            status: match row.status {
-                SheetStatus::Callable => RowStatus::Pending,
-                SheetStatus::Invalid | SheetStatus::Duplicate => RowStatus::Skipped,
-            },
-            skip_reason: match row.status {
-                SheetStatus::Callable => None,
-                SheetStatus::Invalid => Some("invalid".into()),
-                SheetStatus::Duplicate => Some("duplicate".into()),
-            },
-            duplicate_of: row.duplicate_of.and_then(|first| row_ids.get(first).copied()),
-        })
-        .collect();
+        .filter(|r| r.status != SheetStatus::Invalid)
+        .filter_map(|r| patient_identity(r).map(|identity| (r.index, identity)))
+        .unzip();
+    let patient_ids = patients::find_or_create_many(&txn, scope, keys, &identities).await?;
+    let patients_done = started.elapsed();
+    let patient_of: HashMap<usize, PatientId> = patient_rows.into_iter().zip(patient_ids).collect();
+    let mut new_rows =
+        building.await.map_err(|e| ApiError::Internal(anyhow::anyhow!("building the rows failed: {e}")))?;
+    for (new_row, row) in new_rows.iter_mut().zip(&preview.rows) {
+        new_row.patient_id = patient_of.get(&row.index).copied();
+    }
     let rows_built = started.elapsed();
     run_rows::insert_many(&txn, scope, keys, run_id, &new_rows).await?;
     let rows_done = started.elapsed();
@@ -755,6 +734,41 @@ fn same_request(existing: RunRecord, input: &CreateRun) -> ApiResult<Run> {
         return Err(ApiError::Conflict("clientRequestId was already used for a different run".into()));
     }
     Ok(run_view(existing))
+}
+
+/// The run's rows in sheet order, without their patients (known once the patients are written).
+fn new_rows(preview: &Preview) -> Vec<NewRunRow> {
+    let row_ids: Vec<RunRowId> = preview.rows.iter().map(|_| RunRowId::new()).collect();
+    preview
+        .rows
+        .iter()
+        .map(|row| NewRunRow {
+            id: row_ids[row.index],
+            patient_id: None,
+            sort_index: u32::try_from(row.index).unwrap_or(u32::MAX),
+            sheet_row: row.sheet_row,
+            content: RowContent {
+                variables: row.variables().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+                issues: row
+                    .errors
+                    .iter()
+                    .chain(&row.warnings)
+                    .map(|e| RowIssue { field: e.field.clone(), reason: e.reason.clone() })
+                    .collect(),
+            },
+            cells: row_cells(preview, row),
+            status: match row.status {
+                SheetStatus::Callable => RowStatus::Pending,
+                SheetStatus::Invalid | SheetStatus::Duplicate => RowStatus::Skipped,
+            },
+            skip_reason: match row.status {
+                SheetStatus::Callable => None,
+                SheetStatus::Invalid => Some("invalid".into()),
+                SheetStatus::Duplicate => Some("duplicate".into()),
+            },
+            duplicate_of: row.duplicate_of.and_then(|first| row_ids.get(first).copied()),
+        })
+        .collect()
 }
 
 fn patient_identity(row: &IngestedRow) -> Option<PatientIdentity> {

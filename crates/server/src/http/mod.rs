@@ -1,6 +1,7 @@
 //! The HTTP surface: routes and the middleware every request passes through.
 
 pub mod health;
+pub mod metrics;
 pub mod rpc_guard;
 pub mod uploads;
 
@@ -34,17 +35,24 @@ pub fn router(state: AppState) -> Router {
     let mut routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
         .nest("/rspc", rpc)
         .route("/webhooks/clerk", post(crate::webhooks::clerk::receive))
         .route("/webhooks/retell", post(crate::webhooks::retell::receive))
+        .route("/webhooks/retell/inbound", post(crate::webhooks::retell_inbound::receive))
         .merge(uploads::router(&state));
     if state.settings.expose_test_routes {
         routes = routes.route("/__test/panic", get(test_panic));
     }
     if let Some(simulator) = &state.simulator {
-        routes = routes.nest("/simulator/retell", crate::simulator::router(simulator.clone()));
+        routes = routes.nest(
+            "/simulator/retell",
+            crate::simulator::router(simulator.clone(), state.settings.expose_test_routes),
+        );
     }
-    let app = routes.layer(CatchPanicLayer::custom(|_| internal_error()));
+    let app = routes
+        .layer(CatchPanicLayer::custom(|_| internal_error()))
+        .layer(axum::middleware::from_fn(metrics::track));
 
     // Outermost first: every response, errors included, carries a request id, a trace span and
     // CORS headers (without them a browser reports "Failed to fetch" instead of the 401).

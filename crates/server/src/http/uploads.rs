@@ -9,9 +9,9 @@
 //! are computed, so memory stays bounded whatever the size. More than `RIVVI_UPLOAD_LIMIT` bytes
 //! is a 413 and leaves nothing stored or recorded. The same bytes uploaded again in the same
 //! organization return the first upload (`duplicate: true`) and the second copy is deleted;
-//! another organization's identical file is its own upload. (Two identical uploads racing each
-//! other may both be recorded: the schema's `(org_id, sha256)` index is not unique. That costs a
-//! second copy, never a wrong answer.)
+//! another organization's identical file is its own upload. Two identical uploads racing each
+//! other end the same way: the database holds one upload per hash per organization, the loser's
+//! insert resolves to the winner's record, and the loser deletes its own copy.
 //!
 //! Answers `201` with `{uploadId, fileName, size, sha256, mediaType, duplicate: false}`, `200` for
 //! a duplicate, or an error status with `{"error": "..."}`. File names may hold PHI: they are
@@ -341,8 +341,9 @@ fn multipart_error(err: &axum::extract::multipart::MultipartError, limit: u64) -
 }
 
 /// Records the stored upload with its audit entry in one transaction, or, when the organization
-/// already has these bytes, answers with that upload and deletes the new copy. On failure the
-/// new object is deleted too: no object without a record.
+/// already has these bytes (uploaded before, or by a twin request that won the race), answers
+/// with that upload and deletes the new copy, which no record names. On failure the new object
+/// is deleted too: no object without a record.
 async fn record(
     state: AppState,
     caller: OrgCaller,
@@ -375,11 +376,11 @@ async fn insert_unless_duplicate(
     request_id: Option<String>,
 ) -> Result<(UploadRecord, bool), UploadError> {
     let txn = state.db.begin().await?;
-    if let Some(existing) = uploads::find_by_sha256(&txn, &caller.scope, &new.sha256).await? {
+    let (record, created) = uploads::find_or_create(&txn, &caller.scope, new).await?;
+    if !created {
         txn.rollback().await?;
-        return Ok((existing, true));
+        return Ok((record, true));
     }
-    let record = uploads::create(&txn, &caller.scope, new).await?;
     let label = caller.clerk_user_id.clone();
     let actor = match caller.role {
         Role::SuperAdmin => AuditActor::SuperAdmin { user_id: caller.user_id, label },

@@ -2,4 +2,5 @@
 
 pub mod clerk;
 pub mod retell;
+pub mod retell_inbound;
 pub mod signature;

@@ -17,12 +17,8 @@ use serde_json::json;
 use crate::state::AppState;
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(signature) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
-        return refuse(StatusCode::UNAUTHORIZED, "missing x-retell-signature");
-    };
-    if let Err(err) = verify(state.retell_webhook_key.expose(), signature, &body, state.clock.now_ms()) {
-        tracing::warn!(reason = %err, "Retell webhook refused");
-        return refuse(StatusCode::UNAUTHORIZED, &err.to_string());
+    if let Err(refused) = verify_signature(&state, &headers, &body) {
+        return refused.into_response();
     }
     let event: CallEvent = match serde_json::from_slice(&body) {
         Ok(event) => event,
@@ -45,6 +41,33 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     }
 }
 
-fn refuse(status: StatusCode, reason: &str) -> Response {
+/// Checks `x-retell-signature` on the raw `body` (Retell signs every webhook, call events and
+/// inbound calls alike, with the API key). The signature header, when it verifies.
+pub(super) fn verify_signature<'h>(
+    state: &AppState,
+    headers: &'h HeaderMap,
+    body: &[u8],
+) -> Result<&'h str, Unauthorized> {
+    let Some(signature) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
+        return Err(Unauthorized("missing x-retell-signature".to_owned()));
+    };
+    if let Err(err) = verify(state.retell_webhook_key.expose(), signature, body, state.clock.now_ms()) {
+        tracing::warn!(reason = %err, "Retell webhook refused");
+        return Err(Unauthorized(err.to_string()));
+    }
+    Ok(signature)
+}
+
+/// A webhook whose signature did not verify: 401 with the reason (which never quotes the body).
+#[derive(Debug)]
+pub(super) struct Unauthorized(String);
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        refuse(StatusCode::UNAUTHORIZED, &self.0)
+    }
+}
+
+pub(super) fn refuse(status: StatusCode, reason: &str) -> Response {
     (status, Json(json!({"error": reason}))).into_response()
 }
