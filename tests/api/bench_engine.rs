@@ -17,7 +17,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use rivvi_execution::clock::Clock;
 use serde_json::json;
 
-use crate::support::{scalar, scalar_with, seed, TestApp};
+use crate::support::{scalar, scalar_with, seed, TestApp, TokenBuilder};
 
 use crate::bench::gen;
 
@@ -116,12 +116,15 @@ async fn bench_engine_10k_rows_two_instances_webhook_latency() {
     let world = seed::world(&app).await;
     let (file, expected) = gen::csv(rows);
     let mut runs = Vec::new();
-    // Alpha, beta and a third clinic, each with its own number.
-    let gamma_admin = seed::token("user_gamma_admin", "org_gamma", "admin");
+    // Alpha, beta and a third clinic, each with its own number. The clock runs fast, so the
+    // admins' tokens must outlive the default hour of clock time.
+    let long_lived =
+        |user: &str, org: &str| TokenBuilder::user(user).in_org(org, "admin").expires_in(86_400).sign();
+    let gamma_admin = long_lived("user_gamma_admin", "org_gamma");
     let gamma_id = seed::provision(&app, &gamma_admin).await;
     let clinics = [
-        (world.alpha.admin.clone(), world.alpha.id.clone(), "+13125550100"),
-        (world.beta.admin.clone(), world.beta.id.clone(), "+13125550111"),
+        (long_lived("user_alpha_admin", seed::ALPHA), world.alpha.id.clone(), "+13125550100"),
+        (long_lived("user_beta_admin", seed::BETA), world.beta.id.clone(), "+13125550111"),
         (gamma_admin, gamma_id, "+13125550122"),
     ];
     for (admin, org_id, number) in &clinics {

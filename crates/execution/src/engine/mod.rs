@@ -112,6 +112,9 @@ impl Default for EngineSettings {
     }
 }
 
+/// The least time between two dispatch steps asked for by [`Engine::wake`].
+const WAKE_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One engine instance. Cheap to share as `Arc<Engine>`; every step takes `&self`.
 pub struct Engine {
     db: DatabaseConnection,
@@ -125,6 +128,8 @@ pub struct Engine {
     /// The patient calling window as every-day office hours, so DST is handled by the same
     /// `is_open` / `next_opening` as the organization's hours.
     patient_window: OfficeHours,
+    /// Set by [`Engine::wake`]: a slot may have freed up or a run started.
+    wake: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Engine {
@@ -160,7 +165,22 @@ impl Engine {
         if settings.lease < floor {
             settings.lease = floor;
         }
-        Ok(Engine { db, keys, provider, clock, instance_id: instance_id.into(), settings, patient_window })
+        Ok(Engine {
+            db,
+            keys,
+            provider,
+            clock,
+            instance_id: instance_id.into(),
+            settings,
+            patient_window,
+            wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Asks the background loop for a dispatch step now rather than at its next tick: a call
+    /// ended (its slot is free) or a run started. Wakes arriving while a step runs fold into one.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// This instance's id (`run_rows.leased_by`).
@@ -198,6 +218,12 @@ impl Engine {
                         self.run_once(count).await;
                         count = count.wrapping_add(1);
                     }
+                    () = self.wake.notified() => {
+                        self.dispatch_now().await;
+                        // Calls end many times a second under load: one step per pause
+                        // serves all the wakes that arrive meanwhile.
+                        tokio::time::sleep(WAKE_PAUSE).await;
+                    }
                 }
             }
             tracing::info!(instance_id = %self.instance_id, "engine stopped");
@@ -220,6 +246,11 @@ impl Engine {
             }
             Err(err) => tracing::warn!(error = %error_chain(&err), "engine schedule step failed"),
         }
+        self.dispatch_now().await;
+    }
+
+    /// One dispatch step at the clock's now, timed for `/metrics`.
+    async fn dispatch_now(&self) {
         let dispatching = std::time::Instant::now();
         let dispatched = self.dispatch_tick(self.clock.now()).await;
         metrics::histogram!("rivvi_engine_dispatch_tick_seconds").record(dispatching.elapsed().as_secs_f64());

@@ -122,3 +122,39 @@ async fn the_background_loop_runs_the_steps_until_shut_down() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_wake_dispatches_at_once_instead_of_at_the_next_tick() {
+    on_each_backend(|db| async move {
+        let world = World::new(db, OrgSpec::default()).await;
+        let campaign = world.campaign(None).await;
+        let run = world.run(campaign, &[Person::chicago(0), Person::chicago(1)]).await;
+        // The first tick fires at once, before the run starts; the next one is an hour away.
+        let settings = rivvi_execution::engine::EngineSettings {
+            tick: std::time::Duration::from_secs(3600),
+            ..Default::default()
+        };
+        let engine = std::sync::Arc::new(world.engine_with("engine-woken", settings));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = engine.clone().spawn(async move {
+            let _ = stopped.await;
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        engine.start_run(&world.scope, run).await.unwrap();
+        let before_wake = world.provider.dials().len();
+
+        engine.wake();
+        let dialled = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while world.provider.dials().len() < 2 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        stop.send(()).unwrap();
+        handle.await.unwrap();
+
+        assert_eq!(before_wake, 0, "nothing dialled before the wake");
+        assert!(dialled.is_ok(), "the wake dialled both rows");
+    })
+    .await;
+}

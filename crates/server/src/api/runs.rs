@@ -637,6 +637,10 @@ async fn change(ctx: &Ctx, run_id: RunId, change: Change) -> ApiResult<Run> {
         .await?;
     let record = runs::get(&txn, scope, run_id).await?;
     txn.commit().await?;
+    if record.status == RunStatus::Running {
+        // Dial now rather than at the engine's next tick.
+        ctx.state.engine.wake();
+    }
     Ok(run_view(record))
 }
 

@@ -27,7 +27,11 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     match state.engine.apply_call_event(&event).await {
         Ok(outcome) => {
             let status = match outcome {
-                ApplyOutcome::Applied { .. } => "applied",
+                ApplyOutcome::Applied { .. } => {
+                    // The call may have ended: its slot can take the next row now, not a tick later.
+                    state.engine.wake();
+                    "applied"
+                }
                 ApplyOutcome::Duplicate => "duplicate",
                 ApplyOutcome::UnknownCall => "unknown_call",
                 _ => "ignored",
