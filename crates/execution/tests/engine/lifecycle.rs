@@ -1,8 +1,11 @@
 //! Run lifecycle through the engine: every call validated by the domain's run machine.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::TimeDelta;
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
-use rivvi_execution::engine::EngineError;
+use rivvi_execution::engine::{Engine, EngineError, EngineSettings};
 use rivvi_persistence::runs;
 use rivvi_persistence::testing::on_each_backend;
 
@@ -91,33 +94,46 @@ async fn cancelling_a_run_cancels_pending_rows_and_lets_calls_in_flight_finish()
     .await;
 }
 
+/// An engine with `tick` whose background loop runs until the returned sender fires.
+fn looping_engine(
+    world: &World,
+    name: &str,
+    tick: Duration,
+) -> (Arc<Engine>, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let settings = EngineSettings { tick, ..Default::default() };
+    let engine = Arc::new(world.engine_with(name, settings));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = engine.clone().spawn(async move {
+        let _ = stopped.await;
+    });
+    (engine, stop, handle)
+}
+
+/// Whether the provider saw `count` dials within ten seconds.
+async fn dials_reach(world: &World, count: usize) -> bool {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while world.provider.dials().len() < count {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
 #[tokio::test]
 async fn the_background_loop_runs_the_steps_until_shut_down() {
     on_each_backend(|db| async move {
         let world = World::new(db, OrgSpec::default()).await;
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[Person::chicago(0), Person::chicago(1)]).await;
-        let settings = rivvi_execution::engine::EngineSettings {
-            tick: std::time::Duration::from_millis(5),
-            ..Default::default()
-        };
-        let engine = std::sync::Arc::new(world.engine_with("engine-loop", settings));
+        let (engine, stop, handle) = looping_engine(&world, "engine-loop", Duration::from_millis(5));
         engine.start_run(&world.scope, run).await.unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 
-        let handle = engine.clone().spawn(async move {
-            let _ = stopped.await;
-        });
-        let dialled = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-            while world.provider.dials().len() < 2 {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        let dialled = dials_reach(&world, 2).await;
         stop.send(()).unwrap();
         handle.await.unwrap();
 
-        assert!(dialled.is_ok(), "the loop dialled both rows");
+        assert!(dialled, "the loop dialled both rows");
         assert_eq!(world.provider.assert_no_attempt_dialled_twice(), 2);
     })
     .await;
@@ -130,31 +146,18 @@ async fn a_wake_dispatches_at_once_instead_of_at_the_next_tick() {
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[Person::chicago(0), Person::chicago(1)]).await;
         // The first tick fires at once, before the run starts; the next one is an hour away.
-        let settings = rivvi_execution::engine::EngineSettings {
-            tick: std::time::Duration::from_secs(3600),
-            ..Default::default()
-        };
-        let engine = std::sync::Arc::new(world.engine_with("engine-woken", settings));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let handle = engine.clone().spawn(async move {
-            let _ = stopped.await;
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let (engine, stop, handle) = looping_engine(&world, "engine-woken", Duration::from_secs(3600));
+        tokio::time::sleep(Duration::from_millis(200)).await;
         engine.start_run(&world.scope, run).await.unwrap();
         let before_wake = world.provider.dials().len();
 
         engine.wake();
-        let dialled = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-            while world.provider.dials().len() < 2 {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        let dialled = dials_reach(&world, 2).await;
         stop.send(()).unwrap();
         handle.await.unwrap();
 
         assert_eq!(before_wake, 0, "nothing dialled before the wake");
-        assert!(dialled.is_ok(), "the wake dialled both rows");
+        assert!(dialled, "the wake dialled both rows");
     })
     .await;
 }
