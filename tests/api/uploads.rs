@@ -220,6 +220,25 @@ async fn a_raw_upload_takes_its_name_from_the_query_or_the_header() {
 }
 
 #[tokio::test]
+async fn the_same_file_uploaded_eight_times_at_once_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let (member, _) = member_of(&app, "org_up_race").await;
+    let file = csv(5);
+
+    let uploads = (0..8).map(|_| upload_raw(&app, &member, "/uploads?fileName=race.csv", &[], file.clone()));
+    let answers = futures_util::future::join_all(uploads).await;
+
+    let created = answers.iter().filter(|a| a.status == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "one upload wins: {:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    assert!(answers.iter().all(|a| a.status.is_success()), "the others are told it is a duplicate");
+    let first = upload_id(&answers[0]);
+    assert!(answers.iter().all(|a| upload_id(a) == first), "every answer names the same upload");
+    assert_eq!(local_objects(&app).len(), 1, "{:?}", local_objects(&app));
+    assert_eq!(count(&app, "uploads", &format!("sha256 = '{}'", sha256_hex(&file))).await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_same_file_twice_in_an_org_is_one_upload_and_another_org_gets_its_own() {
     let app = TestApp::spawn().await;
     let (alpha, _) = member_of(&app, "org_up_dup_a").await;
