@@ -8,8 +8,8 @@ use rspc::{Router, RouterBuilder};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use super::error::{ApiError, ApiResult};
-use super::organizations::{has_more, saturating_u32, Pagination};
+use super::error::ApiResult;
+use super::organizations::{check_time_range, has_more, saturating_u32, Pagination};
 use super::{Ctx, Input};
 
 pub fn mount() -> RouterBuilder<Ctx> {
@@ -75,11 +75,7 @@ pub struct AuditPage {
 
 async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
     let caller = ctx.require(Role::Admin)?;
-    if let (Some(from), Some(to)) = (input.from, input.to) {
-        if from >= to {
-            return Err(ApiError::invalid("to", "must be after from"));
-        }
-    }
+    check_time_range(input.from, input.to)?;
     let page = Pagination { limit: input.limit, offset: input.offset }.page()?;
     let filter = AuditFilter {
         entity_type: input.entity_type.filter(|s| !s.trim().is_empty()),

@@ -15,8 +15,8 @@ use rspc::{Router, RouterBuilder};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use super::error::{ApiError, ApiResult};
-use super::organizations::{has_more, saturating_u32, Pagination};
+use super::error::ApiResult;
+use super::organizations::{check_time_range, has_more, saturating_u32, Pagination};
 use super::{Ctx, Input};
 
 pub fn mount() -> RouterBuilder<Ctx> {
@@ -163,11 +163,7 @@ pub struct CallDetail {
 async fn list(ctx: &Ctx, input: ListCalls) -> ApiResult<CallPage> {
     let caller = ctx.require(Role::Member)?;
     let page = Pagination { limit: input.limit, offset: input.offset }.page()?;
-    if let (Some(from), Some(to)) = (input.from, input.to) {
-        if to <= from {
-            return Err(ApiError::invalid("to", "must be after from"));
-        }
-    }
+    check_time_range(input.from, input.to)?;
     let filter = CallFilter {
         status: input.status,
         direction: input.direction,

@@ -94,6 +94,15 @@ impl Pagination {
     }
 }
 
+/// Checks a list filter's `from` (inclusive) / `to` (exclusive) pair: when both are given, `to`
+/// must come after `from` (a 400 naming `to`).
+pub fn check_time_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> ApiResult<()> {
+    match (from, to) {
+        (Some(from), Some(to)) if to <= from => Err(ApiError::invalid("to", "must be after from")),
+        _ => Ok(()),
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Member {
