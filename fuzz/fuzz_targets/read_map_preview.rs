@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use rivvi_ingestion::preview::RowStatus;
 use rivvi_ingestion::{defaults, ingest, IngestOptions, ReadOptions};
 
-const NAMES: [&str; 6] = ["a.csv", "a.tsv", "a.xlsx", "a.xlsm", "a.xls", "a.ods"];
+const NAMES: [&str; 7] = ["a.csv", "a.tsv", "a.xlsx", "a.xlsm", "a.xlsb", "a.xls", "a.ods"];
 
 static QUIET_CAUGHT_PANICS: std::sync::Once = std::sync::Once::new();
 

@@ -209,6 +209,40 @@ async fn every_original_cell_reads_back_exactly_as_in_the_file() {
     app.stop().await;
 }
 
+/// The legacy xls, OpenDocument and Excel binary (as SheetJS writes it, compact cell records)
+/// fixtures preview and commit like xlsx and CSV: every column of every row is stored.
+#[tokio::test]
+async fn xls_ods_and_xlsb_workbooks_preview_and_commit_every_column() {
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+
+    for (file, format, callable, columns) in [
+        ("legacy_export.xls", "xls", 3, 5),
+        ("libreoffice_export.ods", "ods", 3, 5),
+        ("practice_export.xlsb", "xlsb", 3, 6),
+    ] {
+        let upload = app.upload(member, file, fixture(file)).await;
+        let preview = app
+            .query(Some(member), "runs.preview", json!({"campaignId": campaign, "uploadId": upload}))
+            .await;
+        let run = app
+            .mutation(Some(member), "runs.create", create_input(&campaign, &upload, &format!("req-{file}")))
+            .await;
+        let rows =
+            app.query(Some(member), "runs.getRows", json!({"runId": run.data()["id"], "limit": 100})).await;
+
+        assert_eq!(preview.data()["format"], format, "{file}");
+        assert_eq!(preview.data()["counts"]["callableRows"], callable, "{file}");
+        let stored = rows.data()["rows"].as_array().unwrap();
+        assert!(stored.iter().all(|r| r["cells"].as_array().unwrap().len() == columns), "{file}: {stored:?}");
+        let ada = stored.iter().find(|r| r["cells"][0] == "Ada").expect("Ada's row");
+        assert_eq!(ada["cells"][1], "Lovelace", "{file}");
+        assert_eq!(ada["cells"][3], "3125550143", "{file}: a numeric phone cell");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn row_data_is_sealed_at_rest() {
     let app = TestApp::spawn().await;

@@ -74,3 +74,27 @@ fn ingest_preview_takes_a_campaign_file_and_reports_an_invalid_one() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn ingest_preview_reads_an_excel_binary_workbook_with_compact_cell_records() {
+    let file = format!("{FIXTURES}/practice_export.xlsb");
+
+    let output = rivvi(&["ingest", "preview", &file, "--json"]);
+
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["format"], "xlsb");
+    assert_eq!(report["sheet"], "Appointments");
+    assert_eq!(
+        (report["headerRow"].as_u64(), report["dataRows"].as_u64(), report["callableRows"].as_u64()),
+        (Some(3), Some(4), Some(3))
+    );
+    let fields: Vec<&str> =
+        report["mapping"].as_array().unwrap().iter().map(|m| m["field"].as_str().unwrap()).collect();
+    assert_eq!(
+        fields,
+        ["firstName", "lastName", "dob", "primaryPhone", "appointmentDate", "appointmentTime", "provider"]
+    );
+    assert_eq!(report["errors"][0]["row"], 7);
+    assert_eq!(report["errors"][0]["field"], "primaryPhone");
+}

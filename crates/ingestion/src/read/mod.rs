@@ -6,6 +6,7 @@
 
 mod text;
 mod workbook;
+mod xlsb_cells;
 
 use crate::error::IngestError;
 use crate::header::SCAN_ROWS;
@@ -136,6 +137,11 @@ pub(crate) fn read(
     let table = match container(bytes) {
         Container::Zip => {
             let format = workbook::zip_kind(bytes, options.max_uncompressed_bytes, extension == "xlsm")?;
+            let full_cells = match format {
+                SourceFormat::Xlsb => guarded(format, || xlsb_cells::with_full_cell_records(bytes))?,
+                _ => None,
+            };
+            let bytes = full_cells.as_deref().unwrap_or(bytes);
             guarded(format, || read_workbook(bytes, format, options, &limits, progress))?
         }
         Container::Ole => guarded(SourceFormat::Xls, || match Workbook::open(bytes, SourceFormat::Xls) {

@@ -271,3 +271,38 @@ fn legacy_xls_and_opendocument_sheets_read_like_the_others() {
         assert_eq!((jose["firstName"].as_str(), jose["lastName"].as_str()), ("José", "Muñoz"), "{file}");
     }
 }
+
+/// An Excel binary workbook as SheetJS writes it (`tests/fixtures/make_practice_export_xlsb.js`):
+/// every cell after the first of a row is a short record without its column, which calamine
+/// alone skips. All six columns read back, with the title row, date and datetime cells, a numeric
+/// phone and accents handled as in the other formats, and the first sheet (a note) passed over.
+#[test]
+fn a_binary_workbook_reads_every_column_of_every_row() {
+    let bytes = crate::support::fixture("practice_export.xlsb");
+
+    let p = preview(&bytes, "practice_export.xlsb");
+
+    assert_eq!(p.format, SourceFormat::Xlsb);
+    assert_eq!(p.sheet.as_deref(), Some("Appointments"));
+    assert_eq!(p.sheet_names, ["Notes", "Appointments"]);
+    assert_eq!(
+        (p.header_row, p.counts.data_rows, p.counts.callable_rows, p.counts.invalid_rows),
+        (3, 4, 3, 1)
+    );
+    assert_eq!(p.ignored_rows.iter().map(|r| r.row).collect::<Vec<_>>(), [1]);
+    assert_eq!(
+        cells_at(&p, 4),
+        ["Ada", "Lovelace", "02/04/1961", "3125550143", "12/01/2026 9:30 AM", "Dr. Byron"]
+    );
+    let ada = vars_at(&p, 4);
+    assert_eq!(
+        (ada["dob"].as_str(), ada["primaryPhone"].as_str(), ada["appointmentDate"].as_str()),
+        ("1961-02-04", "+13125550143", "2026-12-01")
+    );
+    assert_eq!((ada["appointmentTime"].as_str(), ada["provider"].as_str()), ("09:30", "Dr. Byron"));
+    let jose = vars_at(&p, 6);
+    assert_eq!((jose["firstName"].as_str(), jose["provider"].as_str()), ("José", "Dra. Peña"));
+    let alan = p.rows.iter().find(|r| r.sheet_row == 7).unwrap();
+    assert_eq!(alan.errors[0].field, "primaryPhone");
+    assert_eq!(cells_at(&p, 7)[3], "555-0100");
+}

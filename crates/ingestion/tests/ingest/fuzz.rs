@@ -5,7 +5,7 @@
 //! (inputs that once broke something; each must still preview or fail cleanly). Mutations are
 //! deterministic (a fixed-seed xorshift): byte flips, "interesting" bytes (quotes, delimiters,
 //! newlines, NUL, 0xFF), inserts, deletes, duplicated ranges, truncation, splices of two seeds,
-//! and for workbooks, edits *inside* a zip part (XML, shared strings, styles) re-zipped, so
+//! and for workbooks, edits *inside* a zip part (XML or xlsb records) re-zipped, so
 //! calamine's parsers see damaged XML rather than only a failed checksum.
 //!
 //! `cargo test -p rivvi-ingestion --test ingest fuzz` runs a short smoke run;
@@ -39,7 +39,7 @@ impl Rng {
     }
 }
 
-const NAMES: [&str; 6] = ["a.csv", "a.tsv", "a.xlsx", "a.xlsm", "a.xls", "a.ods"];
+const NAMES: [&str; 7] = ["a.csv", "a.tsv", "a.xlsx", "a.xlsm", "a.xlsb", "a.xls", "a.ods"];
 const INTERESTING: &[u8] = b"\"\",;\t|\n\r\0\xFF\xFE\xEF\xBB\xBF<>&#/:-.0123456789 ";
 
 fn seeds() -> Vec<(String, Vec<u8>)> {
@@ -52,6 +52,7 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     .iter()
     .map(|n| ((*n).to_owned(), fixture(n)))
     .collect();
+    out.push(("practice_export.xlsb".into(), fixture("practice_export.xlsb")));
     out.push((
         "multi.xlsx".into(),
         xlsx(&[
@@ -150,8 +151,9 @@ fn mutate_zip_part(rng: &mut Rng, data: &[u8], other: &[u8]) -> Option<Vec<u8>> 
         f.read_to_end(&mut buf).ok()?;
         parts.push((f.name().ok()?.into_owned(), buf));
     }
-    let xmlish: Vec<usize> = (0..parts.len()).filter(|&i| parts[i].0.ends_with(".xml")).collect();
-    let pick = *xmlish.get(rng.below(xmlish.len()))?;
+    let parts_with_cells: Vec<usize> =
+        (0..parts.len()).filter(|&i| parts[i].0.ends_with(".xml") || parts[i].0.ends_with(".bin")).collect();
+    let pick = *parts_with_cells.get(rng.below(parts_with_cells.len()))?;
     mutate_bytes(rng, &mut parts[pick].1, other);
     let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
