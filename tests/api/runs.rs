@@ -243,6 +243,31 @@ async fn xls_ods_and_xlsb_workbooks_preview_and_commit_every_column() {
     app.stop().await;
 }
 
+/// A practice-system export whose appointment is one `scheduled_time` column of dates with times
+/// (DrChrono's shape) fills both the appointment date and time in the preview over HTTP.
+#[tokio::test]
+async fn a_date_and_time_column_fills_the_appointment_date_and_time() {
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let csv = "id,first_name,last_name,date_of_birth,cell_phone,scheduled_time,doctor\n\
+               1,John,Smith,1985-03-04,+1 312-555-0101,2026-12-01T09:30:00,Dr. Jones\n";
+    let upload = app.upload(member, "drchrono.csv", csv.as_bytes().to_vec()).await;
+
+    let preview =
+        app.query(Some(member), "runs.preview", json!({"campaignId": campaign, "uploadId": upload})).await;
+
+    let mapping = preview.data()["mapping"].as_array().unwrap().clone();
+    let scheduled: Vec<(&str, &str)> = mapping
+        .iter()
+        .filter(|m| m["header"] == "scheduled_time")
+        .map(|m| (m["field"].as_str().unwrap(), m["part"].as_str().unwrap()))
+        .collect();
+    assert_eq!(scheduled, [("appointmentDate", "date"), ("appointmentTime", "time")], "{mapping:?}");
+    assert_eq!(preview.data()["counts"]["callableRows"], 1);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn row_data_is_sealed_at_rest() {
     let app = TestApp::spawn().await;

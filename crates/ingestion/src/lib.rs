@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! read::read_table(bytes, name, &ReadOptions) -> Table        (format, sheet, header, footer)
-//! map::map_columns(&table.headers(), &vars, explicit) -> Mapping
+//! map::map_table(&table, &vars, explicit, today) -> Mapping       (or map_columns on headers)
 //! preview::build(table, &mapping, &vars, &PreviewOptions) -> Preview
 //! ```
 //! or all three at once with [`ingest`]; [`report::preview_report`] is the CLI's summary.
@@ -44,7 +44,7 @@ use rivvi_domain::campaign::VariableDefinition;
 
 pub use error::IngestError;
 pub use identity::canonical_identity;
-pub use map::{map_columns, ExplicitMapping, Mapping};
+pub use map::{map_columns, map_table, ExplicitMapping, Mapping};
 pub use preview::{Preview, PreviewOptions};
 pub use read::{read_table, ReadOptions};
 pub use table::{Cell, CellValue, Row, SourceFormat, Table};
@@ -72,7 +72,7 @@ pub fn ingest(
 ) -> Result<Preview, IngestError> {
     let mut progress = read::Progress::new(progress);
     let table = read::read(bytes, file_name, &options.read, &mut progress)?;
-    let mapping = map::map_columns(&table.headers(), variables, options.mapping.as_ref())?;
+    let mapping = map::map_table(&table, variables, options.mapping.as_ref(), options.today)?;
     progress.phase(600, read::PROGRESS_SCALE);
     Ok(preview::build_with_progress(
         table,

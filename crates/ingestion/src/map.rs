@@ -17,16 +17,24 @@
 //! 5. a date variable's column also fills the unmapped time variable of the same pair
 //!    (`appointmentDate` / `appointmentTime`: same label apart from date/time), from the time
 //!    part of each cell, so `2026-12-02T08:00` or an `appointment_datetime` column is not split
-//!    by hand.
+//!    by hand; a time variable's column fills the unmapped date variable the same way when its
+//!    cells hold dates with times (`scheduled_time` = `2026-12-01T09:30`).
+//!
+//! Headers decide, with one piece of evidence from the cells ([`map_table`]): a column whose
+//! cells are dates with times of day counts as saying "date and time" when its header says
+//! neither, so an `Appointment` column of `Dec 1, 2026 9:30 AM` fills the date and the time.
 //!
 //! Nothing is guessed: two columns equally good for one variable, one column equally good for
 //! two variables (within [`MARGIN`]), and the best match of a still-unmapped variable when it
 //! scores between [`LOW`] and [`ACCEPT`] are reported as [`Ambiguity`]s and left unmapped.
 
+use chrono::NaiveDate;
 use rivvi_domain::campaign::{normalize_header, FieldType, PatientField, VariableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IngestError;
+use crate::table::Table;
+use crate::transform;
 use crate::vocab::{self, Token};
 
 /// The least token-overlap score at which a column is mapped without asking.
@@ -177,6 +185,8 @@ struct Var<'a> {
 
 struct State<'a> {
     headers: &'a [String],
+    /// Per column: its cells are dates with times of day (see [`map_table`]).
+    dated_times: &'a [bool],
     vars: Vec<Var<'a>>,
     column_taken: Vec<bool>,
     var_taken: Vec<bool>,
@@ -220,6 +230,29 @@ pub fn map_columns(
     variables: &[VariableDefinition],
     explicit: Option<&ExplicitMapping>,
 ) -> Result<Mapping, IngestError> {
+    map_with_evidence(headers, &vec![false; headers.len()], variables, explicit)
+}
+
+/// [`map_columns`] for a table, also using what its cells are: a column of dates with times
+/// of day is treated as a date-and-time column (see the module documentation).
+pub fn map_table(
+    table: &Table,
+    variables: &[VariableDefinition],
+    explicit: Option<&ExplicitMapping>,
+    today: NaiveDate,
+) -> Result<Mapping, IngestError> {
+    let headers = table.headers();
+    let dated_times: Vec<bool> =
+        (0..headers.len()).map(|c| transform::holds_dates_with_times(table.data_rows(), c, today)).collect();
+    map_with_evidence(&headers, &dated_times, variables, explicit)
+}
+
+fn map_with_evidence(
+    headers: &[String],
+    dated_times: &[bool],
+    variables: &[VariableDefinition],
+    explicit: Option<&ExplicitMapping>,
+) -> Result<Mapping, IngestError> {
     let vars: Vec<Var<'_>> = variables
         .iter()
         .map(|def| Var {
@@ -231,6 +264,7 @@ pub fn map_columns(
         .collect();
     let mut s = State {
         headers,
+        dated_times,
         column_taken: vec![false; headers.len()],
         var_taken: vec![false; vars.len()],
         vars,
@@ -446,9 +480,12 @@ fn fuzzy_matches(s: &mut State<'_>) -> Vec<(usize, usize, f64)> {
     // var -> proposals (column, score)
     let mut proposals: Vec<Vec<(usize, f64)>> = vec![Vec::new(); s.vars.len()];
     for &c in &columns {
-        let tokens = vocab::tokens(&s.headers[c]);
+        let mut tokens = vocab::tokens(&s.headers[c]);
         if tokens.is_empty() {
             continue;
+        }
+        if s.dated_times[c] && !vocab::says_date_or_time(&tokens) {
+            vocab::add_date_and_time(&mut tokens);
         }
         let mut scored: Vec<(usize, f64)> = free_vars
             .iter()
@@ -546,29 +583,37 @@ fn combined_names(s: &mut State<'_>) {
 }
 
 fn date_time_pairs(s: &mut State<'_>) {
-    let dates: Vec<(usize, usize)> = s
+    // (edge, its variable, the partner's type, this edge's part, the partner's part)
+    let edges: Vec<(usize, usize, FieldType, ValuePart, ValuePart)> = s
         .edges
         .iter()
         .enumerate()
         .filter(|(_, e)| e.part == ValuePart::Whole)
         .filter_map(|(i, e)| {
             let v = s.vars.iter().position(|v| v.def.key() == e.field)?;
-            (s.vars[v].def.field_type() == FieldType::Date).then_some((i, v))
+            match s.vars[v].def.field_type() {
+                FieldType::Date => Some((i, v, FieldType::Time, ValuePart::Date, ValuePart::Time)),
+                // A time column holds dates only when its cells say so.
+                FieldType::Time if s.dated_times[e.column] => {
+                    Some((i, v, FieldType::Date, ValuePart::Time, ValuePart::Date))
+                }
+                _ => None,
+            }
         })
         .collect();
-    for (edge, date) in dates {
-        let Some(time) = (0..s.vars.len())
-            .filter(|&t| !s.var_taken[t] && s.vars[t].def.field_type() == FieldType::Time)
-            .find(|&t| date_time_pair(s, date, t).is_some())
+    for (edge, var, partner_type, part, partner_part) in edges {
+        let Some(partner) = (0..s.vars.len())
+            .filter(|&p| !s.var_taken[p] && s.vars[p].def.field_type() == partner_type)
+            .find(|&p| date_time_pair(s, var, p).is_some())
         else {
             continue;
         };
         let (column, confidence, method) = {
             let e = &mut s.edges[edge];
-            e.part = ValuePart::Date;
+            e.part = part;
             (e.column, e.confidence, e.method)
         };
-        s.assign(column, time, ValuePart::Time, confidence, method);
+        s.assign(column, partner, partner_part, confidence, method);
     }
 }
 

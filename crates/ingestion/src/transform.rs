@@ -24,7 +24,7 @@ use rivvi_domain::campaign::{normalize_header, FieldType};
 use rivvi_domain::phone::PhoneError;
 use rivvi_domain::PhoneNumber;
 
-use crate::table::{Cell, CellValue};
+use crate::table::{Cell, CellValue, Row};
 
 /// Why a cell could not be read, as the end of a sentence starting with the field's label and
 /// the cell's text: `phone '555-0100'` + ` is not a full number`.
@@ -565,13 +565,41 @@ fn format_datetime(dt: NaiveDateTime) -> String {
 }
 
 /// The date part of a cell for a date variable and the time part for its paired time variable
-/// (`2026-12-02T08:00` -> `08:00`); `None` when the cell has no time of day.
+/// (`2026-12-02T08:00` -> `08:00`, `9:30 AM` -> `09:30`); `None` when the cell has no time of
+/// day.
 pub(crate) fn time_part(cell: &Cell, today: NaiveDate) -> Option<String> {
     match cell.value {
         CellValue::DateTime(dt) => Some(format_time(dt.time())),
-        CellValue::Text => parse_datetime_text(cell.text.trim(), today).map(|dt| format_time(dt.time())),
+        CellValue::Time(t) => Some(format_time(t)),
+        CellValue::Text => {
+            let t = cell.text.trim();
+            parse_datetime_text(t, today).map(|dt| dt.time()).or_else(|| parse_time_text(t)).map(format_time)
+        }
         _ => None,
     }
+}
+
+/// How many of a column's first non-blank cells [`holds_dates_with_times`] looks at.
+const SHAPE_SAMPLE: usize = 50;
+
+/// Whether a column's cells are dates with times of day: at least 80% of its first non-blank
+/// cells, and at least one time other than midnight (a birth date stored as a date-time cell
+/// is a date).
+pub(crate) fn holds_dates_with_times(rows: &[Row], column: usize, today: NaiveDate) -> bool {
+    let (mut seen, mut dated, mut past_midnight) = (0usize, 0usize, false);
+    for cell in rows.iter().map(|r| r.cell(column)).filter(|c| !c.is_blank()).take(SHAPE_SAMPLE) {
+        seen += 1;
+        let datetime = match cell.value {
+            CellValue::DateTime(dt) => Some(dt),
+            CellValue::Text => parse_datetime_text(cell.text.trim(), today),
+            _ => None,
+        };
+        if let Some(dt) = datetime {
+            dated += 1;
+            past_midnight |= dt.time() != NaiveTime::MIN;
+        }
+    }
+    seen > 0 && past_midnight && dated * 5 >= seen * 4
 }
 
 #[cfg(test)]

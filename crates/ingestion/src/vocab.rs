@@ -70,7 +70,8 @@ fn lookup(word: &str) -> Option<&'static [Concept]> {
         "birth" | "born" => &[C::Birth],
         "date" | "dt" | "day" => &[C::Date],
         "datetime" | "timestamp" | "when" => &[C::Date, C::Time],
-        "time" | "tm" | "hour" => &[C::Time],
+        // `Appointment Start Time`, `begintime`: a start is the time an appointment begins.
+        "time" | "tm" | "hour" | "start" | "begin" => &[C::Time],
         "phone" | "ph" | "phn" | "tel" | "telephone" | "phonenumber" | "telno" | "phoneno" => &[C::Phone],
         "number" | "num" | "no" | "nbr" | "nr" | "#" => &[C::Number],
         "mobile" | "cell" | "cellular" | "mob" | "cellphone" | "mobilephone" | "wireless" => {
@@ -90,9 +91,9 @@ fn lookup(word: &str) -> Option<&'static [Concept]> {
         | "service" | "svc" => &[C::Appt],
         "dos" => &[C::Appt, C::Date],
         "dr" | "doctor" | "provider" | "physician" | "md" | "clinician" | "prov" | "practitioner"
-        | "rendering" | "attending" | "doc" | "resource" => &[C::Provider],
+        | "rendering" | "attending" | "doc" | "resource" | "prvdr" | "rndrng" => &[C::Provider],
         "location" | "loc" | "clinic" | "site" | "facility" | "office" | "department" | "dept" | "place"
-        | "branch" => &[C::Location],
+        | "branch" | "dprtmnt" => &[C::Location],
         "email" | "mail" => &[C::Email],
         "address" | "addr" | "street" => &[C::Address],
         "sex" | "gender" => &[C::Gender],
@@ -309,6 +310,18 @@ pub(crate) fn is_whole_name(tokens: &[Token]) -> bool {
 /// Whether a token set says both date and time (`Appointment Date/Time`, `appointment_datetime`).
 pub(crate) fn says_date_and_time(tokens: &[Token]) -> bool {
     tokens.contains(&Token::Concept(C::Date)) && tokens.contains(&Token::Concept(C::Time))
+}
+
+/// Whether a token set says date or time at all.
+pub(crate) fn says_date_or_time(tokens: &[Token]) -> bool {
+    tokens.iter().any(|t| matches!(t, Token::Concept(C::Date | C::Time)))
+}
+
+/// Adds the date and time concepts to a token set, keeping it sorted.
+pub(crate) fn add_date_and_time(tokens: &mut Vec<Token>) {
+    tokens.extend([Token::Concept(C::Date), Token::Concept(C::Time)]);
+    tokens.sort();
+    tokens.dedup();
 }
 
 /// The tokens other than date and time, to pair an `appointmentDate` with an `appointmentTime`.

@@ -4,6 +4,7 @@
 //! part it holds; OLE2 -> xls; known binary signatures -> refused with their name), and only then
 //! from the extension (`.xlsm` vs `.xlsx`, `.tsv` preferring tabs). Anything else is text.
 
+mod ole;
 mod text;
 mod workbook;
 mod xlsb_cells;
@@ -144,14 +145,17 @@ pub(crate) fn read(
             let bytes = full_cells.as_deref().unwrap_or(bytes);
             guarded(format, || read_workbook(bytes, format, options, &limits, progress))?
         }
-        Container::Ole => guarded(SourceFormat::Xls, || match Workbook::open(bytes, SourceFormat::Xls) {
-            Ok(_) => read_workbook(bytes, SourceFormat::Xls, options, &limits, progress),
-            // An encrypted xlsx is an OLE container too.
-            Err(e) => match Workbook::open(bytes, SourceFormat::Xlsx) {
-                Err(encrypted @ IngestError::Encrypted { .. }) => Err(encrypted),
-                _ => Err(e),
-            },
-        })?,
+        Container::Ole => {
+            guarded(SourceFormat::Xls, || ole::check(bytes))?;
+            guarded(SourceFormat::Xls, || match Workbook::open(bytes, SourceFormat::Xls) {
+                Ok(_) => read_workbook(bytes, SourceFormat::Xls, options, &limits, progress),
+                // An encrypted xlsx is an OLE container too.
+                Err(e) => match Workbook::open(bytes, SourceFormat::Xlsx) {
+                    Err(encrypted @ IngestError::Encrypted { .. }) => Err(encrypted),
+                    _ => Err(e),
+                },
+            })?
+        }
         Container::Known(what) => return Err(IngestError::NotASpreadsheet { what: what.to_owned() }),
         Container::Text => read_text(bytes, &extension, &limits, progress).map_err(|e| match e {
             IngestError::NotASpreadsheet { what } if is_workbook_extension(&extension) => {

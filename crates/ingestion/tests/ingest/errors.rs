@@ -195,3 +195,16 @@ fn a_workbook_that_trips_calamine_is_an_error_not_a_crash() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_xls_whose_sector_chain_loops_is_refused_before_it_is_read() {
+    // Found by `fuzz/`: a 6 KB xls whose directory chain loops made calamine allocate 4 GB.
+    let bytes =
+        std::fs::read(crate::support::fixture_path("../fuzz_regressions/calamine-cfb-chain-loop.xls"))
+            .unwrap();
+
+    let e = try_preview(&bytes, "a.xls", ReadOptions::default(), None).unwrap_err();
+
+    assert!(matches!(e, IngestError::CorruptWorkbook { format: "xls", .. }), "{e:?}");
+    assert!(e.to_string().contains("xls"), "{e}");
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod errors;
+mod exports;
 mod fixtures;
 mod formats;
 mod generated;

@@ -1,0 +1,134 @@
+//! Exports shaped like those of the practice systems clinics use (Epic, athenahealth,
+//! eClinicalWorks, Dentrix, NextGen, Kareo/Tebra, DrChrono, an all-caps legacy extract and a
+//! hand-made Google Sheet): each one's own header spellings, name layouts, date, time and phone
+//! forms. Every row is callable with the same patient values, and every appointment field the
+//! file holds is found without an explicit mapping.
+
+use crate::support::{preview, vars_at};
+
+/// John Smith's values as every export below gives them.
+const JOHN: [(&str, &str); 5] = [
+    ("firstName", "John"),
+    ("lastName", "Smith"),
+    ("dob", "1985-03-04"),
+    ("primaryPhone", "+13125550101"),
+    ("appointmentDate", "2026-12-01"),
+];
+
+/// (file name, contents, the fields mapped besides John's five and appointmentTime)
+const EXPORTS: &[(&str, &str, &[&str])] = &[
+    (
+        "athena.csv",
+        r#"patientid,patient firstname,patient lastname,patientdob,patient mobile no,patient homephone,appt date,appt time,appt type,rndrng prvdr,svc dprtmnt
+10021,John,Smith,03/04/1985,3125550101,3125550109,12/01/2026,09:30 AM,FOLLOWUP,JONES MARY,MAIN CLINIC
+10022,María,García,11/30/1972,,3125550103,12/01/2026,10:15 AM,NEW PT,JONES MARY,MAIN CLINIC"#,
+        &["mrn", "secondaryPhone", "provider", "location"],
+    ),
+    (
+        "dentrix.csv",
+        r#"Patient,Birthdate,Wireless Phone,Home Phone,Appt Date,Time,Provider,Chair
+John Smith,3/4/1985,(312)555-0101,,12/1/2026,9:30am,DDS1,OP1
+María García,11/30/1972,(312)555-0103,(312)555-0110,12/1/2026,10:15am,DDS1,OP2"#,
+        &["secondaryPhone", "provider"],
+    ),
+    (
+        "drchrono.csv",
+        r#"id,first_name,last_name,date_of_birth,cell_phone,scheduled_time,doctor,office
+1,John,Smith,1985-03-04,+1 312-555-0101,2026-12-01T09:30:00,Dr. Jones,Lakeside
+2,María,García,1972-11-30,+13125550103,2026-12-01T10:15:00,Dr. Jones,Lakeside"#,
+        &["mrn", "provider", "location"],
+    ),
+    (
+        "ecw.csv",
+        r#"Patient Acct No,Patient Name,Patient DOB,Patient Cell Phone,Appointment Date,Appointment Start Time,Resource Provider Name,Facility Name
+AC1001,"Smith, John",03/04/1985,312-555-0101,12/01/2026,9:30 AM,"Jones, Mary",Lakeside
+AC1002,"García, María",11/30/1972,312-555-0103,12/01/2026,10:15 AM,"Jones, Mary",Lakeside"#,
+        &["mrn", "provider", "location"],
+    ),
+    (
+        "epic.csv",
+        r#"Patient Name,MRN,DOB,Home Phone,Mobile Phone,Appt Date/Time,Department,Visit Type,Provider
+"SMITH, JOHN",E1002233,03/04/1985,(312) 555-0109,(312) 555-0101,12/01/2026 09:30 AM,FAMILY MED,OFFICE VISIT,"JONES, MARY MD"
+"GARCIA, MARÍA",E1002234,11/30/1972,,312-555-0103,12/01/2026 10:15 AM,FAMILY MED,FOLLOW UP,"JONES, MARY MD"
+"O'BRIEN, PATRICK",E1002235,7/9/2001,312.555.0104,,12/02/2026 1:00 PM,PEDS,WELL CHILD,"LEE, ANN DO""#,
+        &["mrn", "secondaryPhone", "provider", "location"],
+    ),
+    (
+        "gsheet.csv",
+        r#"Name,Date of Birth,Phone Number,Appointment,Doctor,Notes
+John Smith,"March 4, 1985",+1 (312) 555-0101,"Tuesday, December 1, 2026 at 9:30 AM",Dr. Jones,prefers mornings
+María García,"Nov 30, 1972",312 555 0103,"Tuesday, December 1, 2026 at 10:15 AM",Dr. Jones,"#,
+        &["provider"],
+    ),
+    (
+        "kareo.csv",
+        r#"Patient ID,Patient First Name,Patient Last Name,Patient Date of Birth,Patient Mobile Phone,Appointment Start Date,Appointment Start Time,Service Location,Resource
+P1,John,Smith,03/04/1985,(312) 555-0101,12/01/2026,09:30 AM,Lakeside,Dr. Jones
+P2,María,García,11/30/1972,(312) 555-0103,12/01/2026,10:15 AM,Lakeside,Dr. Jones"#,
+        &["mrn", "provider", "location"],
+    ),
+    (
+        "nextgen.csv",
+        r#"person_nbr,last_name,first_name,birth_date,cell_phone,home_phone,appt_date,begintime,rendering,location_name
+501,Smith,John,19850304,3125550101,,20261201,0930,Mary Jones MD,Lakeside
+502,García,María,19721130,,3125550103,20261201,1015,Mary Jones MD,Lakeside"#,
+        &["mrn", "secondaryPhone", "provider", "location"],
+    ),
+    (
+        "upper.csv",
+        r#"PT_FNAME,PT_LNAME,PT_DOB,PT_CELL,PT_HOME,APPT_DT,APPT_TM,PROV_NAME,LOC_NAME
+JOHN,SMITH,03/04/85,3125550101,,12/01/26,0930,JONES,LAKESIDE
+MARIA,GARCIA,11/30/72,,3125550103,12/01/26,1015,JONES,LAKESIDE"#,
+        &["secondaryPhone", "provider", "location"],
+    ),
+];
+
+#[test]
+fn every_practice_system_export_maps_without_help_and_reads_the_same_patient() {
+    for (file, text, extra) in EXPORTS {
+        let p = preview(text.as_bytes(), file);
+
+        assert_eq!(
+            p.counts.callable_rows,
+            p.counts.data_rows,
+            "{file}: {:?}",
+            p.rows.iter().map(|r| &r.errors).collect::<Vec<_>>()
+        );
+        assert!(p.ambiguities.is_empty(), "{file}: {:?}", p.ambiguities);
+        assert!(
+            p.rows.iter().all(|r| r.warnings.is_empty()),
+            "{file}: {:?}",
+            p.rows.iter().map(|r| &r.warnings).collect::<Vec<_>>()
+        );
+        let john = vars_at(&p, 2);
+        for (field, value) in JOHN {
+            // Names keep the file's case (`SMITH, JOHN` stays upper case).
+            let got = john.get(field).map(|v| v.to_lowercase());
+            assert_eq!(got, Some(value.to_lowercase()), "{file}: {field}");
+        }
+        assert_eq!(john.get("appointmentTime").map(String::as_str), Some("09:30"), "{file}");
+        let mut mapped: Vec<&str> = p.mapping.iter().map(|m| m.field.as_str()).collect();
+        mapped.sort_unstable();
+        let mut wanted: Vec<&str> =
+            JOHN.iter().map(|(f, _)| *f).chain(["appointmentTime"]).chain(extra.iter().copied()).collect();
+        wanted.sort_unstable();
+        assert_eq!(mapped, wanted, "{file}");
+    }
+}
+
+#[test]
+fn a_vague_column_counts_as_date_and_time_only_when_its_cells_have_times_of_day() {
+    let at_midnight = "First Name,Last Name,DOB,Phone,Appointment\n\
+                       Ann,Lee,1/2/1980,3125550143,2026-12-01 00:00\n\
+                       Bob,Ray,2/3/1970,3125550144,2026-12-02 00:00\n";
+    let p = preview(at_midnight.as_bytes(), "a.csv");
+    assert!(p.mapping.iter().all(|m| m.header != "Appointment"), "{:?}", p.mapping);
+    assert!(p.ambiguities.iter().any(|a| a.message.contains("Appointment")), "{:?}", p.ambiguities);
+
+    let mostly_text = "First Name,Last Name,DOB,Phone,Appointment\n\
+                       Ann,Lee,1/2/1980,3125550143,2026-12-01 09:30\n\
+                       Bob,Ray,2/3/1970,3125550144,see notes\n\
+                       Cy,Fox,3/4/1960,3125550145,call first\n";
+    let p = preview(mostly_text.as_bytes(), "a.csv");
+    assert!(p.mapping.iter().all(|m| m.header != "Appointment"), "{:?}", p.mapping);
+}
