@@ -6,11 +6,14 @@
 //! - [`m20261124_000001_create_schema`]: every table of the first release, one file per area.
 //! - [`m20261125_000001_dnc_numbers_and_call_indexes`]: sealed numbers on the do-not-call list,
 //!   one call per row attempt, one upload per file and organization, call list indexes.
+//! - [`m20261126_000001_bulk_import_keys`]: on PostgreSQL, one `(run_id, org_id)` foreign key
+//!   for run rows and byte-compared HMAC lookup keys, for cheaper bulk imports.
 
 pub use sea_orm_migration::prelude::*;
 
 pub mod m20261124_000001_create_schema;
 pub mod m20261125_000001_dnc_numbers_and_call_indexes;
+pub mod m20261126_000001_bulk_import_keys;
 
 pub struct Migrator;
 
@@ -20,6 +23,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_schema::Migration),
             Box::new(m20261125_000001_dnc_numbers_and_call_indexes::Migration),
+            Box::new(m20261126_000001_bulk_import_keys::Migration),
         ]
     }
 }

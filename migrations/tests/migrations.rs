@@ -144,7 +144,7 @@ async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
     let row = db.query_one(Statement::from_string(backend, kept)).await.unwrap().unwrap();
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1, "the run follows the kept upload");
 
-    Migrator::down(db, Some(1)).await.unwrap();
+    Migrator::down(db, Some(2)).await.unwrap();
     assert_second_migration(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
 }
@@ -196,6 +196,12 @@ async fn the_schema_migrates_up_down_and_up_again_on_postgres() {
         async move {
             up_down_up(&db).await;
             duplicate_uploads_are_merged(&db).await;
+            Migrator::up(&db, None).await.unwrap();
+            assert_bulk_import_keys(&db, true).await;
+            Migrator::down(&db, Some(1)).await.unwrap();
+            assert_bulk_import_keys(&db, false).await;
+            Migrator::up(&db, None).await.unwrap();
+            assert_bulk_import_keys(&db, true).await;
         }
     })
     .await;
@@ -204,6 +210,26 @@ async fn the_schema_migrates_up_down_and_up_again_on_postgres() {
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
     }
+}
+
+/// What `m20261126_000001_bulk_import_keys` changes on PostgreSQL (`applied`) or leaves as
+/// before: the run rows' foreign keys and the collation of the patients' lookup keys.
+async fn assert_bulk_import_keys(db: &DatabaseConnection, applied: bool) {
+    let scalar = |sql: String| async move {
+        let row =
+            db.query_one(Statement::from_string(DatabaseBackend::Postgres, sql)).await.unwrap().unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    let constraint = |name: &str| format!("SELECT COUNT(*) FROM pg_constraint WHERE conname = '{name}'");
+    assert_eq!(scalar(constraint("fk_run_rows_run_id_org_id")).await, i64::from(applied));
+    assert_eq!(scalar(constraint("ux_runs_id_org_id")).await, i64::from(applied));
+    assert_eq!(scalar(constraint("fk_run_rows_run_id")).await, i64::from(!applied));
+    assert_eq!(scalar(constraint("fk_run_rows_org_id")).await, i64::from(!applied));
+    let c_collated = "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'patients' \
+                      AND column_name IN ('identity_key', 'phone_key', 'secondary_phone_key') \
+                      AND collation_name = 'C'"
+        .to_owned();
+    assert_eq!(scalar(c_collated).await, if applied { 3 } else { 0 });
 }
 
 /// `postgres://user@host:port/admin_db?opts` -> the same URL naming `database`.
