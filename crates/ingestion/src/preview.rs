@@ -690,6 +690,8 @@ const SUFFIXES: &[&str] = &["jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "v"];
 /// Splits a whole name: `Last, First [Middle]` at the comma; otherwise `First [Middle] Last`,
 /// where the last name starts at the first particle after the first word (`Chloé Van der
 /// Berg`) and keeps a generational suffix (`John Smith Jr.`). One word is a given name only.
+/// A middle initial (`SMITH, JOHN A`, `John A. Smith`) is not part of the given name: the agent
+/// says the name, and the same person elsewhere is written without it. A middle name stays.
 pub fn split_full_name(name: &str) -> (Option<String>, Option<String>) {
     let name = collapse_whitespace(name);
     let (first, last) = split_name_slices(&name);
@@ -703,7 +705,7 @@ fn split_name_slices(name: &str) -> (Option<&str>, Option<&str>) {
         (!s.is_empty()).then_some(s)
     }
     if let Some((last, first)) = name.split_once(',') {
-        return (some(first), some(last));
+        return (some(first).map(without_middle_initial), some(last));
     }
     // Byte offsets of the spaces between words.
     let spaces: Vec<usize> = name.match_indices(' ').map(|(i, _)| i).collect();
@@ -719,7 +721,20 @@ fn split_name_slices(name: &str) -> (Option<&str>, Option<&str>) {
     let start = (1..end - 1).find(|&i| PARTICLES.contains(&lower(words[i]).as_str())).unwrap_or(end - 1);
     // The last name begins after the space before word `start`.
     let cut = spaces[start - 1];
-    (some(&name[..cut]), some(&name[cut + 1..]))
+    (some(&name[..cut]).map(without_middle_initial), some(&name[cut + 1..]))
+}
+
+/// `John A` -> `John`; `Mary Ann` and a lone `A` stay as they are.
+fn without_middle_initial(given: &str) -> &str {
+    match given.rsplit_once(' ') {
+        Some((before, last))
+            if last.trim_end_matches('.').chars().count() == 1
+                && last.chars().all(|c| c.is_alphabetic() || c == '.') =>
+        {
+            before.trim_end()
+        }
+        _ => given,
+    }
 }
 
 #[cfg(test)]
@@ -741,6 +756,10 @@ mod tests {
         assert_eq!(split("Maria de la Cruz"), (Some("Maria"), Some("de la Cruz")));
         assert_eq!(split("Cher"), (Some("Cher"), None));
         assert_eq!(split("Lee,"), (None, Some("Lee")));
+        assert_eq!(split("SMITH, JOHN A"), (Some("JOHN"), Some("SMITH")));
+        assert_eq!(split("John A. Smith"), (Some("John"), Some("Smith")));
+        assert_eq!(split("Lee, A"), (Some("A"), Some("Lee")));
+        assert_eq!(split("J. Robert Oppenheimer"), (Some("J. Robert"), Some("Oppenheimer")));
     }
 
     #[test]

@@ -77,10 +77,65 @@ pub(crate) fn collapse_whitespace(s: &str) -> String {
 // phones
 
 pub(crate) fn phone(text: &str) -> Result<PhoneNumber, Problem> {
-    PhoneNumber::parse(text).map_err(|e| match e {
+    PhoneNumber::parse(without_phone_label(text)).map_err(|e| match e {
         PhoneError::MissingAreaCode => "is not a full number".to_owned(),
         other => format!("is not a valid phone number: it {other}"),
     })
+}
+
+/// Words hand-kept sheets put beside a number to say which line it is.
+const PHONE_LABELS: [&str; 14] = [
+    "cell",
+    "cellphone",
+    "mobile",
+    "mob",
+    "home",
+    "work",
+    "office",
+    "main",
+    "primary",
+    "landline",
+    "c",
+    "h",
+    "m",
+    "w",
+];
+
+fn is_phone_label(word: &str) -> bool {
+    let word = word.trim_matches(|c: char| c.is_whitespace() || matches!(c, '.' | ':' | '-'));
+    PHONE_LABELS.iter().any(|l| l.eq_ignore_ascii_case(word))
+}
+
+/// The number without a line label around it: `Cell: 312-555-0143`, `312 555 0143 (cell)`,
+/// `(H) 312-555-0143`. Only the known labels are removed; anything else stays and fails parsing
+/// with its reason.
+fn without_phone_label(text: &str) -> &str {
+    let mut t = text.trim();
+    if let Some((label, rest)) = t.split_once(':') {
+        if is_phone_label(label) {
+            t = rest.trim();
+        }
+    }
+    if let Some(rest) = t.strip_prefix('(') {
+        if let Some((label, after)) = rest.split_once(')') {
+            if is_phone_label(label) {
+                t = after.trim();
+            }
+        }
+    }
+    if let Some(rest) = t.strip_suffix(')') {
+        if let Some((before, label)) = rest.rsplit_once('(') {
+            if is_phone_label(label) {
+                t = before.trim();
+            }
+        }
+    }
+    if let Some((before, label)) = t.rsplit_once(|c: char| c.is_whitespace() || c == '-') {
+        if label.chars().all(char::is_alphabetic) && is_phone_label(label) {
+            t = before.trim_end_matches(|c: char| c.is_whitespace() || c == '-');
+        }
+    }
+    t
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -740,6 +795,18 @@ mod tests {
         assert!(t("312-555-0143 x12", FieldType::Phone)
             .unwrap_err()
             .starts_with("is not a valid phone number: it must not"));
+        for labelled in [
+            "Cell: (312) 555-0143",
+            "312 555 0143 (cell)",
+            "(H) 312-555-0143",
+            "312-555-0143 - Mobile",
+            "c: 3125550143",
+        ] {
+            assert_eq!(t(labelled, FieldType::Phone), Ok(Some("+13125550143".into())), "{labelled}");
+        }
+        for unlabelled in ["312 555 0143 (wife)", "Fax: 312-555-0143", "312-555-0143, 312-555-0144"] {
+            assert!(t(unlabelled, FieldType::Phone).is_err(), "{unlabelled}");
+        }
         assert_eq!(t("$1,234.50", FieldType::Number), Ok(Some("1234.5".into())));
         assert_eq!(t("42", FieldType::Number), Ok(Some("42".into())));
         assert_eq!(t("Yes", FieldType::Boolean), Ok(Some("true".into())));

@@ -27,7 +27,7 @@ const EXPORTS: &[(&str, &str, &[&str])] = &[
     (
         "dentrix.csv",
         r#"Patient,Birthdate,Wireless Phone,Home Phone,Appt Date,Time,Provider,Chair
-John Smith,3/4/1985,(312)555-0101,,12/1/2026,9:30am,DDS1,OP1
+John Smith,3/4/1985,(312)555-0101 (cell),,12/1/2026,9:30am,DDS1,OP1
 María García,11/30/1972,(312)555-0103,(312)555-0110,12/1/2026,10:15am,DDS1,OP2"#,
         &["secondaryPhone", "provider"],
     ),
@@ -41,14 +41,14 @@ María García,11/30/1972,(312)555-0103,(312)555-0110,12/1/2026,10:15am,DDS1,OP2
     (
         "ecw.csv",
         r#"Patient Acct No,Patient Name,Patient DOB,Patient Cell Phone,Appointment Date,Appointment Start Time,Resource Provider Name,Facility Name
-AC1001,"Smith, John",03/04/1985,312-555-0101,12/01/2026,9:30 AM,"Jones, Mary",Lakeside
+AC1001,"Smith, John Q.",03/04/1985,312-555-0101,12/01/2026,9:30 AM,"Jones, Mary",Lakeside
 AC1002,"García, María",11/30/1972,312-555-0103,12/01/2026,10:15 AM,"Jones, Mary",Lakeside"#,
         &["mrn", "provider", "location"],
     ),
     (
         "epic.csv",
         r#"Patient Name,MRN,DOB,Home Phone,Mobile Phone,Appt Date/Time,Department,Visit Type,Provider
-"SMITH, JOHN",E1002233,03/04/1985,(312) 555-0109,(312) 555-0101,12/01/2026 09:30 AM,FAMILY MED,OFFICE VISIT,"JONES, MARY MD"
+"SMITH, JOHN A",E1002233,03/04/1985,(312) 555-0109,(312) 555-0101,12/01/2026 09:30 AM,FAMILY MED,OFFICE VISIT,"JONES, MARY MD"
 "GARCIA, MARÍA",E1002234,11/30/1972,,312-555-0103,12/01/2026 10:15 AM,FAMILY MED,FOLLOW UP,"JONES, MARY MD"
 "O'BRIEN, PATRICK",E1002235,7/9/2001,312.555.0104,,12/02/2026 1:00 PM,PEDS,WELL CHILD,"LEE, ANN DO""#,
         &["mrn", "secondaryPhone", "provider", "location"],
