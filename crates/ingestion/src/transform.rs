@@ -454,6 +454,11 @@ fn cell_time(cell: &Cell) -> Result<NaiveTime, Problem> {
         CellValue::DateTime(dt) => Ok(dt.time()),
         CellValue::Date(_) => Err("is a date, not a time".to_owned()),
         CellValue::Number(n) if (0.0..1.0).contains(&n) => fraction_of_day(n),
+        // A 24-hour HHMM time typed into a number cell (`930`, `1415`).
+        CellValue::Number(n) if n.fract() == 0.0 && (100.0..2400.0).contains(&n) => {
+            let hhmm = n as u32;
+            NaiveTime::from_hms_opt(hhmm / 100, hhmm % 100, 0).ok_or_else(|| "is not a time".to_owned())
+        }
         CellValue::Number(_) => Err("is not a time".to_owned()),
         _ => parse_time_text(cell.text.trim()).ok_or_else(|| "is not a time".to_owned()),
     }
@@ -491,8 +496,10 @@ pub(crate) fn parse_time_text(t: &str) -> Option<NaiveTime> {
     };
     let parts: Vec<&str> = clock.split(':').collect();
     let (h, m, s) = match parts.as_slice() {
-        [hhmm] if hhmm.len() == 4 && hhmm.bytes().all(|b| b.is_ascii_digit()) && meridiem.is_none() => {
-            (num(&hhmm[0..2])?, num(&hhmm[2..4])?, 0)
+        // `0930`, and `930` (a number cell that lost its leading zero, or `9.30`), `930 AM`.
+        [hhmm] if (3..=4).contains(&hhmm.len()) && hhmm.bytes().all(|b| b.is_ascii_digit()) => {
+            let split = hhmm.len() - 2;
+            (num(&hhmm[..split])?, num(&hhmm[split..])?, 0)
         }
         [h] if meridiem.is_some() && h.len() <= 2 => (num(h)?, 0, 0),
         [h, m] if m.len() == 2 && h.len() <= 2 => (num(h)?, num(m)?, 0),
@@ -753,6 +760,10 @@ mod tests {
             ("12 PM", t(12, 0)),
             ("14:30", t(14, 30)),
             ("0730", t(7, 30)),
+            ("930", t(9, 30)),
+            ("930 AM", t(9, 30)),
+            ("9.30", t(9, 30)),
+            ("1215pm", t(12, 15)),
             ("noon", t(12, 0)),
             ("0.4479166666666667", t(10, 45)),
         ];
@@ -765,6 +776,10 @@ mod tests {
         }
         let fraction = Cell { text: "10:45 AM".into(), value: CellValue::Number(0.4479166666666667) };
         assert_eq!(transform(&fraction, FieldType::Time, &[], false, today()), Ok(Some("10:45".into())));
+        let number = |n: f64| Cell { text: n.to_string(), value: CellValue::Number(n) };
+        assert_eq!(transform(&number(930.0), FieldType::Time, &[], false, today()), Ok(Some("09:30".into())));
+        assert!(transform(&number(975.0), FieldType::Time, &[], false, today()).is_err());
+        assert!(transform(&number(7.0), FieldType::Time, &[], false, today()).is_err());
     }
 
     #[test]
