@@ -442,6 +442,14 @@ fn exact_matches(s: &mut State<'_>) {
             if rank < 2 { (1.0, MatchMethod::Exact) } else { (0.95, MatchMethod::Alias) };
         s.assign(c, v, ValuePart::Whole, confidence, method);
     }
+    // A column named exactly for a variable that another column fills (`Work Phone` when `Home
+    // Phone` took the secondary phone) is not offered to other variables by word overlap: it
+    // would otherwise become the primary phone ahead of the home number.
+    for &(c, v, _) in &found {
+        if !s.column_taken[c] && s.var_taken[v] {
+            s.column_taken[c] = true;
+        }
+    }
 }
 
 fn several_columns(candidates: Vec<Candidate>) -> Ambiguity {
@@ -704,6 +712,20 @@ mod tests {
         assert_eq!(by_field("location"), Some("APPT LOCATION"));
         assert_eq!(by_field("appointmentTime"), Some("APPT TIME"));
         assert!(m.ambiguities.iter().all(|a| a.kind == AmbiguityKind::LowConfidence), "{:?}", m.ambiguities);
+    }
+
+    #[test]
+    fn a_column_named_for_a_filled_variable_is_not_given_to_another() {
+        let vars = defaults::appointment_reminder();
+        let m = map_columns(
+            &headers(&["First Name", "Last Name", "DOB", "Home Phone", "Work Phone"]),
+            &vars,
+            None,
+        )
+        .unwrap();
+        assert_eq!(m.for_field("secondaryPhone").map(|e| e.column), Some(3));
+        assert_eq!(m.for_field("primaryPhone"), None);
+        assert_eq!(m.unmapped_columns, [4]);
     }
 
     #[test]
