@@ -610,7 +610,8 @@ fn value(plan: &Plan, row: &Row, today: NaiveDate) -> Result<Option<Value>, Stri
         }
         _ => false,
     };
-    let plain = !cell.is_blank() && cell.value != CellValue::Error;
+    // `="00123"` (Excel's text-forcing formula) goes through the transform, which unwraps it.
+    let plain = !cell.is_blank() && cell.value != CellValue::Error && !cell.text.starts_with("=\"");
     if clean && plain && part == ValuePart::Whole && plan.role != Some(PatientField::TimeZone) {
         return Ok(Some(Value::Cell(column)));
     }

@@ -45,7 +45,7 @@ pub(crate) fn transform(
     if cell.value == CellValue::Error {
         return Err("is a formula error".to_owned());
     }
-    let text = cell.text.trim();
+    let text = without_text_formula(cell.text.trim());
     let out = match field_type {
         FieldType::Text => text.to_owned(),
         FieldType::Name => collapse_whitespace(text),
@@ -58,6 +58,15 @@ pub(crate) fn transform(
         FieldType::Enum => enum_option(text, options)?,
     };
     Ok(Some(out))
+}
+
+/// The value inside Excel's text-forcing formula `="00123"`, which exports use to keep leading
+/// zeros and long digit strings; any other text as it is.
+fn without_text_formula(text: &str) -> &str {
+    match text.strip_prefix("=\"").and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains('"') => inner,
+        _ => text,
+    }
 }
 
 /// Trims and turns every run of whitespace (spaces, tabs, non-breaking spaces, newlines) into
@@ -77,10 +86,24 @@ pub(crate) fn collapse_whitespace(s: &str) -> String {
 // phones
 
 pub(crate) fn phone(text: &str) -> Result<PhoneNumber, Problem> {
-    PhoneNumber::parse(without_phone_label(text)).map_err(|e| match e {
+    let text = without_phone_label(text);
+    let exact = exact_scientific(text);
+    PhoneNumber::parse(exact.as_deref().unwrap_or(text)).map_err(|e| match e {
         PhoneError::MissingAreaCode => "is not a full number".to_owned(),
         other => format!("is not a valid phone number: it {other}"),
     })
+}
+
+/// `3.125550143E9` -> `3125550143`: scientific notation that still writes every digit of the
+/// whole number (as many mantissa digits as the exponent implies). Excel's usual `3.13E+09` has
+/// lost digits and is left for [`PhoneNumber::parse`] to refuse with its reason.
+fn exact_scientific(text: &str) -> Option<String> {
+    let (mantissa, exponent) = text.split_once(['e', 'E'])?;
+    let exponent: usize = exponent.strip_prefix('+').unwrap_or(exponent).parse().ok()?;
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = || whole.bytes().chain(fraction.bytes());
+    let exact = whole.len() == 1 && digits().all(|b| b.is_ascii_digit()) && fraction.len() == exponent;
+    exact.then(|| digits().map(char::from).collect())
 }
 
 /// Words hand-kept sheets put beside a number to say which line it is.
@@ -366,6 +389,18 @@ pub(crate) fn parse_date_text(t: &str, today: NaiveDate, birth: bool) -> Result<
     // A date followed by a time: keep the date.
     if let Some((date, _)) = split_date_time(t, today, birth) {
         return Ok(date);
+    }
+    // An ISO timestamp with fractions or a zone (`1985-03-04T00:00:00.000Z`, as systems that
+    // store dates as midnight timestamps export them): its calendar date.
+    if let Some((date, time)) = t.split_once('T') {
+        let clock = time.trim_end_matches('Z');
+        let clock = clock.split(['+', '-']).next().unwrap_or(clock);
+        let clock = clock.split('.').next().unwrap_or(clock);
+        if date.len() == 10 && parse_time_text(clock).is_some() {
+            if let Some(d) = numeric_date(date, today, birth)? {
+                return Ok(d);
+            }
+        }
     }
     Err(not_a_date())
 }
@@ -684,6 +719,9 @@ mod tests {
     fn text_dates_in_every_common_form_parse() {
         let cases = [
             ("3/4/1985", d(1985, 3, 4)),
+            ("1985-03-04T00:00:00Z", d(1985, 3, 4)),
+            ("1985-03-04T05:00:00.000Z", d(1985, 3, 4)),
+            ("1985-03-04T00:00:00-05:00", d(1985, 3, 4)),
             ("03/04/1985", d(1985, 3, 4)),
             ("3-4-1985", d(1985, 3, 4)),
             ("1985-03-04", d(1985, 3, 4)),
@@ -822,6 +860,11 @@ mod tests {
         for unlabelled in ["312 555 0143 (wife)", "Fax: 312-555-0143", "312-555-0143, 312-555-0144"] {
             assert!(t(unlabelled, FieldType::Phone).is_err(), "{unlabelled}");
         }
+        assert_eq!(t("3.125550143E9", FieldType::Phone), Ok(Some("+13125550143".into())));
+        assert_eq!(t("3.125550143E+09", FieldType::Phone), Ok(Some("+13125550143".into())));
+        assert!(t("3.13E+09", FieldType::Phone).unwrap_err().contains("scientific notation"));
+        assert_eq!(t("=\"3125550143\"", FieldType::Phone), Ok(Some("+13125550143".into())));
+        assert_eq!(t("=\"001234\"", FieldType::Text), Ok(Some("001234".into())));
         assert_eq!(t("$1,234.50", FieldType::Number), Ok(Some("1234.5".into())));
         assert_eq!(t("42", FieldType::Number), Ok(Some("42".into())));
         assert_eq!(t("Yes", FieldType::Boolean), Ok(Some("true".into())));

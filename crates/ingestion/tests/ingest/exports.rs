@@ -132,3 +132,31 @@ fn a_vague_column_counts_as_date_and_time_only_when_its_cells_have_times_of_day(
     let p = preview(mostly_text.as_bytes(), "a.csv");
     assert!(p.mapping.iter().all(|m| m.header != "Appointment"), "{:?}", p.mapping);
 }
+
+/// What export tools do to values on the way out: Excel's `="..."` text formula (kept leading
+/// zeros), midnight ISO timestamps for dates, scientific notation that still has every digit, a
+/// number cell that lost a time's leading zero. Each reads as what it means; the original cells
+/// are kept as written.
+#[test]
+fn export_tool_artifacts_read_as_what_they_mean() {
+    let csv = "First Name,Last Name,DOB,Phone,MRN,Appt Date,Appt Time\n\
+               Ann,Lee,1985-03-04T00:00:00.000Z,=\"3125550143\",=\"001234\",2026-12-01,930\n\
+               Bob,Ray,1970-02-03T05:00:00Z,3.125550144E9,=\"000777\",2026-12-02,1415\n";
+
+    let p = preview(csv.as_bytes(), "export.csv");
+
+    assert_eq!(p.counts.callable_rows, 2, "{:?}", p.rows.iter().map(|r| &r.errors).collect::<Vec<_>>());
+    let ann = vars_at(&p, 2);
+    assert_eq!(
+        (
+            ann["dob"].as_str(),
+            ann["primaryPhone"].as_str(),
+            ann["mrn"].as_str(),
+            ann["appointmentTime"].as_str()
+        ),
+        ("1985-03-04", "+13125550143", "001234", "09:30")
+    );
+    let bob = vars_at(&p, 3);
+    assert_eq!((bob["dob"].as_str(), bob["primaryPhone"].as_str()), ("1970-02-03", "+13125550144"));
+    assert_eq!(crate::support::cells_at(&p, 2)[3], "=\"3125550143\"");
+}
