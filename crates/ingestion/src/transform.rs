@@ -390,9 +390,11 @@ pub(crate) fn parse_date_text(t: &str, today: NaiveDate, birth: bool) -> Result<
     if let Some((date, _)) = split_date_time(t, today, birth) {
         return Ok(date);
     }
-    // An ISO timestamp with fractions or a zone (`1985-03-04T00:00:00.000Z`, as systems that
-    // store dates as midnight timestamps export them): its calendar date.
-    if let Some((date, time)) = t.split_once('T') {
+    // A birth date exported as an ISO timestamp with fractions or a zone
+    // (`1985-03-04T00:00:00.000Z`, from systems that store dates as midnight timestamps): its
+    // calendar date. Not for other dates: an appointment at `2026-12-02T02:00:00Z` is on Dec 1
+    // in the clinic's zone, which this pure function does not know.
+    if let Some((date, time)) = t.split_once('T').filter(|_| birth) {
         let clock = time.trim_end_matches('Z');
         let clock = clock.split(['+', '-']).next().unwrap_or(clock);
         let clock = clock.split('.').next().unwrap_or(clock);
@@ -860,6 +862,7 @@ mod tests {
         for unlabelled in ["312 555 0143 (wife)", "Fax: 312-555-0143", "312-555-0143, 312-555-0144"] {
             assert!(t(unlabelled, FieldType::Phone).is_err(), "{unlabelled}");
         }
+        assert!(t("2026-12-02T02:00:00Z", FieldType::Date).is_err(), "a zoned appointment is not guessed");
         assert_eq!(t("3.125550143E9", FieldType::Phone), Ok(Some("+13125550143".into())));
         assert_eq!(t("3.125550143E+09", FieldType::Phone), Ok(Some("+13125550143".into())));
         assert!(t("3.13E+09", FieldType::Phone).unwrap_err().contains("scientific notation"));
