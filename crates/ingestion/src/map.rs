@@ -20,9 +20,12 @@
 //!    by hand; a time variable's column fills the unmapped date variable the same way when its
 //!    cells hold dates with times (`scheduled_time` = `2026-12-01T09:30`).
 //!
-//! Headers decide, with one piece of evidence from the cells ([`map_table`]): a column whose
+//! Headers decide, with two pieces of evidence from the sheet ([`map_table`]): a column whose
 //! cells are dates with times of day counts as saying "date and time" when its header says
-//! neither, so an `Appointment` column of `Dec 1, 2026 9:30 AM` fills the date and the time.
+//! neither, so an `Appointment` column of `Dec 1, 2026 9:30 AM` fills the date and the time; and
+//! in a two-row header, a column whose own header matches nothing for sure (a bare `Date`) is
+//! read with the group label above it (`Appointment`, spanning the columns up to the next
+//! label, as a merged cell does), so `Appointment / Date` is the appointment date.
 //!
 //! Nothing is guessed: two columns equally good for one variable, one column equally good for
 //! two variables (within [`MARGIN`]), and the best match of a still-unmapped variable when it
@@ -33,7 +36,7 @@ use rivvi_domain::campaign::{normalize_header, FieldType, PatientField, Variable
 use serde::{Deserialize, Serialize};
 
 use crate::error::IngestError;
-use crate::table::Table;
+use crate::table::{Row, Table};
 use crate::transform;
 use crate::vocab::{self, Token};
 
@@ -187,6 +190,8 @@ struct State<'a> {
     headers: &'a [String],
     /// Per column: its cells are dates with times of day (see [`map_table`]).
     dated_times: &'a [bool],
+    /// Per column: the tokens of the group label above its header, if the sheet has one.
+    groups: &'a [Vec<Token>],
     vars: Vec<Var<'a>>,
     column_taken: Vec<bool>,
     var_taken: Vec<bool>,
@@ -230,7 +235,14 @@ pub fn map_columns(
     variables: &[VariableDefinition],
     explicit: Option<&ExplicitMapping>,
 ) -> Result<Mapping, IngestError> {
-    map_with_evidence(headers, &vec![false; headers.len()], variables, explicit)
+    let none = Evidence { dated_times: vec![false; headers.len()], groups: vec![Vec::new(); headers.len()] };
+    map_with_evidence(headers, &none, variables, explicit)
+}
+
+/// What [`map_table`] learns from the sheet beyond the header texts.
+struct Evidence {
+    dated_times: Vec<bool>,
+    groups: Vec<Vec<Token>>,
 }
 
 /// [`map_columns`] for a table, also using what its cells are: a column of dates with times
@@ -244,12 +256,41 @@ pub fn map_table(
     let headers = table.headers();
     let dated_times: Vec<bool> =
         (0..headers.len()).map(|c| transform::holds_dates_with_times(table.data_rows(), c, today)).collect();
-    map_with_evidence(&headers, &dated_times, variables, explicit)
+    let groups = group_labels(table.row_above_header(), headers.len());
+    map_with_evidence(&headers, &Evidence { dated_times, groups }, variables, explicit)
+}
+
+/// The most characters a group label has; a longer text above the header is a title.
+const GROUP_LABEL_CHARS: usize = 40;
+
+/// Per column, the tokens of the group label above it: the row above the header counts as
+/// group labels only when it has at least two cells, all short words without digits (a title,
+/// a date or a count does not qualify); each label covers its column and those to its right up
+/// to the next label.
+fn group_labels(above: Option<&Row>, width: usize) -> Vec<Vec<Token>> {
+    let none = vec![Vec::new(); width];
+    let Some(above) = above else { return none };
+    let labels: Vec<(usize, &str)> =
+        (0..width).map(|c| (c, above.cell(c).text.trim())).filter(|(_, t)| !t.is_empty()).collect();
+    let is_label =
+        |t: &str| t.chars().count() <= GROUP_LABEL_CHARS && !t.contains(|c: char| c.is_ascii_digit());
+    if labels.len() < 2 || !labels.iter().all(|(_, t)| is_label(t)) {
+        return none;
+    }
+    let mut out = none;
+    let mut current: Vec<Token> = Vec::new();
+    for (c, slot) in out.iter_mut().enumerate() {
+        if let Some((_, label)) = labels.iter().find(|(l, _)| *l == c) {
+            current = vocab::tokens(label);
+        }
+        slot.clone_from(&current);
+    }
+    out
 }
 
 fn map_with_evidence(
     headers: &[String],
-    dated_times: &[bool],
+    evidence: &Evidence,
     variables: &[VariableDefinition],
     explicit: Option<&ExplicitMapping>,
 ) -> Result<Mapping, IngestError> {
@@ -264,7 +305,8 @@ fn map_with_evidence(
         .collect();
     let mut s = State {
         headers,
-        dated_times,
+        dated_times: &evidence.dated_times,
+        groups: &evidence.groups,
         column_taken: vec![false; headers.len()],
         var_taken: vec![false; vars.len()],
         vars,
@@ -495,12 +537,19 @@ fn fuzzy_matches(s: &mut State<'_>) -> Vec<(usize, usize, f64)> {
         if s.dated_times[c] && !vocab::says_date_or_time(&tokens) {
             vocab::add_date_and_time(&mut tokens);
         }
-        let mut scored: Vec<(usize, f64)> = free_vars
-            .iter()
-            .map(|&v| (v, s.vars[v].tokens.iter().map(|t| vocab::similarity(&tokens, t)).fold(0.0, f64::max)))
-            .filter(|&(_, score)| score >= LOW)
-            .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let mut scored = score_column(s, &free_vars, &tokens);
+        // Undecided on its own header: read it with its group label (`Appointment` over `Date`).
+        if !s.groups[c].is_empty() && !is_decided(&scored) {
+            let mut grouped = tokens.clone();
+            grouped.extend(s.groups[c].iter().cloned());
+            grouped.sort();
+            grouped.dedup();
+            let regrouped = score_column(s, &free_vars, &grouped);
+            if is_decided(&regrouped) {
+                tokens = grouped;
+                scored = regrouped;
+            }
+        }
         let Some(&(v1, s1)) = scored.first() else { continue };
         if s1 < ACCEPT {
             low.push((c, v1, s1));
@@ -544,6 +593,27 @@ fn fuzzy_matches(s: &mut State<'_>) -> Vec<(usize, usize, f64)> {
         s.assign(c1, v, ValuePart::Whole, 0.9 * s1, MatchMethod::Fuzzy);
     }
     low
+}
+
+/// The free variables a column's tokens could fill (score at least [`LOW`]), best first.
+fn score_column(s: &State<'_>, free_vars: &[usize], tokens: &[Token]) -> Vec<(usize, f64)> {
+    let mut scored: Vec<(usize, f64)> = free_vars
+        .iter()
+        .map(|&v| (v, s.vars[v].tokens.iter().map(|t| vocab::similarity(tokens, t)).fold(0.0, f64::max)))
+        .filter(|&(_, score)| score >= LOW)
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scored
+}
+
+/// Whether the best score is accepted and no other comes within [`MARGIN`] of it.
+fn is_decided(scored: &[(usize, f64)]) -> bool {
+    match scored {
+        [(_, best), rest @ ..] => {
+            *best >= ACCEPT && rest.first().is_none_or(|(_, next)| best - next >= MARGIN)
+        }
+        [] => false,
+    }
 }
 
 /// Whether `a` and `b` are a date variable and a time variable named alike; `(date, time)`.

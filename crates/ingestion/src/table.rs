@@ -185,6 +185,15 @@ impl Table {
         &self.rows[self.layout.header]
     }
 
+    /// The row right above the header (no blank row between), if there is one: a title, or the
+    /// group labels of a two-row header (`Patient` over `First | Last`, `Appointment` over
+    /// `Date | Time`).
+    pub fn row_above_header(&self) -> Option<&Row> {
+        let header = self.header_row();
+        let above = self.rows.get(self.layout.header.checked_sub(1)?)?;
+        (above.number.checked_add(1) == Some(header.number)).then_some(above)
+    }
+
     /// The header texts, trimmed, one per column up to the widest header or data row.
     pub fn headers(&self) -> Vec<String> {
         let width = self.width();

@@ -160,3 +160,28 @@ fn export_tool_artifacts_read_as_what_they_mean() {
     assert_eq!((bob["dob"].as_str(), bob["primaryPhone"].as_str()), ("1970-02-03", "+13125550144"));
     assert_eq!(crate::support::cells_at(&p, 2)[3], "=\"3125550143\"");
 }
+
+/// A two-row header: `Appointment` spans `Date` and `Time` (a merged cell keeps its text in the
+/// first cell), so the bare `Date` is the appointment's, not the birth date. A title above a
+/// header is not a group label.
+#[test]
+fn a_group_label_above_the_header_settles_a_bare_column_name() {
+    let grouped = "Patient,,,,Appointment,\n\
+                   First,Last,Birth Date,Phone,Date,Time\n\
+                   Ann,Lee,1/2/1980,3125550143,12/01/2026,9:30 AM\n";
+    let p = preview(grouped.as_bytes(), "grouped.csv");
+    assert_eq!(p.header_row, 2);
+    assert_eq!(
+        p.mapping.iter().find(|m| m.header == "Date").map(|m| m.field.as_str()),
+        Some("appointmentDate")
+    );
+    assert_eq!(vars_at(&p, 3)["appointmentDate"], "2026-12-01");
+    assert!(p.ambiguities.is_empty(), "{:?}", p.ambiguities);
+
+    // One title cell, or labels carrying digits, are not groups: the bare Date stays in doubt.
+    for above in ["Appointment list,,,,,", "Appointments,,,,Printed 11/20/2026,"] {
+        let csv = format!("{above}\nFirst,Last,Birth Date,Phone,Date,Time\nAnn,Lee,1/2/1980,3125550143,12/01/2026,9:30 AM\n");
+        let p = preview(csv.as_bytes(), "titled.csv");
+        assert!(p.mapping.iter().all(|m| m.header != "Date"), "{above}: {:?}", p.mapping);
+    }
+}
