@@ -245,8 +245,9 @@ struct Evidence {
     groups: Vec<Vec<Token>>,
 }
 
-/// [`map_columns`] for a table, also using what its cells are: a column of dates with times
-/// of day is treated as a date-and-time column (see the module documentation).
+/// [`map_columns`] for a table, also using what the sheet shows beyond the header texts: a
+/// column of dates with times of day is a date-and-time column, and a two-row header's group
+/// labels settle bare column names (see the module documentation).
 pub fn map_table(
     table: &Table,
     variables: &[VariableDefinition],
