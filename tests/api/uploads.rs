@@ -420,12 +420,13 @@ async fn an_upload_is_loaded_back_for_its_own_org_only() {
     let instance = Application::build(settings).await.unwrap();
 
     let (record, bytes) =
-        rivvi_server::http::uploads::load_upload(instance.state(), &OrgScope::for_verified_org(alpha_id), id)
+        rivvi_server::services::uploads::load(instance.state(), &OrgScope::for_verified_org(alpha_id), id)
             .await
             .unwrap();
     let other =
-        rivvi_server::http::uploads::load_upload(instance.state(), &OrgScope::for_verified_org(beta_id), id)
+        rivvi_server::services::uploads::load(instance.state(), &OrgScope::for_verified_org(beta_id), id)
             .await
+            .map_err(rivvi_server::api::ApiError::from)
             .unwrap_err();
 
     assert_eq!(bytes.as_ref(), file.as_slice());

@@ -1,6 +1,16 @@
-//! Tracing set-up and the panic hook.
+//! Tracing set-up, request ids and the panic hook.
 
+use axum::http::{HeaderMap, HeaderName};
 use tracing_subscriber::{fmt, EnvFilter};
+
+/// The header carrying each request's id: set by the HTTP layer when the client sent none,
+/// echoed in the response, written to the audit entries the request causes.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id the HTTP layer put on a request.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
 
 /// Installs the global subscriber: JSON lines in production, human-readable text otherwise.
 /// Safe to call more than once (later calls are no-ops), which the tests rely on.

@@ -16,6 +16,14 @@ pub enum EngineError {
     /// caller may re-read and try again.
     #[error("run changed while it was being updated <run_id={0}>")]
     Concurrent(RunId),
+    /// A lifecycle request with a bad value (a schedule in the past, an over-long pause reason).
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The camelCase input field at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     // internal
     /// The organization's stored settings cannot be used (bad time zone or office hours).

@@ -1,105 +1,149 @@
 //! Run lifecycle: what `runs.start`, `runs.pause`, `runs.resume`, `runs.cancel` and
 //! `runs.schedule` do, each validated by the domain's run state machine.
 //!
-//! The free functions take a connection so a procedure can run them inside its own transaction,
-//! next to its audit entry; they lock the run (`FOR UPDATE` on PostgreSQL), so call them inside
-//! a transaction. The [`Engine`] methods open one themselves.
+//! [`Engine::change_run`] is the one front door: the API's use case and the engine tests both
+//! call it, so every change is checked, written and audit-logged in one transaction the same way.
 
 use chrono::{DateTime, Utc};
+use rivvi_domain::audit::AuditAction;
 use rivvi_domain::ids::RunId;
 use rivvi_domain::lifecycle::{RunEvent, RunStatus};
-use rivvi_persistence::runs::{self, RunUpdate};
+use rivvi_persistence::audit::{self, AuditActor, AuditRecord};
+use rivvi_persistence::runs::{self, RunRecord, RunUpdate};
 use rivvi_persistence::{run_rows, OrgScope};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::{Engine, EngineError};
 
-/// Starts a ready or scheduled run now (`started_at` is set on the first start).
-pub async fn start(
+/// Longest pause reason, in characters.
+pub const MAX_PAUSE_REASON: usize = 120;
+
+/// A change a person (or the system) asks of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunChange {
+    /// A ready or scheduled run starts now (`started_at` is set on the first start).
+    Start,
+    /// No new calls start; calls in flight finish and their rows are decided as usual. The
+    /// reason is free text without patient data, at most [`MAX_PAUSE_REASON`] characters.
+    Pause {
+        /// Why, for the people watching the run.
+        reason: Option<String>,
+    },
+    /// A paused run goes on (its pause reason is cleared).
+    Resume,
+    /// The run and every pending row of it stop for good. Rows dialing or in a call finish
+    /// their attempt; a retry they would earn cancels them instead.
+    Cancel,
+    /// A ready run is scheduled, or a scheduled run's start moved, to `at` (in the future). The
+    /// scheduler starts it at the first tick at or after `at`.
+    Schedule {
+        /// When the run starts by itself.
+        at: DateTime<Utc>,
+    },
+}
+
+impl RunChange {
+    fn audit_action(&self) -> AuditAction {
+        match self {
+            RunChange::Start => AuditAction::RunStarted,
+            RunChange::Pause { .. } => AuditAction::RunPaused,
+            RunChange::Resume => AuditAction::RunResumed,
+            RunChange::Cancel => AuditAction::RunCancelled,
+            RunChange::Schedule { .. } => AuditAction::RunScheduled,
+        }
+    }
+}
+
+/// Who asked for a change, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedBy {
+    /// The person or component.
+    pub actor: AuditActor,
+    /// The request that carried the change, when there was one.
+    pub request_id: Option<String>,
+}
+
+impl Engine {
+    /// Applies `change` to a run of the organization at the engine clock's now: checks it
+    /// against the run state machine, writes it and its audit entry in one transaction, and
+    /// wakes the dispatcher when the run is running. Answers the run as stored after the change.
+    pub async fn change_run(
+        &self,
+        scope: &OrgScope,
+        run_id: RunId,
+        change: RunChange,
+        by: &ChangedBy,
+    ) -> Result<RunRecord, EngineError> {
+        let now = self.clock.now();
+        let action = change.audit_action();
+        let txn = self.db.begin().await?;
+        let cancelled_rows = apply_change(&txn, scope, run_id, change, now).await?;
+        audit::record(
+            &txn,
+            AuditRecord {
+                org: Some(scope.org_id()),
+                actor: by.actor.clone(),
+                action: action.as_str().to_owned(),
+                entity_type: action.entity().to_owned(),
+                entity_id: Some(run_id.to_string()),
+                changed_fields: vec!["status".into()],
+                request_id: by.request_id.clone(),
+            },
+        )
+        .await?;
+        let record = runs::get(&txn, scope, run_id).await?;
+        txn.commit().await?;
+        tracing::info!(org_id = %scope, run_id = %run_id, action = action.as_str(), cancelled_rows, "run changed");
+        if record.status == RunStatus::Running {
+            // Dial now rather than at the next tick.
+            self.wake();
+        }
+        Ok(record)
+    }
+}
+
+/// Checks and writes one change; answers how many pending rows a cancel cancelled.
+async fn apply_change(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     run_id: RunId,
+    change: RunChange,
     now: DateTime<Utc>,
-) -> Result<RunStatus, EngineError> {
-    apply(conn, scope, run_id, RunEvent::Start, RunUpdate::default(), now).await
+) -> Result<u64, EngineError> {
+    let (event, update) = match change {
+        RunChange::Start => (RunEvent::Start, RunUpdate::default()),
+        RunChange::Pause { reason } => {
+            let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+            if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_PAUSE_REASON) {
+                return Err(EngineError::Invalid {
+                    field: "reason",
+                    reason: format!("must be at most {MAX_PAUSE_REASON} characters"),
+                });
+            }
+            (RunEvent::Pause, RunUpdate { pause_reason: Some(reason), ..RunUpdate::default() })
+        }
+        RunChange::Resume => (RunEvent::Resume, RunUpdate::default()),
+        RunChange::Cancel => (RunEvent::Cancel, RunUpdate::default()),
+        RunChange::Schedule { at } => {
+            if at <= now {
+                return Err(EngineError::Invalid {
+                    field: "scheduledAt",
+                    reason: "must be in the future".into(),
+                });
+            }
+            (RunEvent::Schedule, RunUpdate { scheduled_at: Some(Some(at)), ..RunUpdate::default() })
+        }
+    };
+    transition(conn, scope, run_id, event, update, now).await?;
+    match event {
+        RunEvent::Cancel => Ok(run_rows::cancel_pending(conn, scope, run_id, now).await?),
+        _ => Ok(0),
+    }
 }
 
-/// Pauses a running run: no new calls start; calls in flight finish and their rows are decided
-/// as usual. `reason` is free text without patient data.
-pub async fn pause(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    run_id: RunId,
-    reason: Option<String>,
-    now: DateTime<Utc>,
-) -> Result<RunStatus, EngineError> {
-    apply(
-        conn,
-        scope,
-        run_id,
-        RunEvent::Pause,
-        RunUpdate { pause_reason: Some(reason), ..RunUpdate::default() },
-        now,
-    )
-    .await
-}
-
-/// Resumes a paused run (its pause reason is cleared).
-pub async fn resume(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    run_id: RunId,
-    now: DateTime<Utc>,
-) -> Result<RunStatus, EngineError> {
-    apply(conn, scope, run_id, RunEvent::Resume, RunUpdate::default(), now).await
-}
-
-/// Cancels a run and every pending row of it. Rows dialing or in a call finish their attempt;
-/// a retry they would earn cancels them instead. Returns the new status and how many rows were
-/// cancelled now.
-pub async fn cancel(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    run_id: RunId,
-    now: DateTime<Utc>,
-) -> Result<(RunStatus, u64), EngineError> {
-    let status = apply(conn, scope, run_id, RunEvent::Cancel, RunUpdate::default(), now).await?;
-    let cancelled = run_rows::cancel_pending(conn, scope, run_id, now).await?;
-    Ok((status, cancelled))
-}
-
-/// Schedules a ready run, or moves a scheduled run's start, to `at`. The scheduler starts it at
-/// the first tick at or after `at` (a time in the past starts it at the next tick).
-pub async fn schedule(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    run_id: RunId,
-    at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<RunStatus, EngineError> {
-    apply(
-        conn,
-        scope,
-        run_id,
-        RunEvent::Schedule,
-        RunUpdate { scheduled_at: Some(Some(at)), ..RunUpdate::default() },
-        now,
-    )
-    .await
-}
-
-/// Takes a scheduled run back to ready (its start time is cleared).
-pub async fn unschedule(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    run_id: RunId,
-    now: DateTime<Utc>,
-) -> Result<RunStatus, EngineError> {
-    apply(conn, scope, run_id, RunEvent::Unschedule, RunUpdate::default(), now).await
-}
-
-/// Locks the run, checks `event` against the domain's machine, and writes it.
-async fn apply(
+/// Locks the run (`FOR UPDATE` on PostgreSQL), checks `event` against the domain's machine, and
+/// writes it.
+async fn transition(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     run_id: RunId,
@@ -112,69 +156,4 @@ async fn apply(
     runs::transition(conn, scope, run_id, run.status, event, update, now)
         .await?
         .ok_or(EngineError::Concurrent(run_id))
-}
-
-impl Engine {
-    /// [`start`] in its own transaction, at the engine clock's now.
-    pub async fn start_run(&self, scope: &OrgScope, run_id: RunId) -> Result<RunStatus, EngineError> {
-        let txn = self.db.begin().await?;
-        let status = start(&txn, scope, run_id, self.clock.now()).await?;
-        txn.commit().await?;
-        tracing::info!(org_id = %scope, run_id = %run_id, "run started");
-        Ok(status)
-    }
-
-    /// [`pause`] in its own transaction, at the engine clock's now.
-    pub async fn pause_run(
-        &self,
-        scope: &OrgScope,
-        run_id: RunId,
-        reason: Option<String>,
-    ) -> Result<RunStatus, EngineError> {
-        let txn = self.db.begin().await?;
-        let status = pause(&txn, scope, run_id, reason, self.clock.now()).await?;
-        txn.commit().await?;
-        tracing::info!(org_id = %scope, run_id = %run_id, "run paused");
-        Ok(status)
-    }
-
-    /// [`resume`] in its own transaction, at the engine clock's now.
-    pub async fn resume_run(&self, scope: &OrgScope, run_id: RunId) -> Result<RunStatus, EngineError> {
-        let txn = self.db.begin().await?;
-        let status = resume(&txn, scope, run_id, self.clock.now()).await?;
-        txn.commit().await?;
-        tracing::info!(org_id = %scope, run_id = %run_id, "run resumed");
-        Ok(status)
-    }
-
-    /// [`cancel`] in its own transaction, at the engine clock's now.
-    pub async fn cancel_run(&self, scope: &OrgScope, run_id: RunId) -> Result<RunStatus, EngineError> {
-        let txn = self.db.begin().await?;
-        let (status, cancelled) = cancel(&txn, scope, run_id, self.clock.now()).await?;
-        txn.commit().await?;
-        tracing::info!(org_id = %scope, run_id = %run_id, cancelled_rows = cancelled, "run cancelled");
-        Ok(status)
-    }
-
-    /// [`schedule`] in its own transaction, at the engine clock's now.
-    pub async fn schedule_run(
-        &self,
-        scope: &OrgScope,
-        run_id: RunId,
-        at: DateTime<Utc>,
-    ) -> Result<RunStatus, EngineError> {
-        let txn = self.db.begin().await?;
-        let status = schedule(&txn, scope, run_id, at, self.clock.now()).await?;
-        txn.commit().await?;
-        tracing::info!(org_id = %scope, run_id = %run_id, "run scheduled");
-        Ok(status)
-    }
-
-    /// [`unschedule`] in its own transaction, at the engine clock's now.
-    pub async fn unschedule_run(&self, scope: &OrgScope, run_id: RunId) -> Result<RunStatus, EngineError> {
-        let txn = self.db.begin().await?;
-        let status = unschedule(&txn, scope, run_id, self.clock.now()).await?;
-        txn.commit().await?;
-        Ok(status)
-    }
 }

@@ -15,9 +15,9 @@
 //!   order events arrive in.
 //! - [`Engine::recover_tick`]: reconciles rows whose lease expired and calls that never got
 //!   their final event by asking the provider, never by redialling.
-//! - Run lifecycle: [`Engine::start_run`], [`Engine::pause_run`], [`Engine::resume_run`],
-//!   [`Engine::cancel_run`], [`Engine::schedule_run`], [`Engine::unschedule_run`] (and
-//!   connection-taking forms in [`lifecycle`] for callers that audit in the same transaction).
+//! - Run lifecycle: [`Engine::change_run`] (start, pause, resume, cancel, schedule), checked by
+//!   the run state machine and audit-logged in the same transaction; the one front door for the
+//!   API and the tests alike.
 //!
 //! # What counts as an attempt
 //! A claim counts an attempt. It is taken back only when no call was written for it (the row was

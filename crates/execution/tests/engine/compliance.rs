@@ -5,7 +5,9 @@ use rivvi_domain::lifecycle::{RowStatus, RunStatus};
 use rivvi_persistence::testing::on_each_backend;
 use rivvi_persistence::{do_not_call, Page};
 
-use crate::support::{at, OrgSpec, Person, World};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{at, by_test, OrgSpec, Person, World};
 
 #[tokio::test]
 async fn rows_on_the_do_not_call_list_are_skipped_without_a_call() {
@@ -32,7 +34,7 @@ async fn rows_on_the_do_not_call_list_are_skipped_without_a_call() {
         assert_eq!(again.reason, "patient request", "adding a listed number keeps the entry");
         let run = world.run(campaign, &people).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         let first = engine.dispatch_tick(world.now()).await.unwrap();
         world.drive(&engine, run, TimeDelta::seconds(30), 200).await;
@@ -73,7 +75,7 @@ async fn calls_wait_for_08_00_in_the_patients_own_time_zone() {
         let london = Person::new(3, "+442079460000");
         let run = world.run(campaign, &[new_york, los_angeles, chicago_number_in_la, london]).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         let morning = engine.dispatch_tick(world.now()).await.unwrap();
 
@@ -97,7 +99,7 @@ async fn calls_wait_for_08_00_in_the_patients_own_time_zone() {
         // 21:00 in Chicago closes the window for a Chicago number.
         let late_campaign = world.campaign(None).await;
         let late = world.run(late_campaign, &[Person::chicago(9)]).await;
-        engine.start_run(&world.scope, late).await.unwrap();
+        engine.change_run(&world.scope, late, RunChange::Start, &by_test()).await.unwrap();
         world.clock.set(at("2026-03-10T02:00:00Z"));
         let evening = engine.dispatch_tick(world.now()).await.unwrap();
         assert_eq!(evening.deferred_quiet_hours, 1);

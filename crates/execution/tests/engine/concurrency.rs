@@ -8,7 +8,9 @@ use rivvi_domain::lifecycle::RunStatus;
 use rivvi_execution::simulator::OutcomeWeights;
 use rivvi_persistence::testing::on_each_backend;
 
-use crate::support::{OrgSpec, Person, World};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{by_test, OrgSpec, Person, World};
 
 #[tokio::test]
 async fn one_engine_keeps_to_the_concurrency_limit_and_the_calls_per_minute() {
@@ -19,7 +21,7 @@ async fn one_engine_keeps_to_the_concurrency_limit_and_the_calls_per_minute() {
         let people: Vec<Person> = (0..10).map(Person::chicago).collect();
         let run = world.run(campaign, &people).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         let first = engine.dispatch_tick(world.now()).await.unwrap();
         let again = engine.dispatch_tick(world.now()).await.unwrap();
@@ -51,7 +53,7 @@ async fn calls_per_minute_bounds_dialling_even_with_free_slots() {
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &(0..10).map(Person::chicago).collect::<Vec<_>>()).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         let first = engine.dispatch_tick(world.now()).await.unwrap();
         world.clock.advance(TimeDelta::seconds(30));
@@ -81,7 +83,7 @@ async fn two_engines_sharing_postgresql_never_exceed_the_concurrency_limit() {
         let run = world.run(campaign, &(0..40).map(Person::chicago).collect::<Vec<_>>()).await;
         let a = Arc::new(world.engine("engine-a"));
         let b = Arc::new(world.engine("engine-b"));
-        a.start_run(&world.scope, run).await.unwrap();
+        a.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         let mut dialed = (0, 0);
         let mut busy_elsewhere = 0;
@@ -139,7 +141,7 @@ async fn two_claims_in_flight_at_once_get_disjoint_rows_on_postgresql() {
         }
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &(0..10).map(Person::chicago).collect::<Vec<_>>()).await;
-        world.engine("engine-a").start_run(&world.scope, run).await.unwrap();
+        world.engine("engine-a").change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         let (now, lease) = (world.now(), world.now() + TimeDelta::minutes(5));
 
         let first = world.db.begin().await.unwrap();
@@ -170,7 +172,7 @@ async fn the_dispatcher_sends_its_create_call_requests_concurrently_up_to_dials_
         let run = world.run(campaign, &(0..12).map(Person::chicago).collect::<Vec<_>>()).await;
         let settings = rivvi_execution::engine::EngineSettings { dials_at_once: 5, ..Default::default() };
         let engine = world.engine_with("engine-a", settings);
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         let outcome = engine.dispatch_tick(world.now()).await.unwrap();
 

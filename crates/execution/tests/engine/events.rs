@@ -9,7 +9,9 @@ use rivvi_persistence::testing::on_each_backend;
 use rivvi_persistence::webhook_events;
 use serde_json::json;
 
-use crate::support::{Fault, OrgSpec, Person, World};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{by_test, Fault, OrgSpec, Person, World};
 
 #[tokio::test]
 async fn replayed_and_out_of_order_events_change_nothing() {
@@ -18,7 +20,7 @@ async fn replayed_and_out_of_order_events_change_nothing() {
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[Person::chicago(0)]).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         engine.dispatch_tick(world.now()).await.unwrap();
         world.clock.advance(TimeDelta::minutes(10));
         let events = world.take_events();
@@ -99,7 +101,7 @@ async fn a_call_whose_create_answer_was_lost_is_linked_by_its_webhooks() {
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[Person::chicago(0)]).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         world.provider.inject([Fault::LoseAnswer]);
 
         let lost = engine.dispatch_tick(world.now()).await.unwrap();

@@ -12,7 +12,9 @@ use rivvi_persistence::inbound::{self, NewInboundCall};
 use rivvi_persistence::testing::on_each_backend;
 use serde_json::{json, Value};
 
-use crate::support::{OrgSpec, Person, World, CALLER};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{by_test, OrgSpec, Person, World, CALLER};
 
 /// Retell's webhook about the inbound call `provider_call_id`, echoing `metadata`.
 fn event(kind: &str, provider_call_id: &str, status: &str, metadata: &Value, start_ms: i64) -> CallEvent {
@@ -67,7 +69,7 @@ async fn an_inbound_callback_is_linked_by_its_metadata_and_never_moves_the_outbo
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[person]).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         engine.dispatch_tick(world.now()).await.unwrap();
         world.clock.advance(TimeDelta::minutes(5));
         world.deliver(&engine).await;
@@ -121,7 +123,7 @@ async fn an_inbound_call_event_naming_another_organization_is_not_linked() {
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[Person::chicago(1)]).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         engine.dispatch_tick(world.now()).await.unwrap();
         let (row, _) = world.rows(run).await.remove(0);
         let outbound = world.calls_of(row.id).await.remove(0);

@@ -9,7 +9,9 @@ use rivvi_execution::engine::{Engine, EngineError, EngineSettings};
 use rivvi_persistence::runs;
 use rivvi_persistence::testing::on_each_backend;
 
-use crate::support::{OrgSpec, Person, World};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{by_test, OrgSpec, Person, World};
 
 #[tokio::test]
 async fn a_scheduled_run_starts_by_itself_and_pauses_resumes_and_cancels_as_the_domain_allows() {
@@ -20,7 +22,14 @@ async fn a_scheduled_run_starts_by_itself_and_pauses_resumes_and_cancels_as_the_
         let engine = world.engine("engine-a");
         let start_at = world.now() + TimeDelta::hours(1);
 
-        assert_eq!(engine.schedule_run(&world.scope, run, start_at).await.unwrap(), RunStatus::Scheduled);
+        assert_eq!(
+            engine
+                .change_run(&world.scope, run, RunChange::Schedule { at: start_at }, &by_test())
+                .await
+                .unwrap()
+                .status,
+            RunStatus::Scheduled
+        );
         let early = engine.schedule_tick(world.now()).await.unwrap();
         assert!(early.started.is_empty());
         assert_eq!(engine.dispatch_tick(world.now()).await.unwrap().dialed, 0);
@@ -32,27 +41,40 @@ async fn a_scheduled_run_starts_by_itself_and_pauses_resumes_and_cancels_as_the_
         assert_eq!(record.status, RunStatus::Running);
         assert_eq!(record.started_at, Some(start_at));
 
-        let paused =
-            engine.pause_run(&world.scope, run, Some("waiting for the doctor".into())).await.unwrap();
-        assert_eq!(paused, RunStatus::Paused);
+        let paused = engine
+            .change_run(
+                &world.scope,
+                run,
+                RunChange::Pause { reason: Some("waiting for the doctor".into()) },
+                &by_test(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(paused.status, RunStatus::Paused);
         assert_eq!(
             runs::get(&world.db, &world.scope, run).await.unwrap().pause_reason.as_deref(),
             Some("waiting for the doctor")
         );
         assert_eq!(engine.dispatch_tick(world.now()).await.unwrap().dialed, 0, "a paused run places no call");
-        let refused = engine.start_run(&world.scope, run).await.unwrap_err();
+        let refused = engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap_err();
         assert!(matches!(refused, EngineError::Transition(_)), "{refused}");
 
-        assert_eq!(engine.resume_run(&world.scope, run).await.unwrap(), RunStatus::Running);
+        assert_eq!(
+            engine.change_run(&world.scope, run, RunChange::Resume, &by_test()).await.unwrap().status,
+            RunStatus::Running
+        );
         assert_eq!(runs::get(&world.db, &world.scope, run).await.unwrap().pause_reason, None);
-        assert_eq!(engine.cancel_run(&world.scope, run).await.unwrap(), RunStatus::Cancelled);
+        assert_eq!(
+            engine.change_run(&world.scope, run, RunChange::Cancel, &by_test()).await.unwrap().status,
+            RunStatus::Cancelled
+        );
 
         for (_, state) in world.rows(run).await {
             assert_eq!(state.status, RowStatus::Cancelled);
         }
         let record = runs::get(&world.db, &world.scope, run).await.unwrap();
         assert_eq!(record.finished_at, Some(world.now()));
-        let err = engine.resume_run(&world.scope, run).await.unwrap_err();
+        let err = engine.change_run(&world.scope, run, RunChange::Resume, &by_test()).await.unwrap_err();
         assert_eq!(err.to_string(), "cannot resume a run that is cancelled");
         assert!(world.provider.dials().is_empty());
     })
@@ -69,10 +91,10 @@ async fn cancelling_a_run_cancels_pending_rows_and_lets_calls_in_flight_finish()
         world.sim.script_outcomes(&people[0].phone, [CallOutcome::NoAnswer]);
         let run = world.run(campaign, &people).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         assert_eq!(engine.dispatch_tick(world.now()).await.unwrap().dialed, 2);
-        engine.cancel_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Cancel, &by_test()).await.unwrap();
         world.clock.advance(TimeDelta::minutes(10));
         world.deliver(&engine).await;
 
@@ -127,7 +149,7 @@ async fn the_background_loop_runs_the_steps_until_shut_down() {
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[Person::chicago(0), Person::chicago(1)]).await;
         let (engine, stop, handle) = looping_engine(&world, "engine-loop", Duration::from_millis(5));
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         let dialled = dials_reach(&world, 2).await;
         stop.send(()).unwrap();
@@ -148,7 +170,7 @@ async fn a_wake_dispatches_at_once_instead_of_at_the_next_tick() {
         // The first tick fires at once, before the run starts; the next one is an hour away.
         let (engine, stop, handle) = looping_engine(&world, "engine-woken", Duration::from_secs(3600));
         tokio::time::sleep(Duration::from_millis(200)).await;
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         let before_wake = world.provider.dials().len();
 
         engine.wake();

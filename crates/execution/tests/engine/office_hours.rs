@@ -5,7 +5,9 @@ use rivvi_domain::lifecycle::RunStatus;
 use rivvi_persistence::testing::on_each_backend;
 use serde_json::json;
 
-use crate::support::{at, OrgSpec, Person, World};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{at, by_test, OrgSpec, Person, World};
 
 fn weekdays_nine_to_five() -> serde_json::Value {
     let day = json!({"open": "09:00", "close": "17:00"});
@@ -29,7 +31,7 @@ async fn a_run_started_before_office_hours_waits_and_dials_when_they_open() {
         let run =
             world.run(campaign, &[Person::new(0, "+12125550101"), Person::new(1, "+12125550102")]).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         let before = engine.schedule_tick(world.now()).await.unwrap();
         let dispatched = engine.dispatch_tick(world.now()).await.unwrap();
@@ -61,7 +63,7 @@ async fn office_hours_follow_the_new_york_clock_across_the_november_dst_change()
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[Person::new(0, "+12125550101")]).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         let saturday = engine.schedule_tick(world.now()).await.unwrap();
         // Clocks fall back at 02:00 on Sunday: 09:00 EST is 14:00 UTC, not 13:00.

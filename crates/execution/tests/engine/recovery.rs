@@ -7,7 +7,9 @@ use rivvi_domain::lifecycle::{CallOutcome, CallStatus, RowStatus, RunStatus};
 use rivvi_execution::engine::EngineSettings;
 use rivvi_persistence::testing::on_each_backend;
 
-use crate::support::{dispatch_or_die, Fault, OrgSpec, Person, World};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{by_test, dispatch_or_die, Fault, OrgSpec, Person, World};
 
 #[tokio::test]
 async fn an_engine_killed_mid_run_is_recovered_by_another_without_a_second_dial() {
@@ -19,7 +21,7 @@ async fn an_engine_killed_mid_run_is_recovered_by_another_without_a_second_dial(
         // One dial at a time, so that the death lands between the second and the third.
         let one_at_a_time = EngineSettings { dials_at_once: 1, ..EngineSettings::default() };
         let doomed = Arc::new(world.engine_with("engine-doomed", one_at_a_time));
-        doomed.start_run(&world.scope, run).await.unwrap();
+        doomed.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         // The first dial goes through; the second is placed but the instance dies waiting for the
         // answer; the third was written but never sent.
         world.provider.inject([Fault::Pass, Fault::HangAfterPlacing]);
@@ -65,7 +67,7 @@ async fn a_call_whose_final_webhook_never_came_is_reconciled_from_the_provider()
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[Person::chicago(0)]).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         engine.dispatch_tick(world.now()).await.unwrap();
 
         world.clock.advance(TimeDelta::minutes(10));

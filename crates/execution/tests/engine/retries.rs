@@ -6,7 +6,9 @@ use rivvi_domain::lifecycle::{CallOutcome, CallStatus, RowStatus};
 use rivvi_persistence::testing::on_each_backend;
 use serde_json::json;
 
-use crate::support::{Fault, OrgSpec, Person, World};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{by_test, Fault, OrgSpec, Person, World};
 
 fn outcomes(calls: &[rivvi_persistence::calls::CallRecord]) -> Vec<CallOutcome> {
     calls.iter().map(|c| c.outcome.unwrap()).collect()
@@ -23,7 +25,7 @@ async fn no_answer_is_retried_until_max_attempts_then_the_row_fails() {
         world.sim.script_outcomes(&person.phone, [CallOutcome::NoAnswer; 4]);
         let run = world.run(campaign, std::slice::from_ref(&person)).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
 
         world.drive(&engine, run, TimeDelta::seconds(30), 500).await;
 
@@ -51,7 +53,7 @@ async fn a_busy_line_is_retried_after_the_delay_and_completes_when_answered() {
         world.sim.script_outcomes(&person.phone, [CallOutcome::Busy, CallOutcome::Reached]);
         let run = world.run(campaign, std::slice::from_ref(&person)).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         let started = world.now();
 
         engine.dispatch_tick(world.now()).await.unwrap();
@@ -93,8 +95,8 @@ async fn voicemail_completes_the_row_unless_the_policy_retries_it() {
         let run_once = world.run(default_policy, std::slice::from_ref(&once)).await;
         let run_twice = world.run(retries_voicemail, std::slice::from_ref(&twice)).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run_once).await.unwrap();
-        engine.start_run(&world.scope, run_twice).await.unwrap();
+        engine.change_run(&world.scope, run_once, RunChange::Start, &by_test()).await.unwrap();
+        engine.change_run(&world.scope, run_twice, RunChange::Start, &by_test()).await.unwrap();
 
         world.drive(&engine, run_once, TimeDelta::seconds(30), 200).await;
         world.drive(&engine, run_twice, TimeDelta::seconds(30), 200).await;
@@ -121,7 +123,7 @@ async fn a_provider_refusal_counts_as_a_dial_failed_attempt() {
         let campaign = world.campaign(None).await;
         let run = world.run(campaign, &[Person::chicago(0)]).await;
         let engine = world.engine("engine-a");
-        engine.start_run(&world.scope, run).await.unwrap();
+        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
         world.provider.inject([Fault::Refuse]);
 
         let refused = engine.dispatch_tick(world.now()).await.unwrap();

@@ -7,7 +7,9 @@ use rivvi_persistence::calls;
 use rivvi_persistence::testing::on_each_backend;
 use serde_json::json;
 
-use crate::support::{OrgSpec, Person, World, CALLER};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{by_test, OrgSpec, Person, World, CALLER};
 
 #[tokio::test]
 async fn a_run_goes_from_ready_to_completed_with_every_row_final_and_no_attempt_dialled_twice() {
@@ -21,7 +23,10 @@ async fn a_run_goes_from_ready_to_completed_with_every_row_final_and_no_attempt_
         let run = world.run(campaign, &people).await;
         let engine = world.engine("engine-a");
 
-        assert_eq!(engine.start_run(&world.scope, run).await.unwrap(), RunStatus::Running);
+        assert_eq!(
+            engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap().status,
+            RunStatus::Running
+        );
         world.drive(&engine, run, TimeDelta::seconds(30), 2_000).await;
 
         assert_eq!(world.run_status(run).await, RunStatus::Completed);

@@ -16,7 +16,9 @@ use rivvi_execution::simulator::OutcomeWeights;
 use rivvi_persistence::testing::on_each_backend;
 use serde_json::json;
 
-use crate::support::{dispatch_or_die, Fault, OrgSpec, Person, World};
+use rivvi_execution::engine::lifecycle::RunChange;
+
+use crate::support::{by_test, dispatch_or_die, Fault, OrgSpec, Person, World};
 
 /// SplitMix64: reproducible on every platform.
 struct Rng(u64);
@@ -77,7 +79,7 @@ async fn two_engines_with_crashes_clock_jumps_and_reordered_webhooks_lose_nothin
                 let batch = runs.len() as u32;
                 let people: Vec<Person> = (0..20).map(|n| Person::chicago(batch * 100 + n)).collect();
                 let run = world.run(campaign, &people).await;
-                engines[0].start_run(&world.scope, run).await.unwrap();
+                engines[0].change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
                 runs.push(run);
             }
             inbox.extend(world.take_events());

@@ -11,10 +11,12 @@ use rivvi_domain::campaign::NewCampaign;
 use rivvi_domain::ids::{CampaignId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
 use rivvi_execution::clock::{Clock, ManualClock};
+use rivvi_execution::engine::lifecycle::ChangedBy;
 use rivvi_execution::engine::{Engine, EngineSettings};
 use rivvi_execution::provider::{CreateCall, ProviderCall, ProviderError, ProviderFuture, VoiceProvider};
 use rivvi_execution::retell::webhook::CallEvent;
 use rivvi_execution::simulator::{OutcomeWeights, Simulator, SimulatorConfig};
+use rivvi_persistence::audit::AuditActor;
 use rivvi_persistence::calls::{self, CallRecord};
 use rivvi_persistence::organizations::{self, NewOrganization, OrganizationRecord};
 use rivvi_persistence::patients::{self, PatientFields, PatientIdentity};
@@ -517,4 +519,9 @@ pub async fn dispatch_or_die(
             None
         }
     }
+}
+
+/// The author of a test's run changes, as the audit log records it.
+pub fn by_test() -> ChangedBy {
+    ChangedBy { actor: AuditActor::System { label: "engine test".into() }, request_id: None }
 }

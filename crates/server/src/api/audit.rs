@@ -1,21 +1,20 @@
-//! `audit.list`: an organization's audit log, for its admins.
+//! `audit.list`: an organization's audit log, for its admins (`services::audit`).
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{AuditEntryId, UserId};
 use rivvi_domain::Role;
-use rivvi_persistence::audit::{self, AuditActor, AuditEntry, AuditFilter};
+use rivvi_persistence::audit::{AuditActor, AuditEntry, AuditFilter};
 use rspc::{Router, RouterBuilder};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::ApiResult;
-use super::organizations::{check_time_range, has_more, saturating_u32, Pagination};
-use super::{Ctx, Input};
+use super::paging::{check_time_range, count, has_more, page};
+use super::Ctx;
+use crate::services::audit;
 
 pub fn mount() -> RouterBuilder<Ctx> {
-    Router::<Ctx>::new().query("list", |t| {
-        t(|ctx: Ctx, input: Input<ListAudit>| async move { Ok(list(&ctx, input.parse()?).await?) })
-    })
+    Router::<Ctx>::new().query("list", procedure!(list))
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Type)]
@@ -76,7 +75,7 @@ pub struct AuditPage {
 async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
     let caller = ctx.require(Role::Admin)?;
     check_time_range(input.from, input.to)?;
-    let page = Pagination { limit: input.limit, offset: input.offset }.page()?;
+    let page = page(input.limit, input.offset)?;
     let filter = AuditFilter {
         entity_type: input.entity_type.filter(|s| !s.trim().is_empty()),
         entity_id: input.entity_id.filter(|s| !s.trim().is_empty()),
@@ -85,9 +84,9 @@ async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
         to: input.to,
         page,
     };
-    let (entries, total) = audit::list(&ctx.state.db, &caller.scope, &filter).await?;
+    let (entries, total) = audit::list(&ctx.state, &caller, &filter).await?;
     let has_more = has_more(page, entries.len(), total);
-    Ok(AuditPage { entries: entries.into_iter().map(view).collect(), total: saturating_u32(total), has_more })
+    Ok(AuditPage { entries: entries.into_iter().map(view).collect(), total: count(total), has_more })
 }
 
 fn view(entry: AuditEntry) -> AuditLogEntry {

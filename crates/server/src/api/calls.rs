@@ -10,23 +10,18 @@ use rivvi_domain::campaign::Direction;
 use rivvi_domain::ids::{CallId, CampaignId, PatientId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallOutcome, CallStatus};
 use rivvi_domain::Role;
-use rivvi_persistence::calls::{self, CallFilter, CallRecord, CallTime, PatientName};
+use rivvi_persistence::calls::{CallFilter, CallRecord, CallTime, PatientName};
 use rspc::{Router, RouterBuilder};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::ApiResult;
-use super::organizations::{check_time_range, has_more, saturating_u32, Pagination};
-use super::{Ctx, Input};
+use super::paging::{check_time_range, count, has_more, page};
+use super::Ctx;
+use crate::services::calls;
 
 pub fn mount() -> RouterBuilder<Ctx> {
-    Router::<Ctx>::new()
-        .query("list", |t| {
-            t(|ctx: Ctx, input: Input<ListCalls>| async move { Ok(list(&ctx, input.parse()?).await?) })
-        })
-        .query("get", |t| {
-            t(|ctx: Ctx, input: Input<CallById>| async move { Ok(get(&ctx, input.parse()?).await?) })
-        })
+    Router::<Ctx>::new().query("list", procedure!(list)).query("get", procedure!(get))
 }
 
 // ---------------------------------------------------------------- inputs
@@ -162,7 +157,7 @@ pub struct CallDetail {
 
 async fn list(ctx: &Ctx, input: ListCalls) -> ApiResult<CallPage> {
     let caller = ctx.require(Role::Member)?;
-    let page = Pagination { limit: input.limit, offset: input.offset }.page()?;
+    let page = page(input.limit, input.offset)?;
     check_time_range(input.from, input.to)?;
     let filter = CallFilter {
         status: input.status,
@@ -177,21 +172,21 @@ async fn list(ctx: &Ctx, input: ListCalls) -> ApiResult<CallPage> {
             CallDateField::StartedAt => CallTime::Started,
         },
     };
-    let (entries, total) = calls::list(&ctx.state.db, &caller.scope, &ctx.state.keys, &filter, page).await?;
+    let (entries, total) = calls::list(&ctx.state, &caller, &filter, page).await?;
     let has_more = has_more(page, entries.len(), total);
     Ok(CallPage {
         calls: entries
             .into_iter()
             .map(|entry| summary_view(entry.call, entry.patient_name.as_ref(), entry.patient_phone_last4))
             .collect(),
-        total: saturating_u32(total),
+        total: count(total),
         has_more,
     })
 }
 
 async fn get(ctx: &Ctx, input: CallById) -> ApiResult<CallDetail> {
     let caller = ctx.require(Role::Member)?;
-    let detail = calls::get_detail(&ctx.state.db, &caller.scope, &ctx.state.keys, input.id).await?;
+    let detail = calls::get(&ctx.state, &caller, input.id).await?;
     let (call, content) = (detail.call, detail.content);
     let (first_name, last_name) = match detail.patient_name {
         Some(name) => (Some(name.first_name), Some(name.last_name)),

@@ -1,11 +1,9 @@
 //! The per-request rspc context and the role checks procedures declare.
 
-use rivvi_domain::ids::UserId;
 use rivvi_domain::Role;
-use rivvi_persistence::OrgScope;
 
-use super::error::{ApiError, ApiResult};
-use crate::auth::{Caller, RequestIdentity};
+use super::error::ApiResult;
+use crate::auth::{Caller, OrgCaller, RequestIdentity};
 use crate::state::AppState;
 
 /// Built for each request (or websocket connection) from the verified identity.
@@ -15,40 +13,16 @@ pub struct Ctx {
     pub request_id: Option<String>,
 }
 
-/// A caller acting inside their active organization, with the role they hold there.
-#[derive(Debug, Clone)]
-pub struct OrgCaller {
-    pub scope: OrgScope,
-    pub user_id: UserId,
-    /// The Clerk user id, which labels the caller in the audit log.
-    pub clerk_user_id: String,
-    pub role: Role,
-}
-
 impl Ctx {
     /// Any verified caller, with or without an active organization (401 otherwise).
     pub fn caller(&self) -> ApiResult<&Caller> {
-        match &self.identity {
-            RequestIdentity::Caller(caller) => Ok(caller),
-            RequestIdentity::Anonymous => Err(ApiError::Unauthenticated),
-            RequestIdentity::Rejected(reason) => Err(ApiError::InvalidCredentials(reason.clone())),
-        }
+        Ok(self.identity.caller()?)
     }
 
     /// A caller holding at least `needed` in their active organization: 401 without a valid token,
     /// 403 without an active organization or with a lower role.
     pub fn require(&self, needed: Role) -> ApiResult<OrgCaller> {
-        let caller = self.caller()?;
-        let org = caller.org.as_ref().ok_or(ApiError::NoActiveOrganization)?;
-        if !org.role.allows(needed) {
-            return Err(ApiError::Forbidden(needed.as_str()));
-        }
-        Ok(OrgCaller {
-            scope: OrgScope::for_verified_org(org.org_id),
-            user_id: caller.user_id,
-            clerk_user_id: caller.clerk_user_id.clone(),
-            role: org.role,
-        })
+        Ok(self.identity.require(needed, self.request_id.clone())?)
     }
 }
 
@@ -61,9 +35,6 @@ pub fn from_request(
     Ctx {
         state,
         identity: identity.map(|axum::Extension(i)| i).unwrap_or(RequestIdentity::Anonymous),
-        request_id: headers
-            .get(crate::http::REQUEST_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        request_id: crate::telemetry::request_id(&headers),
     }
 }

@@ -6,35 +6,24 @@
 //! transaction with field names only: the number never reaches the audit log.
 
 use chrono::{DateTime, Utc};
-use rivvi_domain::audit::AuditAction;
 use rivvi_domain::ids::UserId;
-use rivvi_domain::validation::{single_line, ValidationErrors};
-use rivvi_domain::{PhoneNumber, Role};
-use rivvi_persistence::do_not_call::{self, DoNotCallRecord};
+use rivvi_domain::Role;
+use rivvi_persistence::do_not_call::DoNotCallRecord;
 use rspc::{Router, RouterBuilder};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult};
-use super::organizations::{has_more, saturating_u32, Pagination};
-use super::{audit_trail, Ctx, Input};
-
-/// Longest reason, in characters.
-const MAX_REASON: usize = 500;
+use super::paging::{count, has_more, Pagination};
+use super::Ctx;
+use crate::services::dnc::{self, Listed};
 
 pub fn mount() -> RouterBuilder<Ctx> {
     Router::<Ctx>::new()
-        .query("list", |t| {
-            t(|ctx: Ctx, input: Input<Pagination>| async move { Ok(list(&ctx, input.parse()?).await?) })
-        })
-        .mutation("add", |t| {
-            t(|ctx: Ctx, input: Input<AddNumber>| async move { Ok(add(&ctx, input.parse()?).await?) })
-        })
-        .mutation("remove", |t| {
-            t(|ctx: Ctx, input: Input<RemoveNumber>| async move { Ok(remove(&ctx, input.parse()?).await?) })
-        })
+        .query("list", procedure!(list))
+        .mutation("add", procedure!(add))
+        .mutation("remove", procedure!(remove))
 }
 
 // ---------------------------------------------------------------- inputs
@@ -107,87 +96,30 @@ pub struct RemovedNumber {
 async fn list(ctx: &Ctx, input: Pagination) -> ApiResult<DoNotCallPage> {
     let caller = ctx.require(Role::Admin)?;
     let page = input.page()?;
-    let (entries, total) =
-        do_not_call::list_with_numbers(&ctx.state.db, &caller.scope, &ctx.state.keys, page).await?;
-    let has_more = has_more(page, entries.len(), total);
+    let (entries, total) = dnc::list(&ctx.state, &caller, page).await?;
     Ok(DoNotCallPage {
+        has_more: has_more(page, entries.len(), total),
         entries: entries.into_iter().map(|e| entry_view(e.record, e.number)).collect(),
-        total: saturating_u32(total),
-        has_more,
+        total: count(total),
     })
 }
 
 async fn add(ctx: &Ctx, input: AddNumber) -> ApiResult<AddedNumber> {
     let caller = ctx.require(Role::Admin)?;
-    let mut errors = ValidationErrors::new();
-    let phone = errors.check("phone", PhoneNumber::parse(input.phone.trim()));
-    let reason = match input.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        Some(reason) => errors.check("reason", single_line(reason, MAX_REASON)),
-        None => Some(String::new()),
-    };
-    let (Some(phone), Some(reason), true) = (phone, reason, errors.is_empty()) else {
-        return Err(errors.into());
-    };
-    let now = ctx.state.clock.now();
-    let txn = ctx.state.db.begin().await?;
-    let (record, added) = do_not_call::add_if_absent(
-        &txn,
-        &caller.scope,
-        &ctx.state.keys,
-        phone.as_str(),
-        &reason,
-        Some(caller.user_id),
-        now,
-    )
-    .await?;
-    if added {
-        let org = Some(caller.scope.org_id());
-        let fields = vec!["phone".to_owned(), "reason".to_owned()];
-        audit_trail::record(&txn, ctx, &caller, org, AuditAction::DoNotCallAdded, record.id, fields).await?;
-    }
-    txn.commit().await?;
+    let (record, phone, added) = dnc::add(&ctx.state, &caller, &input.phone, input.reason.as_deref()).await?;
     Ok(AddedNumber { entry: entry_view(record, Some(phone.as_str().to_owned())), added })
 }
 
 async fn remove(ctx: &Ctx, input: RemoveNumber) -> ApiResult<RemovedNumber> {
     let caller = ctx.require(Role::Admin)?;
-    let target = match (input.phone.as_deref(), input.id) {
+    let target = match (input.phone, input.id) {
         (Some(_), Some(_)) => return Err(ApiError::invalid("id", "give either phone or id, not both")),
         (None, None) => return Err(ApiError::invalid("phone", "give the phone number or the entry id")),
-        (Some(phone), None) => Target::Phone(
-            PhoneNumber::parse(phone.trim()).map_err(|e| ApiError::invalid("phone", e.to_string()))?,
-        ),
-        (None, Some(id)) => Target::Id(id),
+        (Some(phone), None) => Listed::Phone(phone),
+        (None, Some(id)) => Listed::Id(id),
     };
-    let scope = &caller.scope;
-    let txn = ctx.state.db.begin().await?;
-    let id = match target {
-        Target::Id(id) => id,
-        Target::Phone(phone) => {
-            match do_not_call::find(&txn, scope, &ctx.state.keys, phone.as_str()).await? {
-                Some(entry) => entry.id,
-                // Not listed: nothing to remove, nothing to log.
-                None => {
-                    txn.rollback().await?;
-                    return Ok(RemovedNumber { removed: false, id: None });
-                }
-            }
-        }
-    };
-    if !do_not_call::remove_by_id(&txn, scope, id).await? {
-        txn.rollback().await?;
-        return Err(ApiError::not_found("do-not-call entry"));
-    }
-    audit_trail::record(&txn, ctx, &caller, Some(scope.org_id()), AuditAction::DoNotCallRemoved, id, vec![])
-        .await?;
-    txn.commit().await?;
-    Ok(RemovedNumber { removed: true, id: Some(id) })
-}
-
-/// What `dnc.remove` names.
-enum Target {
-    Phone(PhoneNumber),
-    Id(Uuid),
+    let removed = dnc::remove(&ctx.state, &caller, target).await?;
+    Ok(RemovedNumber { removed: removed.is_some(), id: removed })
 }
 
 fn entry_view(record: DoNotCallRecord, phone: Option<String>) -> DoNotCallEntry {

@@ -2,13 +2,27 @@
 //!
 //! Codes follow tRPC: 400 BAD_REQUEST (with the fields at fault), 401 UNAUTHORIZED, 403 FORBIDDEN,
 //! 404 NOT_FOUND (also for anything in another organization, so ids do not leak), 409 CONFLICT,
-//! 500 INTERNAL_SERVER_ERROR (logged here once, with its chain; the client gets a generic message).
+//! 413 PAYLOAD_TOO_LARGE (uploads), 500 INTERNAL_SERVER_ERROR (logged here once, with its chain;
+//! the client gets a generic message).
+//!
+//! Every area's error reaches the wire through here: [`AccessError`] (auth), [`ServiceError`]
+//! (use cases) and the errors of the crates they call ([`EngineError`], [`IngestError`],
+//! [`UploadError`], [`PersistenceError`]). rspc procedures answer `rspc::Error`; plain HTTP routes
+//! (`POST /uploads`) answer the same status with `{"error": message}`.
 
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rivvi_domain::validation::ValidationErrors;
+use rivvi_execution::engine::EngineError;
+use rivvi_ingestion::IngestError;
+use rivvi_persistence::PersistenceError;
 use rspc::ErrorCode;
 use serde::Serialize;
 use specta::Type;
 
-use crate::auth::AuthError;
+use crate::auth::{AccessError, AuthError};
+use crate::services::uploads::UploadError;
+use crate::services::ServiceError;
 
 /// One field that failed validation. `field` is the camelCase path of the input field.
 #[derive(Debug, Clone, Serialize, Type, PartialEq, Eq)]
@@ -46,6 +60,8 @@ pub enum ApiError {
     Validation(Vec<FieldIssue>),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
 
     // --- internal
     #[error("internal error")]
@@ -70,6 +86,7 @@ impl From<ApiError> for rspc::Error {
             ApiError::NotFound { .. } => ErrorCode::NotFound,
             ApiError::Validation(_) => ErrorCode::BadRequest,
             ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::TooLarge(_) => ErrorCode::PayloadTooLarge,
             ApiError::Internal(_) => ErrorCode::InternalServerError,
         };
         let message = match err {
@@ -93,15 +110,78 @@ fn validation_message(issues: Vec<FieldIssue>) -> String {
 /// Shorthand for procedure results.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-impl From<rivvi_persistence::PersistenceError> for ApiError {
-    fn from(err: rivvi_persistence::PersistenceError) -> Self {
-        use rivvi_persistence::PersistenceError as P;
+impl ApiError {
+    /// The HTTP status of this error on a plain HTTP route.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated | ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NoActiveOrganization | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// `{"error": message}` with the status of [`ApiError::status`], for plain HTTP routes.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match self {
+            ApiError::Validation(issues) => {
+                let summary = issues.iter().map(|i| format!("{}: {}", i.field, i.reason)).collect::<Vec<_>>();
+                format!("invalid input: {}", summary.join("; "))
+            }
+            ApiError::Internal(inner) => {
+                tracing::error!(error = ?inner, "internal error in HTTP route");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(err: AccessError) -> Self {
         match err {
-            P::NotFound { entity, .. } => ApiError::NotFound { entity },
-            P::Conflict { constraint } => {
+            AccessError::Unauthenticated => ApiError::Unauthenticated,
+            AccessError::InvalidCredentials(reason) => ApiError::InvalidCredentials(reason),
+            AccessError::NoActiveOrganization => ApiError::NoActiveOrganization,
+            AccessError::Forbidden(role) => ApiError::Forbidden(role),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound { entity } => ApiError::NotFound { entity },
+            ServiceError::Invalid(errors) => errors.into(),
+            ServiceError::Conflict(message) => ApiError::Conflict(message),
+            ServiceError::Ingest(err) => err.into(),
+            ServiceError::Engine(err) => err.into(),
+            ServiceError::Upload(err) => err.into(),
+            ServiceError::Persistence(err) => err.into(),
+            ServiceError::Internal(err) => ApiError::Internal(err),
+        }
+    }
+}
+
+impl From<PersistenceError> for ApiError {
+    fn from(err: PersistenceError) -> Self {
+        match err {
+            PersistenceError::NotFound { entity, .. } => ApiError::NotFound { entity },
+            PersistenceError::Conflict { constraint } => {
                 ApiError::Conflict(format!("already exists <constraint={constraint}>"))
             }
-            P::Invalid { field, reason } => ApiError::invalid(field, reason),
+            PersistenceError::Invalid { field, reason } => ApiError::invalid(field, reason),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -109,12 +189,51 @@ impl From<rivvi_persistence::PersistenceError> for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        rivvi_persistence::PersistenceError::from(err).into()
+        PersistenceError::from(err).into()
     }
 }
 
-impl From<rivvi_domain::validation::ValidationErrors> for ApiError {
-    fn from(errors: rivvi_domain::validation::ValidationErrors) -> Self {
+/// A run's state machine refusing a change is a conflict with the run's current state.
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        match err {
+            EngineError::Transition(t) => ApiError::Conflict(t.to_string()),
+            EngineError::Concurrent(_) => {
+                ApiError::Conflict("the run changed at the same time; retry".into())
+            }
+            EngineError::Invalid { field, reason } => ApiError::invalid(field, reason),
+            EngineError::Persistence(p) => p.into(),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+/// A sheet that cannot be read is the fault of the upload named, or of the sheet or mapping the
+/// caller chose.
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        let field = match err {
+            IngestError::UnknownSheet { .. } => "sheet",
+            IngestError::InvalidMapping(_) => "mapping",
+            _ => "uploadId",
+        };
+        ApiError::invalid(field, err.to_string())
+    }
+}
+
+/// A file that is too big is a 413; any other problem with the body names the file.
+impl From<UploadError> for ApiError {
+    fn from(err: UploadError) -> Self {
+        match err {
+            UploadError::TooLarge(_) => ApiError::TooLarge(err.to_string()),
+            UploadError::Internal(inner) => ApiError::Internal(inner),
+            other => ApiError::invalid("file", other.to_string()),
+        }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
         ApiError::Validation(
             errors.into_vec().into_iter().map(|e| FieldIssue { field: e.field, reason: e.reason }).collect(),
         )

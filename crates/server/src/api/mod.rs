@@ -1,11 +1,33 @@
 //! The typed RPC API: one module per namespace, merged here, keys mirroring the original tRPC names.
 //!
-//! Authorization is declared once per procedure with [`Ctx::require`]; the table-driven test in
+//! A procedure file holds the namespace's wire types (inputs and outputs, exported to
+//! `bindings/`), and for each procedure a thin handler: the least role with [`Ctx::require`], one
+//! call into `crate::services`, and the mapping of the answer to the wire type. Errors of every
+//! area become wire errors in [`error`] only. The table-driven test in
 //! `tests/api/authorization.rs` checks every procedure against every role.
+//!
+//! # Layout
+//! - [`context`]: [`Ctx`], built per request from the verified identity.
+//! - [`input`]: [`Input`], so a field that fails to deserialize is a 400 naming it.
+//! - [`error`]: [`ApiError`] and every `From` into it; the rspc and plain-HTTP forms.
+//! - [`paging`]: limit/offset, `hasMore`, counts, time ranges.
+//! - one module per namespace: [`organizations`], [`admin`], [`campaigns`], [`audit`],
+//!   [`patients`], [`runs`], [`calls`], [`dnc`].
+
+/// The mount of one procedure: `.query("list", procedure!(list))` deserializes the input into
+/// [`Input`], turns a bad field into a 400 naming it, and calls `list(&ctx, input)`.
+macro_rules! procedure {
+    ($handler:path) => {
+        |t| {
+            t(|ctx: $crate::api::Ctx, input: $crate::api::Input<_>| async move {
+                Ok($handler(&ctx, input.parse()?).await?)
+            })
+        }
+    };
+}
 
 pub mod admin;
 pub mod audit;
-mod audit_trail;
 pub mod calls;
 pub mod campaigns;
 pub mod context;
@@ -13,6 +35,7 @@ pub mod dnc;
 pub mod error;
 pub mod input;
 pub mod organizations;
+pub mod paging;
 pub mod patients;
 pub mod runs;
 

@@ -11,6 +11,8 @@ pub mod verifier;
 
 use rivvi_domain::ids::{OrgId, UserId};
 use rivvi_domain::Role;
+use rivvi_persistence::audit::AuditActor;
+use rivvi_persistence::OrgScope;
 
 pub use claims::SessionClaims;
 pub use verifier::Authenticator;
@@ -57,4 +59,69 @@ pub enum RequestIdentity {
     /// Credentials were presented and refused.
     Rejected(AuthError),
     Caller(Caller),
+}
+
+/// Why a request may not do what it asked. Mapped to the wire once, in `api::error`.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum AccessError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    InvalidCredentials(AuthError),
+    #[error("no active organization: select an organization first")]
+    NoActiveOrganization,
+    #[error("requires the {0} role")]
+    Forbidden(&'static str),
+}
+
+/// A caller acting inside their active organization, with the role they hold there: what every
+/// use case in [`crate::services`] is given once the transport has checked the role.
+#[derive(Debug, Clone)]
+pub struct OrgCaller {
+    pub scope: OrgScope,
+    pub user_id: UserId,
+    /// The Clerk user id, which labels the caller in the audit log.
+    pub clerk_user_id: String,
+    pub role: Role,
+    /// The request's `x-request-id`, written to the audit entries it causes.
+    pub request_id: Option<String>,
+}
+
+impl OrgCaller {
+    /// Who the caller is, for the audit log: super admins are marked as such wherever they act.
+    pub fn audit_actor(&self) -> AuditActor {
+        let label = self.clerk_user_id.clone();
+        match self.role {
+            Role::SuperAdmin => AuditActor::SuperAdmin { user_id: self.user_id, label },
+            Role::Admin | Role::Member => AuditActor::User { user_id: self.user_id, label },
+        }
+    }
+}
+
+impl RequestIdentity {
+    /// Any verified caller, with or without an active organization.
+    pub fn caller(&self) -> Result<&Caller, AccessError> {
+        match self {
+            RequestIdentity::Caller(caller) => Ok(caller),
+            RequestIdentity::Anonymous => Err(AccessError::Unauthenticated),
+            RequestIdentity::Rejected(reason) => Err(AccessError::InvalidCredentials(reason.clone())),
+        }
+    }
+
+    /// A caller holding at least `needed` in their active organization: unauthenticated without a
+    /// valid token, forbidden without an active organization or with a lower role.
+    pub fn require(&self, needed: Role, request_id: Option<String>) -> Result<OrgCaller, AccessError> {
+        let caller = self.caller()?;
+        let org = caller.org.as_ref().ok_or(AccessError::NoActiveOrganization)?;
+        if !org.role.allows(needed) {
+            return Err(AccessError::Forbidden(needed.as_str()));
+        }
+        Ok(OrgCaller {
+            scope: OrgScope::for_verified_org(org.org_id),
+            user_id: caller.user_id,
+            clerk_user_id: caller.clerk_user_id.clone(),
+            role: org.role,
+            request_id,
+        })
+    }
 }

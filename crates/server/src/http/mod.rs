@@ -7,7 +7,7 @@ pub mod uploads;
 
 use std::time::Duration;
 
-use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -20,7 +20,7 @@ use tower_http::trace::TraceLayer;
 use crate::api;
 use crate::state::AppState;
 
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+pub use crate::telemetry::REQUEST_ID_HEADER;
 
 /// The whole application router with its middleware.
 pub fn router(state: AppState) -> Router {

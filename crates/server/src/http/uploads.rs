@@ -1,45 +1,28 @@
-//! `POST /uploads`: a patient sheet streamed into object storage, recorded with its SHA-256.
+//! `POST /uploads`: a patient sheet streamed into object storage (`services::uploads`).
 //!
 //! The body is either `multipart/form-data` (the first part with a file name is the file) or the
 //! raw file (its name from `?fileName=` or an `x-file-name` header, percent-encoded when not
 //! ASCII; its media type from `content-type`). Authentication is the session token used by
 //! `/rspc`, and any member of the active organization may upload.
 //!
-//! The file streams to storage under `orgs/<org id>/uploads/<upload id>` while its hash and size
-//! are computed, so memory stays bounded whatever the size. More than `RIVVI_UPLOAD_LIMIT` bytes
-//! is a 413 and leaves nothing stored or recorded. The same bytes uploaded again in the same
-//! organization return the first upload (`duplicate: true`) and the second copy is deleted;
-//! another organization's identical file is its own upload. Two identical uploads racing each
-//! other end the same way: the database holds one upload per hash per organization, the loser's
-//! insert resolves to the winner's record, and the loser deletes its own copy.
-//!
 //! Answers `201` with `{uploadId, fileName, size, sha256, mediaType, duplicate: false}`, `200` for
-//! a duplicate, or an error status with `{"error": "..."}`. File names may hold PHI: they are
-//! stored, returned to the organization, and never logged.
-
-use std::io;
+//! a duplicate of an earlier upload, or an error status with `{"error": "..."}` (mapped in
+//! `api::error`, like every other error).
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt, TryStreamExt};
-use rivvi_domain::audit::AuditAction;
+use futures_util::TryStreamExt;
 use rivvi_domain::ids::UploadId;
 use rivvi_domain::Role;
-use rivvi_persistence::audit::{self, AuditActor, AuditRecord};
-use rivvi_persistence::uploads::{self, NewUpload, UploadRecord};
-use rivvi_persistence::OrgScope;
-use sea_orm::TransactionTrait;
 use serde::Serialize;
 
-use crate::api::context::{Ctx, OrgCaller};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::ApiError;
 use crate::auth::RequestIdentity;
+use crate::services::uploads::{self, IncomingFile, Received, UploadError};
 use crate::state::AppState;
-use crate::storage::{sha256_hex, upload_key, PutResult, StorageError};
 
 /// The raw-body alternative to `?fileName=`.
 pub const FILE_NAME_HEADER: HeaderName = HeaderName::from_static("x-file-name");
@@ -81,7 +64,8 @@ pub struct UploadResponse {
 }
 
 impl UploadResponse {
-    fn new(record: UploadRecord, duplicate: bool) -> Self {
+    fn new(received: Received) -> Self {
+        let Received { record, duplicate } = received;
         UploadResponse {
             upload_id: record.id,
             file_name: record.file_name,
@@ -90,111 +74,6 @@ impl UploadResponse {
             media_type: record.media_type,
             duplicate,
         }
-    }
-}
-
-/// An upload's record and bytes, for ingestion (`runs.preview`, `runs.create`). Another
-/// organization's upload is not found. The bytes are checked against the recorded size and
-/// SHA-256, so storage corruption is an error rather than a silently different sheet.
-pub async fn load_upload(
-    state: &AppState,
-    scope: &OrgScope,
-    id: UploadId,
-) -> ApiResult<(UploadRecord, Bytes)> {
-    let record = uploads::get(&state.db, scope, id).await?;
-    let bytes = state.storage.get(&record.storage_key).await.map_err(|err| {
-        ApiError::Internal(anyhow::Error::new(err).context(format!("reading upload {id} from storage")))
-    })?;
-    if bytes.len() as u64 != record.size_bytes || sha256_hex(&bytes) != record.sha256 {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "upload {id}: stored bytes do not match the recorded size and sha256"
-        )));
-    }
-    Ok((record, bytes))
-}
-
-#[derive(Debug, thiserror::Error)]
-enum UploadError {
-    // caller
-    #[error("{0}")]
-    Auth(ApiError),
-
-    // user errors
-    #[error("the file exceeds the upload limit of {0} bytes")]
-    TooLarge(u64),
-    #[error("the file is empty")]
-    Empty,
-    #[error("no file in the multipart body: send a part with a filename")]
-    NoFile,
-    #[error("a file name is required: send ?fileName= or an x-file-name header")]
-    MissingFileName,
-    #[error("malformed multipart body: {0}")]
-    BadMultipart(String),
-    #[error("the upload was interrupted before the file was complete")]
-    Interrupted,
-
-    // internal
-    #[error("internal error")]
-    Internal(#[source] anyhow::Error),
-}
-
-impl UploadError {
-    fn status(&self) -> StatusCode {
-        match self {
-            UploadError::Auth(ApiError::Unauthenticated | ApiError::InvalidCredentials(_)) => {
-                StatusCode::UNAUTHORIZED
-            }
-            UploadError::Auth(ApiError::NoActiveOrganization | ApiError::Forbidden(_)) => {
-                StatusCode::FORBIDDEN
-            }
-            UploadError::Auth(_) | UploadError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            UploadError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            UploadError::Empty
-            | UploadError::NoFile
-            | UploadError::MissingFileName
-            | UploadError::BadMultipart(_)
-            | UploadError::Interrupted => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    fn internal(err: impl Into<anyhow::Error>) -> Self {
-        UploadError::Internal(err.into())
-    }
-}
-
-impl From<rivvi_persistence::PersistenceError> for UploadError {
-    fn from(err: rivvi_persistence::PersistenceError) -> Self {
-        UploadError::internal(err)
-    }
-}
-
-impl From<sea_orm::DbErr> for UploadError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        UploadError::internal(err)
-    }
-}
-
-impl IntoResponse for UploadError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let message = match &self {
-            UploadError::Internal(err) => {
-                tracing::error!(error = ?err, "upload failed");
-                "internal error".to_owned()
-            }
-            UploadError::Auth(ApiError::Internal(err)) => {
-                tracing::error!(error = ?err, "upload authorization failed");
-                "internal error".to_owned()
-            }
-            other => other.to_string(),
-        };
-        let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        }
-        response
     }
 }
 
@@ -208,36 +87,24 @@ async fn upload(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
-async fn receive(state: AppState, request: Request) -> Result<UploadResponse, UploadError> {
-    let ctx = Ctx {
-        state: state.clone(),
-        identity: request
-            .extensions()
-            .get::<RequestIdentity>()
-            .cloned()
-            .unwrap_or(RequestIdentity::Anonymous),
-        request_id: request
-            .headers()
-            .get(crate::http::REQUEST_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
-    let caller = ctx.require(Role::Member).map_err(UploadError::Auth)?;
+/// Reads the file out of the request (multipart part or raw body) and hands it to the use case.
+async fn receive(state: AppState, request: Request) -> Result<UploadResponse, ApiError> {
+    let identity =
+        request.extensions().get::<RequestIdentity>().cloned().unwrap_or(RequestIdentity::Anonymous);
+    let caller = identity.require(Role::Member, crate::telemetry::request_id(request.headers()))?;
     let limit = state.settings.upload_limit;
-    let upload_id = UploadId::new();
-    let key = upload_key(caller.scope.org_id(), upload_id);
     let declared_length = content_length(request.headers());
 
-    let (file_name, media_type, stored) = if is_multipart(request.headers()) {
+    let received = if is_multipart(request.headers()) {
         if declared_length.is_some_and(|len| len > limit.saturating_add(MULTIPART_OVERHEAD)) {
-            return Err(UploadError::TooLarge(limit));
+            return Err(UploadError::TooLarge(limit).into());
         }
         let mut multipart = Multipart::from_request(request, &state)
             .await
             .map_err(|rejection| UploadError::BadMultipart(rejection.body_text()))?;
         let field = loop {
             match multipart.next_field().await.map_err(|err| multipart_error(&err, limit))? {
-                None => return Err(UploadError::NoFile),
+                None => return Err(UploadError::NoFile.into()),
                 Some(field) if field.file_name().is_some() => break field,
                 // A form field before the file (a description, a CSRF token): skipped.
                 Some(_) => continue,
@@ -245,92 +112,24 @@ async fn receive(state: AppState, request: Request) -> Result<UploadResponse, Up
         };
         let file_name = field.file_name().and_then(clean_file_name).ok_or(UploadError::MissingFileName)?;
         let media_type = media_type(field.content_type(), &file_name);
-        let stored = store(&state, &key, field.map_err(io::Error::other), limit).await?;
-        (file_name, media_type, stored)
+        let body = field.map_err(move |err| multipart_error(&err, limit));
+        uploads::receive(&state, &caller, IncomingFile { file_name, media_type, body }).await?
     } else {
         if declared_length.is_some_and(|len| len > limit) {
-            return Err(UploadError::TooLarge(limit));
+            return Err(UploadError::TooLarge(limit).into());
         }
         let file_name = raw_file_name(&request).ok_or(UploadError::MissingFileName)?;
         let declared_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let media_type = media_type(declared_type, &file_name);
-        let body = request.into_body().into_data_stream().map_err(io::Error::other);
-        let stored = store(&state, &key, body, limit).await?;
-        (file_name, media_type, stored)
+        // A failed read of the body: the connection broke.
+        let body = request.into_body().into_data_stream().map_err(|_| UploadError::Interrupted);
+        uploads::receive(&state, &caller, IncomingFile { file_name, media_type, body }).await?
     };
-
-    let new = NewUpload {
-        id: upload_id,
-        uploaded_by: Some(caller.user_id),
-        file_name,
-        media_type,
-        size_bytes: stored.size,
-        sha256: stored.sha256,
-        storage_key: key,
-    };
-    // The bytes are stored: record them (or drop them as a duplicate) in a task of its own, so a
-    // client hanging up now cannot leave an unrecorded object behind.
-    let recorded = tokio::spawn(record(state, caller, new, ctx.request_id)).await;
-    let (record, duplicate) = recorded.map_err(UploadError::internal)??;
-    Ok(UploadResponse::new(record, duplicate))
+    Ok(UploadResponse::new(received))
 }
 
-/// Streams `body` into storage under `key`, refusing an empty body before anything is written.
-async fn store<S>(state: &AppState, key: &str, body: S, limit: u64) -> Result<PutResult, UploadError>
-where
-    S: Stream<Item = io::Result<Bytes>> + Send,
-{
-    let mut body = std::pin::pin!(limited(body, limit));
-    let first = loop {
-        match body.next().await {
-            None => return Err(UploadError::Empty),
-            Some(Ok(chunk)) if chunk.is_empty() => continue,
-            Some(Ok(chunk)) => break chunk,
-            Some(Err(err)) => return Err(source_error(err, limit)),
-        }
-    };
-    let whole = futures_util::stream::iter([Ok(first)]).chain(body);
-    state.storage.put_stream(key, whole).await.map_err(|err| match err {
-        StorageError::Source(err) => source_error(err, limit),
-        other => UploadError::internal(other),
-    })
-}
-
-/// The size limit, tripped by the first byte beyond it.
-#[derive(Debug, thiserror::Error)]
-#[error("upload limit exceeded")]
-struct LimitExceeded;
-
-fn limited<S>(body: S, limit: u64) -> impl Stream<Item = io::Result<Bytes>> + Send
-where
-    S: Stream<Item = io::Result<Bytes>> + Send,
-{
-    let mut seen = 0u64;
-    body.map(move |chunk| {
-        let chunk = chunk?;
-        seen = seen.saturating_add(chunk.len() as u64);
-        if seen > limit {
-            Err(io::Error::other(LimitExceeded))
-        } else {
-            Ok(chunk)
-        }
-    })
-}
-
-/// Why reading the request body failed: our limit, the multipart limit, a malformed multipart
-/// body, or the client going away.
-fn source_error(err: io::Error, limit: u64) -> UploadError {
-    let inner = err.get_ref();
-    if inner.is_some_and(|e| e.is::<LimitExceeded>()) {
-        return UploadError::TooLarge(limit);
-    }
-    if let Some(multipart) = inner.and_then(|e| e.downcast_ref::<axum::extract::multipart::MultipartError>())
-    {
-        return multipart_error(multipart, limit);
-    }
-    UploadError::Interrupted
-}
-
+/// Why reading a multipart body failed: its size limit, a malformed body, or the client going
+/// away.
 fn multipart_error(err: &axum::extract::multipart::MultipartError, limit: u64) -> UploadError {
     match err.status() {
         StatusCode::PAYLOAD_TOO_LARGE => UploadError::TooLarge(limit),
@@ -338,69 +137,6 @@ fn multipart_error(err: &axum::extract::multipart::MultipartError, limit: u64) -
         // A failed read of the underlying body: the connection broke.
         _ => UploadError::Interrupted,
     }
-}
-
-/// Records the stored upload with its audit entry in one transaction, or, when the organization
-/// already has these bytes (uploaded before, or by a twin request that won the race), answers
-/// with that upload and deletes the new copy, which no record names. On failure the new object
-/// is deleted too: no object without a record.
-async fn record(
-    state: AppState,
-    caller: OrgCaller,
-    new: NewUpload,
-    request_id: Option<String>,
-) -> Result<(UploadRecord, bool), UploadError> {
-    let key = new.storage_key.clone();
-    let outcome = insert_unless_duplicate(&state, &caller, new, request_id).await;
-    if !matches!(outcome, Ok((_, false))) {
-        if let Err(err) = state.storage.delete(&key).await {
-            tracing::warn!(key = %key, error = %err, "deleting a redundant upload object failed");
-        }
-    }
-    if let Ok((record, duplicate)) = &outcome {
-        tracing::info!(
-            org_id = %caller.scope,
-            upload_id = %record.id,
-            size = record.size_bytes,
-            duplicate,
-            "upload received"
-        );
-    }
-    outcome
-}
-
-async fn insert_unless_duplicate(
-    state: &AppState,
-    caller: &OrgCaller,
-    new: NewUpload,
-    request_id: Option<String>,
-) -> Result<(UploadRecord, bool), UploadError> {
-    let txn = state.db.begin().await?;
-    let (record, created) = uploads::find_or_create(&txn, &caller.scope, new).await?;
-    if !created {
-        txn.rollback().await?;
-        return Ok((record, true));
-    }
-    let label = caller.clerk_user_id.clone();
-    let actor = match caller.role {
-        Role::SuperAdmin => AuditActor::SuperAdmin { user_id: caller.user_id, label },
-        Role::Admin | Role::Member => AuditActor::User { user_id: caller.user_id, label },
-    };
-    audit::record(
-        &txn,
-        AuditRecord {
-            org: Some(caller.scope.org_id()),
-            actor,
-            action: AuditAction::UploadCreated.as_str().to_owned(),
-            entity_type: AuditAction::UploadCreated.entity().to_owned(),
-            entity_id: Some(record.id.to_string()),
-            changed_fields: vec![],
-            request_id,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok((record, false))
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {

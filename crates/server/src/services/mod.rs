@@ -1,0 +1,58 @@
+//! The use cases: what the API does, one module per area, independent of the transport.
+//!
+//! Each function takes the [`AppState`](crate::state::AppState), the authorized
+//! [`OrgCaller`](crate::auth::OrgCaller) (the transport has already checked the role) and a
+//! parsed input; it opens the transaction, calls domain, ingestion, persistence and execution,
+//! writes the audit entry in the same transaction, and answers domain values or stored records
+//! (never wire types) or a [`ServiceError`]. rspc procedures (`api`), plain HTTP routes (`http`)
+//! and webhooks call these same functions, and tests of behaviour reach them through those.
+//!
+//! This is a module of the server crate rather than a crate between execution and server: the
+//! use cases need the host's state (object storage, keys, the engine handle, the clock), which
+//! lives here, and a separate crate would add a compile unit on CI's two cores for no arrow it
+//! could enforce better. The arrows inside the crate are one-way: `api`, `http` and `webhooks`
+//! call `services`; `services` imports none of them (checked by a test below).
+//!
+//! # Layout
+//! - [`error`]: [`ServiceError`], mapped to the wire once in `api::error`.
+//! - [`audit_trail`]: the audit entry of a change, on the change's transaction.
+//! - [`organizations`]: the caller's organization and its members; operators' organization admin.
+//! - [`campaigns`]: campaigns, their prompt versions, and the scope a read of them runs in.
+//! - [`uploads`]: storing an uploaded sheet (deduplicated by hash) and reading it back.
+//! - [`runs`]: preview and create a run from an upload, read it, change its lifecycle.
+//! - [`patients`]: look up, add and correct patients.
+//! - [`calls`]: the organization's calls, listed and opened.
+//! - [`dnc`]: the do-not-call list.
+//! - [`audit`]: reading the audit log.
+
+pub mod audit;
+pub mod audit_trail;
+pub mod calls;
+pub mod campaigns;
+pub mod dnc;
+pub mod error;
+pub mod organizations;
+pub mod patients;
+pub mod runs;
+pub mod uploads;
+
+pub use error::{ServiceError, ServiceResult};
+
+#[cfg(test)]
+mod tests {
+    /// The transports depend on the use cases, never the other way round.
+    #[test]
+    fn use_cases_import_no_transport() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/services");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            // Spelled in pieces so this file does not match itself.
+            let transports = ["api", "http", "webhooks"].map(|m| format!("crate::{m}"));
+            let frameworks = ["rspc", "axum"].map(|f| format!("{f}::"));
+            for transport in transports.iter().chain(&frameworks) {
+                assert!(!source.contains(transport.as_str()), "{} uses {transport}", path.display());
+            }
+        }
+    }
+}

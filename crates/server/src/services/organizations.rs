@@ -1,0 +1,183 @@
+//! Organizations: the caller's own (read by members, changed by admins), and every organization
+//! for operators, who list, open (audited) and create them ahead of Clerk's webhook.
+
+use rivvi_domain::audit::AuditAction;
+use rivvi_domain::ids::OrgId;
+use rivvi_domain::organization::{
+    CallsPerMinute, ConcurrentCallLimit, OrgName, OrgSettings, OrganizationUpdate,
+};
+use rivvi_domain::phone::PhoneNumber;
+use rivvi_domain::time_zone::IanaZone;
+use rivvi_domain::validation::ValidationErrors;
+use rivvi_persistence::identity::{self, MemberRecord};
+use rivvi_persistence::organizations::{self, NewOrganization, OrgSettingsChange, OrganizationRecord};
+use rivvi_persistence::Page;
+use sea_orm::TransactionTrait;
+
+use super::error::conflict_as;
+use super::{audit_trail, ServiceError, ServiceResult};
+use crate::auth::OrgCaller;
+use crate::state::AppState;
+
+/// Longest slug, in bytes.
+const MAX_SLUG: usize = 120;
+
+/// An organization an operator creates before Clerk's webhook announces it.
+#[derive(Debug, Clone)]
+pub struct OrganizationRequest {
+    /// The Clerk organization id (`org_…`).
+    pub clerk_org_id: String,
+    pub name: String,
+    pub slug: Option<String>,
+    /// Its first settings, under `organizations.update`'s rules (`name` is ignored).
+    pub settings: OrganizationUpdate,
+}
+
+pub async fn current(state: &AppState, caller: &OrgCaller) -> ServiceResult<OrganizationRecord> {
+    Ok(organizations::get(&state.db, &caller.scope).await?)
+}
+
+/// A page of the organization's members, with the total.
+pub async fn members(
+    state: &AppState,
+    caller: &OrgCaller,
+    page: Page,
+) -> ServiceResult<(Vec<MemberRecord>, u64)> {
+    Ok(identity::list_members(&state.db, &caller.scope, page).await?)
+}
+
+/// Changes the caller's organization's settings; an update that changes nothing writes nothing.
+#[tracing::instrument(skip_all, fields(org_id = %caller.scope), err)]
+pub async fn update(
+    state: &AppState,
+    caller: &OrgCaller,
+    update: OrganizationUpdate,
+) -> ServiceResult<OrganizationRecord> {
+    let update = update.validate()?;
+    let txn = state.db.begin().await?;
+    let current = organizations::get(&txn, &caller.scope).await?;
+    let mut settings = settings_of(&current)?;
+    let changed = settings.apply(update);
+    if changed.is_empty() {
+        txn.rollback().await?;
+        return Ok(current);
+    }
+    let change = change_for(&settings, &changed)?;
+    let updated = organizations::update_settings(&txn, &caller.scope, change).await?;
+    let fields = changed.iter().map(|f| (*f).to_owned()).collect();
+    audit_trail::record(&txn, caller, current.id, AuditAction::OrganizationUpdated, current.id, fields)
+        .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Every organization (operators), optionally matching `search`, with the total.
+pub async fn list_all(
+    state: &AppState,
+    search: Option<&str>,
+    page: Page,
+) -> ServiceResult<(Vec<OrganizationRecord>, u64)> {
+    Ok(organizations::list(&state.db, search, page.limit, page.offset).await?)
+}
+
+/// Any organization by id (operators); the read is logged in that organization.
+pub async fn open(state: &AppState, caller: &OrgCaller, id: OrgId) -> ServiceResult<OrganizationRecord> {
+    let txn = state.db.begin().await?;
+    let record = organizations::get_by_id(&txn, id).await?;
+    audit_trail::record(&txn, caller, record.id, AuditAction::OrganizationAccessed, record.id, vec![])
+        .await?;
+    txn.commit().await?;
+    Ok(record)
+}
+
+/// Creates an organization (operators). It is the operator organization when its Clerk id is
+/// `RIVVI_OPERATOR_ORG`.
+#[tracing::instrument(skip_all, err)]
+pub async fn create(
+    state: &AppState,
+    caller: &OrgCaller,
+    request: OrganizationRequest,
+) -> ServiceResult<OrganizationRecord> {
+    let mut errors = ValidationErrors::new();
+    let clerk_org_id = request.clerk_org_id.trim().to_owned();
+    if !clerk_org_id.starts_with("org_")
+        || clerk_org_id.len() > 64
+        || clerk_org_id.chars().any(char::is_whitespace)
+    {
+        errors.push("clerkOrgId", "must be a Clerk organization id such as org_2abc");
+    }
+    let name = errors.check("name", OrgName::parse(&request.name));
+    let slug = request.slug.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if slug.as_ref().is_some_and(|s| s.len() > MAX_SLUG) {
+        errors.push("slug", format!("must be at most {MAX_SLUG} characters"));
+    }
+    let settings = match (OrganizationUpdate { name: None, ..request.settings }).validate() {
+        Ok(settings) => Some(settings),
+        Err(nested) => {
+            errors.nest("", nested);
+            None
+        }
+    };
+    let (Some(name), Some(settings), true) = (name, settings, errors.is_empty()) else {
+        return Err(errors.into());
+    };
+
+    let new = NewOrganization {
+        is_operator: state.auth.operator_org() == Some(clerk_org_id.as_str()),
+        clerk_org_id,
+        name: name.as_str().to_owned(),
+        slug,
+        time_zone: settings.time_zone.map(|z| z.to_string()),
+        office_hours: settings
+            .office_hours
+            .map(|h| serde_json::to_value(h).map_err(anyhow::Error::from))
+            .transpose()?,
+        caller_number: settings.caller_number.flatten().map(|n| n.to_string()),
+        concurrent_call_limit: settings.concurrent_call_limit.map(|l| l.get()),
+        calls_per_minute: settings.calls_per_minute.map(|l| l.get()),
+    };
+    let txn = state.db.begin().await?;
+    let record = organizations::create(&txn, new)
+        .await
+        .map_err(conflict_as("an organization with this clerkOrgId already exists"))?;
+    audit_trail::record(&txn, caller, record.id, AuditAction::OrganizationCreated, record.id, vec![]).await?;
+    txn.commit().await?;
+    Ok(record)
+}
+
+/// The stored settings as domain values; a stored value that does not parse is a bug, not bad input.
+fn settings_of(record: &OrganizationRecord) -> ServiceResult<OrgSettings> {
+    let corrupt = |what: &str| ServiceError::corrupt(format_args!("organization {what}"));
+    Ok(OrgSettings {
+        name: OrgName::parse(&record.name).map_err(|_| corrupt("name"))?,
+        time_zone: IanaZone::parse(&record.time_zone).map_err(|_| corrupt("time zone"))?,
+        office_hours: serde_json::from_value(record.office_hours.clone())
+            .map_err(|_| corrupt("office hours"))?,
+        caller_number: record
+            .caller_number
+            .as_deref()
+            .map(PhoneNumber::parse_e164_strict)
+            .transpose()
+            .map_err(|_| corrupt("caller number"))?,
+        concurrent_call_limit: ConcurrentCallLimit::parse(record.concurrent_call_limit.into())
+            .map_err(|_| corrupt("concurrent call limit"))?,
+        calls_per_minute: CallsPerMinute::parse(record.calls_per_minute.into())
+            .map_err(|_| corrupt("calls per minute"))?,
+    })
+}
+
+/// The storage change for the fields `OrgSettings::apply` reported as changed.
+fn change_for(settings: &OrgSettings, changed: &[&str]) -> ServiceResult<OrgSettingsChange> {
+    let has = |name: &str| changed.contains(&name);
+    Ok(OrgSettingsChange {
+        name: has("name").then(|| settings.name.as_str().to_owned()),
+        time_zone: has("timeZone").then(|| settings.time_zone.to_string()),
+        office_hours: match has("officeHours") {
+            true => Some(serde_json::to_value(&settings.office_hours).map_err(anyhow::Error::from)?),
+            false => None,
+        },
+        caller_number: has("callerNumber").then(|| settings.caller_number.as_ref().map(|n| n.to_string())),
+        concurrent_call_limit: has("concurrentCallLimit").then(|| settings.concurrent_call_limit.get()),
+        calls_per_minute: has("callsPerMinute").then(|| settings.calls_per_minute.get()),
+    })
+}

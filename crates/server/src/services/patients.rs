@@ -1,0 +1,194 @@
+//! Patients of one organization, sealed at rest and found by lookup keys. Most come from
+//! imported sheets; staff look them up and fix or add one by hand. Phone search is exact (the
+//! number is only stored as an HMAC lookup key), so it takes a whole phone number.
+
+use chrono::{NaiveDate, Utc};
+use rivvi_domain::audit::AuditAction;
+use rivvi_domain::ids::PatientId;
+use rivvi_domain::validation::{single_line, ValidationErrors};
+use rivvi_domain::PhoneNumber;
+use rivvi_ingestion::identity::canonical_identity;
+use rivvi_persistence::patients::{self, PatientFields, PatientIdentity, PatientRecord};
+use rivvi_persistence::Page;
+use sea_orm::TransactionTrait;
+
+use super::error::conflict_as;
+use super::{audit_trail, ServiceError, ServiceResult};
+use crate::auth::OrgCaller;
+use crate::state::AppState;
+
+/// Longest accepted name, MRN, in characters.
+const MAX_TEXT: usize = 120;
+
+/// A patient added by hand, as typed.
+#[derive(Debug, Clone)]
+pub struct PatientDetails {
+    pub first_name: String,
+    pub last_name: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    pub phone: String,
+    pub secondary_phone: Option<String>,
+    pub mrn: Option<String>,
+}
+
+/// A correction: `None` keeps a field; `Some(None)` clears an optional one.
+#[derive(Debug, Clone, Default)]
+pub struct PatientChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub birth_date: Option<String>,
+    pub phone: Option<String>,
+    pub secondary_phone: Option<Option<String>>,
+    pub mrn: Option<Option<String>>,
+}
+
+pub async fn list(
+    state: &AppState,
+    caller: &OrgCaller,
+    page: Page,
+) -> ServiceResult<(Vec<PatientRecord>, u64)> {
+    Ok(patients::list(&state.db, &caller.scope, &state.keys, page).await?)
+}
+
+pub async fn get(state: &AppState, caller: &OrgCaller, id: PatientId) -> ServiceResult<PatientRecord> {
+    Ok(patients::get(&state.db, &caller.scope, &state.keys, id).await?)
+}
+
+/// Patients whose primary or secondary number is `phone` (any common format).
+pub async fn search_by_phone(
+    state: &AppState,
+    caller: &OrgCaller,
+    phone: &str,
+) -> ServiceResult<Vec<PatientRecord>> {
+    let phone = PhoneNumber::parse(phone.trim()).map_err(|e| ServiceError::invalid("phone", e))?;
+    Ok(patients::find_by_phone(&state.db, &caller.scope, &state.keys, phone.as_str()).await?)
+}
+
+/// Adds a patient, or answers the one with the same name, birth date and phone (`false`).
+pub async fn create(
+    state: &AppState,
+    caller: &OrgCaller,
+    details: PatientDetails,
+) -> ServiceResult<(PatientRecord, bool)> {
+    let mut errors = ValidationErrors::new();
+    let first_name = errors.check("firstName", single_line(&details.first_name, MAX_TEXT));
+    let last_name = errors.check("lastName", single_line(&details.last_name, MAX_TEXT));
+    let birth_date = errors.check("birthDate", parse_birth_date(&details.birth_date));
+    let phone = errors.check("phone", PhoneNumber::parse(details.phone.trim()));
+    let secondary_phone = optional_phone(&mut errors, "secondaryPhone", details.secondary_phone.as_deref());
+    let mrn = optional_text(&mut errors, "mrn", details.mrn.as_deref());
+    let (Some(first_name), Some(last_name), Some(birth_date), Some(phone), true) =
+        (first_name, last_name, birth_date, phone, errors.is_empty())
+    else {
+        return Err(errors.into());
+    };
+    let identity = PatientIdentity {
+        canonical: canonical_identity(&first_name, &last_name, Some(birth_date), Some(&phone)),
+        fields: PatientFields {
+            first_name,
+            last_name,
+            birth_date: birth_date.format("%Y-%m-%d").to_string(),
+            phone: phone.as_str().to_owned(),
+            secondary_phone: secondary_phone.map(|p| p.as_str().to_owned()),
+            mrn,
+        },
+    };
+    let txn = state.db.begin().await?;
+    let (record, created) = patients::find_or_create(&txn, &caller.scope, &state.keys, &identity).await?;
+    if created {
+        audit_trail::record(
+            &txn,
+            caller,
+            caller.scope.org_id(),
+            AuditAction::PatientCreated,
+            record.id,
+            vec![],
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok((record, created))
+}
+
+/// Corrects a patient; the identity key follows the new name, birth date and phone.
+pub async fn update(
+    state: &AppState,
+    caller: &OrgCaller,
+    id: PatientId,
+    changes: PatientChanges,
+) -> ServiceResult<PatientRecord> {
+    let mut errors = ValidationErrors::new();
+    let first_name =
+        changes.first_name.as_deref().and_then(|v| errors.check("firstName", single_line(v, MAX_TEXT)));
+    let last_name =
+        changes.last_name.as_deref().and_then(|v| errors.check("lastName", single_line(v, MAX_TEXT)));
+    let birth_date =
+        changes.birth_date.as_deref().and_then(|v| errors.check("birthDate", parse_birth_date(v)));
+    let phone = changes.phone.as_deref().and_then(|v| errors.check("phone", PhoneNumber::parse(v.trim())));
+    let secondary_phone = changes.secondary_phone.map(|value| {
+        optional_phone(&mut errors, "secondaryPhone", value.as_deref()).map(|p| p.as_str().to_owned())
+    });
+    let mrn = changes.mrn.map(|value| optional_text(&mut errors, "mrn", value.as_deref()));
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+
+    let txn = state.db.begin().await?;
+    let current = patients::get(&txn, &caller.scope, &state.keys, id).await?;
+    let mut fields = current.fields.clone();
+    let mut changed = Vec::new();
+    let mut set = |slot: &mut String, value: Option<String>, name: &str| {
+        if let Some(value) = value.filter(|v| v != slot) {
+            *slot = value;
+            changed.push(name.to_owned());
+        }
+    };
+    set(&mut fields.first_name, first_name, "firstName");
+    set(&mut fields.last_name, last_name, "lastName");
+    set(&mut fields.birth_date, birth_date.map(|d| d.format("%Y-%m-%d").to_string()), "birthDate");
+    set(&mut fields.phone, phone.map(|p| p.as_str().to_owned()), "phone");
+    if let Some(value) = secondary_phone.filter(|v| *v != fields.secondary_phone) {
+        fields.secondary_phone = value;
+        changed.push("secondaryPhone".to_owned());
+    }
+    if let Some(value) = mrn.filter(|v| *v != fields.mrn) {
+        fields.mrn = value;
+        changed.push("mrn".to_owned());
+    }
+    if changed.is_empty() {
+        txn.rollback().await?;
+        return Ok(current);
+    }
+    let birth = NaiveDate::parse_from_str(&fields.birth_date, "%Y-%m-%d").ok();
+    let phone = PhoneNumber::parse_e164_strict(&fields.phone).ok();
+    let canonical = canonical_identity(&fields.first_name, &fields.last_name, birth, phone.as_ref());
+    let record = patients::update(&txn, &caller.scope, &state.keys, id, &fields, &canonical)
+        .await
+        .map_err(conflict_as("another patient already has this name, birth date and phone"))?;
+    audit_trail::record(&txn, caller, caller.scope.org_id(), AuditAction::PatientUpdated, record.id, changed)
+        .await?;
+    txn.commit().await?;
+    Ok(record)
+}
+
+/// An ISO birth date that is not in the future nor before 1900.
+fn parse_birth_date(input: &str) -> Result<NaiveDate, String> {
+    let date = NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d")
+        .map_err(|_| "must be a date YYYY-MM-DD".to_owned())?;
+    if date > Utc::now().date_naive() {
+        return Err("must not be in the future".into());
+    }
+    if date < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN) {
+        return Err("must be after 1900".into());
+    }
+    Ok(date)
+}
+
+fn optional_phone(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<PhoneNumber> {
+    value.map(str::trim).filter(|v| !v.is_empty()).and_then(|v| errors.check(field, PhoneNumber::parse(v)))
+}
+
+fn optional_text(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<String> {
+    value.map(str::trim).filter(|v| !v.is_empty()).and_then(|v| errors.check(field, single_line(v, MAX_TEXT)))
+}

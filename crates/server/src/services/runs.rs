@@ -1,0 +1,405 @@
+//! Runs: an uploaded sheet previewed against a campaign, committed as a run (patients upserted,
+//! every row and cell kept, sealed), read back, and moved through its lifecycle.
+//!
+//! Preview and create run the same ingestion over the stored upload, so what the user saw is
+//! what is committed. Ingestion is CPU-bound and runs on the blocking pool.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rivvi_domain::audit::AuditAction;
+use rivvi_domain::campaign::{CampaignDefinition, CampaignStatus, Direction};
+use rivvi_domain::ids::{CampaignId, PatientId, RunId, RunRowId, UploadId};
+use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
+use rivvi_domain::prompt;
+use rivvi_domain::validation::{single_line, ValidationErrors};
+use rivvi_execution::engine::lifecycle::{ChangedBy, RunChange};
+use rivvi_ingestion::preview::{IngestedRow, RowStatus as SheetStatus};
+use rivvi_ingestion::{ExplicitMapping, IngestOptions, Preview, ReadOptions};
+use rivvi_persistence::patients::{self, PatientFields, PatientIdentity};
+use rivvi_persistence::prompt_versions::{self, NewPromptVersion};
+use rivvi_persistence::run_rows::{self, NewRunRow, RowContent, RowIssue, RunRowRecord};
+use rivvi_persistence::runs::{self, NewRun, RunRecord};
+use rivvi_persistence::uploads::{self, UploadStatus};
+use rivvi_persistence::{calls, OrgScope, Page};
+use sea_orm::TransactionTrait;
+
+use super::error::conflict_as;
+use super::{audit_trail, campaigns, ServiceError, ServiceResult};
+use crate::auth::OrgCaller;
+use crate::state::AppState;
+
+/// Longest run name and client request id.
+const MAX_NAME: usize = 120;
+const MAX_REQUEST_ID: usize = 100;
+/// Longest run instructions.
+const MAX_INSTRUCTIONS: usize = 10_000;
+
+/// Which sheet of an upload, and how its columns fill the campaign's variables.
+#[derive(Debug, Clone, Default)]
+pub struct SheetChoice {
+    /// A workbook sheet; default: the first with a detectable header.
+    pub sheet: Option<String>,
+    /// Overrides of the detected mapping.
+    pub mapping: Option<ExplicitMapping>,
+}
+
+/// A run to create from an upload.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub campaign_id: CampaignId,
+    pub upload_id: UploadId,
+    pub name: String,
+    /// Makes the create idempotent: a retry with the same id answers the same run.
+    pub client_request_id: String,
+    pub sheet: SheetChoice,
+    /// Start automatically at this time (in the future); otherwise the run waits, ready.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// Free-text instructions for the agent, added to the campaign's prompt for this run only.
+    pub instructions: Option<String>,
+}
+
+/// A page of a run's rows, with the whole run's count per status.
+#[derive(Debug, Clone)]
+pub struct RowsPage {
+    pub rows: Vec<RunRowRecord>,
+    /// Rows matching the filter.
+    pub total: u64,
+    pub counts: Vec<(RowStatus, u64)>,
+}
+
+/// A run's numbers, counted from the rows and calls tables.
+#[derive(Debug, Clone)]
+pub struct RunStats {
+    pub run: RunRecord,
+    pub rows: Vec<(RowStatus, u64)>,
+    /// Per outcome; `None` for calls still going.
+    pub calls: Vec<(Option<CallOutcome>, u64)>,
+}
+
+/// What the upload would become as a run of the campaign.
+#[tracing::instrument(skip_all, fields(org_id = %caller.scope, upload_id = %upload_id), err)]
+pub async fn preview(
+    state: &AppState,
+    caller: &OrgCaller,
+    campaign_id: CampaignId,
+    upload_id: UploadId,
+    choice: SheetChoice,
+) -> ServiceResult<Preview> {
+    let definition = campaigns::definition(&state.db, &caller.scope, campaign_id).await?;
+    ingest_upload(state, &caller.scope, upload_id, &definition, choice).await
+}
+
+/// Commits the upload as a run: patients upserted, every row kept, the prompt pinned, all in one
+/// transaction. A repeated `client_request_id` answers the run it created.
+#[tracing::instrument(skip_all, fields(org_id = %caller.scope, upload_id = %request.upload_id), err)]
+pub async fn create_run(
+    state: &AppState,
+    caller: &OrgCaller,
+    request: RunRequest,
+) -> ServiceResult<RunRecord> {
+    let mut errors = ValidationErrors::new();
+    let name = errors.check("name", single_line(&request.name, MAX_NAME));
+    let request_id = errors.check("clientRequestId", single_line(&request.client_request_id, MAX_REQUEST_ID));
+    let instructions =
+        request.instructions.as_deref().map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned);
+    if instructions.as_ref().is_some_and(|i| i.chars().count() > MAX_INSTRUCTIONS) {
+        errors.push("instructions", format!("must be at most {MAX_INSTRUCTIONS} characters"));
+    }
+    if request.scheduled_at.is_some_and(|at| at <= state.clock.now()) {
+        errors.push("scheduledAt", "must be in the future");
+    }
+    let (Some(name), Some(request_id), true) = (name, request_id, errors.is_empty()) else {
+        return Err(errors.into());
+    };
+
+    // A retry of a create that already happened answers the same run and writes nothing.
+    if let Some(existing) = runs::find_by_client_request_id(&state.db, &caller.scope, &request_id).await? {
+        return same_request(existing, &request);
+    }
+
+    let definition = campaigns::definition(&state.db, &caller.scope, request.campaign_id).await?;
+    if definition.direction() != Direction::Outbound {
+        return Err(ServiceError::invalid("campaignId", "is an inbound campaign: runs place outbound calls"));
+    }
+    if definition.status() != CampaignStatus::Active {
+        return Err(ServiceError::invalid("campaignId", "is not active"));
+    }
+    if let Some(text) = &instructions {
+        let undeclared = definition.undeclared_placeholders(text);
+        if !undeclared.is_empty() {
+            return Err(ServiceError::invalid(
+                "instructions",
+                format!("uses undeclared variables: {}", undeclared.join(", ")),
+            ));
+        }
+    }
+    let preview = Arc::new(
+        ingest_upload(state, &caller.scope, request.upload_id, &definition, request.sheet.clone()).await?,
+    );
+    if preview.counts.callable_rows == 0 {
+        return Err(ServiceError::invalid(
+            "uploadId",
+            format!(
+                "has no callable rows ({} invalid, {} duplicate of {} data rows)",
+                preview.counts.invalid_rows, preview.counts.duplicate_rows, preview.counts.data_rows
+            ),
+        ));
+    }
+
+    let validated = ValidRun { name, request_id: request_id.clone(), instructions };
+    match commit_run(state, caller, &definition, &request, validated, &preview).await {
+        // Two concurrent first attempts: the loser finds the winner's run.
+        Err(ServiceError::Conflict(_)) => {
+            match runs::find_by_client_request_id(&state.db, &caller.scope, &request_id).await? {
+                Some(existing) => same_request(existing, &request),
+                None => Err(ServiceError::Conflict("the run could not be created; retry".into())),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The request's fields once checked.
+struct ValidRun {
+    name: String,
+    request_id: String,
+    instructions: Option<String>,
+}
+
+async fn commit_run(
+    state: &AppState,
+    caller: &OrgCaller,
+    definition: &CampaignDefinition,
+    request: &RunRequest,
+    valid: ValidRun,
+    preview: &Arc<Preview>,
+) -> ServiceResult<RunRecord> {
+    let scope = &caller.scope;
+    let keys = &state.keys;
+    let run_id = RunId::new();
+    let started = std::time::Instant::now();
+    let txn = state.db.begin().await?;
+    let status = if request.scheduled_at.is_some() { RunStatus::Scheduled } else { RunStatus::Ready };
+    runs::create(
+        &txn,
+        scope,
+        NewRun {
+            id: run_id,
+            campaign_id: request.campaign_id,
+            upload_id: Some(request.upload_id),
+            name: valid.name,
+            status,
+            instructions: valid.instructions.clone(),
+            scheduled_at: request.scheduled_at,
+            settings: serde_json::json!({}),
+            client_request_id: Some(valid.request_id),
+            created_by: Some(caller.user_id),
+        },
+    )
+    .await
+    .map_err(conflict_as("clientRequestId already used"))?;
+
+    // The prompt this run's calls will use, pinned now: later campaign edits do not change it.
+    let base = definition.base_prompt();
+    let composed = prompt::compose(base, valid.instructions.as_deref());
+    let version = prompt_versions::append(
+        &txn,
+        scope,
+        request.campaign_id,
+        NewPromptVersion {
+            run_id: Some(run_id),
+            base_prompt: base.to_owned(),
+            run_instructions: valid.instructions,
+            diff: prompt::diff(&prompt::compose(base, None), &composed),
+            composed_prompt: composed,
+            voicemail_message: definition.voicemail_message().map(str::to_owned),
+            author_user_id: Some(caller.user_id),
+            reason: "run created".into(),
+        },
+    )
+    .await?;
+    runs::set_prompt_version(&txn, scope, run_id, version.id).await?;
+
+    // The rows are built on the blocking pool while the patients are written: on a large file
+    // both take a while, and only the rows' patient ids need the database.
+    let building = tokio::task::spawn_blocking({
+        let preview = Arc::clone(preview);
+        move || new_rows(&preview)
+    });
+    // Patients of every valid row (callable and duplicate), then the rows themselves.
+    let (patient_rows, identities): (Vec<usize>, Vec<PatientIdentity>) = preview
+        .rows
+        .iter()
+        .filter(|r| r.status != SheetStatus::Invalid)
+        .filter_map(|r| patient_identity(r).map(|identity| (r.index, identity)))
+        .unzip();
+    let patient_ids = patients::find_or_create_many(&txn, scope, keys, &identities).await?;
+    let patients_done = started.elapsed();
+    let patient_of: HashMap<usize, PatientId> = patient_rows.into_iter().zip(patient_ids).collect();
+    let mut new_rows = building
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("building the rows failed: {e}")))?;
+    for (new_row, row) in new_rows.iter_mut().zip(&preview.rows) {
+        new_row.patient_id = patient_of.get(&row.index).copied();
+    }
+    let rows_built = started.elapsed();
+    run_rows::insert_many(&txn, scope, keys, run_id, &new_rows).await?;
+    let rows_done = started.elapsed();
+    uploads::mark_status(&txn, scope, request.upload_id, UploadStatus::Ingested).await?;
+    audit_trail::record(&txn, caller, scope.org_id(), AuditAction::RunCreated, run_id, vec![]).await?;
+    let record = runs::get(&txn, scope, run_id).await?;
+    txn.commit().await?;
+    tracing::info!(
+        run_id = %run_id,
+        rows = new_rows.len(),
+        patients_ms = patients_done.as_millis() as u64,
+        rows_ms = (rows_done - rows_built).as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "run created"
+    );
+    Ok(record)
+}
+
+pub async fn get(state: &AppState, caller: &OrgCaller, id: RunId) -> ServiceResult<RunRecord> {
+    Ok(runs::get(&state.db, &caller.scope, id).await?)
+}
+
+/// The organization's runs, newest first, optionally of one campaign; with the total.
+pub async fn list(
+    state: &AppState,
+    caller: &OrgCaller,
+    campaign_id: Option<CampaignId>,
+    page: Page,
+) -> ServiceResult<(Vec<RunRecord>, u64)> {
+    Ok(runs::list(&state.db, &caller.scope, campaign_id, page).await?)
+}
+
+/// A page of a run's rows (optionally of one status), with the run's counts per status.
+pub async fn rows(
+    state: &AppState,
+    caller: &OrgCaller,
+    run_id: RunId,
+    status: Option<RowStatus>,
+    page: Page,
+) -> ServiceResult<RowsPage> {
+    let txn = state.db.begin().await?;
+    runs::get(&txn, &caller.scope, run_id).await?;
+    let (rows, total) = run_rows::list(&txn, &caller.scope, &state.keys, run_id, status, page).await?;
+    let counts = run_rows::counts_by_status(&txn, &caller.scope, run_id).await?;
+    txn.commit().await?;
+    Ok(RowsPage { rows, total, counts })
+}
+
+pub async fn stats(state: &AppState, caller: &OrgCaller, run_id: RunId) -> ServiceResult<RunStats> {
+    let txn = state.db.begin().await?;
+    let run = runs::get(&txn, &caller.scope, run_id).await?;
+    let rows = run_rows::counts_by_status(&txn, &caller.scope, run_id).await?;
+    let calls = calls::counts_by_outcome(&txn, &caller.scope, run_id).await?;
+    txn.commit().await?;
+    Ok(RunStats { run, rows, calls })
+}
+
+/// A lifecycle change (start, pause, resume, cancel, schedule), through the engine's one front
+/// door: checked by the run state machine and audit-logged in the same transaction.
+#[tracing::instrument(skip_all, fields(org_id = %caller.scope, run_id = %run_id), err)]
+pub async fn change(
+    state: &AppState,
+    caller: &OrgCaller,
+    run_id: RunId,
+    change: RunChange,
+) -> ServiceResult<RunRecord> {
+    let by = ChangedBy { actor: caller.audit_actor(), request_id: caller.request_id.clone() };
+    Ok(state.engine.change_run(&caller.scope, run_id, change, &by).await?)
+}
+
+/// Reads the upload and runs ingestion on the blocking pool.
+async fn ingest_upload(
+    state: &AppState,
+    scope: &OrgScope,
+    upload_id: UploadId,
+    definition: &CampaignDefinition,
+    choice: SheetChoice,
+) -> ServiceResult<Preview> {
+    let (record, bytes) = super::uploads::load(state, scope, upload_id).await?;
+    let variables = definition.variables().to_vec();
+    let options = IngestOptions {
+        read: ReadOptions { sheet: choice.sheet, ..ReadOptions::default() },
+        today: state.clock.now().date_naive(),
+        mapping: choice.mapping,
+    };
+    let file_name = record.file_name;
+    let result = tokio::task::spawn_blocking(move || {
+        rivvi_ingestion::ingest(&bytes, &file_name, &variables, &options, None)
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(anyhow::anyhow!("ingestion task failed: {e}")))?;
+    Ok(result?)
+}
+
+/// A repeated `clientRequestId` must name the same request.
+fn same_request(existing: RunRecord, request: &RunRequest) -> ServiceResult<RunRecord> {
+    if existing.campaign_id != request.campaign_id || existing.upload_id != Some(request.upload_id) {
+        return Err(ServiceError::Conflict("clientRequestId was already used for a different run".into()));
+    }
+    Ok(existing)
+}
+
+/// The run's rows in sheet order, without their patients (known once the patients are written).
+fn new_rows(preview: &Preview) -> Vec<NewRunRow> {
+    let row_ids: Vec<RunRowId> = preview.rows.iter().map(|_| RunRowId::new()).collect();
+    preview
+        .rows
+        .iter()
+        .map(|row| NewRunRow {
+            id: row_ids[row.index],
+            patient_id: None,
+            sort_index: u32::try_from(row.index).unwrap_or(u32::MAX),
+            sheet_row: row.sheet_row,
+            content: RowContent {
+                variables: row.variables().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+                issues: row
+                    .errors
+                    .iter()
+                    .chain(&row.warnings)
+                    .map(|e| RowIssue { field: e.field.clone(), reason: e.reason.clone() })
+                    .collect(),
+            },
+            cells: row_cells(preview, row),
+            status: match row.status {
+                SheetStatus::Callable => RowStatus::Pending,
+                SheetStatus::Invalid | SheetStatus::Duplicate => RowStatus::Skipped,
+            },
+            skip_reason: match row.status {
+                SheetStatus::Callable => None,
+                SheetStatus::Invalid => Some("invalid".into()),
+                SheetStatus::Duplicate => Some("duplicate".into()),
+            },
+            duplicate_of: row.duplicate_of.and_then(|first| row_ids.get(first).copied()),
+        })
+        .collect()
+}
+
+/// Every cell of the row as the file shows it, one per column: a row that ends early (CSV lines
+/// with trailing empty fields, sparse sheet rows) is padded with empty cells to the header's width.
+pub fn row_cells(preview: &Preview, row: &IngestedRow) -> Vec<String> {
+    let width = preview.headers.len().max(row.cells.len());
+    (0..width).map(|i| row.cells.get(i).map(|c| c.text.clone()).unwrap_or_default()).collect()
+}
+
+fn patient_identity(row: &IngestedRow) -> Option<PatientIdentity> {
+    let p = row.patient();
+    let canonical = p.identity?.to_owned();
+    Some(PatientIdentity {
+        canonical,
+        fields: PatientFields {
+            first_name: p.first_name.unwrap_or_default().to_owned(),
+            last_name: p.last_name.unwrap_or_default().to_owned(),
+            birth_date: p.birth_date.unwrap_or_default().to_owned(),
+            phone: p.phone?.to_owned(),
+            secondary_phone: p.secondary_phone.map(str::to_owned),
+            mrn: p.mrn.map(str::to_owned),
+        },
+    })
+}
