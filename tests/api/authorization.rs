@@ -1,9 +1,10 @@
 //! Every procedure against every kind of caller, in one table (DESIGN.md §3, STYLE.md §6).
 //!
 //! The table must list exactly the procedures of `bindings/procedures.ts`: a new procedure without
-//! a row fails here until someone decides who may call it.
+//! a row fails here until someone decides who may call it. The README's API table is checked
+//! against it too, so the documented least roles are the ones the server enforces.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
@@ -80,6 +81,118 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     ("admin.organizations.get", Kind::Query, [401, 403, 403, 200, 403, 403]),
     ("admin.organizations.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
 ];
+
+/// The least roles the README's API table may name, from weakest to strongest.
+const ROLES: [&str; 4] = ["signed in", "member", "admin", "super admin"];
+
+/// The least role [`TABLE`]'s codes allow: "signed in" when a caller without an active
+/// organization gets through, else the weakest of member, admin and super admin whose call is
+/// not refused (401/403). A 404 or 409 is an allowed call that found nothing or the wrong state.
+fn least_role(key: &str, codes: &[u16; 6]) -> &'static str {
+    let allowed = |code: u16| !matches!(code, 401 | 403);
+    if allowed(codes[5]) {
+        return ROLES[0];
+    }
+    [(codes[1], ROLES[1]), (codes[2], ROLES[2]), (codes[3], ROLES[3])]
+        .into_iter()
+        .find(|(code, _)| allowed(*code))
+        .map(|(_, role)| role)
+        .unwrap_or_else(|| panic!("{key}: TABLE refuses every caller"))
+}
+
+/// The README's API table between `<!-- procedures:start -->` and `<!-- procedures:end -->`:
+/// full procedure key (`namespace.procedure`) to least role, plus every problem with its form.
+fn readme_procedures() -> (BTreeMap<String, String>, Vec<String>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let (start, end) = ("<!-- procedures:start -->", "<!-- procedures:end -->");
+    let table = text
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(table, _)| table)
+        .unwrap_or_else(|| panic!("README.md: the API table must sit between {start} and {end}"));
+    let mut rows = table.lines().map(str::trim).filter(|line| !line.is_empty());
+    let header = "| namespace | procedures | least role | notes |";
+    assert_eq!(rows.next(), Some(header), "README.md: the API table's header");
+    assert!(
+        rows.next().is_some_and(|line| line.starts_with("|---")),
+        "README.md: the header's separator row"
+    );
+
+    let backticked = |cell: &str| -> Option<String> {
+        let name = cell.strip_prefix('`')?.strip_suffix('`')?;
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '.';
+        (!name.is_empty() && name.chars().all(word)).then(|| name.to_owned())
+    };
+    let mut listed = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut namespace: Option<String> = None;
+    for row in rows {
+        let cells: Vec<&str> = row.trim_matches('|').splitn(4, '|').map(str::trim).collect();
+        let &[namespace_cell, procedures, role, _notes] = cells.as_slice() else {
+            problems.push(format!("row {row:?}: needs 4 cells (namespace, procedures, least role, notes)"));
+            continue;
+        };
+        if !namespace_cell.is_empty() {
+            namespace = backticked(namespace_cell);
+            if namespace.is_none() {
+                problems.push(format!("row {row:?}: the namespace must be one backticked name, or blank"));
+            }
+        }
+        let Some(namespace) = &namespace else {
+            problems.push(format!("row {row:?}: no namespace here or in a row above"));
+            continue;
+        };
+        if !ROLES.contains(&role) {
+            problems.push(format!("row {row:?}: the least role must be one of {ROLES:?}, not {role:?}"));
+        }
+        for cell in procedures.split(',').map(str::trim) {
+            let Some(procedure) = backticked(cell) else {
+                problems.push(format!(
+                    "row {row:?}: {cell:?} is not a backticked procedure name; the procedures cell holds \
+                     only names separated by commas, explanations go in the notes column"
+                ));
+                continue;
+            };
+            let key = format!("{namespace}.{procedure}");
+            if listed.insert(key.clone(), role.to_owned()).is_some() {
+                problems.push(format!("{key} is listed more than once: keep one row for it"));
+            }
+        }
+    }
+    (listed, problems)
+}
+
+#[test]
+fn the_readme_api_table_lists_every_procedure_with_its_least_role() {
+    // Arrange: what the server enforces, as TABLE records it (the test above holds TABLE to it).
+    let enforced: BTreeMap<String, &str> =
+        TABLE.iter().map(|(key, _, codes)| ((*key).to_owned(), least_role(key, codes))).collect();
+
+    // Act
+    let (documented, mut problems) = readme_procedures();
+
+    // Assert
+    for (key, role) in &enforced {
+        match documented.get(key) {
+            None => problems.push(format!("{key} is missing: add it with least role \"{role}\"")),
+            Some(said) if said != role => {
+                problems.push(format!("{key} says \"{said}\", but its least role is \"{role}\""))
+            }
+            Some(_) => {}
+        }
+    }
+    for key in documented.keys().filter(|key| !enforced.contains_key(*key)) {
+        problems.push(format!("{key} is not a procedure of the router: remove it"));
+    }
+    assert!(
+        problems.is_empty(),
+        "README.md's API table (between <!-- procedures:start --> and <!-- procedures:end -->) \
+         disagrees with the router; edit README.md, or if the permissions changed on purpose, TABLE \
+         in tests/api/authorization.rs:\n{}",
+        problems.join("\n")
+    );
+}
 
 /// `call_id` is a call of alpha's (see [`crate::calls::seed_call`]).
 fn valid_input(key: &str, world: &World, call_id: &str) -> Value {
