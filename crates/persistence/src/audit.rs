@@ -10,6 +10,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::entities::audit_log;
+use crate::org_owned::InOrg;
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
 
@@ -137,7 +138,7 @@ pub async fn list(
     scope: &OrgScope,
     filter: &AuditFilter,
 ) -> Result<(Vec<AuditEntry>, u64)> {
-    let mut query = audit_log::Entity::find().filter(audit_log::Column::OrgId.eq(scope.org_id().as_uuid()));
+    let mut query = audit_log::Entity::find().in_org(scope);
     if let Some(entity_type) = &filter.entity_type {
         query = query.filter(audit_log::Column::EntityType.eq(entity_type.as_str()));
     }

@@ -27,6 +27,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::entities::{calls, patients};
+use crate::org_owned::InOrg;
 use crate::sealing::{Aad, Keys};
 use crate::{OrgScope, Page, PersistenceError, Result};
 
@@ -314,7 +315,7 @@ pub async fn get_for_update(conn: &impl ConnectionTrait, scope: &OrgScope, id: C
 
 async fn find_row(conn: &impl ConnectionTrait, scope: &OrgScope, id: CallId) -> Result<calls::Model> {
     calls::Entity::find_by_id(id.as_uuid())
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("call", id))
@@ -348,7 +349,7 @@ async fn patient_names(
         .column(patients::Column::Id)
         .column(patients::Column::FirstNameSealed)
         .column(patients::Column::LastNameSealed)
-        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(patients::Column::Id.is_in(ids))
         .into_tuple()
         .all(conn)
@@ -379,8 +380,7 @@ async fn find(
     id: CallId,
     lock: bool,
 ) -> Result<Option<CallRecord>> {
-    let mut query =
-        calls::Entity::find_by_id(id.as_uuid()).filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()));
+    let mut query = calls::Entity::find_by_id(id.as_uuid()).in_org(scope);
     if lock {
         query = query.lock_exclusive();
     }
@@ -423,7 +423,7 @@ pub async fn list(
     filter: &CallFilter,
     page: Page,
 ) -> Result<(Vec<CallListEntry>, u64)> {
-    let mut query = calls::Entity::find().filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()));
+    let mut query = calls::Entity::find().in_org(scope);
     if let Some(status) = filter.status {
         query = query.filter(calls::Column::Status.eq(status.as_str()));
     }
@@ -486,7 +486,7 @@ pub async fn find_for_attempt(
     attempt: u32,
 ) -> Result<Option<CallRecord>> {
     calls::Entity::find()
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(calls::Column::RowId.eq(row_id.as_uuid()))
         .filter(calls::Column::Attempt.eq(to_i32("attempt", attempt)?))
         .order_by_asc(calls::Column::CreatedAt)
@@ -504,7 +504,7 @@ pub async fn list_for_row(
     row_id: RunRowId,
 ) -> Result<Vec<CallRecord>> {
     let rows = calls::Entity::find()
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(calls::Column::RowId.eq(row_id.as_uuid()))
         .order_by_asc(calls::Column::Attempt)
         .order_by_asc(calls::Column::CreatedAt)
@@ -527,7 +527,7 @@ pub async fn set_provider_call_id(
         .col_expr(calls::Column::ProviderCallId, Expr::value(provider_call_id))
         .col_expr(calls::Column::UpdatedAt, Expr::value(at))
         .filter(calls::Column::Id.eq(id.as_uuid()))
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(calls::Column::ProviderCallId.is_null())
         .exec(conn)
         .await?;
@@ -591,7 +591,7 @@ pub async fn update(
     }
     let updated = query
         .filter(calls::Column::Id.eq(uuid))
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(calls::Column::Status.eq(from.as_str()))
         .exec(conn)
         .await?;
@@ -610,7 +610,7 @@ pub async fn touch(
     calls::Entity::update_many()
         .col_expr(calls::Column::UpdatedAt, Expr::value(at))
         .filter(calls::Column::Id.eq(id.as_uuid()))
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .exec(conn)
         .await?;
     Ok(())
@@ -621,7 +621,7 @@ pub async fn touch(
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn count_active(conn: &impl ConnectionTrait, scope: &OrgScope) -> Result<u64> {
     Ok(calls::Entity::find()
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(calls::Column::Direction.eq(Direction::Outbound.as_str()))
         .filter(calls::Column::Status.is_in(ACTIVE_STATUSES.map(|s| s.as_str())))
         .count(conn)
@@ -636,7 +636,7 @@ pub async fn count_created_since(
     since: DateTime<Utc>,
 ) -> Result<u64> {
     Ok(calls::Entity::find()
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(calls::Column::Direction.eq(Direction::Outbound.as_str()))
         .filter(calls::Column::CreatedAt.gte(since))
         .count(conn)
@@ -651,7 +651,7 @@ pub async fn list_active_for_run(
     run_id: RunId,
 ) -> Result<Vec<CallRecord>> {
     let rows = calls::Entity::find()
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(calls::Column::RunId.eq(run_id.as_uuid()))
         .filter(calls::Column::Status.is_in(ACTIVE_STATUSES.map(|s| s.as_str())))
         .order_by_asc(calls::Column::CreatedAt)
@@ -671,7 +671,7 @@ pub async fn counts_by_outcome(
         .select_only()
         .column(calls::Column::Outcome)
         .column_as(Expr::col(calls::Column::Id).count(), "count")
-        .filter(calls::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(calls::Column::RunId.eq(run_id.as_uuid()))
         .group_by(calls::Column::Outcome)
         .into_tuple()

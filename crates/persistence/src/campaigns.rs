@@ -9,6 +9,7 @@ use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, Qu
 use serde_json::Value;
 
 use crate::entities::campaigns;
+use crate::org_owned::InOrg;
 use crate::time::now;
 use crate::{OrgScope, PersistenceError, Result};
 
@@ -87,7 +88,7 @@ impl CampaignChange {
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> Result<Vec<CampaignRecord>> {
     let rows = campaigns::Entity::find()
-        .filter(campaigns::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .order_by_asc(campaigns::Column::Name)
         .order_by_asc(campaigns::Column::Id)
         .all(conn)
@@ -99,7 +100,7 @@ pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> Result<Vec<C
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, campaign_id = %id), err(level = "debug"))]
 pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: CampaignId) -> Result<CampaignRecord> {
     campaigns::Entity::find_by_id(id.as_uuid())
-        .filter(campaigns::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .one(conn)
         .await?
         .map(CampaignRecord::from)
@@ -166,7 +167,7 @@ pub async fn update(
     let updated = campaigns::Entity::update_many()
         .set(row)
         .filter(campaigns::Column::Id.eq(id.as_uuid()))
-        .filter(campaigns::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .exec(conn)
         .await?;
     if updated.rows_affected == 0 {

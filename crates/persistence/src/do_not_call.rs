@@ -16,6 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::do_not_call;
+use crate::org_owned::InOrg;
 use crate::sealing::{Aad, Keys};
 use crate::{OrgScope, Page, PersistenceError, Result};
 
@@ -107,7 +108,7 @@ pub async fn add_if_absent(
         do_not_call::Entity::update_many()
             .col_expr(do_not_call::Column::NumberSealed, Expr::value(sealed))
             .filter(do_not_call::Column::Id.eq(existing.id))
-            .filter(do_not_call::Column::OrgId.eq(scope.org_id().as_uuid()))
+            .in_org(scope)
             .filter(do_not_call::Column::NumberSealed.is_null())
             .exec(conn)
             .await?;
@@ -130,7 +131,7 @@ pub async fn find(
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn remove(conn: &impl ConnectionTrait, scope: &OrgScope, keys: &Keys, e164: &str) -> Result<bool> {
     let deleted = do_not_call::Entity::delete_many()
-        .filter(do_not_call::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(do_not_call::Column::PhoneKey.eq(keys.index.phone_key(e164)))
         .exec(conn)
         .await?;
@@ -141,7 +142,7 @@ pub async fn remove(conn: &impl ConnectionTrait, scope: &OrgScope, keys: &Keys, 
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, entry_id = %id), err(level = "debug"))]
 pub async fn remove_by_id(conn: &impl ConnectionTrait, scope: &OrgScope, id: Uuid) -> Result<bool> {
     let deleted = do_not_call::Entity::delete_many()
-        .filter(do_not_call::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(do_not_call::Column::Id.eq(id))
         .exec(conn)
         .await?;
@@ -165,7 +166,7 @@ async fn page_of_rows(
     scope: &OrgScope,
     page: Page,
 ) -> Result<(Vec<do_not_call::Model>, u64)> {
-    let query = do_not_call::Entity::find().filter(do_not_call::Column::OrgId.eq(scope.org_id().as_uuid()));
+    let query = do_not_call::Entity::find().in_org(scope);
     let total = query.clone().count(conn).await?;
     let rows = query
         .order_by_desc(do_not_call::Column::CreatedAt)
@@ -231,7 +232,7 @@ async fn find_row(
     phone_key: &str,
 ) -> Result<Option<do_not_call::Model>> {
     Ok(do_not_call::Entity::find()
-        .filter(do_not_call::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(do_not_call::Column::PhoneKey.eq(phone_key))
         .one(conn)
         .await?)

@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::calls::{CallRecord, ACTIVE_STATUSES};
 use crate::entities::{calls, campaigns, prompt_versions, run_rows, runs};
+use crate::org_owned::InOrg;
 use crate::run_rows::{row_state, RowState};
 use crate::runs::RunRecord;
 use crate::{OrgScope, PersistenceError, Result};
@@ -165,7 +166,7 @@ pub async fn campaign_definition(
     id: rivvi_domain::ids::CampaignId,
 ) -> Result<CampaignDefinition> {
     let row = campaigns::Entity::find_by_id(id.as_uuid())
-        .filter(campaigns::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("campaign", id))?;

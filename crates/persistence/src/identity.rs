@@ -15,6 +15,7 @@ use sea_orm::{
 };
 
 use crate::entities::{memberships, organizations, users};
+use crate::org_owned::InOrg;
 use crate::organizations::{default_office_hours, OrganizationRecord, DEFAULT_TIME_ZONE};
 use crate::organizations::{DEFAULT_CALLS_PER_MINUTE, DEFAULT_CONCURRENT_CALL_LIMIT};
 use crate::time::now;
@@ -201,6 +202,9 @@ pub async fn soft_delete_org(conn: &impl ConnectionTrait, clerk_org_id: &str) ->
     Ok(find_org_by_clerk_id(conn, clerk_org_id).await?.is_some())
 }
 
+// Memberships take a bare `OrgId`, not an `OrgScope`: they are what the auth layer reads before it
+// grants a scope, so `in_org` does not apply until `list_members`.
+
 /// Creates or updates the user's membership of the organization. A `None` Clerk membership id
 /// keeps the stored one (a just-in-time upsert from a token does not know it).
 ///
@@ -291,7 +295,7 @@ pub async fn list_members(
 ) -> Result<(Vec<MemberRecord>, u64)> {
     let query = memberships::Entity::find()
         .find_also_related(users::Entity)
-        .filter(memberships::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(users::Column::DeletedAt.is_null());
     let total = query.clone().count(conn).await?;
     let rows = query

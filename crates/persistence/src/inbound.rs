@@ -40,6 +40,7 @@ use uuid::Uuid;
 
 use crate::calls::{insert_registered, CallRecord, LocalStamp, NewCall};
 use crate::entities::{calls, organizations, patients, run_rows, runs};
+use crate::org_owned::{org_filter, InOrg};
 use crate::organizations::OrganizationRecord;
 use crate::patients::PatientRecord;
 use crate::sealing::Keys;
@@ -100,7 +101,7 @@ pub async fn patients_by_phone_key(
         .select_only()
         .column(patients::Column::Id)
         .column(patients::Column::UpdatedAt)
-        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(
             Condition::any()
                 .add(patients::Column::PhoneKey.eq(phone_key))
@@ -143,7 +144,6 @@ pub async fn latest_open_outreach(
     if patient_ids.is_empty() {
         return Ok(None);
     }
-    let org = scope.org_id().as_uuid();
     let open: Vec<&str> = RowStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
     let unreached = Condition::all()
         .add(run_rows::Column::Status.is_in([RowStatus::Completed.as_str(), RowStatus::Failed.as_str()]))
@@ -155,7 +155,7 @@ pub async fn latest_open_outreach(
     let cancelled_runs = Query::select()
         .column(runs::Column::Id)
         .from(runs::Entity)
-        .and_where(runs::Column::OrgId.eq(org))
+        .and_where(org_filter::<runs::Entity>(scope))
         .and_where(runs::Column::Status.eq(RunStatus::Cancelled.as_str()))
         .to_owned();
     let unresolved_rows = Query::select()
@@ -163,7 +163,7 @@ pub async fn latest_open_outreach(
         .from(run_rows::Entity)
         .cond_where(
             Condition::all()
-                .add(run_rows::Column::OrgId.eq(org))
+                .add(org_filter::<run_rows::Entity>(scope))
                 .add(Condition::any().add(run_rows::Column::Status.is_in(open)).add(unreached))
                 .add(run_rows::Column::RunId.not_in_subquery(cancelled_runs)),
         )
@@ -171,7 +171,7 @@ pub async fn latest_open_outreach(
     // Newest first, the first call found is the last call of the most recent unresolved row: any
     // later call of that row would itself match and come first.
     let found = calls::Entity::find()
-        .filter(calls::Column::OrgId.eq(org))
+        .in_org(scope)
         .filter(calls::Column::Direction.eq(Direction::Outbound.as_str()))
         .filter(calls::Column::PatientId.is_in(patient_ids.iter().map(|p| p.as_uuid())))
         .filter(calls::Column::CreatedAt.gte(since))

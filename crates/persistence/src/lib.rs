@@ -3,9 +3,10 @@
 //!
 //! Every repository function takes `&impl ConnectionTrait`, so the caller decides whether it runs
 //! on the pool or inside a transaction (and an audit entry commits with the change it records).
-//! Functions over organization data take an [`OrgScope`] and filter by it themselves: a row of
-//! another organization is simply not found. They return plain records defined here, never
-//! entities, and they never log a patient field.
+//! Functions over organization data take an [`OrgScope`] and filter by it themselves, through
+//! `in_org` on every query of an organization's table: a row of another organization is simply not
+//! found. They return plain records defined here, never entities, and they never log a patient
+//! field.
 //!
 //! # Layout
 //! - [`db`]: [`connect`] (pool settings per database) and [`migrate`].
@@ -28,6 +29,8 @@
 //! - [`sealing`]: PHI sealed at rest (AES-256-GCM with key ids) and HMAC lookup keys.
 //! - [`audit`]: the append-only audit log.
 //! - [`webhook_events`]: replay protection for incoming webhooks.
+//! - `org_owned` (private): `OrgOwned` entities (those with an `org_id`) and `in_org`, the scope as
+//!   a query extension.
 //! - `bulk` (private): PostgreSQL bulk inserts, one `INSERT ... SELECT FROM UNNEST` of arrays per
 //!   chunk ([`run_rows`] and [`patients`] on imports).
 //! - `entities` (private): one SeaORM entity module per table.
@@ -44,6 +47,7 @@ mod entities;
 pub mod error;
 pub mod identity;
 pub mod inbound;
+mod org_owned;
 pub mod organizations;
 pub mod page;
 pub mod patients;

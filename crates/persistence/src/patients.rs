@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::bulk;
 use crate::entities::patients;
+use crate::org_owned::InOrg;
 use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
@@ -157,7 +158,7 @@ pub async fn get(
     id: PatientId,
 ) -> Result<PatientRecord> {
     let row = patients::Entity::find_by_id(id.as_uuid())
-        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("patient", id))?;
@@ -173,7 +174,7 @@ pub async fn list(
     keys: &Keys,
     page: Page,
 ) -> Result<(Vec<PatientRecord>, u64)> {
-    let query = patients::Entity::find().filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()));
+    let query = patients::Entity::find().in_org(scope);
     let total = query.clone().count(conn).await?;
     let rows = query
         .order_by_desc(patients::Column::CreatedAt)
@@ -196,7 +197,7 @@ pub async fn find_by_phone(
 ) -> Result<Vec<PatientRecord>> {
     let phone_key = keys.index.phone_key(e164);
     let rows = patients::Entity::find()
-        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(
             Condition::any()
                 .add(patients::Column::PhoneKey.eq(phone_key.clone()))
@@ -222,7 +223,7 @@ pub async fn update(
     canonical: &str,
 ) -> Result<PatientRecord> {
     let current = patients::Entity::find_by_id(id.as_uuid())
-        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("patient", id))?;
@@ -246,7 +247,7 @@ pub async fn update(
     patients::Entity::update_many()
         .set(change)
         .filter(patients::Column::Id.eq(current.id))
-        .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .exec(conn)
         .await?;
     get(conn, scope, keys, id).await
@@ -320,7 +321,7 @@ async fn ids_by_identity(
             .select_only()
             .column(patients::Column::Id)
             .column(patients::Column::IdentityKey)
-            .filter(patients::Column::OrgId.eq(scope.org_id().as_uuid()))
+            .in_org(scope)
             .filter(patients::Column::IdentityKey.is_in(batch.iter().map(|k| k.as_str())))
             .into_tuple()
             .all(conn)

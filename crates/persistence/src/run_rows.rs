@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::bulk;
 use crate::entities::run_rows;
+use crate::org_owned::InOrg;
 use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
@@ -178,9 +179,8 @@ pub async fn list(
     status: Option<RowStatus>,
     page: Page,
 ) -> Result<(Vec<RunRowRecord>, u64)> {
-    let mut query = run_rows::Entity::find()
-        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
-        .filter(run_rows::Column::RunId.eq(run_id.as_uuid()));
+    let mut query =
+        run_rows::Entity::find().in_org(scope).filter(run_rows::Column::RunId.eq(run_id.as_uuid()));
     if let Some(status) = status {
         query = query.filter(run_rows::Column::Status.eq(status.as_str()));
     }
@@ -206,7 +206,7 @@ pub async fn counts_by_status(
         .select_only()
         .column(run_rows::Column::Status)
         .column_as(Expr::col(run_rows::Column::Id).count(), "count")
-        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
         .group_by(run_rows::Column::Status)
         .into_tuple()
@@ -476,7 +476,7 @@ pub async fn transition(
     }
     let mut query = query
         .filter(run_rows::Column::Id.eq(id.as_uuid()))
-        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(run_rows::Column::Status.eq(from.as_str()));
     if let Some(attempt) = attempt {
         query = query.filter(run_rows::Column::Attempts.eq(to_i32(attempt)));
@@ -506,7 +506,7 @@ pub async fn record_result(
     }
     let updated = query
         .filter(run_rows::Column::Id.eq(id.as_uuid()))
-        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(run_rows::Column::Attempts.eq(to_i32(attempt)))
         .exec(conn)
         .await?;
@@ -530,7 +530,7 @@ pub async fn extend_lease(
         .col_expr(run_rows::Column::LeasedBy, Expr::value(instance))
         .col_expr(run_rows::Column::UpdatedAt, Expr::value(at))
         .filter(run_rows::Column::Id.eq(id.as_uuid()))
-        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(run_rows::Column::Status.eq(RowStatus::Dialing.as_str()))
         .filter(run_rows::Column::Attempts.eq(to_i32(attempt)))
         .exec(conn)
@@ -554,7 +554,7 @@ pub async fn cancel_pending(
         .col_expr(run_rows::Column::Status, Expr::value(to.as_str()))
         .col_expr(run_rows::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(run_rows::Column::UpdatedAt, Expr::value(at))
-        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
         .filter(run_rows::Column::Status.eq(RowStatus::Pending.as_str()))
         .exec(conn)
@@ -568,7 +568,7 @@ pub async fn cancel_pending(
 pub async fn open_count(conn: &impl ConnectionTrait, scope: &OrgScope, run_id: RunId) -> Result<u64> {
     let open: Vec<&str> = RowStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
     Ok(run_rows::Entity::find()
-        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
         .filter(run_rows::Column::Status.is_in(open))
         .count(conn)
@@ -584,7 +584,7 @@ pub async fn get(
     id: RunRowId,
 ) -> Result<RunRowRecord> {
     let row = run_rows::Entity::find_by_id(id.as_uuid())
-        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("run row", id))?;
@@ -600,8 +600,7 @@ pub async fn state(
     id: RunRowId,
     lock: bool,
 ) -> Result<RowState> {
-    let mut query = run_rows::Entity::find_by_id(id.as_uuid())
-        .filter(run_rows::Column::OrgId.eq(scope.org_id().as_uuid()));
+    let mut query = run_rows::Entity::find_by_id(id.as_uuid()).in_org(scope);
     if lock {
         query = query.lock_exclusive();
     }

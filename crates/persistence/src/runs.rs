@@ -12,6 +12,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::entities::runs;
+use crate::org_owned::InOrg;
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
 
@@ -81,7 +82,7 @@ pub async fn create(conn: &impl ConnectionTrait, scope: &OrgScope, new: NewRun) 
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %id), err(level = "debug"))]
 pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: RunId) -> Result<RunRecord> {
     runs::Entity::find_by_id(id.as_uuid())
-        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("run", id))?
@@ -95,7 +96,7 @@ pub async fn find_by_client_request_id(
     client_request_id: &str,
 ) -> Result<Option<RunRecord>> {
     runs::Entity::find()
-        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(runs::Column::ClientRequestId.eq(client_request_id))
         .one(conn)
         .await?
@@ -111,7 +112,7 @@ pub async fn list(
     campaign_id: Option<CampaignId>,
     page: Page,
 ) -> Result<(Vec<RunRecord>, u64)> {
-    let mut query = runs::Entity::find().filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()));
+    let mut query = runs::Entity::find().in_org(scope);
     if let Some(campaign_id) = campaign_id {
         query = query.filter(runs::Column::CampaignId.eq(campaign_id.as_uuid()));
     }
@@ -168,7 +169,7 @@ pub async fn set_prompt_version(
         .col_expr(runs::Column::PromptVersionId, sea_orm::sea_query::Expr::value(version.as_uuid()))
         .col_expr(runs::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now()))
         .filter(runs::Column::Id.eq(id.as_uuid()))
-        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .exec(conn)
         .await?;
     if updated.rows_affected == 0 {
@@ -238,7 +239,7 @@ pub async fn transition(
     }
     let updated = query
         .filter(runs::Column::Id.eq(id.as_uuid()))
-        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(runs::Column::Status.eq(from.as_str()))
         .exec(conn)
         .await?;
@@ -250,7 +251,7 @@ pub async fn transition(
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %id), err(level = "debug"))]
 pub async fn get_for_update(conn: &impl ConnectionTrait, scope: &OrgScope, id: RunId) -> Result<RunRecord> {
     runs::Entity::find_by_id(id.as_uuid())
-        .filter(runs::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .lock_exclusive()
         .one(conn)
         .await?

@@ -15,6 +15,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entities::uploads;
+use crate::org_owned::InOrg;
 use crate::time::now;
 use crate::{OrgScope, PersistenceError, Result};
 
@@ -154,7 +155,7 @@ pub async fn find_by_sha256(
     sha256: &str,
 ) -> Result<Option<UploadRecord>> {
     uploads::Entity::find()
-        .filter(uploads::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .filter(uploads::Column::Sha256.eq(sha256.to_ascii_lowercase()))
         .order_by_asc(uploads::Column::CreatedAt)
         .order_by_asc(uploads::Column::Id)
@@ -168,7 +169,7 @@ pub async fn find_by_sha256(
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, upload_id = %id), err(level = "debug"))]
 pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: UploadId) -> Result<UploadRecord> {
     uploads::Entity::find_by_id(id.as_uuid())
-        .filter(uploads::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("upload", id))?
@@ -191,7 +192,7 @@ pub async fn mark_status(
     let updated = uploads::Entity::update_many()
         .set(change)
         .filter(uploads::Column::Id.eq(id.as_uuid()))
-        .filter(uploads::Column::OrgId.eq(scope.org_id().as_uuid()))
+        .in_org(scope)
         .exec(conn)
         .await?;
     if updated.rows_affected == 0 {
