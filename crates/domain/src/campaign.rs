@@ -153,7 +153,47 @@ pub struct CampaignDefinition {
     retry_policy: RetryPolicy,
 }
 
+/// A campaign's parts as stored: each was validated when the campaign was written, and
+/// [`CampaignDefinition::from_stored`] puts them back together without checking them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCampaign {
+    /// Display name.
+    pub name: String,
+    /// Outbound or inbound.
+    pub direction: Direction,
+    /// Active, paused or archived.
+    pub status: CampaignStatus,
+    /// The provider's agent.
+    pub agent_id: AgentId,
+    /// The prompt.
+    pub base_prompt: String,
+    /// The voicemail message.
+    pub voicemail_message: Option<String>,
+    /// Declared variables.
+    pub variables: Vec<VariableDefinition>,
+    /// Post-call analysis fields.
+    pub analysis_fields: Vec<AnalysisField>,
+    /// How unanswered calls are retried.
+    pub retry_policy: RetryPolicy,
+}
+
 impl CampaignDefinition {
+    /// A campaign read back from storage, where only validated definitions are written: the
+    /// rules between fields (placeholders declared, keys unique) held when it was saved.
+    pub fn from_stored(stored: StoredCampaign) -> Self {
+        CampaignDefinition {
+            name: stored.name,
+            direction: stored.direction,
+            status: stored.status,
+            agent_id: stored.agent_id,
+            base_prompt: stored.base_prompt,
+            voicemail_message: stored.voicemail_message,
+            variables: stored.variables,
+            analysis_fields: stored.analysis_fields,
+            retry_policy: stored.retry_policy,
+        }
+    }
+
     /// Display name.
     pub fn name(&self) -> &str {
         &self.name

@@ -10,6 +10,7 @@
 //! - [`ids`]: typed identifiers (`OrgId`, `CampaignId`, ...).
 //! - [`role`]: what a caller may do inside an organization.
 //! - [`validation`]: `FieldError` / `ValidationErrors` and small text checks.
+//! - [`patch`]: `Patch`, keep / clear / set for a nullable field of an update.
 //! - [`phone`]: `PhoneNumber` (E.164) and the NANP area code -> time zone table.
 //! - [`time_zone`]: `IanaZone`, an IANA region zone.
 //! - [`office_hours`]: weekly hours and holidays, `is_open` / `next_opening` across DST.
@@ -32,6 +33,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod office_hours;
 pub mod organization;
+pub mod patch;
 pub mod phone;
 pub mod prompt;
 pub mod retry;
@@ -39,6 +41,7 @@ pub mod role;
 pub mod time_zone;
 pub mod validation;
 
+pub use patch::Patch;
 pub use phone::PhoneNumber;
 pub use role::Role;
 pub use time_zone::IanaZone;

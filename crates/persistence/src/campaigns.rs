@@ -1,11 +1,19 @@
 //! Campaigns of one organization. Operators configure them; members read them.
 //!
-//! `variables`, `analysis_fields` and `retry_policy` are JSON values here; the typed domain
-//! definitions are parsed and validated before a change reaches this module.
+//! A campaign goes in and comes out as the domain's [`CampaignDefinition`]: its lists (variables,
+//! analysis fields, retry policy) are JSON columns written from the validated values and decoded
+//! once when the row is read, straight into the domain types.
 
 use chrono::{DateTime, Utc};
+use rivvi_domain::campaign::{
+    AgentId, AnalysisField, CampaignDefinition, CampaignField, CampaignStatus, Direction, StoredCampaign,
+    VariableDefinition,
+};
 use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, UserId};
+use rivvi_domain::retry::RetryPolicy;
+use rivvi_domain::Patch;
 use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::entities::campaigns;
@@ -13,60 +21,60 @@ use crate::org_owned::InOrg;
 use crate::time::now;
 use crate::{OrgScope, PersistenceError, Result};
 
-/// A campaign as stored.
+/// A stored campaign: its configuration plus identity and bookkeeping.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CampaignRecord {
+pub struct Campaign {
     pub id: CampaignId,
     pub org_id: OrgId,
-    pub name: String,
-    /// `outbound` | `inbound`.
-    pub direction: String,
-    /// `active` | `paused` | `archived`.
-    pub status: String,
-    pub agent_id: String,
-    pub base_prompt: String,
-    pub voicemail_message: Option<String>,
-    pub variables: Value,
-    pub analysis_fields: Value,
-    pub retry_policy: Value,
+    pub definition: CampaignDefinition,
     pub current_prompt_version_id: Option<PromptVersionId>,
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// A campaign to create. The status starts as given (normally `active`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewCampaign {
-    pub name: String,
-    pub direction: String,
-    pub status: String,
-    pub agent_id: String,
-    pub base_prompt: String,
-    pub voicemail_message: Option<String>,
-    pub variables: Value,
-    pub analysis_fields: Value,
-    pub retry_policy: Value,
-    pub created_by: Option<UserId>,
-}
-
-/// A change to a campaign. `None` leaves a field alone; `Some(None)` clears a nullable one.
+/// A change to a campaign: `None` (or [`Patch::Keep`]) leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CampaignChange {
     pub name: Option<String>,
-    pub status: Option<String>,
-    pub agent_id: Option<String>,
+    pub status: Option<CampaignStatus>,
+    pub agent_id: Option<AgentId>,
     pub base_prompt: Option<String>,
-    pub voicemail_message: Option<Option<String>>,
-    pub variables: Option<Value>,
-    pub analysis_fields: Option<Value>,
-    pub retry_policy: Option<Value>,
+    pub voicemail_message: Patch<String>,
+    pub variables: Option<Vec<VariableDefinition>>,
+    pub analysis_fields: Option<Vec<AnalysisField>>,
+    pub retry_policy: Option<RetryPolicy>,
     /// Must name a version of this campaign, written in the same transaction (prompt versioning
     /// owns this field; nothing here checks it).
-    pub current_prompt_version_id: Option<Option<PromptVersionId>>,
+    pub current_prompt_version_id: Patch<PromptVersionId>,
 }
 
 impl CampaignChange {
+    /// The change that writes `fields` of `definition` (an update the domain validated).
+    pub fn of(definition: &CampaignDefinition, fields: &[CampaignField]) -> Self {
+        let has = |field: CampaignField| fields.contains(&field);
+        CampaignChange {
+            name: has(CampaignField::Name).then(|| definition.name().to_owned()),
+            status: has(CampaignField::Status).then(|| definition.status()),
+            agent_id: has(CampaignField::AgentId).then(|| definition.agent_id().clone()),
+            base_prompt: has(CampaignField::BasePrompt).then(|| definition.base_prompt().to_owned()),
+            voicemail_message: match has(CampaignField::VoicemailMessage) {
+                true => Patch::to(definition.voicemail_message().map(str::to_owned)),
+                false => Patch::Keep,
+            },
+            variables: has(CampaignField::Variables).then(|| definition.variables().to_vec()),
+            analysis_fields: has(CampaignField::AnalysisFields)
+                .then(|| definition.analysis_fields().to_vec()),
+            retry_policy: has(CampaignField::RetryPolicy).then(|| definition.retry_policy().clone()),
+            current_prompt_version_id: Patch::Keep,
+        }
+    }
+
+    /// Points the campaign at a new current prompt version.
+    pub fn prompt_version(version: PromptVersionId) -> Self {
+        CampaignChange { current_prompt_version_id: Patch::Set(version), ..Default::default() }
+    }
+
     /// The names of the fields this change sets, for the audit log.
     pub fn changed_fields(&self) -> Vec<&'static str> {
         let set = [
@@ -74,11 +82,11 @@ impl CampaignChange {
             (self.status.is_some(), "status"),
             (self.agent_id.is_some(), "agent_id"),
             (self.base_prompt.is_some(), "base_prompt"),
-            (self.voicemail_message.is_some(), "voicemail_message"),
+            (!self.voicemail_message.is_keep(), "voicemail_message"),
             (self.variables.is_some(), "variables"),
             (self.analysis_fields.is_some(), "analysis_fields"),
             (self.retry_policy.is_some(), "retry_policy"),
-            (self.current_prompt_version_id.is_some(), "current_prompt_version_id"),
+            (!self.current_prompt_version_id.is_keep(), "current_prompt_version_id"),
         ];
         set.into_iter().filter(|(is_set, _)| *is_set).map(|(_, name)| name).collect()
     }
@@ -86,25 +94,25 @@ impl CampaignChange {
 
 /// The organization's campaigns, by name.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
-pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> Result<Vec<CampaignRecord>> {
+pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> Result<Vec<Campaign>> {
     let rows = campaigns::Entity::find()
         .in_org(scope)
         .order_by_asc(campaigns::Column::Name)
         .order_by_asc(campaigns::Column::Id)
         .all(conn)
         .await?;
-    Ok(rows.into_iter().map(CampaignRecord::from).collect())
+    rows.into_iter().map(Campaign::try_from).collect()
 }
 
 /// One campaign of the organization; a campaign of another organization is not found.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, campaign_id = %id), err(level = "debug"))]
-pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: CampaignId) -> Result<CampaignRecord> {
+pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: CampaignId) -> Result<Campaign> {
     campaigns::Entity::find_by_id(id.as_uuid())
         .in_org(scope)
         .one(conn)
         .await?
-        .map(CampaignRecord::from)
-        .ok_or_else(|| PersistenceError::not_found("campaign", id))
+        .ok_or_else(|| PersistenceError::not_found("campaign", id))?
+        .try_into()
 }
 
 /// Creates a campaign in the organization. A name already used there is a `Conflict` on
@@ -113,28 +121,37 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: CampaignId) 
 pub async fn create(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
-    new: NewCampaign,
-) -> Result<CampaignRecord> {
+    definition: &CampaignDefinition,
+    created_by: Option<UserId>,
+) -> Result<Campaign> {
     let at = now();
     let row = campaigns::Model {
         id: CampaignId::new().as_uuid(),
         org_id: scope.org_id().as_uuid(),
-        name: new.name,
-        direction: new.direction,
-        status: new.status,
-        agent_id: new.agent_id,
-        base_prompt: new.base_prompt,
-        voicemail_message: new.voicemail_message,
-        variables: new.variables,
-        analysis_fields: new.analysis_fields,
-        retry_policy: new.retry_policy,
+        name: definition.name().to_owned(),
+        direction: definition.direction().as_str().to_owned(),
+        status: definition.status().as_str().to_owned(),
+        agent_id: definition.agent_id().to_string(),
+        base_prompt: definition.base_prompt().to_owned(),
+        voicemail_message: definition.voicemail_message().map(str::to_owned),
+        variables: column(definition.variables())?,
+        analysis_fields: column(definition.analysis_fields())?,
+        retry_policy: column(definition.retry_policy())?,
         current_prompt_version_id: None,
-        created_by: new.created_by.map(|user| user.as_uuid()),
+        created_by: created_by.map(|user| user.as_uuid()),
         created_at: at,
         updated_at: at,
     };
     campaigns::Entity::insert(campaigns::ActiveModel::from(row.clone())).exec_without_returning(conn).await?;
-    Ok(row.into())
+    Ok(Campaign {
+        id: CampaignId(row.id),
+        org_id: scope.org_id(),
+        definition: definition.clone(),
+        current_prompt_version_id: None,
+        created_by,
+        created_at: at,
+        updated_at: at,
+    })
 }
 
 /// Applies `change` to a campaign of the organization and returns it as stored. An empty change
@@ -145,21 +162,23 @@ pub async fn update(
     scope: &OrgScope,
     id: CampaignId,
     change: CampaignChange,
-) -> Result<CampaignRecord> {
+) -> Result<Campaign> {
     if change.changed_fields().is_empty() {
         return get(conn, scope, id).await;
     }
+    let json = |value: Option<Value>| value.map_or(NotSet, Set);
     let row = campaigns::ActiveModel {
         name: change.name.map_or(NotSet, Set),
-        status: change.status.map_or(NotSet, Set),
-        agent_id: change.agent_id.map_or(NotSet, Set),
+        status: change.status.map_or(NotSet, |s| Set(s.as_str().to_owned())),
+        agent_id: change.agent_id.map_or(NotSet, |a| Set(a.to_string())),
         base_prompt: change.base_prompt.map_or(NotSet, Set),
-        voicemail_message: change.voicemail_message.map_or(NotSet, Set),
-        variables: change.variables.map_or(NotSet, Set),
-        analysis_fields: change.analysis_fields.map_or(NotSet, Set),
-        retry_policy: change.retry_policy.map_or(NotSet, Set),
+        voicemail_message: change.voicemail_message.into_change().map_or(NotSet, Set),
+        variables: json(change.variables.as_deref().map(column).transpose()?),
+        analysis_fields: json(change.analysis_fields.as_deref().map(column).transpose()?),
+        retry_policy: json(change.retry_policy.as_ref().map(column).transpose()?),
         current_prompt_version_id: change
             .current_prompt_version_id
+            .into_change()
             .map_or(NotSet, |version| Set(version.map(|v| v.as_uuid()))),
         updated_at: Set(now()),
         ..Default::default()
@@ -176,24 +195,47 @@ pub async fn update(
     get(conn, scope, id).await
 }
 
-impl From<campaigns::Model> for CampaignRecord {
-    fn from(row: campaigns::Model) -> Self {
-        CampaignRecord {
-            id: CampaignId(row.id),
-            org_id: OrgId(row.org_id),
+/// A JSON column's value, written in the domain's own (camelCase) form.
+fn column<T: serde::Serialize + ?Sized>(value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|_| PersistenceError::Invalid {
+        field: "campaign",
+        reason: "cannot be written as JSON".into(),
+    })
+}
+
+/// A JSON column decoded once into its domain type; a value that no longer decodes is corrupt.
+fn decoded<T: DeserializeOwned>(value: Value, column: &'static str) -> Result<T> {
+    serde_json::from_value(value).map_err(|_| PersistenceError::Corrupt { table: "campaigns", column })
+}
+
+fn parsed<T: std::str::FromStr>(text: &str, column: &'static str) -> Result<T> {
+    text.parse().map_err(|_| PersistenceError::Corrupt { table: "campaigns", column })
+}
+
+impl TryFrom<campaigns::Model> for Campaign {
+    type Error = PersistenceError;
+
+    fn try_from(row: campaigns::Model) -> Result<Self> {
+        let definition = CampaignDefinition::from_stored(StoredCampaign {
+            direction: parsed::<Direction>(&row.direction, "direction")?,
+            status: parsed::<CampaignStatus>(&row.status, "status")?,
+            agent_id: AgentId::parse(&row.agent_id)
+                .map_err(|_| PersistenceError::Corrupt { table: "campaigns", column: "agent_id" })?,
+            variables: decoded(row.variables, "variables")?,
+            analysis_fields: decoded(row.analysis_fields, "analysis_fields")?,
+            retry_policy: decoded(row.retry_policy, "retry_policy")?,
             name: row.name,
-            direction: row.direction,
-            status: row.status,
-            agent_id: row.agent_id,
             base_prompt: row.base_prompt,
             voicemail_message: row.voicemail_message,
-            variables: row.variables,
-            analysis_fields: row.analysis_fields,
-            retry_policy: row.retry_policy,
+        });
+        Ok(Campaign {
+            id: CampaignId(row.id),
+            org_id: OrgId(row.org_id),
+            definition,
             current_prompt_version_id: row.current_prompt_version_id.map(PromptVersionId),
             created_by: row.created_by.map(UserId),
             created_at: row.created_at,
             updated_at: row.updated_at,
-        }
+        })
     }
 }

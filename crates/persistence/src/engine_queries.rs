@@ -1,28 +1,25 @@
 //! What the execution engine reads across organizations, acting as the system (see
-//! [`OrgScope::for_verified_org`]): runs to start or drive, rows whose lease expired, calls that
-//! never got their final event, and a call found by the provider's id (how a webhook learns its
-//! organization). Everything an engine step then changes goes through the scoped repositories
-//! with the organization found here.
+//! [`OrgScope::for_verified_org`](crate::OrgScope::for_verified_org)): runs to start or drive,
+//! rows whose lease expired, calls that never got their final event, and a call found by the
+//! provider's id (how a webhook learns its organization). Everything an engine step then changes
+//! goes through the scoped repositories with the organization found here.
 //!
-//! Also the typed reads the engine needs of one organization's configuration (the campaign
-//! definition, the run's pinned prompt) and the per-organization dispatch lock.
+//! Also the run's pinned prompt and the per-organization dispatch lock.
 
 use chrono::{DateTime, Utc};
-use rivvi_domain::campaign::{CampaignDefinition, Direction};
+use rivvi_domain::campaign::Direction;
 use rivvi_domain::ids::{CallId, OrgId};
 use rivvi_domain::lifecycle::{RowStatus, RunStatus};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Statement,
 };
-use serde_json::json;
 
 use crate::calls::{CallRecord, ACTIVE_STATUSES};
-use crate::entities::{calls, campaigns, prompt_versions, run_rows, runs};
-use crate::org_owned::InOrg;
+use crate::entities::{calls, prompt_versions, run_rows, runs};
 use crate::run_rows::{row_state, RowState};
 use crate::runs::RunRecord;
-use crate::{OrgScope, PersistenceError, Result};
+use crate::{PersistenceError, Result};
 
 /// A row whose lease ran out, and its organization.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,34 +152,6 @@ pub async fn find_call_by_provider_id(
 #[tracing::instrument(level = "debug", skip_all, fields(call_id = %id), err(level = "debug"))]
 pub async fn find_call(conn: &impl ConnectionTrait, id: CallId) -> Result<Option<CallRecord>> {
     calls::Entity::find_by_id(id.as_uuid()).one(conn).await?.map(CallRecord::try_from).transpose()
-}
-
-/// A campaign of the organization as the validated domain definition (retry policy, variables
-/// and their roles, analysis fields). A stored campaign that no longer validates is corrupt.
-#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, campaign_id = %id), err(level = "debug"))]
-pub async fn campaign_definition(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    id: rivvi_domain::ids::CampaignId,
-) -> Result<CampaignDefinition> {
-    let row = campaigns::Entity::find_by_id(id.as_uuid())
-        .in_org(scope)
-        .one(conn)
-        .await?
-        .ok_or_else(|| PersistenceError::not_found("campaign", id))?;
-    let stored = json!({
-        "name": row.name,
-        "direction": row.direction,
-        "status": row.status,
-        "agentId": row.agent_id,
-        "basePrompt": row.base_prompt,
-        "voicemailMessage": row.voicemail_message,
-        "variables": row.variables,
-        "analysisFields": row.analysis_fields,
-        "retryPolicy": row.retry_policy,
-    });
-    serde_json::from_value(stored)
-        .map_err(|_| PersistenceError::Corrupt { table: "campaigns", column: "definition" })
 }
 
 /// The run instructions of the prompt version a run pinned when it was created (`None` when it

@@ -14,7 +14,7 @@ use rivvi_persistence::calls::{self, CallChange, NewOutboundCall};
 use rivvi_persistence::patients::{self, PatientFields};
 use rivvi_persistence::run_rows::{self, RowUpdate, RunRowRecord};
 use rivvi_persistence::runs::RunRecord;
-use rivvi_persistence::{do_not_call, engine_queries, OrgScope};
+use rivvi_persistence::{campaigns, do_not_call, engine_queries, OrgScope};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use futures_util::StreamExt;
@@ -203,7 +203,7 @@ impl Engine {
             if slots == 0 {
                 break;
             }
-            let definition = engine_queries::campaign_definition(&txn, scope, run.campaign_id).await?;
+            let definition = campaigns::get(&txn, scope, run.campaign_id).await?.definition;
             let instructions = engine_queries::pinned_run_instructions(&txn, run).await?;
             let analysis_fields = definition.analysis_fields().iter().map(AnalysisFieldSpec::from).collect();
             let context = RunContext { run, definition, instructions, analysis_fields };

@@ -12,7 +12,7 @@ use rivvi_domain::retry::{RetryDecision, RetryableOutcome};
 use rivvi_persistence::calls::{self, CallChange, CallRecord};
 use rivvi_persistence::run_rows::{self, RowUpdate};
 use rivvi_persistence::runs::{self, RunRecord, RunUpdate};
-use rivvi_persistence::{engine_queries, OrgScope};
+use rivvi_persistence::{campaigns, OrgScope};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
@@ -174,7 +174,7 @@ impl Engine {
         if row.attempts != call.attempt || !matches!(row.status, RowStatus::Dialing | RowStatus::InCall) {
             return Ok(None);
         }
-        let definition = engine_queries::campaign_definition(conn, scope, campaign_id).await?;
+        let definition = campaigns::get(conn, scope, campaign_id).await?.definition;
         let mut events = Vec::with_capacity(3);
         if row.status == RowStatus::Dialing && settlement.placed {
             events.push(RowEvent::CallPlaced);

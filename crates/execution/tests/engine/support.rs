@@ -321,26 +321,7 @@ impl World {
             input["retryPolicy"] = policy;
         }
         let definition = serde_json::from_value::<NewCampaign>(input).unwrap().validate().unwrap();
-        let stored = serde_json::to_value(&definition).unwrap();
-        campaigns::create(
-            &self.db,
-            &self.scope,
-            campaigns::NewCampaign {
-                name: definition.name().to_owned(),
-                direction: "outbound".into(),
-                status: "active".into(),
-                agent_id: definition.agent_id().to_string(),
-                base_prompt: definition.base_prompt().to_owned(),
-                voicemail_message: None,
-                variables: stored["variables"].clone(),
-                analysis_fields: stored["analysisFields"].clone(),
-                retry_policy: stored["retryPolicy"].clone(),
-                created_by: None,
-            },
-        )
-        .await
-        .unwrap()
-        .id
+        campaigns::create(&self.db, &self.scope, &definition, None).await.unwrap().id
     }
 
     /// A `ready` run of `campaign` over `people` (one pending row each, in order), with its

@@ -1,24 +1,28 @@
+use rivvi_domain::campaign::{CampaignDefinition, CampaignStatus, NewCampaign};
 use rivvi_domain::ids::CampaignId;
-use rivvi_persistence::campaigns::{self, CampaignChange, NewCampaign};
+use rivvi_domain::Patch;
+use rivvi_persistence::campaigns::{self, CampaignChange};
 use rivvi_persistence::testing::on_each_backend;
 use rivvi_persistence::{constraints, PersistenceError};
 use serde_json::json;
 
 use crate::{org, user};
 
-fn new_campaign(name: &str) -> NewCampaign {
-    NewCampaign {
-        name: name.to_owned(),
-        direction: "outbound".to_owned(),
-        status: "active".to_owned(),
-        agent_id: "agent_123".to_owned(),
-        base_prompt: "You are calling {{first_name}} about {{appointment_date}}.".to_owned(),
-        voicemail_message: Some("Please call us back.".to_owned()),
-        variables: json!([{"key": "first_name", "label": "First name", "type": "text", "required": true}]),
-        analysis_fields: json!([{"key": "appt_confirmed", "type": "boolean", "main_kpi": true}]),
-        retry_policy: json!({"max_attempts": 3}),
-        created_by: None,
-    }
+pub fn new_campaign(name: &str) -> CampaignDefinition {
+    let input = json!({
+        "name": name,
+        "direction": "outbound",
+        "agentId": "agent_123",
+        "basePrompt": "You are calling {{firstName}} about {{appointment_date}}.",
+        "voicemailMessage": "Please call us back.",
+        "variables": [
+            {"key": "firstName", "label": "First name", "fieldType": "name", "role": "firstName"},
+            {"key": "primaryPhone", "label": "Phone", "fieldType": "phone", "required": true, "role": "phone"},
+            {"key": "appointment_date", "label": "Appointment", "fieldType": "date"}
+        ],
+        "analysisFields": [{"key": "appt_confirmed", "label": "Confirmed", "fieldType": "boolean", "isMainKpi": true}]
+    });
+    serde_json::from_value::<NewCampaign>(input).unwrap().validate().unwrap()
 }
 
 #[tokio::test]
@@ -26,7 +30,7 @@ async fn a_campaign_of_org_a_is_not_found_through_org_b_scope() {
     on_each_backend(|db| async move {
         let (_, org_a) = org(&db, "org_a").await;
         let (_, org_b) = org(&db, "org_b").await;
-        let campaign = campaigns::create(&db, &org_a, new_campaign("Reminders")).await.unwrap();
+        let campaign = campaigns::create(&db, &org_a, &new_campaign("Reminders"), None).await.unwrap();
 
         let get = campaigns::get(&db, &org_b, campaign.id).await.unwrap_err();
         let update = campaigns::update(
@@ -42,7 +46,7 @@ async fn a_campaign_of_org_a_is_not_found_through_org_b_scope() {
         assert!(matches!(get, PersistenceError::NotFound { entity: "campaign", .. }), "{get}");
         assert!(matches!(update, PersistenceError::NotFound { entity: "campaign", .. }), "{update}");
         assert!(listed.is_empty());
-        assert_eq!(campaigns::get(&db, &org_a, campaign.id).await.unwrap().name, "Reminders");
+        assert_eq!(campaigns::get(&db, &org_a, campaign.id).await.unwrap().definition.name(), "Reminders");
     })
     .await;
 }
@@ -53,13 +57,8 @@ async fn a_created_campaign_reads_back_as_returned() {
         let (clinic, scope) = org(&db, "org_a").await;
         let author = user(&db, "user_op").await;
 
-        let created = campaigns::create(
-            &db,
-            &scope,
-            NewCampaign { created_by: Some(author.id), ..new_campaign("Reminders") },
-        )
-        .await
-        .unwrap();
+        let created =
+            campaigns::create(&db, &scope, &new_campaign("Reminders"), Some(author.id)).await.unwrap();
 
         assert_eq!(created.org_id, clinic.id);
         assert_eq!(created.created_by, Some(author.id));
@@ -74,10 +73,10 @@ async fn a_campaign_name_is_unique_within_an_org_only() {
     on_each_backend(|db| async move {
         let (_, org_a) = org(&db, "org_a").await;
         let (_, org_b) = org(&db, "org_b").await;
-        campaigns::create(&db, &org_a, new_campaign("Reminders")).await.unwrap();
+        campaigns::create(&db, &org_a, &new_campaign("Reminders"), None).await.unwrap();
 
-        let duplicate = campaigns::create(&db, &org_a, new_campaign("Reminders")).await.unwrap_err();
-        let elsewhere = campaigns::create(&db, &org_b, new_campaign("Reminders")).await;
+        let duplicate = campaigns::create(&db, &org_a, &new_campaign("Reminders"), None).await.unwrap_err();
+        let elsewhere = campaigns::create(&db, &org_b, &new_campaign("Reminders"), None).await;
 
         assert!(duplicate.is_conflict_on(constraints::CAMPAIGNS_ORG_ID_NAME), "{duplicate:?}");
         assert!(elsewhere.is_ok());
@@ -89,22 +88,22 @@ async fn a_campaign_name_is_unique_within_an_org_only() {
 async fn an_update_changes_only_the_given_fields() {
     on_each_backend(|db| async move {
         let (_, scope) = org(&db, "org_a").await;
-        let created = campaigns::create(&db, &scope, new_campaign("Reminders")).await.unwrap();
+        let created = campaigns::create(&db, &scope, &new_campaign("Reminders"), None).await.unwrap();
         let change = CampaignChange {
-            status: Some("paused".into()),
-            voicemail_message: Some(None),
-            analysis_fields: Some(json!([])),
+            status: Some(CampaignStatus::Paused),
+            voicemail_message: Patch::Clear,
+            analysis_fields: Some(vec![]),
             ..Default::default()
         };
         assert_eq!(change.changed_fields(), ["status", "voicemail_message", "analysis_fields"]);
 
         let updated = campaigns::update(&db, &scope, created.id, change).await.unwrap();
 
-        assert_eq!(updated.status, "paused");
-        assert_eq!(updated.voicemail_message, None);
-        assert_eq!(updated.analysis_fields, json!([]));
-        assert_eq!(updated.base_prompt, created.base_prompt);
-        assert_eq!(updated.variables, created.variables);
+        assert_eq!(updated.definition.status(), CampaignStatus::Paused);
+        assert_eq!(updated.definition.voicemail_message(), None);
+        assert!(updated.definition.analysis_fields().is_empty());
+        assert_eq!(updated.definition.base_prompt(), created.definition.base_prompt());
+        assert_eq!(updated.definition.variables(), created.definition.variables());
         assert_eq!(campaigns::get(&db, &scope, created.id).await.unwrap(), updated);
     })
     .await;

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use rivvi_domain::ids::{PatientId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{RowStatus, RunStatus};
-use rivvi_persistence::campaigns::{self, NewCampaign};
+use rivvi_persistence::campaigns;
 use rivvi_persistence::patients::{self, PatientFields, PatientIdentity};
 use rivvi_persistence::run_rows::{self, NewRunRow, RowContent, RowIssue};
 use rivvi_persistence::runs::{self, NewRun};
@@ -18,24 +18,8 @@ use crate::org;
 const ROWS: usize = 10_007;
 
 async fn new_run(db: &DatabaseConnection, scope: &OrgScope) -> RunId {
-    let campaign = campaigns::create(
-        db,
-        scope,
-        NewCampaign {
-            name: "Reminders".to_owned(),
-            direction: "outbound".to_owned(),
-            status: "active".to_owned(),
-            agent_id: "agent_123".to_owned(),
-            base_prompt: "You are calling {{first_name}}.".to_owned(),
-            voicemail_message: None,
-            variables: json!([]),
-            analysis_fields: json!([]),
-            retry_policy: json!({}),
-            created_by: None,
-        },
-    )
-    .await
-    .unwrap();
+    let campaign =
+        campaigns::create(db, scope, &crate::campaigns::new_campaign("Reminders"), None).await.unwrap();
     let run = runs::create(
         db,
         scope,

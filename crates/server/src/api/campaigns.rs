@@ -13,6 +13,7 @@ use super::error::ApiResult;
 use super::paging::{count, has_more, page};
 use super::Ctx;
 use crate::services::campaigns;
+use rivvi_persistence::campaigns::Campaign as StoredCampaign;
 
 pub fn mount() -> RouterBuilder<Ctx> {
     Router::<Ctx>::new()
@@ -162,8 +163,8 @@ async fn prompt_history(ctx: &Ctx, input: PromptHistoryQuery) -> ApiResult<Promp
     })
 }
 
-impl From<campaigns::Campaign> for Campaign {
-    fn from(campaign: campaigns::Campaign) -> Self {
+impl From<StoredCampaign> for Campaign {
+    fn from(campaign: StoredCampaign) -> Self {
         Campaign {
             id: campaign.id,
             org_id: campaign.org_id,

@@ -2,17 +2,15 @@
 //! campaigns for any organization, named by an explicit id. Every change of the base prompt or
 //! voicemail appends a prompt version.
 
-use chrono::{DateTime, Utc};
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::campaign::{CampaignDefinition, CampaignField, CampaignUpdate, NewCampaign};
-use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId};
+use rivvi_domain::ids::{CampaignId, OrgId};
 use rivvi_domain::validation::ValidationErrors;
 use rivvi_domain::{prompt, Role};
-use rivvi_persistence::campaigns::{self, CampaignChange, CampaignRecord};
+use rivvi_persistence::campaigns::{self, Campaign, CampaignChange};
 use rivvi_persistence::prompt_versions::{self, NewPromptVersion, PromptVersionRecord};
 use rivvi_persistence::{organizations, OrgScope, Page};
 use sea_orm::{ConnectionTrait, TransactionTrait};
-use serde_json::{json, Value};
 
 use super::error::conflict_as;
 use super::{audit_trail, ServiceError, ServiceResult};
@@ -20,17 +18,6 @@ use crate::auth::OrgCaller;
 use crate::state::AppState;
 
 const NAME_TAKEN: &str = "a campaign with this name already exists in the organization";
-
-/// A stored campaign: its validated configuration plus identity and bookkeeping.
-#[derive(Debug, Clone)]
-pub struct Campaign {
-    pub id: CampaignId,
-    pub org_id: OrgId,
-    pub definition: CampaignDefinition,
-    pub current_prompt_version_id: Option<PromptVersionId>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// The scope a read runs in: the caller's own organization, or for a super admin the one named
 /// (the access is logged there). Naming another organization without operator rights looks like
@@ -65,7 +52,7 @@ pub async fn definition(
     scope: &OrgScope,
     id: CampaignId,
 ) -> ServiceResult<CampaignDefinition> {
-    definition_of(&campaigns::get(conn, scope, id).await?)
+    Ok(campaigns::get(conn, scope, id).await?.definition)
 }
 
 /// The campaigns of the caller's organization (or, for a super admin, of the one named).
@@ -76,9 +63,9 @@ pub async fn list(
 ) -> ServiceResult<Vec<Campaign>> {
     let txn = state.db.begin().await?;
     let scope = read_scope(&txn, caller, org_id).await?;
-    let records = campaigns::list(&txn, &scope).await?;
+    let found = campaigns::list(&txn, &scope).await?;
     txn.commit().await?;
-    records.into_iter().map(Campaign::try_from).collect()
+    Ok(found)
 }
 
 pub async fn get(
@@ -89,9 +76,9 @@ pub async fn get(
 ) -> ServiceResult<Campaign> {
     let txn = state.db.begin().await?;
     let scope = read_scope(&txn, caller, org_id).await?;
-    let record = campaigns::get(&txn, &scope, id).await?;
+    let campaign = campaigns::get(&txn, &scope, id).await?;
     txn.commit().await?;
-    record.try_into()
+    Ok(campaign)
 }
 
 /// A new campaign in the organization named, with its first prompt version (operators only).
@@ -105,32 +92,16 @@ pub async fn create(
     let definition = campaign.validate().map_err(|e| nested("campaign", e))?;
     let txn = state.db.begin().await?;
     let scope = operator_scope(&txn, org_id).await?;
-    let stored = stored_form(&definition)?;
-    let record = campaigns::create(
-        &txn,
-        &scope,
-        campaigns::NewCampaign {
-            name: definition.name().to_owned(),
-            direction: definition.direction().as_str().to_owned(),
-            status: definition.status().as_str().to_owned(),
-            agent_id: definition.agent_id().to_string(),
-            base_prompt: definition.base_prompt().to_owned(),
-            voicemail_message: definition.voicemail_message().map(str::to_owned),
-            variables: stored["variables"].clone(),
-            analysis_fields: stored["analysisFields"].clone(),
-            retry_policy: stored["retryPolicy"].clone(),
-            created_by: Some(caller.user_id),
-        },
-    )
-    .await
-    .map_err(conflict_as(NAME_TAKEN))?;
+    let record = campaigns::create(&txn, &scope, &definition, Some(caller.user_id))
+        .await
+        .map_err(conflict_as(NAME_TAKEN))?;
     audit_trail::record(&txn, caller, org_id, AuditAction::CampaignCreated, record.id, vec![]).await?;
     let version =
         save_prompt_version(&txn, caller, &scope, record.id, &definition, "campaign created").await?;
-    let change = CampaignChange { current_prompt_version_id: Some(Some(version.id)), ..Default::default() };
-    let record = campaigns::update(&txn, &scope, record.id, change).await?;
+    let record =
+        campaigns::update(&txn, &scope, record.id, CampaignChange::prompt_version(version.id)).await?;
     txn.commit().await?;
-    record.try_into()
+    Ok(record)
 }
 
 /// Applies a patch to a campaign of the organization named (operators only); the merged
@@ -146,29 +117,15 @@ pub async fn update(
     let txn = state.db.begin().await?;
     let scope = operator_scope(&txn, org_id).await?;
     let current = campaigns::get(&txn, &scope, id).await?;
-    let definition = definition_of(&current)?;
-    let valid = patch.validate(&definition).map_err(|e| nested("patch", e))?;
+    let valid = patch.validate(&current.definition).map_err(|e| nested("patch", e))?;
     if valid.changed.is_empty() {
         // Nothing changed, but the answer still shows the campaign: a read, logged as one.
         audit_trail::record_access(&txn, caller, org_id).await?;
         txn.commit().await?;
-        return current.try_into();
+        return Ok(current);
     }
-    let stored = stored_form(&valid.definition)?;
     let has = |field: CampaignField| valid.changed.contains(&field);
-    let d = &valid.definition;
-    let change = CampaignChange {
-        name: has(CampaignField::Name).then(|| d.name().to_owned()),
-        status: has(CampaignField::Status).then(|| d.status().as_str().to_owned()),
-        agent_id: has(CampaignField::AgentId).then(|| d.agent_id().to_string()),
-        base_prompt: has(CampaignField::BasePrompt).then(|| d.base_prompt().to_owned()),
-        voicemail_message: has(CampaignField::VoicemailMessage)
-            .then(|| d.voicemail_message().map(str::to_owned)),
-        variables: has(CampaignField::Variables).then(|| stored["variables"].clone()),
-        analysis_fields: has(CampaignField::AnalysisFields).then(|| stored["analysisFields"].clone()),
-        retry_policy: has(CampaignField::RetryPolicy).then(|| stored["retryPolicy"].clone()),
-        current_prompt_version_id: None,
-    };
+    let change = CampaignChange::of(&valid.definition, &valid.changed);
     let record = campaigns::update(&txn, &scope, id, change).await.map_err(conflict_as(NAME_TAKEN))?;
     let record = match valid.prompt_changed() {
         false => record,
@@ -178,16 +135,15 @@ pub async fn update(
                 (true, false) => "base prompt changed",
                 _ => "voicemail changed",
             };
-            let version = save_prompt_version(&txn, caller, &scope, record.id, d, reason).await?;
-            let change =
-                CampaignChange { current_prompt_version_id: Some(Some(version.id)), ..Default::default() };
-            campaigns::update(&txn, &scope, record.id, change).await?
+            let version =
+                save_prompt_version(&txn, caller, &scope, record.id, &valid.definition, reason).await?;
+            campaigns::update(&txn, &scope, record.id, CampaignChange::prompt_version(version.id)).await?
         }
     };
     let fields = valid.changed.iter().map(|f| f.as_str().to_owned()).collect();
     audit_trail::record(&txn, caller, org_id, AuditAction::CampaignUpdated, record.id, fields).await?;
     txn.commit().await?;
-    record.try_into()
+    Ok(record)
 }
 
 /// A page of a campaign's prompt versions, newest first, with the total.
@@ -244,41 +200,4 @@ fn nested(prefix: &str, errors: ValidationErrors) -> ServiceError {
     let mut nested = ValidationErrors::new();
     nested.nest(prefix, errors);
     nested.into()
-}
-
-/// The JSON the configuration is stored as (camelCase, as the API speaks it).
-fn stored_form(definition: &CampaignDefinition) -> ServiceResult<Value> {
-    Ok(serde_json::to_value(definition).map_err(anyhow::Error::from)?)
-}
-
-/// The stored campaign as a validated definition; failing here means stored data is corrupt.
-fn definition_of(record: &CampaignRecord) -> ServiceResult<CampaignDefinition> {
-    let stored = json!({
-        "name": record.name,
-        "direction": record.direction,
-        "status": record.status,
-        "agentId": record.agent_id,
-        "basePrompt": record.base_prompt,
-        "voicemailMessage": record.voicemail_message,
-        "variables": record.variables,
-        "analysisFields": record.analysis_fields,
-        "retryPolicy": record.retry_policy,
-    });
-    serde_json::from_value(stored)
-        .map_err(|e| ServiceError::corrupt(format_args!("campaign {} ({e})", record.id)))
-}
-
-impl TryFrom<CampaignRecord> for Campaign {
-    type Error = ServiceError;
-
-    fn try_from(record: CampaignRecord) -> ServiceResult<Self> {
-        Ok(Campaign {
-            definition: definition_of(&record)?,
-            id: record.id,
-            org_id: record.org_id,
-            current_prompt_version_id: record.current_prompt_version_id,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-        })
-    }
 }

@@ -205,7 +205,7 @@ async fn outreach_variables(
     let instructions = engine_queries::pinned_run_instructions(conn, &run).await?;
     let mut variables = row.content.variables;
     variables.insert("has_open_outreach".to_owned(), "true".to_owned());
-    variables.insert("campaign_name".to_owned(), campaign.name);
+    variables.insert("campaign_name".to_owned(), campaign.definition.name().to_owned());
     variables.insert("run_instructions".to_owned(), instructions.unwrap_or_default());
     variables.insert("last_call_outcome".to_owned(), row.outcome.unwrap_or_default());
     Ok(variables)
