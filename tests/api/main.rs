@@ -16,6 +16,7 @@ mod dnc;
 mod health;
 mod http_surface;
 mod inbound;
+mod layout;
 mod patients;
 mod prompt_history;
 mod retell_simulator;

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, RunId, UploadId, UserId};
 use rivvi_domain::lifecycle::{RunEvent, RunStatus};
+use rivvi_domain::Patch;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -180,7 +181,7 @@ pub async fn set_prompt_version(
 
 // ---------------------------------------------------------------- engine
 
-/// What else a run's status change writes. `None` leaves a column alone; `Some(None)` clears it.
+/// What else a run's status change writes; [`Patch::Keep`] leaves a column alone.
 ///
 /// Written by [`transition`] without being asked: `started_at` on the first start (kept on a
 /// resume), `finished_at` on reaching a final status, `pause_reason` cleared on resume and
@@ -188,8 +189,8 @@ pub async fn set_prompt_version(
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunUpdate {
     /// Free text, never quoting patient data.
-    pub pause_reason: Option<Option<String>>,
-    pub scheduled_at: Option<Option<DateTime<Utc>>>,
+    pub pause_reason: Patch<String>,
+    pub scheduled_at: Patch<DateTime<Utc>>,
 }
 
 /// Moves a run that is still `from` by `event`, checked against the domain's run state machine
@@ -222,19 +223,17 @@ pub async fn transition(
         query = query.col_expr(runs::Column::FinishedAt, Expr::value(at));
     }
     let pause_reason = match (event, update.pause_reason) {
-        (_, Some(reason)) => Some(reason),
-        (RunEvent::Resume, None) => Some(None),
-        _ => None,
+        (RunEvent::Resume, Patch::Keep) => Patch::Clear,
+        (_, patch) => patch,
     };
-    if let Some(reason) = pause_reason {
+    if let Some(reason) = pause_reason.into_change() {
         query = query.col_expr(runs::Column::PauseReason, Expr::value(reason));
     }
     let scheduled_at = match (event, update.scheduled_at) {
-        (_, Some(when)) => Some(when),
-        (RunEvent::Unschedule, None) => Some(None),
-        _ => None,
+        (RunEvent::Unschedule, Patch::Keep) => Patch::Clear,
+        (_, patch) => patch,
     };
-    if let Some(when) = scheduled_at {
+    if let Some(when) = scheduled_at.into_change() {
         query = query.col_expr(runs::Column::ScheduledAt, Expr::value(when));
     }
     let updated = query

@@ -2,22 +2,28 @@
 //! axum application and the `rivvi` command line.
 //!
 //! # Layout
+//! Transports (`api`, `http`, `webhooks`) parse and authorize, then call one use case in
+//! `services`; `services` calls domain, ingestion, persistence and execution and imports no
+//! transport.
 //! - [`cli`]: the `rivvi` subcommands (`serve`, `migrate`, `dev-token`, `ingest`, `bindings`).
 //! - [`ingest_cli`]: `rivvi ingest preview`, the offline sheet check.
 //! - [`config`]: settings from the environment, with the embedded development defaults.
+//! - [`database`]: connecting and migrating from the settings.
 //! - [`app`]: [`app::Application`], the built server that tests start on port 0.
 //! - [`state`]: [`state::AppState`], the one cheap-to-clone root of every handler.
+//! - [`auth`]: Clerk JWT verification, the caller identity and the role check
+//!   ([`auth::OrgCaller`]).
 //! - [`api`]: the rspc procedure router: wire types and thin handlers, one module per namespace,
 //!   and the one map of errors to the wire.
+//! - [`http`]: plain HTTP routes (health, metrics, uploads) and the middleware stack.
+//! - [`webhooks`]: signed provider callbacks (Clerk, Retell call events, Retell inbound calls).
 //! - [`services`]: the use cases every transport calls (transactions, audit entries).
-//! - [`auth`]: Clerk JWT verification and the caller identity.
-//! - [`http`]: plain HTTP routes (health, uploads) and the middleware stack.
 //! - [`storage`]: object storage for uploads, a local directory or S3.
 //! - [`simulator`]: the built-in Retell simulator's HTTP API (mounted when no Retell key is set).
-//! - [`webhooks`]: signed provider callbacks (Clerk).
+//! - [`telemetry`]: tracing set-up, request ids, the panic hook.
 
-// rspc nests each procedure's future in its router types; the default limit (128) is too low to lay out
-// the deepest handler futures.
+// rspc nests each procedure's future in its router types; the default limit (128) is too low to
+// lay out the deepest handler futures.
 #![recursion_limit = "256"]
 
 pub mod api;

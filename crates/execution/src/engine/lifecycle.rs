@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::ids::RunId;
 use rivvi_domain::lifecycle::{RunEvent, RunStatus};
+use rivvi_domain::Patch;
 use rivvi_persistence::audit::{self, AuditActor, AuditRecord};
 use rivvi_persistence::runs::{self, RunRecord, RunUpdate};
 use rivvi_persistence::{run_rows, OrgScope};
@@ -120,7 +121,7 @@ async fn apply_change(
                     reason: format!("must be at most {MAX_PAUSE_REASON} characters"),
                 });
             }
-            (RunEvent::Pause, RunUpdate { pause_reason: Some(reason), ..RunUpdate::default() })
+            (RunEvent::Pause, RunUpdate { pause_reason: Patch::to(reason), ..RunUpdate::default() })
         }
         RunChange::Resume => (RunEvent::Resume, RunUpdate::default()),
         RunChange::Cancel => (RunEvent::Cancel, RunUpdate::default()),
@@ -131,7 +132,7 @@ async fn apply_change(
                     reason: "must be in the future".into(),
                 });
             }
-            (RunEvent::Schedule, RunUpdate { scheduled_at: Some(Some(at)), ..RunUpdate::default() })
+            (RunEvent::Schedule, RunUpdate { scheduled_at: Patch::Set(at), ..RunUpdate::default() })
         }
     };
     transition(conn, scope, run_id, event, update, now).await?;

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
-use rivvi_execution::engine::{Engine, EngineError, EngineSettings};
-use rivvi_persistence::runs;
-use rivvi_persistence::testing::on_each_backend;
-
 use rivvi_execution::engine::lifecycle::RunChange;
+use rivvi_execution::engine::{Engine, EngineError, EngineSettings};
+use rivvi_persistence::audit::{self, AuditActor, AuditFilter};
+use rivvi_persistence::testing::on_each_backend;
+use rivvi_persistence::{runs, Page};
 
 use crate::support::{by_test, OrgSpec, Person, World};
 
@@ -77,6 +77,15 @@ async fn a_scheduled_run_starts_by_itself_and_pauses_resumes_and_cancels_as_the_
         let err = engine.change_run(&world.scope, run, RunChange::Resume, &by_test()).await.unwrap_err();
         assert_eq!(err.to_string(), "cannot resume a run that is cancelled");
         assert!(world.provider.dials().is_empty());
+
+        // Each accepted change wrote its audit entry, by its author; the refused ones wrote none.
+        let filter =
+            AuditFilter { entity_id: Some(run.to_string()), page: Page::new(50, 0), ..Default::default() };
+        let (entries, _) = audit::list(&world.db, &world.scope, &filter).await.unwrap();
+        let mut actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+        actions.reverse();
+        assert_eq!(actions, ["run.scheduled", "run.paused", "run.resumed", "run.cancelled"]);
+        assert!(entries.iter().all(|e| e.actor == AuditActor::System { label: "engine test".into() }));
     })
     .await;
 }

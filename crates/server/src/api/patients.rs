@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::PatientId;
-use rivvi_domain::Role;
+use rivvi_domain::{Patch, Role};
 use rivvi_persistence::patients::PatientRecord;
 use rspc::{Router, RouterBuilder};
 use serde::{Deserialize, Serialize};
@@ -169,8 +169,8 @@ async fn update(ctx: &Ctx, input: PatientUpdate) -> ApiResult<Patient> {
         last_name: input.last_name,
         birth_date: input.birth_date,
         phone: input.phone,
-        secondary_phone: input.secondary_phone,
-        mrn: input.mrn,
+        secondary_phone: Patch::from_nullable(input.secondary_phone),
+        mrn: Patch::from_nullable(input.mrn),
     };
     Ok(patients::update(&ctx.state, &caller, input.id, changes).await?.into())
 }

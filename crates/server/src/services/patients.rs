@@ -6,7 +6,7 @@ use chrono::{NaiveDate, Utc};
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::ids::PatientId;
 use rivvi_domain::validation::{single_line, ValidationErrors};
-use rivvi_domain::PhoneNumber;
+use rivvi_domain::{Patch, PhoneNumber};
 use rivvi_ingestion::identity::canonical_identity;
 use rivvi_persistence::patients::{self, PatientFields, PatientIdentity, PatientRecord};
 use rivvi_persistence::Page;
@@ -32,15 +32,15 @@ pub struct PatientDetails {
     pub mrn: Option<String>,
 }
 
-/// A correction: `None` keeps a field; `Some(None)` clears an optional one.
+/// A correction: `None` (or [`Patch::Keep`]) keeps a field.
 #[derive(Debug, Clone, Default)]
 pub struct PatientChanges {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub birth_date: Option<String>,
     pub phone: Option<String>,
-    pub secondary_phone: Option<Option<String>>,
-    pub mrn: Option<Option<String>>,
+    pub secondary_phone: Patch<String>,
+    pub mrn: Patch<String>,
 }
 
 pub async fn list(
@@ -126,10 +126,17 @@ pub async fn update(
     let birth_date =
         changes.birth_date.as_deref().and_then(|v| errors.check("birthDate", parse_birth_date(v)));
     let phone = changes.phone.as_deref().and_then(|v| errors.check("phone", PhoneNumber::parse(v.trim())));
-    let secondary_phone = changes.secondary_phone.map(|value| {
-        optional_phone(&mut errors, "secondaryPhone", value.as_deref()).map(|p| p.as_str().to_owned())
-    });
-    let mrn = changes.mrn.map(|value| optional_text(&mut errors, "mrn", value.as_deref()));
+    // A blank value clears the field, as `null` does.
+    let secondary_phone = match changes.secondary_phone {
+        Patch::Set(value) => Patch::to(
+            optional_phone(&mut errors, "secondaryPhone", Some(&value)).map(|p| p.as_str().to_owned()),
+        ),
+        keep_or_clear => keep_or_clear,
+    };
+    let mrn = match changes.mrn {
+        Patch::Set(value) => Patch::to(optional_text(&mut errors, "mrn", Some(&value))),
+        keep_or_clear => keep_or_clear,
+    };
     if !errors.is_empty() {
         return Err(errors.into());
     }
@@ -148,12 +155,10 @@ pub async fn update(
     set(&mut fields.last_name, last_name, "lastName");
     set(&mut fields.birth_date, birth_date.map(|d| d.format("%Y-%m-%d").to_string()), "birthDate");
     set(&mut fields.phone, phone.map(|p| p.as_str().to_owned()), "phone");
-    if let Some(value) = secondary_phone.filter(|v| *v != fields.secondary_phone) {
-        fields.secondary_phone = value;
+    if secondary_phone.apply_to(&mut fields.secondary_phone) {
         changed.push("secondaryPhone".to_owned());
     }
-    if let Some(value) = mrn.filter(|v| *v != fields.mrn) {
-        fields.mrn = value;
+    if mrn.apply_to(&mut fields.mrn) {
         changed.push("mrn".to_owned());
     }
     if changed.is_empty() {
