@@ -110,7 +110,7 @@ async fn an_update_changes_only_what_it_names_and_is_audited_without_values() {
     let entry = &audit.data()["entries"][0];
     assert_eq!(entry["action"], "patient.updated");
     assert_eq!(entry["changedFields"], json!(["secondaryPhone"]));
-    assert!(!entry.to_string().contains("555"), "no values in the audit log: {entry}");
+    assert!(!entry.to_string().contains("5550100"), "no values in the audit log: {entry}");
     app.stop().await;
 }
 

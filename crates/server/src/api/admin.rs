@@ -11,7 +11,7 @@ use specta::Type;
 
 use super::error::ApiResult;
 use super::organizations::Organization;
-use super::paging::{count, has_more, page};
+use super::paging::{count, has_more};
 use super::Ctx;
 use crate::services::organizations::{self, OrganizationRequest};
 
@@ -22,19 +22,13 @@ pub fn mount() -> RouterBuilder<Ctx> {
         .mutation("organizations.create", procedure!(create))
 }
 
-#[derive(Debug, Clone, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OrganizationSearch {
-    /// Matches name, slug or Clerk id, case-insensitively.
-    #[serde(default)]
-    #[specta(optional)]
-    pub search: Option<String>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub offset: Option<u32>,
+paged_input! {
+    pub struct OrganizationSearch {
+        /// Matches name, slug or Clerk id, case-insensitively.
+        #[serde(default)]
+        #[specta(optional)]
+        pub search: Option<String>,
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -80,7 +74,7 @@ pub struct CreateOrganization {
 
 async fn list(ctx: &Ctx, input: OrganizationSearch) -> ApiResult<OrganizationPage> {
     ctx.require(Role::SuperAdmin)?;
-    let page = page(input.limit, input.offset)?;
+    let page = input.page()?;
     let (records, total) = organizations::list_all(&ctx.state, input.search.as_deref(), page).await?;
     Ok(OrganizationPage {
         has_more: has_more(page, records.len(), total),

@@ -5,11 +5,11 @@ use rivvi_domain::ids::{AuditEntryId, UserId};
 use rivvi_domain::Role;
 use rivvi_persistence::audit::{AuditActor, AuditEntry, AuditFilter};
 use rspc::{Router, RouterBuilder};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use specta::Type;
 
 use super::error::ApiResult;
-use super::paging::{check_time_range, count, has_more, page};
+use super::paging::{check_time_range, count, has_more};
 use super::Ctx;
 use crate::services::audit;
 
@@ -17,33 +17,28 @@ pub fn mount() -> RouterBuilder<Ctx> {
     Router::<Ctx>::new().query("list", procedure!(list))
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListAudit {
-    /// `organization`, `campaign`, `membership`, ...
-    #[serde(default)]
-    #[specta(optional)]
-    pub entity_type: Option<String>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub entity_id: Option<String>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub actor_user_id: Option<UserId>,
-    /// Inclusive lower bound.
-    #[serde(default)]
-    #[specta(optional)]
-    pub from: Option<DateTime<Utc>>,
-    /// Exclusive upper bound.
-    #[serde(default)]
-    #[specta(optional)]
-    pub to: Option<DateTime<Utc>>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub offset: Option<u32>,
+paged_input! {
+    #[derive(Default)]
+    pub struct ListAudit {
+        /// `organization`, `campaign`, `membership`, ...
+        #[serde(default)]
+        #[specta(optional)]
+        pub entity_type: Option<String>,
+        #[serde(default)]
+        #[specta(optional)]
+        pub entity_id: Option<String>,
+        #[serde(default)]
+        #[specta(optional)]
+        pub actor_user_id: Option<UserId>,
+        /// Inclusive lower bound.
+        #[serde(default)]
+        #[specta(optional)]
+        pub from: Option<DateTime<Utc>>,
+        /// Exclusive upper bound.
+        #[serde(default)]
+        #[specta(optional)]
+        pub to: Option<DateTime<Utc>>,
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -75,7 +70,7 @@ pub struct AuditPage {
 async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
     let caller = ctx.require(Role::Admin)?;
     check_time_range(input.from, input.to)?;
-    let page = page(input.limit, input.offset)?;
+    let page = input.page()?;
     let filter = AuditFilter {
         entity_type: input.entity_type.filter(|s| !s.trim().is_empty()),
         entity_id: input.entity_id.filter(|s| !s.trim().is_empty()),

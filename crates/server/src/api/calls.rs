@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::ApiResult;
-use super::paging::{check_time_range, count, has_more, page};
+use super::paging::{check_time_range, count, has_more};
 use super::Ctx;
 use crate::services::calls;
 
@@ -37,42 +37,36 @@ pub enum CallDateField {
     StartedAt,
 }
 
-#[derive(Debug, Clone, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListCalls {
-    #[serde(default)]
-    #[specta(optional)]
-    pub status: Option<CallStatus>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub direction: Option<Direction>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub campaign_id: Option<CampaignId>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub run_id: Option<RunId>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub patient_id: Option<PatientId>,
-    /// Calls at or after this instant.
-    #[serde(default)]
-    #[specta(optional)]
-    pub from: Option<DateTime<Utc>>,
-    /// Calls before this instant (exclusive, so `from` = one midnight, `to` = the next is a day).
-    #[serde(default)]
-    #[specta(optional)]
-    pub to: Option<DateTime<Utc>>,
-    /// Default `createdAt`.
-    #[serde(default)]
-    #[specta(optional)]
-    pub date_field: Option<CallDateField>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub offset: Option<u32>,
+paged_input! {
+    pub struct ListCalls {
+        #[serde(default)]
+        #[specta(optional)]
+        pub status: Option<CallStatus>,
+        #[serde(default)]
+        #[specta(optional)]
+        pub direction: Option<Direction>,
+        #[serde(default)]
+        #[specta(optional)]
+        pub campaign_id: Option<CampaignId>,
+        #[serde(default)]
+        #[specta(optional)]
+        pub run_id: Option<RunId>,
+        #[serde(default)]
+        #[specta(optional)]
+        pub patient_id: Option<PatientId>,
+        /// Calls at or after this instant.
+        #[serde(default)]
+        #[specta(optional)]
+        pub from: Option<DateTime<Utc>>,
+        /// Calls before this instant (exclusive, so `from` = one midnight, `to` = the next is a day).
+        #[serde(default)]
+        #[specta(optional)]
+        pub to: Option<DateTime<Utc>>,
+        /// Default `createdAt`.
+        #[serde(default)]
+        #[specta(optional)]
+        pub date_field: Option<CallDateField>,
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -157,7 +151,7 @@ pub struct CallDetail {
 
 async fn list(ctx: &Ctx, input: ListCalls) -> ApiResult<CallPage> {
     let caller = ctx.require(Role::Member)?;
-    let page = page(input.limit, input.offset)?;
+    let page = input.page()?;
     check_time_range(input.from, input.to)?;
     let filter = CallFilter {
         status: input.status,

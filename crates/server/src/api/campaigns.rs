@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::ApiResult;
-use super::paging::{count, has_more, page};
+use super::paging::{count, has_more};
 use super::Ctx;
 use crate::services::campaigns;
 use rivvi_persistence::campaigns::Campaign as StoredCampaign;
@@ -72,20 +72,14 @@ pub struct UpdateCampaign {
     pub patch: CampaignUpdate,
 }
 
-#[derive(Debug, Clone, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PromptHistoryQuery {
-    pub campaign_id: CampaignId,
-    /// For super admins reading another organization's campaign.
-    #[serde(default)]
-    #[specta(optional)]
-    pub org_id: Option<OrgId>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub offset: Option<u32>,
+paged_input! {
+    pub struct PromptHistoryQuery {
+        pub campaign_id: CampaignId,
+        /// For super admins reading another organization's campaign.
+        #[serde(default)]
+        #[specta(optional)]
+        pub org_id: Option<OrgId>,
+    }
 }
 
 /// One saved version of a campaign's prompt: the access log for prompt changes.
@@ -138,7 +132,7 @@ async fn update(ctx: &Ctx, input: UpdateCampaign) -> ApiResult<Campaign> {
 
 async fn prompt_history(ctx: &Ctx, input: PromptHistoryQuery) -> ApiResult<PromptHistory> {
     let caller = ctx.require(Role::Member)?;
-    let page = page(input.limit, input.offset)?;
+    let page = input.page()?;
     let (versions, total) =
         campaigns::prompt_history(&ctx.state, &caller, input.campaign_id, input.org_id, page).await?;
     Ok(PromptHistory {

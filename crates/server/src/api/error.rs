@@ -20,7 +20,7 @@ use rspc::ErrorCode;
 use serde::Serialize;
 use specta::Type;
 
-use crate::auth::{AccessError, AuthError};
+use crate::auth::AccessError;
 use crate::services::uploads::UploadError;
 use crate::services::ServiceError;
 
@@ -42,14 +42,9 @@ pub struct ValidationFailure {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     // --- caller
-    #[error("authentication required")]
-    Unauthenticated,
-    #[error("{0}")]
-    InvalidCredentials(AuthError),
-    #[error("no active organization: select an organization first")]
-    NoActiveOrganization,
-    #[error("requires the {0} role")]
-    Forbidden(&'static str),
+    /// No token, a refused token, no active organization, or too low a role.
+    #[error(transparent)]
+    Access(#[from] AccessError),
 
     // --- not found
     #[error("{entity} not found")]
@@ -80,15 +75,9 @@ impl ApiError {
 
 impl From<ApiError> for rspc::Error {
     fn from(err: ApiError) -> Self {
-        let code = match &err {
-            ApiError::Unauthenticated | ApiError::InvalidCredentials(_) => ErrorCode::Unauthorized,
-            ApiError::NoActiveOrganization | ApiError::Forbidden(_) => ErrorCode::Forbidden,
-            ApiError::NotFound { .. } => ErrorCode::NotFound,
-            ApiError::Validation(_) => ErrorCode::BadRequest,
-            ApiError::Conflict(_) => ErrorCode::Conflict,
-            ApiError::TooLarge(_) => ErrorCode::PayloadTooLarge,
-            ApiError::Internal(_) => ErrorCode::InternalServerError,
-        };
+        // One status table (`ApiError::status`) serves both forms.
+        let code =
+            ErrorCode::from_status_code(err.status().as_u16()).unwrap_or(ErrorCode::InternalServerError);
         let message = match err {
             ApiError::Validation(issues) => validation_message(issues),
             ApiError::Internal(inner) => {
@@ -102,9 +91,14 @@ impl From<ApiError> for rspc::Error {
 }
 
 fn validation_message(issues: Vec<FieldIssue>) -> String {
-    let summary = issues.iter().map(|i| format!("{}: {}", i.field, i.reason)).collect::<Vec<_>>().join("; ");
-    let failure = ValidationFailure { message: format!("invalid input: {summary}"), issues };
+    let failure = ValidationFailure { message: validation_summary(&issues), issues };
     serde_json::to_string(&failure).unwrap_or(failure.message)
+}
+
+/// `invalid input: field: reason; field: reason`.
+fn validation_summary(issues: &[FieldIssue]) -> String {
+    let summary = issues.iter().map(|i| format!("{}: {}", i.field, i.reason)).collect::<Vec<_>>().join("; ");
+    format!("invalid input: {summary}")
 }
 
 /// Shorthand for procedure results.
@@ -114,8 +108,12 @@ impl ApiError {
     /// The HTTP status of this error on a plain HTTP route.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated | ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
-            ApiError::NoActiveOrganization | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Access(AccessError::Unauthenticated | AccessError::InvalidCredentials(_)) => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Access(AccessError::NoActiveOrganization | AccessError::Forbidden(_)) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -130,10 +128,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let message = match self {
-            ApiError::Validation(issues) => {
-                let summary = issues.iter().map(|i| format!("{}: {}", i.field, i.reason)).collect::<Vec<_>>();
-                format!("invalid input: {}", summary.join("; "))
-            }
+            ApiError::Validation(issues) => validation_summary(&issues),
             ApiError::Internal(inner) => {
                 tracing::error!(error = ?inner, "internal error in HTTP route");
                 "internal error".to_owned()
@@ -145,17 +140,6 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
-    }
-}
-
-impl From<AccessError> for ApiError {
-    fn from(err: AccessError) -> Self {
-        match err {
-            AccessError::Unauthenticated => ApiError::Unauthenticated,
-            AccessError::InvalidCredentials(reason) => ApiError::InvalidCredentials(reason),
-            AccessError::NoActiveOrganization => ApiError::NoActiveOrganization,
-            AccessError::Forbidden(role) => ApiError::Forbidden(role),
-        }
     }
 }
 

@@ -26,6 +26,38 @@ macro_rules! procedure {
     };
 }
 
+/// A list procedure's input: the struct as written, plus the optional `limit` (1..=100, default
+/// 50) and `offset` every list takes, and `page()` to check them. (`#[serde(flatten)]` of a
+/// shared struct would lose `deny_unknown_fields`.)
+macro_rules! paged_input {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($fields:tt)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, serde::Deserialize, specta::Type)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        // The fields pass through as plain tokens (a `ty` fragment would hide them from specta's
+        // derive); each ends with a comma.
+        pub struct $name {
+            $($fields)*
+            #[serde(default)]
+            #[specta(optional)]
+            pub limit: Option<u32>,
+            #[serde(default)]
+            #[specta(optional)]
+            pub offset: Option<u32>,
+        }
+
+        impl $name {
+            /// The page `limit` and `offset` ask for (a 400 naming `limit` when out of range).
+            pub fn page(&self) -> $crate::api::ApiResult<rivvi_persistence::Page> {
+                $crate::api::paging::page(self.limit, self.offset)
+            }
+        }
+    };
+}
+
 pub mod admin;
 pub mod audit;
 pub mod calls;

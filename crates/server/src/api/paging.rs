@@ -3,27 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use rivvi_persistence::Page;
-use serde::Deserialize;
-use specta::Type;
 
 use super::error::{ApiError, ApiResult};
 
-/// Limit/offset paging; `limit` is 1..=100 (default 50).
-#[derive(Debug, Clone, Default, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Pagination {
-    #[serde(default)]
-    #[specta(optional)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub offset: Option<u32>,
-}
-
-impl Pagination {
-    pub fn page(&self) -> ApiResult<Page> {
-        page(self.limit, self.offset)
-    }
+paged_input! {
+    /// Limit/offset paging; `limit` is 1..=100 (default 50).
+    #[derive(Default)]
+    pub struct Pagination {}
 }
 
 /// The page a list input's `limit` and `offset` ask for (a 400 naming `limit` when out of range).

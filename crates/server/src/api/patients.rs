@@ -12,7 +12,8 @@ use specta::Type;
 use super::error::ApiResult;
 use super::paging::{count, has_more, Pagination};
 use super::Ctx;
-use crate::services::patients::{self, PatientChanges, PatientDetails};
+use crate::services::patients::{self, PatientChanges};
+use rivvi_persistence::patients::PatientFields;
 
 pub fn mount() -> RouterBuilder<Ctx> {
     Router::<Ctx>::new()
@@ -150,7 +151,7 @@ async fn search_by_phone(ctx: &Ctx, input: PhoneSearch) -> ApiResult<Vec<Patient
 
 async fn create(ctx: &Ctx, input: NewPatient) -> ApiResult<CreatedPatient> {
     let caller = ctx.require(Role::Member)?;
-    let details = PatientDetails {
+    let details = PatientFields {
         first_name: input.first_name,
         last_name: input.last_name,
         birth_date: input.birth_date,

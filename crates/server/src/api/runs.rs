@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::ApiResult;
-use super::paging::{count, has_more, page};
+use super::paging::{count, has_more};
 use super::Ctx;
 use crate::services::runs::{self, RunRequest, SheetChoice};
 
@@ -102,33 +102,21 @@ pub struct RunById {
     pub id: RunId,
 }
 
-#[derive(Debug, Clone, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListRuns {
-    #[serde(default)]
-    #[specta(optional)]
-    pub campaign_id: Option<CampaignId>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub offset: Option<u32>,
+paged_input! {
+    pub struct ListRuns {
+        #[serde(default)]
+        #[specta(optional)]
+        pub campaign_id: Option<CampaignId>,
+    }
 }
 
-#[derive(Debug, Clone, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GetRows {
-    pub run_id: RunId,
-    #[serde(default)]
-    #[specta(optional)]
-    pub status: Option<RowStatus>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    #[specta(optional)]
-    pub offset: Option<u32>,
+paged_input! {
+    pub struct GetRows {
+        pub run_id: RunId,
+        #[serde(default)]
+        #[specta(optional)]
+        pub status: Option<RowStatus>,
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -351,7 +339,7 @@ async fn get(ctx: &Ctx, input: RunById) -> ApiResult<Run> {
 
 async fn list(ctx: &Ctx, input: ListRuns) -> ApiResult<RunPage> {
     let caller = ctx.require(Role::Member)?;
-    let page = page(input.limit, input.offset)?;
+    let page = input.page()?;
     let (records, total) = runs::list(&ctx.state, &caller, input.campaign_id, page).await?;
     let has_more = has_more(page, records.len(), total);
     Ok(RunPage { runs: records.into_iter().map(run_view).collect(), total: count(total), has_more })
@@ -359,7 +347,7 @@ async fn list(ctx: &Ctx, input: ListRuns) -> ApiResult<RunPage> {
 
 async fn get_rows(ctx: &Ctx, input: GetRows) -> ApiResult<RunRows> {
     let caller = ctx.require(Role::Member)?;
-    let page = page(input.limit, input.offset)?;
+    let page = input.page()?;
     let found = runs::rows(&ctx.state, &caller, input.run_id, input.status, page).await?;
     Ok(RunRows {
         has_more: has_more(page, found.rows.len(), found.total),

@@ -20,18 +20,6 @@ use crate::state::AppState;
 /// Longest accepted name, MRN, in characters.
 const MAX_TEXT: usize = 120;
 
-/// A patient added by hand, as typed.
-#[derive(Debug, Clone)]
-pub struct PatientDetails {
-    pub first_name: String,
-    pub last_name: String,
-    /// `YYYY-MM-DD`.
-    pub birth_date: String,
-    pub phone: String,
-    pub secondary_phone: Option<String>,
-    pub mrn: Option<String>,
-}
-
 /// A correction: `None` (or [`Patch::Keep`]) keeps a field.
 #[derive(Debug, Clone, Default)]
 pub struct PatientChanges {
@@ -65,11 +53,12 @@ pub async fn search_by_phone(
     Ok(patients::find_by_phone(&state.db, &caller.scope, &state.keys, phone.as_str()).await?)
 }
 
-/// Adds a patient, or answers the one with the same name, birth date and phone (`false`).
+/// Adds a patient from its fields as typed (checked and normalised here), or answers the one with
+/// the same name, birth date and phone (`false`).
 pub async fn create(
     state: &AppState,
     caller: &OrgCaller,
-    details: PatientDetails,
+    details: PatientFields,
 ) -> ServiceResult<(PatientRecord, bool)> {
     let mut errors = ValidationErrors::new();
     let first_name = errors.check("firstName", single_line(&details.first_name, MAX_TEXT));
