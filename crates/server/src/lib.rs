@@ -14,7 +14,8 @@
 //! - [`http`]: plain HTTP routes (health, uploads) and the middleware stack.
 //! - [`storage`]: object storage for uploads, a local directory or S3.
 //! - [`simulator`]: the built-in Retell simulator's HTTP API (mounted when no Retell key is set).
-//! - [`webhooks`]: signed provider callbacks (Clerk).
+//! - [`webhooks`]: signed provider callbacks (Clerk, Retell call events and inbound calls): the
+//!   signature checked, the body parsed, a use case called.
 
 // rspc nests each procedure's future in its router types; the default limit (128) is too low to lay out
 // the deepest handler futures.
