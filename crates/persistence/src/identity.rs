@@ -16,7 +16,9 @@ use sea_orm::{
 
 use crate::entities::{memberships, organizations, users};
 use crate::org_owned::InOrg;
-use crate::organizations::{default_office_hours, OrganizationRecord, DEFAULT_TIME_ZONE};
+use crate::organizations::{
+    default_office_hours, hours_column, zone_column, OrganizationRecord, DEFAULT_TIME_ZONE,
+};
 use crate::organizations::{DEFAULT_CALLS_PER_MINUTE, DEFAULT_CONCURRENT_CALL_LIMIT};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
@@ -148,8 +150,8 @@ pub async fn upsert_org_by_clerk_id(
         clerk_org_id: Set(clerk_org_id.to_owned()),
         name: Set(name.or(slug).unwrap_or(clerk_org_id).to_owned()),
         slug: Set(slug.map(str::to_owned)),
-        time_zone: Set(DEFAULT_TIME_ZONE.to_owned()),
-        office_hours: Set(default_office_hours()),
+        time_zone: Set(zone_column(DEFAULT_TIME_ZONE)),
+        office_hours: Set(hours_column(&default_office_hours())?),
         caller_number: Set(None),
         concurrent_call_limit: Set(DEFAULT_CONCURRENT_CALL_LIMIT),
         calls_per_minute: Set(DEFAULT_CALLS_PER_MINUTE),

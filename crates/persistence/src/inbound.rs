@@ -34,6 +34,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rivvi_domain::campaign::Direction;
 use rivvi_domain::ids::{CallId, CampaignId, PatientId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
+use rivvi_domain::PhoneNumber;
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -64,12 +65,15 @@ pub enum NumberOwner {
     Several,
 }
 
-/// The organization whose caller number is `e164` (soft-deleted organizations excluded). The one
-/// unscoped lookup: it is how an inbound call finds its organization.
+/// The organization whose caller number is `number` (soft-deleted organizations excluded). The
+/// one unscoped lookup: it is how an inbound call finds its organization.
 #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
-pub async fn organization_by_number(conn: &impl ConnectionTrait, e164: &str) -> Result<NumberOwner> {
+pub async fn organization_by_number(
+    conn: &impl ConnectionTrait,
+    number: &PhoneNumber,
+) -> Result<NumberOwner> {
     let mut rows = organizations::Entity::find()
-        .filter(organizations::Column::CallerNumber.eq(e164))
+        .filter(organizations::Column::CallerNumber.eq(number.as_str()))
         .filter(organizations::Column::DeletedAt.is_null())
         .order_by_asc(organizations::Column::Id)
         .limit(2)

@@ -15,7 +15,7 @@
 //! - [`page`]: [`Page`], limit/offset pagination with a hard cap.
 //! - [`identity`]: users, organizations and memberships synced from Clerk (just-in-time upserts).
 //! - [`inbound`]: inbound calls: the organization of a called number, the caller, their open outreach.
-//! - [`organizations`]: an organization's settings; operator listing and creation.
+//! - [`organizations`]: an organization's settings (as domain values); operator listing and creation.
 //! - [`campaigns`]: campaigns of one organization.
 //! - [`prompt_versions`]: the append-only history of each campaign's composed prompt.
 //! - [`runs`]: runs of one organization, idempotent by client request id.

@@ -1,33 +1,35 @@
 //! An organization's own settings (scoped) and the operators' view of all organizations.
+//!
+//! The settings are domain values: the time zone an [`IanaZone`], the office hours
+//! [`OfficeHours`] (stored as their JSON), the caller number a [`PhoneNumber`] (stored in E.164).
+//! Each column is decoded once, when the row is read; a stored value that does not parse is
+//! [`PersistenceError::Corrupt`], never a default.
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::OrgId;
+use rivvi_domain::office_hours::OfficeHours;
+use rivvi_domain::time_zone::IanaZone;
+use rivvi_domain::PhoneNumber;
 use sea_orm::sea_query::{Expr, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::entities::organizations;
 use crate::time::now;
 use crate::{OrgScope, PersistenceError, Result};
 
 /// The zone an organization gets until an admin chooses one (the original product's default).
-pub const DEFAULT_TIME_ZONE: &str = "America/New_York";
+pub const DEFAULT_TIME_ZONE: IanaZone = IanaZone::DEFAULT;
 pub const DEFAULT_CONCURRENT_CALL_LIMIT: i32 = 20;
 pub const DEFAULT_CALLS_PER_MINUTE: i32 = 10;
 
 /// Monday to Friday, 09:00-17:00 local time, no holidays: the office hours a new organization
-/// gets. The shape is the domain's office hours type's (per weekday `{open, close}` or `null`,
-/// plus `holidays` as ISO dates).
-pub fn default_office_hours() -> Value {
-    let open = json!({ "open": "09:00", "close": "17:00" });
-    json!({
-        "monday": open, "tuesday": open, "wednesday": open, "thursday": open, "friday": open,
-        "saturday": null, "sunday": null,
-        "holidays": [],
-    })
+/// gets (the domain's default).
+pub fn default_office_hours() -> OfficeHours {
+    OfficeHours::default()
 }
 
 /// An organization: a clinic, or the operator organization.
@@ -37,11 +39,11 @@ pub struct OrganizationRecord {
     pub clerk_org_id: String,
     pub name: String,
     pub slug: Option<String>,
-    /// IANA zone name.
-    pub time_zone: String,
-    pub office_hours: Value,
-    /// E.164.
-    pub caller_number: Option<String>,
+    /// The zone office hours and call times are read in.
+    pub time_zone: IanaZone,
+    pub office_hours: OfficeHours,
+    /// The caller id of outbound calls, and the number patients call in on; `None` until set.
+    pub caller_number: Option<PhoneNumber>,
     pub concurrent_call_limit: u32,
     pub calls_per_minute: u32,
     pub is_operator: bool,
@@ -55,9 +57,9 @@ pub struct OrganizationRecord {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OrgSettingsChange {
     pub name: Option<String>,
-    pub time_zone: Option<String>,
-    pub office_hours: Option<Value>,
-    pub caller_number: Option<Option<String>>,
+    pub time_zone: Option<IanaZone>,
+    pub office_hours: Option<OfficeHours>,
+    pub caller_number: Option<Option<PhoneNumber>>,
     pub concurrent_call_limit: Option<u32>,
     pub calls_per_minute: Option<u32>,
 }
@@ -88,10 +90,10 @@ pub struct NewOrganization {
     pub name: String,
     pub slug: Option<String>,
     /// `None`: [`DEFAULT_TIME_ZONE`].
-    pub time_zone: Option<String>,
+    pub time_zone: Option<IanaZone>,
     /// `None`: [`default_office_hours`].
-    pub office_hours: Option<Value>,
-    pub caller_number: Option<String>,
+    pub office_hours: Option<OfficeHours>,
+    pub caller_number: Option<PhoneNumber>,
     /// `None`: [`DEFAULT_CONCURRENT_CALL_LIMIT`].
     pub concurrent_call_limit: Option<u32>,
     /// `None`: [`DEFAULT_CALLS_PER_MINUTE`].
@@ -123,9 +125,12 @@ pub async fn update_settings(
     }
     let row = organizations::ActiveModel {
         name: change.name.map_or(NotSet, Set),
-        time_zone: change.time_zone.map_or(NotSet, Set),
-        office_hours: change.office_hours.map_or(NotSet, Set),
-        caller_number: change.caller_number.map_or(NotSet, Set),
+        time_zone: change.time_zone.map_or(NotSet, |zone| Set(zone_column(zone))),
+        office_hours: match &change.office_hours {
+            Some(hours) => Set(hours_column(hours)?),
+            None => NotSet,
+        },
+        caller_number: change.caller_number.map_or(NotSet, |number| Set(number.map(String::from))),
         concurrent_call_limit: match change.concurrent_call_limit {
             Some(limit) => Set(to_i32("concurrent_call_limit", limit)?),
             None => NotSet,
@@ -204,9 +209,9 @@ pub async fn create(conn: &impl ConnectionTrait, new: NewOrganization) -> Result
         clerk_org_id: new.clerk_org_id,
         name: new.name,
         slug: new.slug,
-        time_zone: new.time_zone.unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned()),
-        office_hours: new.office_hours.unwrap_or_else(default_office_hours),
-        caller_number: new.caller_number,
+        time_zone: zone_column(new.time_zone.unwrap_or(DEFAULT_TIME_ZONE)),
+        office_hours: hours_column(&new.office_hours.unwrap_or_else(default_office_hours))?,
+        caller_number: new.caller_number.map(String::from),
         concurrent_call_limit: match new.concurrent_call_limit {
             Some(limit) => to_i32("concurrent_call_limit", limit)?,
             None => DEFAULT_CONCURRENT_CALL_LIMIT,
@@ -243,7 +248,24 @@ fn to_i32(field: &'static str, value: u32) -> Result<i32> {
 }
 
 fn to_u32(column: &'static str, value: i32) -> Result<u32> {
-    u32::try_from(value).map_err(|_| PersistenceError::Corrupt { table: "organizations", column })
+    u32::try_from(value).map_err(|_| corrupt(column))
+}
+
+fn corrupt(column: &'static str) -> PersistenceError {
+    PersistenceError::Corrupt { table: "organizations", column }
+}
+
+/// The stored form of a zone: its canonical IANA name.
+pub(crate) fn zone_column(zone: IanaZone) -> String {
+    zone.name().to_owned()
+}
+
+/// The stored form of office hours: the domain type's JSON (per weekday `{open, close}` or
+/// `null`, plus `holidays` as ISO dates), which is also what the API shows.
+pub(crate) fn hours_column(hours: &OfficeHours) -> Result<Value> {
+    // Plain structs of strings and dates always serialize; the arm only keeps `?` honest.
+    serde_json::to_value(hours)
+        .map_err(|e| PersistenceError::Invalid { field: "office_hours", reason: e.to_string() })
 }
 
 impl TryFrom<organizations::Model> for OrganizationRecord {
@@ -255,9 +277,15 @@ impl TryFrom<organizations::Model> for OrganizationRecord {
             clerk_org_id: row.clerk_org_id,
             name: row.name,
             slug: row.slug,
-            time_zone: row.time_zone,
-            office_hours: row.office_hours,
-            caller_number: row.caller_number,
+            time_zone: IanaZone::parse(&row.time_zone).map_err(|_| corrupt("time_zone"))?,
+            office_hours: serde_json::from_value(row.office_hours).map_err(|_| corrupt("office_hours"))?,
+            // Written from a `PhoneNumber`, so always strict E.164.
+            caller_number: row
+                .caller_number
+                .as_deref()
+                .map(PhoneNumber::parse_e164_strict)
+                .transpose()
+                .map_err(|_| corrupt("caller_number"))?,
             concurrent_call_limit: to_u32("concurrent_call_limit", row.concurrent_call_limit)?,
             calls_per_minute: to_u32("calls_per_minute", row.calls_per_minute)?,
             is_operator: row.is_operator,
@@ -273,11 +301,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_office_hours_are_the_domain_default() {
-        let parsed: rivvi_domain::office_hours::OfficeHours =
-            serde_json::from_value(default_office_hours()).unwrap();
+    fn stored_office_hours_read_back_as_written() {
+        let hours = default_office_hours();
 
-        assert_eq!(parsed, rivvi_domain::office_hours::OfficeHours::default());
+        let stored = hours_column(&hours).unwrap();
+
+        assert_eq!(stored["monday"], serde_json::json!({"open": "09:00", "close": "17:00"}));
+        assert_eq!(stored["saturday"], Value::Null);
+        assert_eq!(serde_json::from_value::<OfficeHours>(stored).unwrap(), hours);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{PatientId, RunId, RunRowId};
-use rivvi_domain::lifecycle::{RowEvent, RowStatus, RunStatus};
+use rivvi_domain::lifecycle::{CallOutcome, RowEvent, RowStatus, RunStatus};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -80,7 +80,8 @@ pub struct RunRowRecord {
     pub duplicate_of: Option<RunRowId>,
     pub attempts: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
-    pub outcome: Option<String>,
+    /// The outcome of the row's last decided call.
+    pub outcome: Option<CallOutcome>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -274,11 +275,18 @@ fn open_row(keys: &Keys, row: run_rows::Model) -> Result<RunRowRecord> {
         duplicate_of: row.duplicate_of.map(RunRowId),
         attempts: u32::try_from(row.attempts).unwrap_or(0),
         next_attempt_at: row.next_attempt_at,
-        outcome: row.outcome,
+        outcome: outcome(row.outcome.as_deref())?,
         last_error: row.last_error,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
+}
+
+/// The stored `outcome` column: a [`CallOutcome`]'s name, as the engine wrote it.
+fn outcome(stored: Option<&str>) -> Result<Option<CallOutcome>> {
+    stored
+        .map(|o| o.parse().map_err(|_| PersistenceError::Corrupt { table: TABLE, column: "outcome" }))
+        .transpose()
 }
 
 fn aad(row_id: Uuid, column: &str) -> Aad<'_> {
@@ -307,7 +315,8 @@ pub struct RowState {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub lease_until: Option<DateTime<Utc>>,
     pub leased_by: Option<String>,
-    pub outcome: Option<String>,
+    /// The outcome of the row's last decided call.
+    pub outcome: Option<CallOutcome>,
     /// The campaign's analysis fields from the last attempt's call, by key.
     pub analysis: Option<serde_json::Value>,
     pub last_error: Option<String>,
@@ -319,7 +328,7 @@ pub struct RowState {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RowUpdate {
     pub next_attempt_at: Option<Option<DateTime<Utc>>>,
-    pub outcome: Option<Option<String>>,
+    pub outcome: Option<Option<CallOutcome>>,
     pub analysis: Option<Option<serde_json::Value>>,
     /// Never quotes a patient value.
     pub last_error: Option<Option<String>>,
@@ -458,7 +467,7 @@ pub async fn transition(
         query = query.col_expr(run_rows::Column::NextAttemptAt, Expr::value(next));
     }
     if let Some(outcome) = update.outcome {
-        query = query.col_expr(run_rows::Column::Outcome, Expr::value(outcome));
+        query = query.col_expr(run_rows::Column::Outcome, Expr::value(outcome.map(CallOutcome::as_str)));
     }
     if let Some(analysis) = update.analysis {
         query = query.col_expr(run_rows::Column::Analysis, Expr::value(analysis));
@@ -493,13 +502,13 @@ pub async fn record_result(
     scope: &OrgScope,
     id: RunRowId,
     attempt: u32,
-    outcome: Option<&str>,
+    outcome: Option<CallOutcome>,
     analysis: Option<serde_json::Value>,
     at: DateTime<Utc>,
 ) -> Result<bool> {
     let mut query = run_rows::Entity::update_many().col_expr(run_rows::Column::UpdatedAt, Expr::value(at));
     if let Some(outcome) = outcome {
-        query = query.col_expr(run_rows::Column::Outcome, Expr::value(outcome));
+        query = query.col_expr(run_rows::Column::Outcome, Expr::value(outcome.as_str()));
     }
     if let Some(analysis) = analysis {
         query = query.col_expr(run_rows::Column::Analysis, Expr::value(analysis));
@@ -621,7 +630,7 @@ pub(crate) fn row_state(row: run_rows::Model) -> Result<RowState> {
         next_attempt_at: row.next_attempt_at,
         lease_until: row.lease_until,
         leased_by: row.leased_by,
-        outcome: row.outcome,
+        outcome: outcome(row.outcome.as_deref())?,
         analysis: row.analysis,
         last_error: row.last_error,
         skip_reason: row.skip_reason,

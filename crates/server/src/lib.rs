@@ -16,7 +16,8 @@
 //! - [`api`]: the rspc procedure router: wire types and thin handlers, one module per namespace,
 //!   and the one map of errors to the wire.
 //! - [`http`]: plain HTTP routes (health, metrics, uploads) and the middleware stack.
-//! - [`webhooks`]: signed provider callbacks (Clerk, Retell call events, Retell inbound calls).
+//! - [`webhooks`]: signed provider callbacks (Clerk, Retell call events and inbound calls): the
+//!   signature checked, the body parsed, a use case called.
 //! - [`services`]: the use cases every transport calls (transactions, audit entries).
 //! - [`storage`]: object storage for uploads, a local directory or S3.
 //! - [`simulator`]: the built-in Retell simulator's HTTP API (mounted when no Retell key is set).

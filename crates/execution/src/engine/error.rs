@@ -1,6 +1,6 @@
 //! [`EngineError`]: what an engine step or a run lifecycle call can fail with.
 
-use rivvi_domain::ids::{OrgId, RunId};
+use rivvi_domain::ids::RunId;
 use rivvi_domain::lifecycle::TransitionError;
 use rivvi_persistence::PersistenceError;
 
@@ -26,14 +26,6 @@ pub enum EngineError {
     },
 
     // internal
-    /// The organization's stored settings cannot be used (bad time zone or office hours).
-    #[error("organization settings unusable <org_id={org_id}>: {reason}")]
-    OrgSettings {
-        /// The organization.
-        org_id: OrgId,
-        /// What is wrong, without values.
-        reason: &'static str,
-    },
     /// Invalid engine settings.
     #[error("invalid engine settings: {0}")]
     Settings(&'static str),

@@ -1,10 +1,11 @@
-//! An organization's settings as the engine uses them, parsed once per step.
+//! An organization's settings as the engine uses them, read once per step (persistence has
+//! already decoded them into domain values).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 use rivvi_domain::ids::OrgId;
 use rivvi_domain::office_hours::OfficeHours;
-use rivvi_domain::{IanaZone, PhoneNumber};
+use rivvi_domain::PhoneNumber;
 use rivvi_persistence::calls::LocalStamp;
 use rivvi_persistence::{organizations, OrgScope};
 use sea_orm::ConnectionTrait;
@@ -25,23 +26,18 @@ pub(crate) struct OrgContext {
 }
 
 impl OrgContext {
-    /// Reads and parses the organization's settings. The engine acts as the system for the
-    /// organizations whose runs it executes.
+    /// Reads the organization's settings (a stored setting that does not parse is a
+    /// [`PersistenceError::Corrupt`](rivvi_persistence::PersistenceError::Corrupt)). The engine
+    /// acts as the system for the organizations whose runs it executes.
     pub(crate) async fn load(conn: &impl ConnectionTrait, org_id: OrgId) -> Result<OrgContext, EngineError> {
         let scope = OrgScope::for_verified_org(org_id);
         let record = organizations::get(conn, &scope).await?;
-        let zone = IanaZone::parse(&record.time_zone)
-            .map_err(|_| EngineError::OrgSettings { org_id, reason: "time zone" })?
-            .tz();
-        let hours: OfficeHours = serde_json::from_value(record.office_hours)
-            .map_err(|_| EngineError::OrgSettings { org_id, reason: "office hours" })?;
-        let caller_number = record.caller_number.as_deref().and_then(|n| PhoneNumber::parse(n).ok());
         Ok(OrgContext {
             scope,
             name: record.name,
-            zone,
-            hours,
-            caller_number,
+            zone: record.time_zone.tz(),
+            hours: record.office_hours,
+            caller_number: record.caller_number,
             concurrent_call_limit: record.concurrent_call_limit,
             calls_per_minute: record.calls_per_minute,
         })

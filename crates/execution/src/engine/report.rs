@@ -71,16 +71,7 @@ impl Engine {
             let outcome = change.outcome;
             calls::update(conn, scope, &self.keys, call.id, call.status, None, change, now).await?;
             if let (Some(row_id), true) = (call.row_id, outcome.is_some() || custom.is_some()) {
-                run_rows::record_result(
-                    conn,
-                    scope,
-                    row_id,
-                    call.attempt,
-                    outcome.map(|o| o.as_str()),
-                    custom,
-                    now,
-                )
-                .await?;
+                run_rows::record_result(conn, scope, row_id, call.attempt, outcome, custom, now).await?;
             }
             return Ok(Applied { call_status: call.status, row_status: None });
         }
@@ -180,7 +171,7 @@ impl Engine {
             events.push(RowEvent::CallPlaced);
         }
         let mut update = RowUpdate {
-            outcome: Some(Some(settlement.outcome.as_str().to_owned())),
+            outcome: Some(Some(settlement.outcome)),
             last_error: Some(settlement.last_error),
             ..RowUpdate::default()
         };

@@ -83,7 +83,7 @@ impl Engine {
                 let org = match OrgContext::load(&self.db, run.org_id).await {
                     Ok(org) => Some(org),
                     Err(err) => {
-                        tracing::warn!(org_id = %run.org_id, error = %error_chain(&err), "organization settings unusable");
+                        tracing::warn!(org_id = %run.org_id, error = %error_chain(&err), "organization settings could not be read");
                         outcome.errors += 1;
                         None
                     }

@@ -33,7 +33,7 @@ async fn no_answer_is_retried_until_max_attempts_then_the_row_fails() {
         let calls = world.calls_of(row.id).await;
         assert_eq!(state.status, RowStatus::Failed);
         assert_eq!(state.attempts, 3);
-        assert_eq!(state.outcome.as_deref(), Some("no_answer"));
+        assert_eq!(state.outcome.map(CallOutcome::as_str), Some("no_answer"));
         assert_eq!(outcomes(&calls), [CallOutcome::NoAnswer; 3]);
         for pair in calls.windows(2) {
             let gap = pair[1].created_at - pair[0].created_at;
@@ -104,11 +104,11 @@ async fn voicemail_completes_the_row_unless_the_policy_retries_it() {
         let once = world.rows(run_once).await.remove(0).1;
         let twice = world.rows(run_twice).await.remove(0).1;
         assert_eq!(
-            (once.status, once.attempts, once.outcome.as_deref()),
+            (once.status, once.attempts, once.outcome.map(CallOutcome::as_str)),
             (RowStatus::Completed, 1, Some("voicemail"))
         );
         assert_eq!(
-            (twice.status, twice.attempts, twice.outcome.as_deref()),
+            (twice.status, twice.attempts, twice.outcome.map(CallOutcome::as_str)),
             (RowStatus::Completed, 2, Some("voicemail"))
         );
     })

@@ -51,7 +51,7 @@ async fn a_run_goes_from_ready_to_completed_with_every_row_final_and_no_attempt_
                 RowStatus::Failed => assert_eq!(state.attempts, 3, "failed only once attempts ran out"),
                 other => panic!("row {} ended {other}", row.sort_index),
             }
-            assert_eq!(state.outcome.as_deref(), Some(last.as_str()));
+            assert_eq!(state.outcome.map(CallOutcome::as_str), Some(last.as_str()));
             assert_eq!(state.lease_until, None);
             if last == CallOutcome::Reached {
                 assert!(

@@ -1,7 +1,10 @@
+use rivvi_domain::office_hours::OfficeHours;
+use rivvi_domain::PhoneNumber;
 use rivvi_persistence::identity::soft_delete_org;
 use rivvi_persistence::organizations::{self, NewOrganization, OrgSettingsChange};
 use rivvi_persistence::testing::on_each_backend;
 use rivvi_persistence::{constraints, PersistenceError};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::org;
@@ -56,12 +59,15 @@ async fn a_soft_deleted_org_is_not_found_through_its_scope() {
 async fn settings_change_only_the_given_fields() {
     on_each_backend(|db| async move {
         let (created, scope) = org(&db, "org_1").await;
-        let hours = json!({"monday": {"open": "07:00", "close": "19:00"}, "holidays": ["2026-12-25"]});
+        let hours: OfficeHours = serde_json::from_value(
+            json!({"monday": {"open": "07:00", "close": "19:00"}, "holidays": ["2026-12-25"]}),
+        )
+        .unwrap();
 
         let change = OrgSettingsChange {
-            time_zone: Some("America/Chicago".into()),
+            time_zone: Some("America/Chicago".parse().unwrap()),
             office_hours: Some(hours.clone()),
-            caller_number: Some(Some("+15555550100".into())),
+            caller_number: Some(Some("+15555550100".parse().unwrap())),
             concurrent_call_limit: Some(4),
             ..Default::default()
         };
@@ -79,9 +85,9 @@ async fn settings_change_only_the_given_fields() {
         .unwrap();
 
         assert_eq!(updated.name, created.name);
-        assert_eq!(updated.time_zone, "America/Chicago");
+        assert_eq!(updated.time_zone.name(), "America/Chicago");
         assert_eq!(updated.office_hours, hours);
-        assert_eq!(updated.caller_number.as_deref(), Some("+15555550100"));
+        assert_eq!(updated.caller_number.as_ref().map(PhoneNumber::as_str), Some("+15555550100"));
         assert_eq!((updated.concurrent_call_limit, updated.calls_per_minute), (4, 10));
         assert!(updated.updated_at >= created.updated_at);
         assert_eq!(cleared.caller_number, None);
@@ -109,6 +115,30 @@ async fn a_limit_beyond_the_column_is_refused() {
 }
 
 #[tokio::test]
+async fn a_stored_setting_that_does_not_parse_is_corrupt_not_a_default() {
+    on_each_backend(|db| async move {
+        let cases = [
+            ("time_zone", "'Mars/Olympus'"),
+            ("office_hours", r#"'{"monday": {"open": "17:00", "close": "09:00"}}'"#),
+            ("caller_number", "'(312) 555-0100'"),
+        ];
+        for (i, (column, value)) in cases.into_iter().enumerate() {
+            let (_, scope) = org(&db, &format!("org_{i}")).await;
+            let sql = format!("UPDATE organizations SET {column} = {value} WHERE clerk_org_id = 'org_{i}'");
+            db.execute_unprepared(&sql).await.unwrap();
+
+            let err = organizations::get(&db, &scope).await.unwrap_err();
+
+            assert!(
+                matches!(err, PersistenceError::Corrupt { table: "organizations", column: c } if c == column),
+                "{column}: {err}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_duplicate_clerk_org_id_is_a_conflict() {
     on_each_backend(|db| async move {
         organizations::create(&db, new_org("org_1", "Sunny", "sunny")).await.unwrap();
@@ -126,7 +156,7 @@ async fn a_created_org_reads_back_as_returned() {
         let created = organizations::create(
             &db,
             NewOrganization {
-                time_zone: Some("America/Denver".into()),
+                time_zone: Some("America/Denver".parse().unwrap()),
                 calls_per_minute: Some(2),
                 is_operator: true,
                 ..new_org("org_1", "Rivvi", "rivvi")

@@ -78,14 +78,14 @@ async fn list(ctx: &Ctx, input: OrganizationSearch) -> ApiResult<OrganizationPag
     let (records, total) = organizations::list_all(&ctx.state, input.search.as_deref(), page).await?;
     Ok(OrganizationPage {
         has_more: has_more(page, records.len(), total),
-        organizations: records.into_iter().map(Organization::try_from).collect::<ApiResult<_>>()?,
+        organizations: records.into_iter().map(Organization::from).collect(),
         total: count(total),
     })
 }
 
 async fn get(ctx: &Ctx, input: ById) -> ApiResult<Organization> {
     let caller = ctx.require(Role::SuperAdmin)?;
-    organizations::open(&ctx.state, &caller, input.id).await?.try_into()
+    Ok(organizations::open(&ctx.state, &caller, input.id).await?.into())
 }
 
 async fn create(ctx: &Ctx, input: CreateOrganization) -> ApiResult<Organization> {
@@ -103,5 +103,5 @@ async fn create(ctx: &Ctx, input: CreateOrganization) -> ApiResult<Organization>
             calls_per_minute: input.calls_per_minute,
         },
     };
-    organizations::create(&ctx.state, &caller, request).await?.try_into()
+    Ok(organizations::create(&ctx.state, &caller, request).await?.into())
 }

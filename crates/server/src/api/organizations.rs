@@ -10,7 +10,7 @@ use rspc::{Router, RouterBuilder};
 use serde::Serialize;
 use specta::Type;
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::paging::{count, has_more, Pagination};
 use super::Ctx;
 use crate::services::organizations;
@@ -41,26 +41,22 @@ pub struct Organization {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<OrganizationRecord> for Organization {
-    type Error = ApiError;
-
-    fn try_from(record: OrganizationRecord) -> ApiResult<Self> {
-        let office_hours = serde_json::from_value(record.office_hours)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored office hours do not parse: {e}")))?;
-        Ok(Organization {
+impl From<OrganizationRecord> for Organization {
+    fn from(record: OrganizationRecord) -> Self {
+        Organization {
             id: record.id,
             clerk_org_id: record.clerk_org_id,
             name: record.name,
             slug: record.slug,
-            time_zone: record.time_zone,
-            office_hours,
-            caller_number: record.caller_number,
+            time_zone: record.time_zone.into(),
+            office_hours: record.office_hours,
+            caller_number: record.caller_number.map(String::from),
             concurrent_call_limit: record.concurrent_call_limit,
             calls_per_minute: record.calls_per_minute,
             is_operator: record.is_operator,
             created_at: record.created_at,
             updated_at: record.updated_at,
-        })
+        }
     }
 }
 
@@ -87,7 +83,7 @@ pub struct MemberList {
 
 async fn get_current(ctx: &Ctx) -> ApiResult<Organization> {
     let caller = ctx.require(Role::Member)?;
-    organizations::current(&ctx.state, &caller).await?.try_into()
+    Ok(organizations::current(&ctx.state, &caller).await?.into())
 }
 
 fn is_super_admin(ctx: &Ctx) -> ApiResult<bool> {
@@ -120,5 +116,5 @@ async fn get_members(ctx: &Ctx, input: Pagination) -> ApiResult<MemberList> {
 
 async fn update(ctx: &Ctx, input: OrganizationUpdate) -> ApiResult<Organization> {
     let caller = ctx.require(Role::Admin)?;
-    organizations::update(&ctx.state, &caller, input).await?.try_into()
+    Ok(organizations::update(&ctx.state, &caller, input).await?.into())
 }

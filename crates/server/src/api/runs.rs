@@ -546,7 +546,7 @@ fn row_view(record: RunRowRecord) -> RunRow {
         duplicate_of: record.duplicate_of,
         attempts: record.attempts,
         next_attempt_at: record.next_attempt_at,
-        outcome: record.outcome,
+        outcome: record.outcome.map(|o| o.as_str().to_owned()),
         variables: record.content.variables,
         cells: record.cells,
         issues: record

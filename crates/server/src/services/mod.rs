@@ -6,6 +6,8 @@
 //! writes the audit entry in the same transaction, and answers domain values or stored records
 //! (never wire types) or a [`ServiceError`]. rspc procedures (`api`), plain HTTP routes (`http`)
 //! and webhooks call these same functions, and tests of behaviour reach them through those.
+//! The webhooks' use cases ([`identity`], [`inbound`]) have no caller: the transport has verified
+//! the sender's signature, which is their authority, and their audit entries name the webhook.
 //!
 //! This is a module of the server crate rather than a crate between execution and server: the
 //! use cases need the host's state (object storage, keys, the engine handle, the clock), which
@@ -16,6 +18,9 @@
 //! # Layout
 //! - [`error`]: [`ServiceError`], mapped to the wire once in `api::error`.
 //! - [`audit_trail`]: the audit entry of a change, on the change's transaction.
+//! - [`identity`]: users, organizations and memberships synced from Clerk's webhook, once per
+//!   delivery.
+//! - [`inbound`]: a patient calling in: who is calling, about what, the call recorded.
 //! - [`organizations`]: the caller's organization and its members; operators' organization admin.
 //! - [`campaigns`]: campaigns, their prompt versions, and the scope a read of them runs in.
 //! - [`uploads`]: storing an uploaded sheet (deduplicated by hash) and reading it back.
@@ -31,6 +36,8 @@ pub mod calls;
 pub mod campaigns;
 pub mod dnc;
 pub mod error;
+pub mod identity;
+pub mod inbound;
 pub mod organizations;
 pub mod patients;
 pub mod runs;

@@ -6,8 +6,6 @@ use rivvi_domain::ids::OrgId;
 use rivvi_domain::organization::{
     CallsPerMinute, ConcurrentCallLimit, OrgName, OrgSettings, OrganizationUpdate,
 };
-use rivvi_domain::phone::PhoneNumber;
-use rivvi_domain::time_zone::IanaZone;
 use rivvi_domain::validation::ValidationErrors;
 use rivvi_persistence::identity::{self, MemberRecord};
 use rivvi_persistence::organizations::{self, NewOrganization, OrgSettingsChange, OrganizationRecord};
@@ -62,7 +60,7 @@ pub async fn update(
         txn.rollback().await?;
         return Ok(current);
     }
-    let change = change_for(&settings, &changed)?;
+    let change = change_for(settings, &changed);
     let updated = organizations::update_settings(&txn, &caller.scope, change).await?;
     let fields = changed.iter().map(|f| (*f).to_owned()).collect();
     audit_trail::record(&txn, caller, current.id, AuditAction::OrganizationUpdated, current.id, fields)
@@ -127,12 +125,9 @@ pub async fn create(
         clerk_org_id,
         name: name.as_str().to_owned(),
         slug,
-        time_zone: settings.time_zone.map(|z| z.to_string()),
-        office_hours: settings
-            .office_hours
-            .map(|h| serde_json::to_value(h).map_err(anyhow::Error::from))
-            .transpose()?,
-        caller_number: settings.caller_number.flatten().map(|n| n.to_string()),
+        time_zone: settings.time_zone,
+        office_hours: settings.office_hours,
+        caller_number: settings.caller_number.flatten(),
         concurrent_call_limit: settings.concurrent_call_limit.map(|l| l.get()),
         calls_per_minute: settings.calls_per_minute.map(|l| l.get()),
     };
@@ -145,20 +140,16 @@ pub async fn create(
     Ok(record)
 }
 
-/// The stored settings as domain values; a stored value that does not parse is a bug, not bad input.
+/// The stored settings as the domain's. The zone, hours and number already are domain values;
+/// the name and limits are checked against the domain's rules here (stored ones that break them
+/// are a bug, not bad input).
 fn settings_of(record: &OrganizationRecord) -> ServiceResult<OrgSettings> {
     let corrupt = |what: &str| ServiceError::corrupt(format_args!("organization {what}"));
     Ok(OrgSettings {
         name: OrgName::parse(&record.name).map_err(|_| corrupt("name"))?,
-        time_zone: IanaZone::parse(&record.time_zone).map_err(|_| corrupt("time zone"))?,
-        office_hours: serde_json::from_value(record.office_hours.clone())
-            .map_err(|_| corrupt("office hours"))?,
-        caller_number: record
-            .caller_number
-            .as_deref()
-            .map(PhoneNumber::parse_e164_strict)
-            .transpose()
-            .map_err(|_| corrupt("caller number"))?,
+        time_zone: record.time_zone,
+        office_hours: record.office_hours.clone(),
+        caller_number: record.caller_number.clone(),
         concurrent_call_limit: ConcurrentCallLimit::parse(record.concurrent_call_limit.into())
             .map_err(|_| corrupt("concurrent call limit"))?,
         calls_per_minute: CallsPerMinute::parse(record.calls_per_minute.into())
@@ -167,17 +158,14 @@ fn settings_of(record: &OrganizationRecord) -> ServiceResult<OrgSettings> {
 }
 
 /// The storage change for the fields `OrgSettings::apply` reported as changed.
-fn change_for(settings: &OrgSettings, changed: &[&str]) -> ServiceResult<OrgSettingsChange> {
+fn change_for(settings: OrgSettings, changed: &[&str]) -> OrgSettingsChange {
     let has = |name: &str| changed.contains(&name);
-    Ok(OrgSettingsChange {
-        name: has("name").then(|| settings.name.as_str().to_owned()),
-        time_zone: has("timeZone").then(|| settings.time_zone.to_string()),
-        office_hours: match has("officeHours") {
-            true => Some(serde_json::to_value(&settings.office_hours).map_err(anyhow::Error::from)?),
-            false => None,
-        },
-        caller_number: has("callerNumber").then(|| settings.caller_number.as_ref().map(|n| n.to_string())),
+    OrgSettingsChange {
+        name: has("name").then(|| settings.name.into()),
+        time_zone: has("timeZone").then_some(settings.time_zone),
+        office_hours: has("officeHours").then_some(settings.office_hours),
+        caller_number: has("callerNumber").then_some(settings.caller_number),
         concurrent_call_limit: has("concurrentCallLimit").then(|| settings.concurrent_call_limit.get()),
         calls_per_minute: has("callsPerMinute").then(|| settings.calls_per_minute.get()),
-    })
+    }
 }

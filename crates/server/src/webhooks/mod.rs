@@ -1,4 +1,6 @@
-//! Signed callbacks from providers. Each verifies its signature on the raw body before parsing.
+//! Signed callbacks from providers, transport only. Each verifies its signature on the raw body
+//! before parsing, calls one use case (`services::identity`, `services::inbound`, or the engine's
+//! `apply_call_event`) and maps its result to the HTTP answer the provider expects.
 
 pub mod clerk;
 pub mod retell;

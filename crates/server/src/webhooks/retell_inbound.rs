@@ -1,33 +1,22 @@
 //! `POST /webhooks/retell/inbound`: Retell asks how to answer a patient calling one of our
 //! organizations' numbers, and must hear back within 10 s.
 //!
+//! The transport only; the use case (who is calling, about what, the call recorded) is
+//! [`services::inbound::answer_inbound_call`](crate::services::inbound::answer_inbound_call).
+//!
 //! 1. `x-retell-signature` is verified on the raw body exactly as for call events (a forged or
 //!    stale request answers 401 and writes nothing); a body that is not a `call_inbound` request
 //!    answers 400 and writes nothing.
-//! 2. In one transaction: the request is recorded once in `webhook_events` (keyed by its
-//!    signature, so a replay of the same signed request writes nothing and is answered without
-//!    patient data); the organization is found by the called number; the caller by the HMAC key
-//!    of their number, and their open outreach (see `rivvi_persistence::inbound` for the rule and
-//!    for how a number shared by a family is resolved); then the inbound call is written
-//!    `registered`, as a callback of the outreach's last outbound call when there is one.
-//! 3. The answer carries dynamic variables for the inbound agent and metadata with ids only (our
-//!    call id and organization id), which Retell echoes in the call's later webhooks to
-//!    `POST /webhooks/retell`, where the engine links them to the call written here.
+//! 2. The use case runs under a deadline, with the request's signature as its replay key (the
+//!    signature's digest covers the body and the timestamp, so it names this exact delivery).
+//! 3. The answer carries the use case's dynamic variables for the inbound agent and metadata with
+//!    ids only (our call id and organization id), which Retell echoes in the call's later
+//!    webhooks to `POST /webhooks/retell`, where the engine links them to the call written here.
 //!
-//! Retell always gets an answer: a number no organization owns, a failure or a slow database
-//! answer 200 with generic variables and no metadata (logged), because the patient is on the line
-//! and a retry only keeps them waiting.
-//!
-//! The variables follow the outbound dispatcher's convention (whose builder is private to the
-//! engine): the outreach row's variables, its appointment details, with our built-ins taking
-//! precedence (`organization_name`, `organization_phone`, `campaign_name`, `run_instructions`,
-//! `first_name`/`patient_first_name`), plus `caller_known`, `has_open_outreach`, `shared_phone`
-//! (other patients of the organization have this number; never who) and `last_call_outcome`. Every answer carries the same keys, empty when unknown,
-//! so an agent prompt never shows a raw placeholder. Caller ID can be spoofed: the inbound agent's
-//! prompt should verify the caller (for instance their birth date) before discussing the
-//! appointment.
+//! Retell always gets an answer: a replay, a number no organization owns, a failure or a slow
+//! database answer 200 with generic variables and no metadata (logged), because the patient is on
+//! the line and a retry only keeps them waiting.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -35,23 +24,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Datelike, Timelike, Utc};
-use rivvi_domain::ids::CallId;
-use rivvi_domain::{IanaZone, PhoneNumber};
-use rivvi_execution::engine::{error_chain, WEBHOOK_SOURCE};
-use rivvi_execution::retell::webhook::{InboundAnswer, InboundCall, InboundRequest, InboundResponse};
-use rivvi_persistence::calls::LocalStamp;
-use rivvi_persistence::inbound::{
-    self, Caller, NewInboundCall, NumberOwner, OpenOutreach, OPEN_OUTREACH_WINDOW,
-};
-use rivvi_persistence::organizations::OrganizationRecord;
-use rivvi_persistence::{
-    campaigns, engine_queries, run_rows, runs, webhook_events, OrgScope, PersistenceError,
-};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use rivvi_execution::engine::error_chain;
+use rivvi_execution::retell::webhook::{InboundAnswer, InboundRequest, InboundResponse};
 use serde_json::json;
 
 use super::retell::{refuse, verify_signature};
+use crate::services::inbound::{self, InboundOutcome};
 use crate::state::AppState;
 
 /// The `event` of an inbound call request.
@@ -60,15 +38,6 @@ const INBOUND_EVENT: &str = "call_inbound";
 /// Retell waits 10 s for an answer (then retries, while the patient hears ringing). Past this
 /// much, the transaction is abandoned (rolled back) and a generic answer goes out in time.
 const ANSWER_DEADLINE: Duration = Duration::from_secs(8);
-
-/// Why an inbound call could not be looked up or recorded (ids only, never patient data).
-#[derive(Debug, thiserror::Error)]
-enum InboundError {
-    #[error(transparent)]
-    Persistence(#[from] PersistenceError),
-    #[error("database: {0}")]
-    Database(#[from] sea_orm::DbErr),
-}
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let signature = match verify_signature(&state, &headers, &body) {
@@ -84,10 +53,18 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     }
     // The signature names this exact delivery (its digest covers the body and the timestamp).
     let replay_key = format!("{INBOUND_EVENT}:{}", signature.trim().to_ascii_lowercase());
-    let answered =
-        tokio::time::timeout(ANSWER_DEADLINE, answer(&state, &request.call_inbound, &replay_key)).await;
+    let answered = tokio::time::timeout(
+        ANSWER_DEADLINE,
+        inbound::answer_inbound_call(&state, &request.call_inbound, &replay_key),
+    )
+    .await;
     let call_inbound = match answered {
-        Ok(Ok(answer)) => answer,
+        Ok(Ok(InboundOutcome::Answered { call_id, org_id, variables })) => InboundAnswer {
+            override_agent_id: None,
+            dynamic_variables: Some(variables),
+            metadata: Some(json!({"call_id": call_id, "org_id": org_id, "direction": "inbound"})),
+        },
+        Ok(Ok(InboundOutcome::Generic)) => generic_answer(),
         Ok(Err(err)) => {
             tracing::error!(error = %error_chain(&err), "answering an inbound call failed; answered generically");
             generic_answer()
@@ -103,159 +80,13 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     (StatusCode::OK, Json(InboundResponse { call_inbound })).into_response()
 }
 
-/// Looks the call up and records it, in one transaction.
-async fn answer(
-    state: &AppState,
-    call: &InboundCall,
-    replay_key: &str,
-) -> Result<InboundAnswer, InboundError> {
-    let now = state.clock.now();
-    let txn = state.db.begin().await?;
-    let receipt = webhook_events::record_once(&txn, WEBHOOK_SOURCE, replay_key).await?;
-    if !receipt.first_time {
-        txn.commit().await?;
-        tracing::warn!("a replayed inbound call request was answered without patient data");
-        return Ok(generic_answer());
-    }
-
-    let called = PhoneNumber::parse(&call.to_number).ok();
-    let owner = match &called {
-        Some(number) => inbound::organization_by_number(&txn, number.as_str()).await?,
-        None => NumberOwner::Nobody,
-    };
-    let org = match owner {
-        NumberOwner::One(org) => *org,
-        NumberOwner::Nobody => {
-            tracing::warn!(called = ?called, "inbound call to a number no organization owns; answered generically");
-            webhook_events::mark_processed(&txn, receipt.id, "ignored: unknown number").await?;
-            txn.commit().await?;
-            return Ok(generic_answer());
-        }
-        NumberOwner::Several => {
-            tracing::error!(called = ?called, "several organizations have this caller number; answered generically");
-            webhook_events::mark_processed(&txn, receipt.id, "ignored: number of several organizations")
-                .await?;
-            txn.commit().await?;
-            return Ok(generic_answer());
-        }
-    };
-    let scope = OrgScope::for_verified_org(org.id);
-    let to_number =
-        called.as_ref().map_or_else(|| call.to_number.trim().to_owned(), |n| n.as_str().to_owned());
-
-    // A withheld or malformed caller id is an unknown caller, recorded as received.
-    let from = PhoneNumber::parse(&call.from_number).ok();
-    let caller = match &from {
-        Some(number) => {
-            inbound::find_caller(&txn, &scope, &state.keys, number.as_str(), now - OPEN_OUTREACH_WINDOW)
-                .await?
-        }
-        None => None,
-    };
-    let outreach = caller.as_ref().and_then(|c| c.outreach);
-    let mut variables = match &outreach {
-        Some(outreach) => outreach_variables(&txn, &scope, state, outreach).await?,
-        None => BTreeMap::new(),
-    };
-    variables.extend(builtin_variables(Some((&org, &to_number)), caller.as_ref()));
-
-    let call_id = CallId::new();
-    let new = NewInboundCall {
-        id: call_id,
-        campaign_id: outreach.map(|o| o.campaign_id),
-        patient_id: caller.as_ref().map(|c| c.patient.id),
-        related_call_id: outreach.map(|o| o.call_id),
-        from_number: from.map_or_else(|| call.from_number.trim().to_owned(), String::from),
-        to_number,
-        local: local_stamp(&org.time_zone, now),
-        created_at: now,
-    };
-    inbound::create_inbound_call(&txn, &scope, &state.keys, new).await?;
-    let outcome = match (&caller, outreach) {
-        (Some(_), Some(_)) => "answered: callback",
-        (Some(_), None) => "answered: known caller",
-        (None, _) => "answered: unknown caller",
-    };
-    webhook_events::mark_processed(&txn, receipt.id, outcome).await?;
-    txn.commit().await?;
-    tracing::info!(
-        org_id = %scope,
-        call_id = %call_id,
-        caller_known = caller.is_some(),
-        related_call_id = ?outreach.map(|o| o.call_id),
-        "inbound call answered"
-    );
-    Ok(InboundAnswer {
-        override_agent_id: None,
-        dynamic_variables: Some(variables),
-        metadata: Some(json!({"call_id": call_id, "org_id": org.id, "direction": "inbound"})),
-    })
-}
-
-/// The outreach row's variables (its appointment details, as sent with the outbound calls).
-async fn outreach_variables(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    state: &AppState,
-    outreach: &OpenOutreach,
-) -> Result<BTreeMap<String, String>, InboundError> {
-    let row = run_rows::get(conn, scope, &state.keys, outreach.row_id).await?;
-    let campaign = campaigns::get(conn, scope, outreach.campaign_id).await?;
-    let run = runs::get(conn, scope, outreach.run_id).await?;
-    let instructions = engine_queries::pinned_run_instructions(conn, &run).await?;
-    let mut variables = row.content.variables;
-    variables.insert("has_open_outreach".to_owned(), "true".to_owned());
-    variables.insert("campaign_name".to_owned(), campaign.definition.name().to_owned());
-    variables.insert("run_instructions".to_owned(), instructions.unwrap_or_default());
-    variables.insert("last_call_outcome".to_owned(), row.outcome.unwrap_or_default());
-    Ok(variables)
-}
-
-/// The keys every answer carries (empty or `false` when unknown), for the organization and the
-/// caller when known. The outreach keys are filled by [`outreach_variables`], which this leaves
-/// alone when a caller has an outreach.
-fn builtin_variables(
-    org: Option<(&OrganizationRecord, &str)>,
-    caller: Option<&Caller>,
-) -> BTreeMap<String, String> {
-    let first_name = caller.map(|c| c.patient.fields.first_name.clone()).unwrap_or_default();
-    let mut variables: BTreeMap<String, String> = [
-        ("caller_known", caller.is_some().to_string()),
-        ("shared_phone", caller.is_some_and(|c| c.shares_phone).to_string()),
-        ("organization_name", org.map(|(o, _)| o.name.clone()).unwrap_or_default()),
-        ("organization_phone", org.map(|(_, number)| number.to_owned()).unwrap_or_default()),
-        ("patient_first_name", first_name.clone()),
-        ("first_name", first_name),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    if caller.and_then(|c| c.outreach).is_none() {
-        for key in ["campaign_name", "run_instructions", "last_call_outcome"] {
-            variables.insert(key.to_owned(), String::new());
-        }
-        variables.insert("has_open_outreach".to_owned(), "false".to_owned());
-    }
-    variables
-}
-
 /// An answer without organization or patient data, and (no call being recorded) no metadata.
 fn generic_answer() -> InboundAnswer {
     InboundAnswer {
         override_agent_id: None,
-        dynamic_variables: Some(builtin_variables(None, None)),
+        dynamic_variables: Some(inbound::generic_variables()),
         metadata: None,
     }
-}
-
-/// `at` on the organization's wall clock, like an outbound call's (`None` for an unusable zone).
-fn local_stamp(time_zone: &str, at: DateTime<Utc>) -> Option<LocalStamp> {
-    let local = at.with_timezone(&IanaZone::parse(time_zone).ok()?.tz());
-    Some(LocalStamp {
-        hour: local.hour(),
-        date: local.date_naive(),
-        weekday: local.weekday().number_from_monday(),
-    })
 }
 
 #[cfg(test)]
@@ -275,13 +106,5 @@ mod tests {
             assert_eq!(variables[key], "", "{key}");
         }
         assert!(answer.metadata.is_none());
-    }
-
-    #[test]
-    fn the_local_stamp_is_on_the_organizations_wall_clock() {
-        let at = DateTime::parse_from_rfc3339("2026-11-02T03:30:00Z").unwrap().with_timezone(&Utc);
-        let stamp = local_stamp("America/Chicago", at).unwrap();
-        assert_eq!((stamp.hour, stamp.date.to_string(), stamp.weekday), (21, "2026-11-01".to_owned(), 7));
-        assert_eq!(local_stamp("Mars/Olympus", at), None);
     }
 }
