@@ -5,9 +5,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::office_hours::{OfficeHours, OfficeHoursInput};
+use crate::patch::Patch;
 use crate::phone::PhoneNumber;
 use crate::time_zone::IanaZone;
-use crate::validation::{present, single_line, TextError, ValidationErrors};
+use crate::validation::{single_line, TextError, ValidationErrors};
 
 /// The longest organization name, in characters.
 pub const MAX_ORG_NAME_CHARS: usize = 120;
@@ -177,7 +178,9 @@ impl OrgSettings {
         set(&mut self.name, update.name, "name", &mut changed);
         set(&mut self.time_zone, update.time_zone, "timeZone", &mut changed);
         set(&mut self.office_hours, update.office_hours, "officeHours", &mut changed);
-        set(&mut self.caller_number, update.caller_number, "callerNumber", &mut changed);
+        if update.caller_number.apply_to(&mut self.caller_number) {
+            changed.push("callerNumber");
+        }
         set(
             &mut self.concurrent_call_limit,
             update.concurrent_call_limit,
@@ -208,9 +211,11 @@ pub struct OrganizationUpdate {
     #[cfg_attr(feature = "specta", specta(optional))]
     pub office_hours: Option<OfficeHoursInput>,
     /// New caller number in E.164 form, or `null` to remove it.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    // `default` after `skip_serializing_if`: specta reads them in order, and only `default`
+    // marks the field optional (`?`) in TypeScript.
+    #[serde(skip_serializing_if = "Patch::is_keep", default)]
     #[cfg_attr(feature = "specta", specta(optional))]
-    pub caller_number: Option<Option<String>>,
+    pub caller_number: Patch<String>,
     /// New concurrent call limit, 1..=100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "specta", specta(optional))]
@@ -230,8 +235,8 @@ pub struct ValidOrganizationUpdate {
     pub time_zone: Option<IanaZone>,
     /// New office hours.
     pub office_hours: Option<OfficeHours>,
-    /// `Some(None)` removes the caller number.
-    pub caller_number: Option<Option<PhoneNumber>>,
+    /// [`Patch::Clear`] removes the caller number.
+    pub caller_number: Patch<PhoneNumber>,
     /// New concurrent call limit.
     pub concurrent_call_limit: Option<ConcurrentCallLimit>,
     /// New calls per minute.
@@ -251,11 +256,11 @@ impl OrganizationUpdate {
                 None
             }
         });
-        let caller_number = match self.caller_number {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(n)) => errors.check("callerNumber", PhoneNumber::parse_e164_strict(n.trim())).map(Some),
-        };
+        let caller_number = self
+            .caller_number
+            .try_map(|n| PhoneNumber::parse_e164_strict(n.trim()))
+            .map_err(|e| errors.push("callerNumber", e))
+            .unwrap_or_default();
         let concurrent_call_limit = self
             .concurrent_call_limit
             .and_then(|v| errors.check("concurrentCallLimit", ConcurrentCallLimit::parse(v.into())));
@@ -366,8 +371,8 @@ mod tests {
 
     #[test]
     fn a_null_caller_number_removes_it_and_an_absent_one_keeps_it() {
-        assert_eq!(update(json!({"callerNumber": null})).caller_number, Some(None));
-        assert_eq!(update(json!({})).caller_number, None);
+        assert_eq!(update(json!({"callerNumber": null})).caller_number, Patch::Clear);
+        assert_eq!(update(json!({})).caller_number, Patch::Keep);
 
         let mut settings = OrgSettings::new(OrgName::parse("Lakeside").unwrap());
         settings.caller_number = Some(PhoneNumber::parse("3125550143").unwrap());

@@ -1,4 +1,10 @@
 //! [`Patch`]: one field of a partial update, for fields that can be cleared.
+//!
+//! On the wire a patch field is an optional, nullable field: absent keeps (with
+//! `#[serde(skip_serializing_if = "Patch::is_keep", default)]`, in that order for specta), `null`
+//! clears, a value sets; its TypeScript type is the same `field?: T | null` as an `Option<T>`'s.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// What an update does to a field that may be empty: leave it, clear it, or set it. Plain
 /// `Option<T>` says "leave or set" for fields that are never empty; this replaces the
@@ -76,9 +82,60 @@ impl<T: PartialEq> Patch<T> {
     }
 }
 
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    /// A present field: `null` clears, a value sets (absence is `#[serde(default)]`'s `Keep`).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Patch::to)
+    }
+}
+
+impl<T: Serialize> Serialize for Patch<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Patch::Set(value) => serializer.serialize_some(value),
+            Patch::Keep | Patch::Clear => serializer.serialize_none(),
+        }
+    }
+}
+
+// The wire type is `Option<T>`'s: a nullable value, made optional by `#[specta(optional)]`.
+#[cfg(feature = "specta")]
+impl<T: specta::Type> specta::Type for Patch<T> {
+    fn inline(type_map: &mut specta::TypeMap, generics: specta::Generics) -> specta::datatype::DataType {
+        <Option<T> as specta::Type>::inline(type_map, generics)
+    }
+
+    fn reference(
+        type_map: &mut specta::TypeMap,
+        generics: &[specta::datatype::DataType],
+    ) -> specta::datatype::reference::Reference {
+        <Option<T> as specta::Type>::reference(type_map, generics)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use serde::{Deserialize, Serialize};
+
     use super::Patch;
+
+    #[derive(Debug, PartialEq, Deserialize, Serialize)]
+    struct Update {
+        #[serde(skip_serializing_if = "Patch::is_keep", default)]
+        note: Patch<String>,
+    }
+
+    #[test]
+    fn on_the_wire_absent_keeps_null_clears_and_a_value_sets() {
+        let read = |json: &str| serde_json::from_str::<Update>(json).unwrap().note;
+        assert_eq!(read("{}"), Patch::Keep);
+        assert_eq!(read(r#"{"note": null}"#), Patch::Clear);
+        assert_eq!(read(r#"{"note": "hi"}"#), Patch::Set("hi".to_owned()));
+        let write = |note| serde_json::to_string(&Update { note }).unwrap();
+        assert_eq!(write(Patch::Keep), "{}");
+        assert_eq!(write(Patch::Clear), r#"{"note":null}"#);
+        assert_eq!(write(Patch::Set("hi".into())), r#"{"note":"hi"}"#);
+    }
 
     #[test]
     fn a_nullable_input_field_becomes_keep_clear_or_set() {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rivvi_domain::ids::OrgId;
 use rivvi_domain::office_hours::OfficeHours;
 use rivvi_domain::time_zone::IanaZone;
-use rivvi_domain::PhoneNumber;
+use rivvi_domain::{Patch, PhoneNumber};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -52,14 +52,14 @@ pub struct OrganizationRecord {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// What an organization admin may change. `None` leaves a field alone; `caller_number:
-/// Some(None)` clears it. Values are validated by the domain before they get here.
+/// What an organization admin may change. `None` (or [`Patch::Keep`]) leaves a field alone.
+/// Values are validated by the domain before they get here.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OrgSettingsChange {
     pub name: Option<String>,
     pub time_zone: Option<IanaZone>,
     pub office_hours: Option<OfficeHours>,
-    pub caller_number: Option<Option<PhoneNumber>>,
+    pub caller_number: Patch<PhoneNumber>,
     pub concurrent_call_limit: Option<u32>,
     pub calls_per_minute: Option<u32>,
 }
@@ -76,7 +76,7 @@ impl OrgSettingsChange {
         note(self.name.is_some(), "name");
         note(self.time_zone.is_some(), "time_zone");
         note(self.office_hours.is_some(), "office_hours");
-        note(self.caller_number.is_some(), "caller_number");
+        note(!self.caller_number.is_keep(), "caller_number");
         note(self.concurrent_call_limit.is_some(), "concurrent_call_limit");
         note(self.calls_per_minute.is_some(), "calls_per_minute");
         fields
@@ -130,7 +130,10 @@ pub async fn update_settings(
             Some(hours) => Set(hours_column(hours)?),
             None => NotSet,
         },
-        caller_number: change.caller_number.map_or(NotSet, |number| Set(number.map(String::from))),
+        caller_number: change
+            .caller_number
+            .into_change()
+            .map_or(NotSet, |number| Set(number.map(String::from))),
         concurrent_call_limit: match change.concurrent_call_limit {
             Some(limit) => Set(to_i32("concurrent_call_limit", limit)?),
             None => NotSet,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{PatientId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallOutcome, RowEvent, RowStatus, RunStatus};
+use rivvi_domain::Patch;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -323,17 +324,17 @@ pub struct RowState {
     pub skip_reason: Option<String>,
 }
 
-/// What else changes with a row's status. `None` leaves a column alone; `Some(None)` clears it.
-/// Leaving `dialing` always clears the lease.
+/// What else changes with a row's status; [`Patch::Keep`] leaves a column alone. Leaving
+/// `dialing` always clears the lease.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RowUpdate {
-    pub next_attempt_at: Option<Option<DateTime<Utc>>>,
-    pub outcome: Option<Option<CallOutcome>>,
-    pub analysis: Option<Option<serde_json::Value>>,
+    pub next_attempt_at: Patch<DateTime<Utc>>,
+    pub outcome: Patch<CallOutcome>,
+    pub analysis: Patch<serde_json::Value>,
     /// Never quotes a patient value.
-    pub last_error: Option<Option<String>>,
+    pub last_error: Patch<String>,
     /// Never quotes a patient value.
-    pub skip_reason: Option<Option<String>>,
+    pub skip_reason: Patch<String>,
     /// Takes back the attempt the claim counted: the row goes back or is skipped without any
     /// call having been written for it.
     pub uncount_attempt: bool,
@@ -463,19 +464,19 @@ pub async fn transition(
             .col_expr(run_rows::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(run_rows::Column::LeasedBy, Expr::value(Option::<String>::None));
     }
-    if let Some(next) = update.next_attempt_at {
+    if let Some(next) = update.next_attempt_at.into_change() {
         query = query.col_expr(run_rows::Column::NextAttemptAt, Expr::value(next));
     }
-    if let Some(outcome) = update.outcome {
+    if let Some(outcome) = update.outcome.into_change() {
         query = query.col_expr(run_rows::Column::Outcome, Expr::value(outcome.map(CallOutcome::as_str)));
     }
-    if let Some(analysis) = update.analysis {
+    if let Some(analysis) = update.analysis.into_change() {
         query = query.col_expr(run_rows::Column::Analysis, Expr::value(analysis));
     }
-    if let Some(error) = update.last_error {
+    if let Some(error) = update.last_error.into_change() {
         query = query.col_expr(run_rows::Column::LastError, Expr::value(error));
     }
-    if let Some(reason) = update.skip_reason {
+    if let Some(reason) = update.skip_reason.into_change() {
         query = query.col_expr(run_rows::Column::SkipReason, Expr::value(reason));
     }
     if update.uncount_attempt {

@@ -30,9 +30,9 @@ pub use variable::{
     MAX_LABEL_CHARS, MAX_OPTIONS, MAX_VARIABLES,
 };
 
+use crate::patch::Patch;
 use crate::prompt::placeholders;
 use crate::retry::{RetryPolicy, RetryPolicyInput};
-use crate::validation::present;
 use crate::validation::{multi_line, single_line, ValidationErrors};
 
 /// The longest campaign name, in characters.
@@ -512,9 +512,11 @@ pub struct CampaignUpdate {
     #[cfg_attr(feature = "specta", specta(optional))]
     pub base_prompt: Option<String>,
     /// New voicemail message, or `null` to remove it.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    // `default` after `skip_serializing_if`: specta reads them in order, and only `default`
+    // marks the field optional (`?`) in TypeScript.
+    #[serde(skip_serializing_if = "Patch::is_keep", default)]
     #[cfg_attr(feature = "specta", specta(optional))]
-    pub voicemail_message: Option<Option<String>>,
+    pub voicemail_message: Patch<String>,
     /// Replacement variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "specta", specta(optional))]
@@ -562,9 +564,7 @@ impl CampaignUpdate {
         if let Some(base_prompt) = self.base_prompt {
             merged.base_prompt = base_prompt;
         }
-        if let Some(voicemail_message) = self.voicemail_message {
-            merged.voicemail_message = voicemail_message;
-        }
+        self.voicemail_message.apply_to(&mut merged.voicemail_message);
         if let Some(variables) = self.variables {
             merged.variables = variables;
         }

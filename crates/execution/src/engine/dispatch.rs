@@ -9,7 +9,7 @@ use rivvi_domain::campaign::{CampaignDefinition, PatientField};
 use rivvi_domain::ids::{CallId, OrgId};
 use rivvi_domain::lifecycle::{CallEvent, CallOutcome, CallStatus, RowEvent, RowStatus};
 use rivvi_domain::retry::RetryableOutcome;
-use rivvi_domain::{IanaZone, PhoneNumber};
+use rivvi_domain::{IanaZone, Patch, PhoneNumber};
 use rivvi_persistence::calls::{self, CallChange, NewOutboundCall};
 use rivvi_persistence::patients::{self, PatientFields};
 use rivvi_persistence::run_rows::{self, RowUpdate, RunRowRecord};
@@ -263,8 +263,8 @@ impl Engine {
             .or(patient.as_ref().map(|p| p.phone.as_str()))
             .and_then(|p| PhoneNumber::parse(p).ok());
         let not_now = |reason: &str| RowUpdate {
-            skip_reason: Some(Some(reason.to_owned())),
-            next_attempt_at: Some(None),
+            skip_reason: Patch::Set(reason.to_owned()),
+            next_attempt_at: Patch::Clear,
             uncount_attempt: true,
             ..RowUpdate::default()
         };
@@ -282,7 +282,7 @@ impl Engine {
         if !self.patient_window.is_open(zone, now) {
             let opens = self.patient_window.next_opening(zone, now).unwrap_or(now + TimeDelta::hours(1));
             let update = RowUpdate {
-                next_attempt_at: Some(Some(opens)),
+                next_attempt_at: Patch::Set(opens),
                 uncount_attempt: true,
                 ..RowUpdate::default()
             };

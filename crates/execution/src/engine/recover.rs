@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use rivvi_domain::lifecycle::{CallEvent, CallOutcome, CallStatus, RowEvent, RowStatus};
 use rivvi_domain::retry::RetryableOutcome;
+use rivvi_domain::Patch;
 use rivvi_persistence::calls::{self, CallChange, CallRecord};
 use rivvi_persistence::engine_queries::{self, LeasedRow};
 use rivvi_persistence::run_rows::{self, RowUpdate};
@@ -93,7 +94,7 @@ impl Engine {
             // The call row is committed with the claim, before the provider is asked: without
             // one, nothing was dialled.
             let update =
-                RowUpdate { next_attempt_at: Some(Some(now)), uncount_attempt: true, ..RowUpdate::default() };
+                RowUpdate { next_attempt_at: Patch::Set(now), uncount_attempt: true, ..RowUpdate::default() };
             let moved = run_rows::transition(
                 &self.db,
                 &scope,

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use rivvi_domain::lifecycle::{CallEvent, CallOutcome, CallStatus, RowEvent, RowStatus, RunEvent, RunStatus};
 use rivvi_domain::retry::{RetryDecision, RetryableOutcome};
+use rivvi_domain::Patch;
 use rivvi_persistence::calls::{self, CallChange, CallRecord};
 use rivvi_persistence::run_rows::{self, RowUpdate};
 use rivvi_persistence::runs::{self, RunRecord, RunUpdate};
@@ -171,26 +172,26 @@ impl Engine {
             events.push(RowEvent::CallPlaced);
         }
         let mut update = RowUpdate {
-            outcome: Some(Some(settlement.outcome)),
-            last_error: Some(settlement.last_error),
+            outcome: Patch::Set(settlement.outcome),
+            last_error: Patch::to(settlement.last_error),
             ..RowUpdate::default()
         };
         if let Some(analysis) = settlement.analysis {
-            update.analysis = Some(Some(analysis));
+            update.analysis = Patch::Set(analysis);
         }
         match definition.retry_policy().decide(settlement.retryable, row.attempts, now) {
             RetryDecision::RetryAt(_) if run.status.is_final() => {
                 events.extend([RowEvent::Retry, RowEvent::Cancel]);
-                update.next_attempt_at = Some(None);
+                update.next_attempt_at = Patch::Clear;
             }
             RetryDecision::RetryAt(at) => {
                 events.push(RowEvent::Retry);
-                update.next_attempt_at = Some(Some(at));
+                update.next_attempt_at = Patch::Set(at);
             }
             RetryDecision::Final => {
                 let reached = matches!(settlement.outcome, CallOutcome::Reached | CallOutcome::Voicemail);
                 events.push(if reached { RowEvent::Complete } else { RowEvent::Fail });
-                update.next_attempt_at = Some(None);
+                update.next_attempt_at = Patch::Clear;
             }
         }
         let status =

@@ -1,5 +1,5 @@
 use rivvi_domain::office_hours::OfficeHours;
-use rivvi_domain::PhoneNumber;
+use rivvi_domain::{Patch, PhoneNumber};
 use rivvi_persistence::identity::soft_delete_org;
 use rivvi_persistence::organizations::{self, NewOrganization, OrgSettingsChange};
 use rivvi_persistence::testing::on_each_backend;
@@ -67,7 +67,7 @@ async fn settings_change_only_the_given_fields() {
         let change = OrgSettingsChange {
             time_zone: Some("America/Chicago".parse().unwrap()),
             office_hours: Some(hours.clone()),
-            caller_number: Some(Some("+15555550100".parse().unwrap())),
+            caller_number: Patch::Set("+15555550100".parse().unwrap()),
             concurrent_call_limit: Some(4),
             ..Default::default()
         };
@@ -79,7 +79,7 @@ async fn settings_change_only_the_given_fields() {
         let cleared = organizations::update_settings(
             &db,
             &scope,
-            OrgSettingsChange { caller_number: Some(None), ..Default::default() },
+            OrgSettingsChange { caller_number: Patch::Clear, ..Default::default() },
         )
         .await
         .unwrap();

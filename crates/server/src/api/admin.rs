@@ -4,7 +4,7 @@
 use rivvi_domain::ids::OrgId;
 use rivvi_domain::office_hours::OfficeHoursInput;
 use rivvi_domain::organization::OrganizationUpdate;
-use rivvi_domain::Role;
+use rivvi_domain::{Patch, Role};
 use rspc::{Router, RouterBuilder};
 use serde::{Deserialize, Serialize};
 use specta::Type;
@@ -98,7 +98,7 @@ async fn create(ctx: &Ctx, input: CreateOrganization) -> ApiResult<Organization>
             name: None,
             time_zone: input.time_zone,
             office_hours: input.office_hours,
-            caller_number: input.caller_number.map(Some),
+            caller_number: input.caller_number.map_or(Patch::Keep, Patch::Set),
             concurrent_call_limit: input.concurrent_call_limit,
             calls_per_minute: input.calls_per_minute,
         },

@@ -111,12 +111,12 @@ pub struct PatientUpdate {
     #[serde(default)]
     #[specta(optional)]
     pub phone: Option<String>,
-    #[serde(default, deserialize_with = "rivvi_domain::validation::present")]
+    #[serde(default)]
     #[specta(optional)]
-    pub secondary_phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "rivvi_domain::validation::present")]
+    pub secondary_phone: Patch<String>,
+    #[serde(default)]
     #[specta(optional)]
-    pub mrn: Option<Option<String>>,
+    pub mrn: Patch<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -170,8 +170,8 @@ async fn update(ctx: &Ctx, input: PatientUpdate) -> ApiResult<Patient> {
         last_name: input.last_name,
         birth_date: input.birth_date,
         phone: input.phone,
-        secondary_phone: Patch::from_nullable(input.secondary_phone),
-        mrn: Patch::from_nullable(input.mrn),
+        secondary_phone: input.secondary_phone,
+        mrn: input.mrn,
     };
     Ok(patients::update(&ctx.state, &caller, input.id, changes).await?.into())
 }

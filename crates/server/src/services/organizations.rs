@@ -7,6 +7,7 @@ use rivvi_domain::organization::{
     CallsPerMinute, ConcurrentCallLimit, OrgName, OrgSettings, OrganizationUpdate,
 };
 use rivvi_domain::validation::ValidationErrors;
+use rivvi_domain::Patch;
 use rivvi_persistence::identity::{self, MemberRecord};
 use rivvi_persistence::organizations::{self, NewOrganization, OrgSettingsChange, OrganizationRecord};
 use rivvi_persistence::Page;
@@ -127,7 +128,7 @@ pub async fn create(
         slug,
         time_zone: settings.time_zone,
         office_hours: settings.office_hours,
-        caller_number: settings.caller_number.flatten(),
+        caller_number: settings.caller_number.into_change().flatten(),
         concurrent_call_limit: settings.concurrent_call_limit.map(|l| l.get()),
         calls_per_minute: settings.calls_per_minute.map(|l| l.get()),
     };
@@ -164,7 +165,10 @@ fn change_for(settings: OrgSettings, changed: &[&str]) -> OrgSettingsChange {
         name: has("name").then(|| settings.name.into()),
         time_zone: has("timeZone").then_some(settings.time_zone),
         office_hours: has("officeHours").then_some(settings.office_hours),
-        caller_number: has("callerNumber").then_some(settings.caller_number),
+        caller_number: match has("callerNumber") {
+            true => Patch::to(settings.caller_number),
+            false => Patch::Keep,
+        },
         concurrent_call_limit: has("concurrentCallLimit").then(|| settings.concurrent_call_limit.get()),
         calls_per_minute: has("callsPerMinute").then(|| settings.calls_per_minute.get()),
     }
