@@ -50,10 +50,8 @@ async fn calls_per_minute_bounds_dialling_even_with_free_slots() {
     on_each_backend(|db| async move {
         let spec = OrgSpec { concurrent_call_limit: 20, calls_per_minute: 4, ..OrgSpec::default() };
         let world = World::new(db, spec).await;
-        let campaign = world.campaign(None).await;
-        let run = world.run(campaign, &(0..10).map(Person::chicago).collect::<Vec<_>>()).await;
         let engine = world.engine("engine-a");
-        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
+        world.started_run(&engine, &(0..10).map(Person::chicago).collect::<Vec<_>>()).await;
 
         let first = engine.dispatch_tick(world.now()).await.unwrap();
         world.clock.advance(TimeDelta::seconds(30));

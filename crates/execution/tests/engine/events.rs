@@ -9,18 +9,14 @@ use rivvi_persistence::testing::on_each_backend;
 use rivvi_persistence::webhook_events;
 use serde_json::json;
 
-use rivvi_execution::engine::lifecycle::RunChange;
-
-use crate::support::{by_test, Fault, OrgSpec, Person, World};
+use crate::support::{Fault, OrgSpec, Person, World};
 
 #[tokio::test]
 async fn replayed_and_out_of_order_events_change_nothing() {
     on_each_backend(|db| async move {
         let world = World::new(db, OrgSpec::default()).await;
-        let campaign = world.campaign(None).await;
-        let run = world.run(campaign, &[Person::chicago(0)]).await;
         let engine = world.engine("engine-a");
-        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
+        let run = world.started_run(&engine, &[Person::chicago(0)]).await;
         engine.dispatch_tick(world.now()).await.unwrap();
         world.clock.advance(TimeDelta::minutes(10));
         let events = world.take_events();
@@ -98,10 +94,8 @@ async fn an_event_about_an_unknown_call_is_recorded_and_ignored() {
 async fn a_call_whose_create_answer_was_lost_is_linked_by_its_webhooks() {
     on_each_backend(|db| async move {
         let world = World::new(db, OrgSpec::default()).await;
-        let campaign = world.campaign(None).await;
-        let run = world.run(campaign, &[Person::chicago(0)]).await;
         let engine = world.engine("engine-a");
-        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
+        let run = world.started_run(&engine, &[Person::chicago(0)]).await;
         world.provider.inject([Fault::LoseAnswer]);
 
         let lost = engine.dispatch_tick(world.now()).await.unwrap();

@@ -12,9 +12,7 @@ use rivvi_persistence::inbound::{self, NewInboundCall};
 use rivvi_persistence::testing::on_each_backend;
 use serde_json::{json, Value};
 
-use rivvi_execution::engine::lifecycle::RunChange;
-
-use crate::support::{by_test, OrgSpec, Person, World, CALLER};
+use crate::support::{OrgSpec, Person, World, CALLER};
 
 /// Retell's webhook about the inbound call `provider_call_id`, echoing `metadata`.
 fn event(kind: &str, provider_call_id: &str, status: &str, metadata: &Value, start_ms: i64) -> CallEvent {
@@ -66,10 +64,8 @@ async fn an_inbound_callback_is_linked_by_its_metadata_and_never_moves_the_outbo
         let world = World::new(db, OrgSpec::default()).await;
         let person = Person::chicago(0);
         world.sim.script_outcomes(&person.phone, [CallOutcome::NoAnswer]);
-        let campaign = world.campaign(None).await;
-        let run = world.run(campaign, &[person]).await;
         let engine = world.engine("engine-a");
-        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
+        let run = world.started_run(&engine, &[person]).await;
         engine.dispatch_tick(world.now()).await.unwrap();
         world.clock.advance(TimeDelta::minutes(5));
         world.deliver(&engine).await;
@@ -120,10 +116,8 @@ async fn an_inbound_call_event_naming_another_organization_is_not_linked() {
     on_each_backend(|db| async move {
         // Arrange
         let world = World::new(db, OrgSpec::default()).await;
-        let campaign = world.campaign(None).await;
-        let run = world.run(campaign, &[Person::chicago(1)]).await;
         let engine = world.engine("engine-a");
-        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
+        let run = world.started_run(&engine, &[Person::chicago(1)]).await;
         engine.dispatch_tick(world.now()).await.unwrap();
         let (row, _) = world.rows(run).await.remove(0);
         let outbound = world.calls_of(row.id).await.remove(0);

@@ -60,10 +60,8 @@ async fn office_hours_follow_the_new_york_clock_across_the_november_dst_change()
         let world = World::new(db, spec).await;
         // Saturday 2026-10-31 17:30 EDT: closed for the day.
         world.clock.set(at("2026-10-31T21:30:00Z"));
-        let campaign = world.campaign(None).await;
-        let run = world.run(campaign, &[Person::new(0, "+12125550101")]).await;
         let engine = world.engine("engine-a");
-        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
+        let run = world.started_run(&engine, &[Person::new(0, "+12125550101")]).await;
 
         let saturday = engine.schedule_tick(world.now()).await.unwrap();
         // Clocks fall back at 02:00 on Sunday: 09:00 EST is 14:00 UTC, not 13:00.

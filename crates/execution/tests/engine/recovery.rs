@@ -64,10 +64,8 @@ async fn an_engine_killed_mid_run_is_recovered_by_another_without_a_second_dial(
 async fn a_call_whose_final_webhook_never_came_is_reconciled_from_the_provider() {
     on_each_backend(|db| async move {
         let world = World::new(db, OrgSpec::default()).await;
-        let campaign = world.campaign(None).await;
-        let run = world.run(campaign, &[Person::chicago(0)]).await;
         let engine = world.engine("engine-a");
-        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
+        let run = world.started_run(&engine, &[Person::chicago(0)]).await;
         engine.dispatch_tick(world.now()).await.unwrap();
 
         world.clock.advance(TimeDelta::minutes(10));

@@ -120,10 +120,8 @@ async fn a_provider_refusal_counts_as_a_dial_failed_attempt() {
     on_each_backend(|db| async move {
         let world = World::new(db, OrgSpec::default()).await;
         // The default policy: dial failures retried, three attempts, an hour apart.
-        let campaign = world.campaign(None).await;
-        let run = world.run(campaign, &[Person::chicago(0)]).await;
         let engine = world.engine("engine-a");
-        engine.change_run(&world.scope, run, RunChange::Start, &by_test()).await.unwrap();
+        let run = world.started_run(&engine, &[Person::chicago(0)]).await;
         world.provider.inject([Fault::Refuse]);
 
         let refused = engine.dispatch_tick(world.now()).await.unwrap();

@@ -11,7 +11,7 @@ use rivvi_domain::campaign::NewCampaign;
 use rivvi_domain::ids::{CampaignId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
 use rivvi_execution::clock::{Clock, ManualClock};
-use rivvi_execution::engine::lifecycle::ChangedBy;
+use rivvi_execution::engine::lifecycle::{ChangedBy, RunChange};
 use rivvi_execution::engine::{Engine, EngineSettings};
 use rivvi_execution::provider::{CreateCall, ProviderCall, ProviderError, ProviderFuture, VoiceProvider};
 use rivvi_execution::retell::webhook::CallEvent;
@@ -297,6 +297,14 @@ impl World {
             settings,
         )
         .unwrap()
+    }
+
+    /// A run of a default campaign for `people`, started through the lifecycle's front door.
+    pub async fn started_run(&self, engine: &Engine, people: &[Person]) -> RunId {
+        let campaign = self.campaign(None).await;
+        let run = self.run(campaign, people).await;
+        engine.change_run(&self.scope, run, RunChange::Start, &by_test()).await.unwrap();
+        run
     }
 
     /// A campaign with `retry_policy` (the domain default when `None`).

@@ -6,12 +6,11 @@ use rivvi_domain::office_hours::OfficeHoursInput;
 use rivvi_domain::organization::OrganizationUpdate;
 use rivvi_domain::{Patch, Role};
 use rspc::{Router, RouterBuilder};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use specta::Type;
 
 use super::error::ApiResult;
 use super::organizations::Organization;
-use super::paging::{count, has_more};
 use super::Ctx;
 use crate::services::organizations::{self, OrganizationRequest};
 
@@ -37,12 +36,8 @@ pub struct ById {
     pub id: OrgId,
 }
 
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct OrganizationPage {
-    pub organizations: Vec<Organization>,
-    pub total: u32,
-    pub has_more: bool,
+page_output! {
+    pub struct OrganizationPage { organizations: Organization }
 }
 
 /// An organization created by an operator ahead of its Clerk webhook.
@@ -76,11 +71,7 @@ async fn list(ctx: &Ctx, input: OrganizationSearch) -> ApiResult<OrganizationPag
     ctx.require(Role::SuperAdmin)?;
     let page = input.page()?;
     let (records, total) = organizations::list_all(&ctx.state, input.search.as_deref(), page).await?;
-    Ok(OrganizationPage {
-        has_more: has_more(page, records.len(), total),
-        organizations: records.into_iter().map(Organization::from).collect(),
-        total: count(total),
-    })
+    Ok(OrganizationPage::of(page, records, total, Organization::from))
 }
 
 async fn get(ctx: &Ctx, input: ById) -> ApiResult<Organization> {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use specta::Type;
 
 use super::error::ApiResult;
-use super::paging::{check_time_range, count, has_more};
+use super::paging::check_time_range;
 use super::Ctx;
 use crate::services::audit;
 
@@ -59,12 +59,8 @@ pub struct AuditLogEntry {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditPage {
-    pub entries: Vec<AuditLogEntry>,
-    pub total: u32,
-    pub has_more: bool,
+page_output! {
+    pub struct AuditPage { entries: AuditLogEntry }
 }
 
 async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
@@ -80,8 +76,7 @@ async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
         page,
     };
     let (entries, total) = audit::list(&ctx.state, &caller, &filter).await?;
-    let has_more = has_more(page, entries.len(), total);
-    Ok(AuditPage { entries: entries.into_iter().map(view).collect(), total: count(total), has_more })
+    Ok(AuditPage::of(page, entries, total, view))
 }
 
 fn view(entry: AuditEntry) -> AuditLogEntry {

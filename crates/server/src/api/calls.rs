@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::ApiResult;
-use super::paging::{check_time_range, count, has_more};
+use super::paging::check_time_range;
 use super::Ctx;
 use crate::services::calls;
 
@@ -103,12 +103,8 @@ pub struct CallSummary {
     pub duration_ms: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct CallPage {
-    pub calls: Vec<CallSummary>,
-    pub total: u32,
-    pub has_more: bool,
+page_output! {
+    pub struct CallPage { calls: CallSummary }
 }
 
 /// One call in full.
@@ -167,15 +163,9 @@ async fn list(ctx: &Ctx, input: ListCalls) -> ApiResult<CallPage> {
         },
     };
     let (entries, total) = calls::list(&ctx.state, &caller, &filter, page).await?;
-    let has_more = has_more(page, entries.len(), total);
-    Ok(CallPage {
-        calls: entries
-            .into_iter()
-            .map(|entry| summary_view(entry.call, entry.patient_name.as_ref(), entry.patient_phone_last4))
-            .collect(),
-        total: count(total),
-        has_more,
-    })
+    Ok(CallPage::of(page, entries, total, |entry| {
+        summary_view(entry.call, entry.patient_name.as_ref(), entry.patient_phone_last4)
+    }))
 }
 
 async fn get(ctx: &Ctx, input: CallById) -> ApiResult<CallDetail> {

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::ApiResult;
-use super::paging::{count, has_more};
 use super::Ctx;
 use crate::services::campaigns;
 use rivvi_persistence::campaigns::Campaign as StoredCampaign;
@@ -101,12 +100,8 @@ pub struct PromptVersion {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct PromptHistory {
-    pub versions: Vec<PromptVersion>,
-    pub total: u32,
-    pub has_more: bool,
+page_output! {
+    pub struct PromptHistory { versions: PromptVersion }
 }
 
 async fn list(ctx: &Ctx, input: ListCampaigns) -> ApiResult<Vec<Campaign>> {
@@ -135,26 +130,19 @@ async fn prompt_history(ctx: &Ctx, input: PromptHistoryQuery) -> ApiResult<Promp
     let page = input.page()?;
     let (versions, total) =
         campaigns::prompt_history(&ctx.state, &caller, input.campaign_id, input.org_id, page).await?;
-    Ok(PromptHistory {
-        has_more: has_more(page, versions.len(), total),
-        versions: versions
-            .into_iter()
-            .map(|v| PromptVersion {
-                id: v.id,
-                number: v.number,
-                run_id: v.run_id,
-                base_prompt: v.base_prompt,
-                run_instructions: v.run_instructions,
-                composed_prompt: v.composed_prompt,
-                voicemail_message: v.voicemail_message,
-                diff: v.diff,
-                author_user_id: v.author_user_id,
-                reason: v.reason,
-                created_at: v.created_at,
-            })
-            .collect(),
-        total: count(total),
-    })
+    Ok(PromptHistory::of(page, versions, total, |v| PromptVersion {
+        id: v.id,
+        number: v.number,
+        run_id: v.run_id,
+        base_prompt: v.base_prompt,
+        run_instructions: v.run_instructions,
+        composed_prompt: v.composed_prompt,
+        voicemail_message: v.voicemail_message,
+        diff: v.diff,
+        author_user_id: v.author_user_id,
+        reason: v.reason,
+        created_at: v.created_at,
+    }))
 }
 
 impl From<StoredCampaign> for Campaign {

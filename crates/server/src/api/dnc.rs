@@ -15,7 +15,7 @@ use specta::Type;
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult};
-use super::paging::{count, has_more, Pagination};
+use super::paging::Pagination;
 use super::Ctx;
 use crate::services::dnc::{self, Listed};
 
@@ -66,12 +66,8 @@ pub struct DoNotCallEntry {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct DoNotCallPage {
-    pub entries: Vec<DoNotCallEntry>,
-    pub total: u32,
-    pub has_more: bool,
+page_output! {
+    pub struct DoNotCallPage { entries: DoNotCallEntry }
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -97,11 +93,7 @@ async fn list(ctx: &Ctx, input: Pagination) -> ApiResult<DoNotCallPage> {
     let caller = ctx.require(Role::Admin)?;
     let page = input.page()?;
     let (entries, total) = dnc::list(&ctx.state, &caller, page).await?;
-    Ok(DoNotCallPage {
-        has_more: has_more(page, entries.len(), total),
-        entries: entries.into_iter().map(|e| entry_view(e.record, e.number)).collect(),
-        total: count(total),
-    })
+    Ok(DoNotCallPage::of(page, entries, total, |e| entry_view(e.record, e.number)))
 }
 
 async fn add(ctx: &Ctx, input: AddNumber) -> ApiResult<AddedNumber> {

@@ -58,6 +58,37 @@ macro_rules! paged_input {
     };
 }
 
+/// A list procedure's answer: one page of `items` mapped to their wire type, the number of all
+/// matching, and whether more follow; `Name::of(page, found, total, view)` builds it.
+macro_rules! page_output {
+    ($(#[$meta:meta])* pub struct $name:ident { $items:ident: $item:ident }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, serde::Serialize, specta::Type)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub $items: Vec<$item>,
+            pub total: u32,
+            pub has_more: bool,
+        }
+
+        impl $name {
+            /// The page `found` (of `total` matching), each mapped to the wire by `view`.
+            pub fn of<R>(
+                page: rivvi_persistence::Page,
+                found: Vec<R>,
+                total: u64,
+                view: impl FnMut(R) -> $item,
+            ) -> Self {
+                $name {
+                    has_more: $crate::api::paging::has_more(page, found.len(), total),
+                    $items: found.into_iter().map(view).collect(),
+                    total: $crate::api::paging::count(total),
+                }
+            }
+        }
+    };
+}
+
 pub mod admin;
 pub mod audit;
 pub mod calls;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use specta::Type;
 
 use super::error::ApiResult;
-use super::paging::{count, has_more, Pagination};
+use super::paging::Pagination;
 use super::Ctx;
 use crate::services::organizations;
 
@@ -73,12 +73,8 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct MemberList {
-    pub members: Vec<Member>,
-    pub total: u32,
-    pub has_more: bool,
+page_output! {
+    pub struct MemberList { members: Member }
 }
 
 async fn get_current(ctx: &Ctx) -> ApiResult<Organization> {
@@ -95,23 +91,16 @@ async fn get_members(ctx: &Ctx, input: Pagination) -> ApiResult<MemberList> {
     let caller = ctx.require(Role::Member)?;
     let page = input.page()?;
     let (members, total) = organizations::members(&ctx.state, &caller, page).await?;
-    Ok(MemberList {
-        has_more: has_more(page, members.len(), total),
-        members: members
-            .into_iter()
-            .map(|m| Member {
-                user_id: m.user.id,
-                clerk_user_id: m.user.clerk_user_id,
-                email: m.user.email,
-                first_name: m.user.first_name,
-                last_name: m.user.last_name,
-                image_url: m.user.image_url,
-                role: m.role,
-                joined_at: m.joined_at,
-            })
-            .collect(),
-        total: count(total),
-    })
+    Ok(MemberList::of(page, members, total, |m| Member {
+        user_id: m.user.id,
+        clerk_user_id: m.user.clerk_user_id,
+        email: m.user.email,
+        first_name: m.user.first_name,
+        last_name: m.user.last_name,
+        image_url: m.user.image_url,
+        role: m.role,
+        joined_at: m.joined_at,
+    }))
 }
 
 async fn update(ctx: &Ctx, input: OrganizationUpdate) -> ApiResult<Organization> {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::ApiResult;
-use super::paging::{count, has_more, Pagination};
+use super::paging::Pagination;
 use super::Ctx;
 use crate::services::patients::{self, PatientChanges};
 use rivvi_persistence::patients::PatientFields;
@@ -57,12 +57,8 @@ impl From<PatientRecord> for Patient {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct PatientPage {
-    pub patients: Vec<Patient>,
-    pub total: u32,
-    pub has_more: bool,
+page_output! {
+    pub struct PatientPage { patients: Patient }
 }
 
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -131,11 +127,7 @@ async fn list(ctx: &Ctx, input: Pagination) -> ApiResult<PatientPage> {
     let caller = ctx.require(Role::Member)?;
     let page = input.page()?;
     let (records, total) = patients::list(&ctx.state, &caller, page).await?;
-    Ok(PatientPage {
-        has_more: has_more(page, records.len(), total),
-        patients: records.into_iter().map(Patient::from).collect(),
-        total: count(total),
-    })
+    Ok(PatientPage::of(page, records, total, Patient::from))
 }
 
 async fn get(ctx: &Ctx, input: PatientById) -> ApiResult<Patient> {

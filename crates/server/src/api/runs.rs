@@ -264,12 +264,8 @@ pub struct Run {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub struct RunPage {
-    pub runs: Vec<Run>,
-    pub total: u32,
-    pub has_more: bool,
+page_output! {
+    pub struct RunPage { runs: Run }
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -341,8 +337,7 @@ async fn list(ctx: &Ctx, input: ListRuns) -> ApiResult<RunPage> {
     let caller = ctx.require(Role::Member)?;
     let page = input.page()?;
     let (records, total) = runs::list(&ctx.state, &caller, input.campaign_id, page).await?;
-    let has_more = has_more(page, records.len(), total);
-    Ok(RunPage { runs: records.into_iter().map(run_view).collect(), total: count(total), has_more })
+    Ok(RunPage::of(page, records, total, run_view))
 }
 
 async fn get_rows(ctx: &Ctx, input: GetRows) -> ApiResult<RunRows> {

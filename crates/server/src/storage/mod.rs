@@ -199,7 +199,7 @@ impl ObjectStore {
             ObjectStore::Local(store) => store.put(key, counted).await?,
             ObjectStore::S3(store) => store.put(key, counted).await?,
         }
-        Ok(PutResult { size, sha256: hex(&hasher.finalize()) })
+        Ok(PutResult { size, sha256: hex::encode(hasher.finalize()) })
     }
 
     /// The whole object. Uploads are bounded by the upload limit, so reading one into memory is
@@ -271,19 +271,9 @@ fn check_key(key: &str) -> Result<(), StorageError> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    out
-}
-
 /// Lowercase hex SHA-256 of `bytes`, as [`PutResult::sha256`] reports it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]
