@@ -12,7 +12,7 @@
 //! - [`app`]: [`app::Application`], the built server that tests start on port 0.
 //! - [`state`]: [`state::AppState`], the one cheap-to-clone root of every handler.
 //! - [`auth`]: Clerk JWT verification, the caller identity and the role check
-//!   ([`auth::OrgCaller`]).
+//!   ([`auth::OrgCaller`]), and Svix webhook signatures.
 //! - [`api`]: the rspc procedure router: wire types and thin handlers, one module per namespace,
 //!   and the one map of errors to the wire.
 //! - [`http`]: plain HTTP routes (health, metrics, uploads) and the middleware stack.

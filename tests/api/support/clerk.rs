@@ -1,6 +1,6 @@
 //! Clerk webhook deliveries signed like Svix signs them, and row counts of the identity tables.
 
-use rivvi_server::webhooks::signature::sign_svix;
+use rivvi_server::auth::svix::sign_svix;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 

@@ -7,8 +7,9 @@
 //!
 //! Every area's error reaches the wire through here: [`AccessError`] (auth), [`ServiceError`]
 //! (use cases) and the errors of the crates they call ([`EngineError`], [`IngestError`],
-//! [`UploadError`], [`PersistenceError`]). rspc procedures answer `rspc::Error`; plain HTTP routes
-//! (`POST /uploads`) answer the same status with `{"error": message}`.
+//! [`UploadError`], [`PersistenceError`]), and a webhook's [`SignatureError`]. rspc procedures
+//! answer `rspc::Error`; plain HTTP routes (`POST /uploads`, the webhooks) answer the same status
+//! with `{"error": message}`.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,7 @@ use rspc::ErrorCode;
 use serde::Serialize;
 use specta::Type;
 
+use crate::auth::svix::SignatureError;
 use crate::auth::AccessError;
 use crate::services::uploads::UploadError;
 use crate::services::ServiceError;
@@ -57,6 +59,15 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// A webhook body that is not what the route takes (not JSON, another event).
+    #[error("{0}")]
+    MalformedBody(String),
+    /// A webhook whose signature did not verify (the reason never quotes the body).
+    #[error("{0}")]
+    Unverified(String),
+    /// A route whose configuration is missing (a webhook without its signing secret).
+    #[error("{0}")]
+    Unavailable(&'static str),
 
     // --- internal
     #[error("internal error")]
@@ -66,10 +77,6 @@ pub enum ApiError {
 impl ApiError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         ApiError::Validation(vec![FieldIssue { field: field.into(), reason: reason.into() }])
-    }
-
-    pub fn not_found(entity: &'static str) -> Self {
-        ApiError::NotFound { entity }
     }
 }
 
@@ -115,7 +122,9 @@ impl ApiError {
                 StatusCode::FORBIDDEN
             }
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) | ApiError::MalformedBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unverified(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -213,6 +222,12 @@ impl From<UploadError> for ApiError {
             UploadError::Internal(inner) => ApiError::Internal(inner),
             other => ApiError::invalid("file", other.to_string()),
         }
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(err: SignatureError) -> Self {
+        ApiError::Unverified(err.to_string())
     }
 }
 

@@ -7,6 +7,7 @@ pub mod claims;
 pub mod dev_key;
 pub mod middleware;
 pub mod resolve;
+pub mod svix;
 pub mod verifier;
 
 use rivvi_domain::ids::{OrgId, UserId};

@@ -1,8 +1,8 @@
 //! Signed callbacks from providers, transport only. Each verifies its signature on the raw body
 //! before parsing, calls one use case (`services::identity`, `services::inbound`, or the engine's
-//! `apply_call_event`) and maps its result to the HTTP answer the provider expects.
+//! `apply_call_event`) and maps its result to the HTTP answer the provider expects; errors become
+//! `{"error": ...}` answers through `api::error`, like every other route's.
 
 pub mod clerk;
 pub mod retell;
 pub mod retell_inbound;
-pub mod signature;

@@ -14,6 +14,7 @@ use rivvi_execution::engine::ApplyOutcome;
 use rivvi_execution::retell::webhook::{verify, CallEvent, SIGNATURE_HEADER};
 use serde_json::json;
 
+use crate::api::ApiError;
 use crate::state::AppState;
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -22,7 +23,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     }
     let event: CallEvent = match serde_json::from_slice(&body) {
         Ok(event) => event,
-        Err(err) => return refuse(StatusCode::BAD_REQUEST, &format!("not a call event: {err}")),
+        Err(err) => return ApiError::MalformedBody(format!("not a call event: {err}")).into_response(),
     };
     match state.engine.apply_call_event(&event).await {
         Ok(outcome) => {
@@ -38,10 +39,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             };
             (StatusCode::OK, Json(json!({"status": status}))).into_response()
         }
-        Err(err) => {
-            tracing::error!(error = %err, "applying a Retell webhook failed");
-            refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
+        Err(err) => ApiError::Internal(err.into()).into_response(),
     }
 }
 
@@ -51,27 +49,13 @@ pub(super) fn verify_signature<'h>(
     state: &AppState,
     headers: &'h HeaderMap,
     body: &[u8],
-) -> Result<&'h str, Unauthorized> {
+) -> Result<&'h str, ApiError> {
     let Some(signature) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
-        return Err(Unauthorized("missing x-retell-signature".to_owned()));
+        return Err(ApiError::Unverified("missing x-retell-signature".to_owned()));
     };
     if let Err(err) = verify(state.retell_webhook_key.expose(), signature, body, state.clock.now_ms()) {
         tracing::warn!(reason = %err, "Retell webhook refused");
-        return Err(Unauthorized(err.to_string()));
+        return Err(ApiError::Unverified(err.to_string()));
     }
     Ok(signature)
-}
-
-/// A webhook whose signature did not verify: 401 with the reason (which never quotes the body).
-#[derive(Debug)]
-pub(super) struct Unauthorized(String);
-
-impl IntoResponse for Unauthorized {
-    fn into_response(self) -> Response {
-        refuse(StatusCode::UNAUTHORIZED, &self.0)
-    }
-}
-
-pub(super) fn refuse(status: StatusCode, reason: &str) -> Response {
-    (status, Json(json!({"error": reason}))).into_response()
 }

@@ -28,7 +28,8 @@ use rivvi_execution::engine::error_chain;
 use rivvi_execution::retell::webhook::{InboundAnswer, InboundRequest, InboundResponse};
 use serde_json::json;
 
-use super::retell::{refuse, verify_signature};
+use super::retell::verify_signature;
+use crate::api::ApiError;
 use crate::services::inbound::{self, InboundOutcome};
 use crate::state::AppState;
 
@@ -46,10 +47,13 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     };
     let request: InboundRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(err) => return refuse(StatusCode::BAD_REQUEST, &format!("not a call_inbound request: {err}")),
+        Err(err) => {
+            return ApiError::MalformedBody(format!("not a call_inbound request: {err}")).into_response()
+        }
     };
     if request.event != INBOUND_EVENT {
-        return refuse(StatusCode::BAD_REQUEST, "not a call_inbound request: event must be call_inbound");
+        return ApiError::MalformedBody("not a call_inbound request: event must be call_inbound".into())
+            .into_response();
     }
     // The signature names this exact delivery (its digest covers the body and the timestamp).
     let replay_key = format!("{INBOUND_EVENT}:{}", signature.trim().to_ascii_lowercase());

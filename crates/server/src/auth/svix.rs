@@ -1,4 +1,5 @@
-//! Webhook signature schemes, verified on the raw body before anything is parsed.
+//! Svix webhook signatures (Clerk signs its webhooks with Svix), verified on the raw body before
+//! anything is parsed.
 
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
