@@ -10,7 +10,7 @@ export type Procedures = {
         { key: "calls.get", input: CallById, result: CallDetail } | 
         { key: "calls.list", input: ListCalls, result: CallPage } | 
         { key: "campaigns.get", input: GetCampaign, result: Campaign } | 
-        { key: "campaigns.list", input: ListCampaigns, result: Campaign[] } | 
+        { key: "campaigns.list", input: ListCampaigns, result: CampaignPage } | 
         { key: "campaigns.promptHistory", input: PromptHistoryQuery, result: PromptHistory } | 
         { key: "dnc.list", input: Pagination, result: DoNotCallPage } | 
         { key: "organizations.getCurrent", input: never, result: Organization } | 
@@ -282,6 +282,8 @@ export type CampaignDefinition = { name: string; direction: Direction; status: C
  */
 export type CampaignId = string
 
+export type CampaignPage = { campaigns: Campaign[]; total: number; hasMore: boolean }
+
 /**
  * Whether a campaign can be used.
  */
@@ -511,7 +513,7 @@ dateField?: CallDateField | null; limit?: number | null; offset?: number | null 
 /**
  * `orgId` is honoured for super admins only; everyone else sees their own organization.
  */
-export type ListCampaigns = { orgId?: OrgId | null }
+export type ListCampaigns = { orgId?: OrgId | null; limit?: number | null; offset?: number | null }
 
 export type ListRuns = { campaignId?: CampaignId | null; limit?: number | null; offset?: number | null }
 

@@ -13,9 +13,9 @@ fn random_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The campaign ids of a `campaigns.list` page.
 fn ids(response: &crate::support::RpcResponse) -> BTreeSet<String> {
-    response
-        .data()
+    response.data()["campaigns"]
         .as_array()
         .expect("a list")
         .iter()
@@ -69,7 +69,12 @@ async fn the_campaign_list_shows_only_the_callers_own_campaigns() {
 
     // Assert
     assert_eq!(ids(&alpha), BTreeSet::from([world.alpha.campaign_id.clone(), second]));
-    assert!(alpha.data().as_array().unwrap().iter().all(|c| c["orgId"] == world.alpha.id.as_str()));
+    assert!(alpha.data()["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["orgId"] == world.alpha.id.as_str()));
+    assert_eq!((alpha.data()["total"].clone(), alpha.data()["hasMore"].clone()), (json!(2), json!(false)));
     assert_eq!(ids(&beta), BTreeSet::from([world.beta.campaign_id.clone()]));
     app.stop().await;
 }
@@ -241,5 +246,38 @@ async fn a_super_admin_reads_another_orgs_campaigns_only_by_naming_it_and_the_re
     // Alpha's log knows nothing of it.
     let alpha = audit_entries(&app, &world.alpha.admin).await;
     assert!(alpha.iter().all(|e| e["entityId"] != beta.id.as_str()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_campaign_list_pages_and_says_whether_more_follow() {
+    // Arrange: three campaigns in alpha (the seeded "Alpha confirmations" among them), by name.
+    let app = TestApp::spawn().await;
+    let world = seed::world(&app).await;
+    seed::create_campaign(&app, &world.super_admin, &world.alpha.id, "Aardvark recalls").await;
+    seed::create_campaign(&app, &world.super_admin, &world.alpha.id, "Zulu follow-ups").await;
+    let member = Some(world.alpha.member.as_str());
+
+    // Act
+    let first = app.query(member, "campaigns.list", json!({"limit": 2})).await;
+    let rest = app.query(member, "campaigns.list", json!({"limit": 2, "offset": 2})).await;
+    let too_many = app.query(member, "campaigns.list", json!({"limit": 101})).await;
+
+    // Assert
+    let names = |page: &crate::support::RpcResponse| {
+        page.data()["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["config"]["name"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&first).len(), 2, "{}", first.body);
+    assert_eq!(names(&first), [json!("Aardvark recalls"), json!("Alpha confirmations")]);
+    assert_eq!((first.data()["total"].clone(), first.data()["hasMore"].clone()), (json!(3), json!(true)));
+    assert_eq!(names(&rest), [json!("Zulu follow-ups")]);
+    assert_eq!(rest.data()["hasMore"], json!(false));
+    assert_eq!(too_many.code(), 400, "{}", too_many.body);
+    assert!(too_many.body.to_string().contains("limit"), "{}", too_many.body);
     app.stop().await;
 }

@@ -197,7 +197,7 @@ async fn invalid_campaigns_are_refused_naming_the_field_and_write_nothing() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(row_counts(&app).await, before);
     let list = app.query(Some(&world.alpha.member), "campaigns.list", json!({})).await;
-    assert_eq!(list.data().as_array().map(Vec::len), Some(1), "{}", list.body);
+    assert_eq!(list.data()["campaigns"].as_array().map(Vec::len), Some(1), "{}", list.body);
     app.stop().await;
 }
 

@@ -12,14 +12,17 @@ use rivvi_domain::campaign::{
 use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, UserId};
 use rivvi_domain::retry::RetryPolicy;
 use rivvi_domain::Patch;
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::entities::campaigns;
 use crate::org_owned::InOrg;
 use crate::time::now;
-use crate::{OrgScope, PersistenceError, Result};
+use crate::{OrgScope, Page, PersistenceError, Result};
 
 /// A stored campaign: its configuration plus identity and bookkeeping.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,16 +95,20 @@ impl CampaignChange {
     }
 }
 
-/// The organization's campaigns, by name.
+/// A page of the organization's campaigns, by name, with how many there are in all.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
-pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> Result<Vec<Campaign>> {
-    let rows = campaigns::Entity::find()
-        .in_org(scope)
+pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope, page: Page) -> Result<(Vec<Campaign>, u64)> {
+    let query = campaigns::Entity::find().in_org(scope);
+    let total = query.clone().count(conn).await?;
+    let rows = query
         .order_by_asc(campaigns::Column::Name)
         .order_by_asc(campaigns::Column::Id)
+        .limit(page.effective_limit())
+        .offset(page.offset)
         .all(conn)
         .await?;
-    rows.into_iter().map(Campaign::try_from).collect()
+    let found = rows.into_iter().map(Campaign::try_from).collect::<Result<Vec<_>>>()?;
+    Ok((found, total))
 }
 
 /// One campaign of the organization; a campaign of another organization is not found.

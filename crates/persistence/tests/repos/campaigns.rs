@@ -3,7 +3,7 @@ use rivvi_domain::ids::CampaignId;
 use rivvi_domain::Patch;
 use rivvi_persistence::campaigns::{self, CampaignChange};
 use rivvi_persistence::testing::on_each_backend;
-use rivvi_persistence::{constraints, PersistenceError};
+use rivvi_persistence::{constraints, Page, PersistenceError};
 use serde_json::json;
 
 use crate::{org, user};
@@ -41,11 +41,12 @@ async fn a_campaign_of_org_a_is_not_found_through_org_b_scope() {
         )
         .await
         .unwrap_err();
-        let listed = campaigns::list(&db, &org_b).await.unwrap();
+        let (listed, total) = campaigns::list(&db, &org_b, Page::default()).await.unwrap();
 
         assert!(matches!(get, PersistenceError::NotFound { entity: "campaign", .. }), "{get}");
         assert!(matches!(update, PersistenceError::NotFound { entity: "campaign", .. }), "{update}");
         assert!(listed.is_empty());
+        assert_eq!(total, 0);
         assert_eq!(campaigns::get(&db, &org_a, campaign.id).await.unwrap().definition.name(), "Reminders");
     })
     .await;
@@ -63,7 +64,7 @@ async fn a_created_campaign_reads_back_as_returned() {
         assert_eq!(created.org_id, clinic.id);
         assert_eq!(created.created_by, Some(author.id));
         assert_eq!(campaigns::get(&db, &scope, created.id).await.unwrap(), created);
-        assert_eq!(campaigns::list(&db, &scope).await.unwrap(), vec![created]);
+        assert_eq!(campaigns::list(&db, &scope, Page::default()).await.unwrap(), (vec![created], 1));
     })
     .await;
 }
@@ -117,6 +118,27 @@ async fn an_unknown_campaign_is_not_found() {
         let err = campaigns::get(&db, &scope, CampaignId::new()).await.unwrap_err();
 
         assert!(matches!(err, PersistenceError::NotFound { .. }), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_list_pages_by_name_and_counts_them_all() {
+    on_each_backend(|db| async move {
+        let (_, scope) = org(&db, "org_a").await;
+        for name in ["Delta", "Alpha", "Charlie", "Bravo", "Echo"] {
+            campaigns::create(&db, &scope, &new_campaign(name), None).await.unwrap();
+        }
+
+        let (first, total) = campaigns::list(&db, &scope, Page::new(2, 0)).await.unwrap();
+        let (last, _) = campaigns::list(&db, &scope, Page::new(2, 4)).await.unwrap();
+
+        let names = |found: &[campaigns::Campaign]| {
+            found.iter().map(|c| c.definition.name().to_owned()).collect::<Vec<_>>()
+        };
+        assert_eq!(total, 5);
+        assert_eq!(names(&first), ["Alpha", "Bravo"]);
+        assert_eq!(names(&last), ["Echo"]);
     })
     .await;
 }

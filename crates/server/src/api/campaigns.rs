@@ -35,13 +35,14 @@ pub struct Campaign {
     pub updated_at: DateTime<Utc>,
 }
 
-/// `orgId` is honoured for super admins only; everyone else sees their own organization.
-#[derive(Debug, Clone, Default, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ListCampaigns {
-    #[serde(default)]
-    #[specta(optional)]
-    pub org_id: Option<OrgId>,
+paged_input! {
+    /// `orgId` is honoured for super admins only; everyone else sees their own organization.
+    #[derive(Default)]
+    pub struct ListCampaigns {
+        #[serde(default)]
+        #[specta(optional)]
+        pub org_id: Option<OrgId>,
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -104,10 +105,15 @@ page_output! {
     pub struct PromptHistory { versions: PromptVersion }
 }
 
-async fn list(ctx: &Ctx, input: ListCampaigns) -> ApiResult<Vec<Campaign>> {
+page_output! {
+    pub struct CampaignPage { campaigns: Campaign }
+}
+
+async fn list(ctx: &Ctx, input: ListCampaigns) -> ApiResult<CampaignPage> {
     let caller = ctx.require(Role::Member)?;
-    let found = campaigns::list(&ctx.state, &caller, input.org_id).await?;
-    Ok(found.into_iter().map(Campaign::from).collect())
+    let page = input.page()?;
+    let (found, total) = campaigns::list(&ctx.state, &caller, input.org_id, page).await?;
+    Ok(CampaignPage::of(page, found, total, Campaign::from))
 }
 
 async fn get(ctx: &Ctx, input: GetCampaign) -> ApiResult<Campaign> {

@@ -55,15 +55,17 @@ pub async fn definition(
     Ok(campaigns::get(conn, scope, id).await?.definition)
 }
 
-/// The campaigns of the caller's organization (or, for a super admin, of the one named).
+/// A page of the campaigns of the caller's organization (or, for a super admin, of the one
+/// named), with how many there are in all.
 pub async fn list(
     state: &AppState,
     caller: &OrgCaller,
     org_id: Option<OrgId>,
-) -> ServiceResult<Vec<Campaign>> {
+    page: Page,
+) -> ServiceResult<(Vec<Campaign>, u64)> {
     let txn = state.db.begin().await?;
     let scope = read_scope(&txn, caller, org_id).await?;
-    let found = campaigns::list(&txn, &scope).await?;
+    let found = campaigns::list(&txn, &scope, page).await?;
     txn.commit().await?;
     Ok(found)
 }
