@@ -4,9 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{AuditEntryId, OrgId, UserId};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 
 use crate::entities::audit_log;
@@ -154,14 +152,12 @@ pub async fn list(
     if let Some(to) = filter.to {
         query = query.filter(audit_log::Column::CreatedAt.lt(to));
     }
-    let total = query.clone().count(conn).await?;
-    let rows = query
-        .order_by_desc(audit_log::Column::CreatedAt)
-        // v7 ids are time-ordered: a stable order among entries of the same microsecond.
-        .order_by_desc(audit_log::Column::Id)
-        .limit(filter.page.effective_limit())
-        .offset(filter.page.offset)
-        .all(conn)
+    // v7 ids are time-ordered: a stable order among entries of the same microsecond.
+    let (rows, total) = filter
+        .page
+        .fetch(conn, query, |q| {
+            q.order_by_desc(audit_log::Column::CreatedAt).order_by_desc(audit_log::Column::Id)
+        })
         .await?;
     let entries = rows.into_iter().map(AuditEntry::try_from).collect::<Result<Vec<_>>>()?;
     Ok((entries, total))

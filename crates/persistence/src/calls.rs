@@ -27,7 +27,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::entities::{calls, patients};
-use crate::org_owned::InOrg;
+use crate::org_owned::{count_per_value, InOrg};
 use crate::sealing::{Aad, Keys};
 use crate::{OrgScope, Page, PersistenceError, Result};
 
@@ -449,13 +449,8 @@ pub async fn list(
     if let Some(to) = filter.to {
         query = query.filter(time.lt(to));
     }
-    let total = query.clone().count(conn).await?;
-    let rows = query
-        .order_by_desc(calls::Column::CreatedAt)
-        .order_by_desc(calls::Column::Id)
-        .limit(page.effective_limit())
-        .offset(page.offset)
-        .all(conn)
+    let (rows, total) = page
+        .fetch(conn, query, |q| q.order_by_desc(calls::Column::CreatedAt).order_by_desc(calls::Column::Id))
         .await?;
     let names = patient_names(conn, scope, keys, rows.iter().filter_map(|r| r.patient_id).collect()).await?;
     let entries = rows
@@ -667,23 +662,12 @@ pub async fn counts_by_outcome(
     scope: &OrgScope,
     run_id: RunId,
 ) -> Result<Vec<(Option<CallOutcome>, u64)>> {
-    let rows: Vec<(Option<String>, i64)> = calls::Entity::find()
-        .select_only()
-        .column(calls::Column::Outcome)
-        .column_as(Expr::col(calls::Column::Id).count(), "count")
-        .in_org(scope)
-        .filter(calls::Column::RunId.eq(run_id.as_uuid()))
-        .group_by(calls::Column::Outcome)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    rows.into_iter()
-        .map(|(outcome, count)| {
-            let outcome = outcome
-                .map(|o| o.parse().map_err(|_| PersistenceError::Corrupt { table: TABLE, column: "outcome" }))
-                .transpose()?;
-            Ok((outcome, u64::try_from(count).unwrap_or(0)))
-        })
+    let of_run = calls::Column::RunId.eq(run_id.as_uuid());
+    let counts = count_per_value::<calls::Entity>(conn, scope, of_run, calls::Column::Outcome).await?;
+    let corrupt = |_| PersistenceError::Corrupt { table: TABLE, column: "outcome" };
+    counts
+        .into_iter()
+        .map(|(outcome, count)| Ok((outcome.map(|o| o.parse()).transpose().map_err(corrupt)?, count)))
         .collect()
 }
 

@@ -12,10 +12,7 @@ use rivvi_domain::campaign::{
 use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, UserId};
 use rivvi_domain::retry::RetryPolicy;
 use rivvi_domain::Patch;
-use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -99,13 +96,8 @@ impl CampaignChange {
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope, page: Page) -> Result<(Vec<Campaign>, u64)> {
     let query = campaigns::Entity::find().in_org(scope);
-    let total = query.clone().count(conn).await?;
-    let rows = query
-        .order_by_asc(campaigns::Column::Name)
-        .order_by_asc(campaigns::Column::Id)
-        .limit(page.effective_limit())
-        .offset(page.offset)
-        .all(conn)
+    let (rows, total) = page
+        .fetch(conn, query, |q| q.order_by_asc(campaigns::Column::Name).order_by_asc(campaigns::Column::Id))
         .await?;
     let found = rows.into_iter().map(Campaign::try_from).collect::<Result<Vec<_>>>()?;
     Ok((found, total))

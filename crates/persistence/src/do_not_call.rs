@@ -10,9 +10,7 @@
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{OrgId, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::entities::do_not_call;
@@ -167,13 +165,10 @@ async fn page_of_rows(
     page: Page,
 ) -> Result<(Vec<do_not_call::Model>, u64)> {
     let query = do_not_call::Entity::find().in_org(scope);
-    let total = query.clone().count(conn).await?;
-    let rows = query
-        .order_by_desc(do_not_call::Column::CreatedAt)
-        .order_by_desc(do_not_call::Column::Id)
-        .limit(page.effective_limit())
-        .offset(page.offset)
-        .all(conn)
+    let (rows, total) = page
+        .fetch(conn, query, |q| {
+            q.order_by_desc(do_not_call::Column::CreatedAt).order_by_desc(do_not_call::Column::Id)
+        })
         .await?;
     Ok((rows, total))
 }

@@ -5,14 +5,17 @@
 //! the entity the query is built on, so it cannot name another table's `org_id` by mistake. A
 //! condition on some other table (a subquery) uses [`org_filter`], naming that entity.
 
-use sea_orm::sea_query::SimpleExpr;
-use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, SelectTwo, UpdateMany};
+use sea_orm::sea_query::{Asterisk, Expr, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DeleteMany, EntityTrait, QueryFilter, QuerySelect, Select, SelectTwo,
+    UpdateMany,
+};
 
 use crate::entities::{
     audit_log, calls, campaign_requests, campaigns, do_not_call, memberships, patients, run_rows, runs,
     uploads,
 };
-use crate::OrgScope;
+use crate::{OrgScope, Result};
 
 /// An entity whose rows belong to one organization.
 pub(crate) trait OrgOwned: EntityTrait {
@@ -77,6 +80,27 @@ impl<E: OrgOwned> InOrg for DeleteMany<E> {
     fn in_org(self, scope: &OrgScope) -> Self {
         self.filter(org_filter::<E>(scope))
     }
+}
+
+/// How many of the organization's rows of `E` match `condition`, per stored value of `column`
+/// (`None` for NULL); values without rows are absent. The caller parses the values.
+pub(crate) async fn count_per_value<E: OrgOwned>(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    condition: SimpleExpr,
+    column: E::Column,
+) -> Result<Vec<(Option<String>, u64)>> {
+    let rows: Vec<(Option<String>, i64)> = E::find()
+        .select_only()
+        .column(column)
+        .column_as(Expr::col(Asterisk).count(), "count")
+        .in_org(scope)
+        .filter(condition)
+        .group_by(column)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(value, count)| (value, u64::try_from(count).unwrap_or(0))).collect())
 }
 
 #[cfg(test)]

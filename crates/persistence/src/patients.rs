@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{OrgId, PatientId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -175,13 +175,10 @@ pub async fn list(
     page: Page,
 ) -> Result<(Vec<PatientRecord>, u64)> {
     let query = patients::Entity::find().in_org(scope);
-    let total = query.clone().count(conn).await?;
-    let rows = query
-        .order_by_desc(patients::Column::CreatedAt)
-        .order_by_desc(patients::Column::Id)
-        .limit(page.effective_limit())
-        .offset(page.offset)
-        .all(conn)
+    let (rows, total) = page
+        .fetch(conn, query, |q| {
+            q.order_by_desc(patients::Column::CreatedAt).order_by_desc(patients::Column::Id)
+        })
         .await?;
     let records = rows.into_iter().map(|row| open_row(keys, row)).collect::<Result<Vec<_>>>()?;
     Ok((records, total))

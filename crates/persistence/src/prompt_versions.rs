@@ -5,9 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{CampaignId, PromptVersionId, RunId, UserId};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::entities::prompt_versions;
 use crate::time::now;
@@ -99,13 +97,7 @@ pub async fn list(
     campaigns::get(conn, scope, campaign_id).await?;
     let query =
         prompt_versions::Entity::find().filter(prompt_versions::Column::CampaignId.eq(campaign_id.as_uuid()));
-    let total = query.clone().count(conn).await?;
-    let rows = query
-        .order_by_desc(prompt_versions::Column::Number)
-        .limit(page.effective_limit())
-        .offset(page.offset)
-        .all(conn)
-        .await?;
+    let (rows, total) = page.fetch(conn, query, |q| q.order_by_desc(prompt_versions::Column::Number)).await?;
     Ok((rows.into_iter().map(PromptVersionRecord::from).collect(), total))
 }
 

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::bulk;
 use crate::entities::run_rows;
-use crate::org_owned::InOrg;
+use crate::org_owned::{count_per_value, InOrg};
 use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
@@ -186,13 +186,7 @@ pub async fn list(
     if let Some(status) = status {
         query = query.filter(run_rows::Column::Status.eq(status.as_str()));
     }
-    let total = query.clone().count(conn).await?;
-    let rows = query
-        .order_by_asc(run_rows::Column::SortIndex)
-        .limit(page.effective_limit())
-        .offset(page.offset)
-        .all(conn)
-        .await?;
+    let (rows, total) = page.fetch(conn, query, |q| q.order_by_asc(run_rows::Column::SortIndex)).await?;
     let records = rows.into_iter().map(|row| open_row(keys, row)).collect::<Result<Vec<_>>>()?;
     Ok((records, total))
 }
@@ -204,22 +198,12 @@ pub async fn counts_by_status(
     scope: &OrgScope,
     run_id: RunId,
 ) -> Result<Vec<(RowStatus, u64)>> {
-    let rows: Vec<(String, i64)> = run_rows::Entity::find()
-        .select_only()
-        .column(run_rows::Column::Status)
-        .column_as(Expr::col(run_rows::Column::Id).count(), "count")
-        .in_org(scope)
-        .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
-        .group_by(run_rows::Column::Status)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    rows.into_iter()
-        .map(|(status, count)| {
-            let status =
-                status.parse().map_err(|_| PersistenceError::Corrupt { table: TABLE, column: "status" })?;
-            Ok((status, u64::try_from(count).unwrap_or(0)))
-        })
+    let of_run = run_rows::Column::RunId.eq(run_id.as_uuid());
+    let counts = count_per_value::<run_rows::Entity>(conn, scope, of_run, run_rows::Column::Status).await?;
+    let corrupt = || PersistenceError::Corrupt { table: TABLE, column: "status" };
+    counts
+        .into_iter()
+        .map(|(status, count)| Ok((status.ok_or_else(corrupt)?.parse().map_err(|_| corrupt())?, count)))
         .collect()
 }
 

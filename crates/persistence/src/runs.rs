@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, RunId, UploadId, UserId};
 use rivvi_domain::lifecycle::{RunEvent, RunStatus};
 use rivvi_domain::Patch;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
 use crate::entities::runs;
@@ -117,13 +115,8 @@ pub async fn list(
     if let Some(campaign_id) = campaign_id {
         query = query.filter(runs::Column::CampaignId.eq(campaign_id.as_uuid()));
     }
-    let total = query.clone().count(conn).await?;
-    let rows = query
-        .order_by_desc(runs::Column::CreatedAt)
-        .order_by_desc(runs::Column::Id)
-        .limit(page.effective_limit())
-        .offset(page.offset)
-        .all(conn)
+    let (rows, total) = page
+        .fetch(conn, query, |q| q.order_by_desc(runs::Column::CreatedAt).order_by_desc(runs::Column::Id))
         .await?;
     let records = rows.into_iter().map(RunRecord::try_from).collect::<Result<Vec<_>>>()?;
     Ok((records, total))
