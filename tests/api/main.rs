@@ -20,6 +20,7 @@ mod layout;
 mod patients;
 mod prompt_history;
 mod retell_simulator;
+mod revocation;
 mod run_engine;
 mod runs;
 mod tenancy;

@@ -16,7 +16,7 @@ use rivvi_persistence::sealing::Keys;
 use tokio::net::TcpListener;
 
 use crate::auth::dev_key::DevKey;
-use crate::auth::Authenticator;
+use crate::auth::{AuthCache, Authenticator};
 use crate::config::{JwtKeySource, Secret, Settings};
 use crate::state::AppState;
 use crate::storage::ObjectStore;
@@ -131,6 +131,7 @@ async fn build_state(
         db,
         settings: Arc::new(settings),
         auth: Arc::new(auth),
+        auth_cache: AuthCache::new(),
         storage,
         keys,
         clock,

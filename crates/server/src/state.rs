@@ -8,7 +8,7 @@ use rivvi_execution::simulator::Simulator;
 use rivvi_persistence::sealing::Keys;
 use sea_orm::DatabaseConnection;
 
-use crate::auth::Authenticator;
+use crate::auth::{AuthCache, Authenticator};
 use crate::config::Settings;
 use crate::storage::ObjectStore;
 
@@ -18,6 +18,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub auth: Arc<Authenticator>,
+    /// Verified tokens and resolved callers, remembered briefly; identity writes clear it.
+    pub auth_cache: AuthCache,
     /// Uploaded files (local directory or S3).
     pub storage: ObjectStore,
     /// PHI sealing and lookup keys.

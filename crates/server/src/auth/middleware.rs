@@ -1,5 +1,5 @@
-//! The authentication layer: verifies the presented token once per request and leaves a
-//! [`RequestIdentity`] in the request extensions for the rspc context.
+//! The authentication layer: verifies the presented token (or finds it verified in the cache) and
+//! leaves a [`RequestIdentity`] in the request extensions for the rspc context.
 //!
 //! The token is read from `Authorization: Bearer`, else the `__session` cookie Clerk sets, else a
 //! `token` query parameter (browsers cannot set headers on a websocket upgrade).
@@ -17,20 +17,38 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     let identity = match presented_token(request.headers(), request.uri()) {
         Err(err) => RequestIdentity::Rejected(err),
         Ok(None) => RequestIdentity::Anonymous,
-        Ok(Some(token)) => match state.auth.verify(&token).await {
-            Err(err) => RequestIdentity::Rejected(err),
-            Ok(claims) => match resolve::caller(&state, &claims).await {
-                Ok(Ok(caller)) => RequestIdentity::Caller(caller),
-                Ok(Err(refused)) => RequestIdentity::Rejected(refused),
-                Err(err) => {
-                    tracing::error!(error = ?err, "resolving the caller failed");
-                    return error_response(StatusCode::INTERNAL_SERVER_ERROR, 500, "internal error");
-                }
-            },
+        Ok(Some(token)) => match identify(&state, &token).await {
+            Ok(identity) => identity,
+            Err(err) => {
+                tracing::error!(error = ?err, "resolving the caller failed");
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, 500, "internal error");
+            }
         },
     };
     request.extensions_mut().insert(identity);
     next.run(request).await
+}
+
+/// Who presented `token`: verified and resolved through [`AuthCache`](super::AuthCache), which
+/// remembers only accepted tokens and resolved callers (a deleted user is asked again each time).
+async fn identify(state: &AppState, token: &str) -> anyhow::Result<RequestIdentity> {
+    // The wall clock, as the verifier's own `exp` check uses, not the injectable `state.clock`.
+    let now = chrono::Utc::now().timestamp();
+    let claims = match state.auth_cache.verified(token, now, || state.auth.verify(token)).await {
+        Ok(claims) => claims,
+        Err(err) => return Ok(RequestIdentity::Rejected(err)),
+    };
+    if let Some(caller) = state.auth_cache.caller(&claims) {
+        return Ok(RequestIdentity::Caller(caller));
+    }
+    let seen = state.auth_cache.generation();
+    Ok(match resolve::caller(state, &claims).await? {
+        Ok(caller) => {
+            state.auth_cache.remember_caller(&claims, &caller, seen);
+            RequestIdentity::Caller(caller)
+        }
+        Err(refused) => RequestIdentity::Rejected(refused),
+    })
 }
 
 fn presented_token(headers: &HeaderMap, uri: &Uri) -> Result<Option<String>, AuthError> {

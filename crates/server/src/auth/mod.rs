@@ -1,8 +1,10 @@
 //! Who is calling: Clerk session JWTs verified into a [`Caller`].
 //!
-//! The HTTP layer ([`middleware`]) verifies the token once per request and leaves a
-//! [`RequestIdentity`] in the request extensions; procedures then ask for the least role they need.
+//! The HTTP layer ([`middleware`]) verifies the token and resolves the caller (both remembered
+//! briefly in [`cache`]) and leaves a [`RequestIdentity`] in the request extensions; procedures
+//! then ask for the least role they need.
 
+pub mod cache;
 pub mod claims;
 pub mod dev_key;
 pub mod middleware;
@@ -15,6 +17,7 @@ use rivvi_domain::Role;
 use rivvi_persistence::audit::AuditActor;
 use rivvi_persistence::OrgScope;
 
+pub use cache::AuthCache;
 pub use claims::SessionClaims;
 pub use verifier::Authenticator;
 

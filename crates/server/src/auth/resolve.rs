@@ -2,7 +2,9 @@
 //! just in time (the Clerk webhook fills in names later).
 //!
 //! The common case (everything known, role unchanged) is reads only; writes happen once per new
-//! user, organization or role change, in one transaction with their audit entries.
+//! user, organization or role change, in one transaction with their audit entries. A resolution
+//! that wrote clears the remembered callers ([`super::AuthCache::forget_callers`]), as every
+//! identity write does.
 
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::ids::OrgId;
@@ -19,9 +21,11 @@ use crate::state::AppState;
 /// been deleted.
 pub async fn caller(state: &AppState, claims: &SessionClaims) -> anyhow::Result<Result<Caller, AuthError>> {
     let txn = state.db.begin().await?;
+    let mut wrote = false;
     let user = match identity::find_user_by_clerk_id(&txn, &claims.sub).await? {
         Some(user) => user,
         None => {
+            wrote = true;
             let profile = identity::UserProfile { email: claims.email.clone(), ..Default::default() };
             identity::upsert_user_by_clerk_id(&txn, &claims.sub, Some(&profile)).await?
         }
@@ -37,6 +41,7 @@ pub async fn caller(state: &AppState, claims: &SessionClaims) -> anyhow::Result<
             let org = match identity::find_org_by_clerk_id(&txn, &claim.clerk_org_id).await? {
                 Some(org) if org.is_operator == is_operator => org,
                 existing => {
+                    wrote = true;
                     let org = identity::upsert_org_by_clerk_id(
                         &txn,
                         &claim.clerk_org_id,
@@ -57,7 +62,7 @@ pub async fn caller(state: &AppState, claims: &SessionClaims) -> anyhow::Result<
                 Some(_) => None,
                 None => {
                     let clerk_role = Role::from_clerk(&claim.clerk_role);
-                    sync_membership(&txn, org.id, user.id, clerk_role).await?;
+                    wrote |= sync_membership(&txn, org.id, user.id, clerk_role).await?;
                     let role = if is_operator { Role::SuperAdmin } else { clerk_role };
                     Some(ActiveOrg { org_id: org.id, clerk_org_id: claim.clerk_org_id, role })
                 }
@@ -65,23 +70,29 @@ pub async fn caller(state: &AppState, claims: &SessionClaims) -> anyhow::Result<
         }
     };
     txn.commit().await?;
+    if wrote {
+        // A role written here from this token must not stay shadowed by a caller remembered from
+        // another token of the same user, which would skip writing its own role back.
+        state.auth_cache.forget_callers();
+    }
     Ok(Ok(Caller { user_id: user.id, clerk_user_id: user.clerk_user_id, org }))
 }
 
-/// Keeps the membership table in step with the role the token states.
+/// Keeps the membership table in step with the role the token states; true when it wrote.
 async fn sync_membership(
     conn: &impl ConnectionTrait,
     org_id: OrgId,
     user_id: rivvi_domain::ids::UserId,
     role: Role,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let action = match identity::find_membership(conn, org_id, user_id).await? {
-        Some(existing) if existing.role == role => return Ok(()),
+        Some(existing) if existing.role == role => return Ok(false),
         Some(_) => AuditAction::MembershipUpdated,
         None => AuditAction::MembershipCreated,
     };
     let membership = identity::upsert_membership(conn, org_id, user_id, role, None).await?;
-    audit_system(conn, org_id, action, membership.id.to_string()).await
+    audit_system(conn, org_id, action, membership.id.to_string()).await?;
+    Ok(true)
 }
 
 async fn audit_system(

@@ -70,6 +70,11 @@ pub async fn apply_clerk_event(
     let outcome = apply(&txn, event).await?;
     webhook_events::mark_processed(&txn, receipt.id, outcome.as_str()).await?;
     txn.commit().await?;
+    if outcome == ClerkOutcome::Applied {
+        // After the commit, so a request resolving meanwhile cannot remember what was before it.
+        // Only this instance's callers: the others keep theirs up to `CALLER_LIFETIME` (issue 13).
+        state.auth_cache.forget_callers();
+    }
     tracing::info!(event = %event.kind, outcome = outcome.as_str(), "Clerk webhook applied");
     Ok(outcome)
 }

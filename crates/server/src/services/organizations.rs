@@ -67,6 +67,9 @@ pub async fn update(
     audit_trail::record(&txn, caller, current.id, AuditAction::OrganizationUpdated, current.id, fields)
         .await?;
     txn.commit().await?;
+    // No remembered caller reads these settings today; clearing anyway keeps the rule simple
+    // (every identity write clears) and is cheap for a rare admin action.
+    state.auth_cache.forget_callers();
     Ok(updated)
 }
 
@@ -138,6 +141,8 @@ pub async fn create(
         .map_err(conflict_as("an organization with this clerkOrgId already exists"))?;
     audit_trail::record(&txn, caller, record.id, AuditAction::OrganizationCreated, record.id, vec![]).await?;
     txn.commit().await?;
+    // Every identity write clears the remembered callers (see `auth::cache`).
+    state.auth_cache.forget_callers();
     Ok(record)
 }
 
