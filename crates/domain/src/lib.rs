@@ -3,8 +3,8 @@
 //! Values are parsed once at the edge into these types and trusted afterwards. API inputs come
 //! in two shapes: a raw `...Input`/`...Update` struct that deserializes anything well-typed, and
 //! its `validate()` that returns the trusted type or a [`ValidationErrors`] naming every bad field
-//! by its camelCase path. Trusted types deserialize through the same validation, so a value read
-//! back from the database is checked again.
+//! by its camelCase path. Trusted types deserialize through the same validation; a repository
+//! reading back what it wrote uses [`stored::Stored`] instead, which decodes without checking again.
 //!
 //! # Layout
 //! - [`ids`]: typed identifiers (`OrgId`, `CampaignId`, ...).
@@ -17,6 +17,7 @@
 //! - [`organization`]: organization settings and the `organizations.update` PATCH.
 //! - [`campaign`]: campaign definition, variables, analysis fields, built-in prompt variables.
 //! - [`retry`]: the retry policy.
+//! - [`stored`]: `Stored`, values read back from storage without validating them twice.
 //! - [`prompt`]: placeholders, composing run instructions into a prompt, line diffs.
 //! - [`lifecycle`]: run, row and call state machines.
 //! - [`audit`]: audit actions and actor kinds.
@@ -38,6 +39,7 @@ pub mod phone;
 pub mod prompt;
 pub mod retry;
 pub mod role;
+pub mod stored;
 pub mod time_zone;
 pub mod validation;
 

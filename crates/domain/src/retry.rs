@@ -4,6 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::{CallOutcome, CallStatus};
+use crate::stored::Stored;
 use crate::validation::ValidationErrors;
 
 string_enum! {
@@ -92,6 +93,26 @@ impl RetryPolicy {
             }
             _ => RetryDecision::Final,
         }
+    }
+}
+
+/// [`RetryPolicy`]'s serialized form, field for field.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredRetryPolicy {
+    max_attempts: u32,
+    retry_on: Vec<RetryableOutcome>,
+    delay_minutes: u32,
+}
+
+impl<'de> Deserialize<'de> for Stored<RetryPolicy> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = StoredRetryPolicy::deserialize(deserializer)?;
+        Ok(Stored(RetryPolicy {
+            max_attempts: s.max_attempts,
+            retry_on: s.retry_on,
+            delay_minutes: s.delay_minutes,
+        }))
     }
 }
 

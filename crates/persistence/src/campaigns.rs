@@ -2,7 +2,7 @@
 //!
 //! A campaign goes in and comes out as the domain's [`CampaignDefinition`]: its lists (variables,
 //! analysis fields, retry policy) are JSON columns written from the validated values and decoded
-//! once when the row is read, straight into the domain types.
+//! once when the row is read, straight into the domain types, without validating them again.
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::campaign::{
@@ -11,6 +11,7 @@ use rivvi_domain::campaign::{
 };
 use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, UserId};
 use rivvi_domain::retry::RetryPolicy;
+use rivvi_domain::stored::Stored;
 use rivvi_domain::Patch;
 use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::de::DeserializeOwned;
@@ -202,7 +203,12 @@ fn column<T: serde::Serialize + ?Sized>(value: &T) -> Result<Value> {
     })
 }
 
-/// A JSON column decoded once into its domain type; a value that no longer decodes is corrupt.
+fn stored_list<T>(stored: Vec<Stored<T>>) -> Vec<T> {
+    stored.into_iter().map(Stored::into_inner).collect()
+}
+
+/// A JSON column decoded once into its domain type, as written (validated then, so not checked
+/// again: [`Stored`]); a value that no longer decodes is corrupt.
 fn decoded<T: DeserializeOwned>(value: Value, column: &'static str) -> Result<T> {
     serde_json::from_value(value).map_err(|_| PersistenceError::Corrupt { table: "campaigns", column })
 }
@@ -220,9 +226,9 @@ impl TryFrom<campaigns::Model> for Campaign {
             status: parsed::<CampaignStatus>(&row.status, "status")?,
             agent_id: AgentId::parse(&row.agent_id)
                 .map_err(|_| PersistenceError::Corrupt { table: "campaigns", column: "agent_id" })?,
-            variables: decoded(row.variables, "variables")?,
-            analysis_fields: decoded(row.analysis_fields, "analysis_fields")?,
-            retry_policy: decoded(row.retry_policy, "retry_policy")?,
+            variables: stored_list(decoded(row.variables, "variables")?),
+            analysis_fields: stored_list(decoded(row.analysis_fields, "analysis_fields")?),
+            retry_policy: decoded::<Stored<RetryPolicy>>(row.retry_policy, "retry_policy")?.into_inner(),
             name: row.name,
             base_prompt: row.base_prompt,
             voicemail_message: row.voicemail_message,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::variable::{check_options, MAX_LABEL_CHARS};
+use crate::stored::Stored;
 use crate::validation::{is_identifier, multi_line, single_line, ValidationErrors};
 
 /// The most analysis fields one campaign may declare.
@@ -71,6 +72,35 @@ impl AnalysisField {
     /// description).
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()
+    }
+}
+
+/// [`AnalysisField`]'s serialized form, field for field.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredAnalysisField {
+    key: String,
+    label: String,
+    field_type: AnalysisFieldType,
+    #[serde(default)]
+    options: Vec<String>,
+    #[serde(default)]
+    is_main_kpi: bool,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Stored<AnalysisField> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = StoredAnalysisField::deserialize(deserializer)?;
+        Ok(Stored(AnalysisField {
+            key: s.key,
+            label: s.label,
+            field_type: s.field_type,
+            options: s.options,
+            is_main_kpi: s.is_main_kpi,
+            description: s.description,
+        }))
     }
 }
 

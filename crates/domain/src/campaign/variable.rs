@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::stored::Stored;
 use crate::validation::{is_identifier, single_line, ValidationErrors};
 
 /// The most variables one campaign may declare.
@@ -141,6 +142,37 @@ impl VariableDefinition {
     /// Every header name this variable answers to: key, label and aliases.
     pub fn header_names(&self) -> impl Iterator<Item = &str> {
         [self.key.as_str(), self.label.as_str()].into_iter().chain(self.aliases.iter().map(String::as_str))
+    }
+}
+
+/// [`VariableDefinition`]'s serialized form, field for field.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredVariable {
+    key: String,
+    label: String,
+    field_type: FieldType,
+    required: bool,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    options: Vec<String>,
+    #[serde(default)]
+    role: Option<PatientField>,
+}
+
+impl<'de> Deserialize<'de> for Stored<VariableDefinition> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = StoredVariable::deserialize(deserializer)?;
+        Ok(Stored(VariableDefinition {
+            key: s.key,
+            label: s.label,
+            field_type: s.field_type,
+            required: s.required,
+            aliases: s.aliases,
+            options: s.options,
+            role: s.role,
+        }))
     }
 }
 
