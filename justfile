@@ -46,3 +46,10 @@ client-test:
 bench:
     cargo bench -p rivvi-ingestion --bench preview
     RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_ --test-threads=1 --nocapture
+
+# RPC load benchmark (issue 10): release build, fresh PostgreSQL database, `rivvi serve`, seeded
+# through the API like the Node peer (50 orgs x 40 campaigns), then oha/wrk on campaigns.get,
+# campaigns.list (20 rows) and runs.getRows (100 rows) at c=32 and c=1. Needs Node and a prepared
+# peer folder (PEER_DIR); see the script's header. Record the numbers in docs/benchmarks.md.
+bench-rpc:
+    scripts/bench-rpc.sh
