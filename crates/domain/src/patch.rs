@@ -21,15 +21,6 @@ pub enum Patch<T> {
 }
 
 impl<T> Patch<T> {
-    /// From a PATCH input's nullable field: absent keeps, `null` clears, a value sets.
-    pub fn from_nullable(field: Option<Option<T>>) -> Self {
-        match field {
-            None => Patch::Keep,
-            Some(None) => Patch::Clear,
-            Some(Some(value)) => Patch::Set(value),
-        }
-    }
-
     /// Sets or clears to `value`: the update of a field that is always written.
     pub fn to(value: Option<T>) -> Self {
         value.map_or(Patch::Clear, Patch::Set)
@@ -46,15 +37,6 @@ impl<T> Patch<T> {
             Patch::Keep => None,
             Patch::Clear => Some(None),
             Patch::Set(value) => Some(Some(value)),
-        }
-    }
-
-    /// The patch with its value converted.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Patch<U> {
-        match self {
-            Patch::Keep => Patch::Keep,
-            Patch::Clear => Patch::Clear,
-            Patch::Set(value) => Patch::Set(f(value)),
         }
     }
 
@@ -138,10 +120,9 @@ mod tests {
     }
 
     #[test]
-    fn a_nullable_input_field_becomes_keep_clear_or_set() {
-        assert_eq!(Patch::<u8>::from_nullable(None), Patch::Keep);
-        assert_eq!(Patch::<u8>::from_nullable(Some(None)), Patch::Clear);
-        assert_eq!(Patch::from_nullable(Some(Some(3))), Patch::Set(3));
+    fn a_patch_becomes_the_column_change_it_asks_for() {
+        assert_eq!(Patch::to(Some(3)), Patch::Set(3));
+        assert_eq!(Patch::<u8>::to(None), Patch::Clear);
         assert_eq!(Patch::Set(3).into_change(), Some(Some(3)));
         assert_eq!(Patch::<u8>::Clear.into_change(), Some(None));
         assert_eq!(Patch::<u8>::Keep.into_change(), None);
