@@ -34,7 +34,10 @@
 # The peer itself is not started here: run its README's five commands first, in the same sitting.
 #
 # Env: PEER_DIR, PG_URL, DURATION, WARMUP, CONCURRENCIES, TOOL (auto|oha|wrk), LABEL (rust),
-#      SKIP_BUILD, SKIP_ROWS, ROWS_N, SKIP_CALLS, CALLS_WAIT (15 s), OUT_DIR, KEEP_DB=1 (debugging).
+#      SKIP_BUILD, SKIP_ROWS, ROWS_N, SKIP_CALLS, CALLS_WAIT (15 s), OUT_DIR, KEEP_DB=1 (debugging),
+#      PERF=<endpoint> (perf-record the server during that endpoint's c=32 run; report in OUT_DIR),
+#      FEATURES (cargo features of rivvi-server for the release build, e.g. mimalloc),
+#      RIVVI_BIN (a rivvi binary to measure instead of the one built here; implies SKIP_BUILD=1).
 # Never part of the tests or of .ci/run.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -67,11 +70,11 @@ fi
 mkdir -p "$OUT_DIR"
 
 # --- 1. build
-if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+if [[ "${SKIP_BUILD:-0}" != 1 && -z "${RIVVI_BIN:-}" ]]; then
   log "building rivvi (release)"
-  cargo build --release -q -p rivvi-server --bin rivvi
+  cargo build --release -q -p rivvi-server --bin rivvi ${FEATURES:+--features "$FEATURES"}
 fi
-BIN="$TARGET/release/rivvi"
+BIN="${RIVVI_BIN:-$TARGET/release/rivvi}"
 [[ -x "$BIN" ]] || die "no binary at $BIN"
 
 # --- 2. database, data dir, cleanup
@@ -152,13 +155,33 @@ ENDPOINTS=("campaigns.get|$GET_URL" "campaigns.list|$LIST_URL")
 
 # --- 5. a run with rows, for runs.getRows
 if [[ "${SKIP_ROWS:-0}" != 1 ]]; then
+  # The engine dials only inside office hours and the patients' own 08:00-21:00, so that
+  # calls.list has calls to list at any hour: move the org to a NANP zone where it is now
+  # 08:00-19:00, open every day, with a caller number, and give the sheet's numbers an area code
+  # of that zone (a patient's window follows the area code). No zone fits 11:00-11:30 UTC; then
+  # calls.list is skipped. Nothing about the rules changes.
+  read -r ZONE AREA < <(node -e '
+    const zones=[["Pacific/Guam",671],["Pacific/Honolulu",808],["America/Anchorage",907],
+      ["America/Los_Angeles",213],["America/Denver",303],["America/Chicago",312],["America/New_York",212],
+      ["America/Puerto_Rico",787],["America/St_Johns",709]];
+    const hour=(z)=>+new Intl.DateTimeFormat("en-GB",{timeZone:z,hour:"2-digit",hourCycle:"h23"}).format(new Date());
+    const best=zones.filter(([z])=>hour(z)>=8&&hour(z)<=19).sort((a,b)=>Math.abs(hour(a[0])-13)-Math.abs(hour(b[0])-13))[0];
+    console.log((best??["America/New_York",212]).join(" "));')
+  open_day='{"open":"00:00","close":"24:00"}'
+  week=$(printf '"%s":%s,' monday "$open_day" tuesday "$open_day" wednesday "$open_day" thursday "$open_day" \
+    friday "$open_day" saturday "$open_day" sunday "$open_day")
+  curl -s -o "$OUT_DIR/org.json" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    --data "{\"timeZone\":\"$ZONE\",\"officeHours\":{${week%,}},\"callerNumber\":\"+12025550199\",\"concurrentCallLimit\":20,\"callsPerMinute\":600}" \
+    "$BASE_URL/rspc/organizations.update"
+  data "$OUT_DIR/org.json" 'd.timeZone' >/dev/null 2>&1 && log "org $ORG now in $ZONE, open every day, 20 calls at once" \
+    || log "could not move $ORG to $ZONE: $(head -c 300 "$OUT_DIR/org.json")"
   csv="$OUT_DIR/patients.csv"
   node -e '
     const n=+process.argv[1]; const out=["First name,Last name,Date of birth,Phone number,Appointment date,Appointment time,Provider,Office location,Preparation instructions,Office hours,Clinic time zone"];
     const first=["Ana","Ben","Chloe","David","Elena","Farid","Grace","Hugo","Iris","Jonas"], last=["Garcia","Smith","Nguyen","Okafor","Muller","Rossi","Kim","Silva","Cohen","Novak"], loc=["Main Street","Westside","Downtown","North Campus"];
-    for(let i=0;i<n;i++){const p=String(2025550000+i*7%9999).slice(0,10);
-      out.push([first[i%10],last[(i*3)%10]+i,`19${50+i%45}-0${1+i%9}-1${i%9}`,`(${p.slice(0,3)}) ${p.slice(3,6)}-${p.slice(6)}`,"2026-12-1"+(i%9),`${9+i%8}:${i%2?"30":"00"}`,"Dr. Lee",loc[i%4],"Bring your insurance card","8am-5pm Mon-Fri","America/New_York"].join(","));}
-    process.stdout.write(out.join("\n")+"\n");' "$ROWS_N" >"$csv"
+    for(let i=0;i<n;i++){const p=process.argv[3]+"555"+String(1000+i*7%8999).padStart(4,"0");
+      out.push([first[i%10],last[(i*3)%10]+i,`19${50+i%45}-0${1+i%9}-1${i%9}`,`(${p.slice(0,3)}) ${p.slice(3,6)}-${p.slice(6)}`,"2026-12-1"+(i%9),`${9+i%8}:${i%2?"30":"00"}`,"Dr. Lee",loc[i%4],"Bring your insurance card","8am-5pm Mon-Fri",process.argv[2]].join(","));}
+    process.stdout.write(out.join("\n")+"\n");' "$ROWS_N" "$ZONE" "$AREA" >"$csv"
   rows_ok=0
   up=$(curl -s -H "Authorization: Bearer $TOKEN" --data-binary @"$csv" "$BASE_URL/uploads?fileName=patients.csv")
   UPLOAD_ID=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).uploadId??"")' "$up" 2>/dev/null || true)
@@ -259,7 +282,19 @@ for ep in "${ENDPOINTS[@]}"; do
   for c in $CONCURRENCIES; do
     f="$OUT_DIR/$name-c$c.$TOOL.out"
     s0=$(ticks "$SERVER_PID"); p0=$(pg_snap); t0=$(date +%s.%N)
+    if [[ -n "${PERF:-}" && "$PERF" == "$name" && "$c" == 32 ]]; then
+      # A flat CPU profile of the server under this load (perf must be allowed: run as root).
+      perf record -q -F 499 -p "$SERVER_PID" -o "$OUT_DIR/perf-$name.data" -- sleep "$(( DURATION - 2 ))" \
+        >/dev/null 2>&1 &
+      perf_pid=$!
+    fi
     tool_s=$(run_tool "$url" "$c" "$DURATION" "$f")
+    if [[ -n "${perf_pid:-}" ]]; then
+      wait "$perf_pid" || true; perf_pid=""
+      perf report -i "$OUT_DIR/perf-$name.data" --no-children --percent-limit 0.7 --stdio -g none \
+        >"$OUT_DIR/perf-$name.txt" 2>/dev/null || true
+      log "profile of the server under $name c=32: $OUT_DIR/perf-$name.txt"
+    fi
     t1=$(date +%s.%N); s1=$(ticks "$SERVER_PID"); p1=$(pg_snap)
     cpu=$(awk -v s=$((s1 - s0)) -v p="$(pg_delta "$p0" "$p1")" -v t="$tool_s" -v hz="$clk" -v a="$t0" -v b="$t1" \
       'BEGIN { w = b - a; printf "%.0f / %.0f / %.0f", 100*s/hz/w, 100*p/hz/w, 100*t/w }')

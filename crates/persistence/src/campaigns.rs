@@ -13,11 +13,15 @@ use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, UserId};
 use rivvi_domain::retry::RetryPolicy;
 use rivvi_domain::stored::Stored;
 use rivvi_domain::Patch;
-use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use serde::de::DeserializeOwned;
+use sea_orm::prelude::Uuid;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    Set,
+};
 use serde_json::Value;
 
 use crate::entities::campaigns;
+use crate::json_text::JsonText;
 use crate::org_owned::InOrg;
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
@@ -98,7 +102,9 @@ impl CampaignChange {
 pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope, page: Page) -> Result<(Vec<Campaign>, u64)> {
     let query = campaigns::Entity::find().in_org(scope);
     let (rows, total) = page
-        .fetch(conn, query, |q| q.order_by_asc(campaigns::Column::Name).order_by_asc(campaigns::Column::Id))
+        .fetch_counted::<_, CampaignRecord>(conn, query, |q| {
+            q.order_by_asc(campaigns::Column::Name).order_by_asc(campaigns::Column::Id)
+        })
         .await?;
     let found = rows.into_iter().map(Campaign::try_from).collect::<Result<Vec<_>>>()?;
     Ok((found, total))
@@ -109,6 +115,7 @@ pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope, page: Page) -> 
 pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: CampaignId) -> Result<Campaign> {
     campaigns::Entity::find_by_id(id.as_uuid())
         .in_org(scope)
+        .into_model::<CampaignRecord>()
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("campaign", id))?
@@ -207,28 +214,44 @@ fn stored_list<T>(stored: Vec<Stored<T>>) -> Vec<T> {
     stored.into_iter().map(Stored::into_inner).collect()
 }
 
-/// A JSON column decoded once into its domain type, as written (validated then, so not checked
-/// again: [`Stored`]); a value that no longer decodes is corrupt.
-fn decoded<T: DeserializeOwned>(value: Value, column: &'static str) -> Result<T> {
-    serde_json::from_value(value).map_err(|_| PersistenceError::Corrupt { table: "campaigns", column })
-}
-
 fn parsed<T: std::str::FromStr>(text: &str, column: &'static str) -> Result<T> {
     text.parse().map_err(|_| PersistenceError::Corrupt { table: "campaigns", column })
 }
 
-impl TryFrom<campaigns::Model> for Campaign {
+/// A campaign row as read: the JSON columns stay text until [`Campaign::try_from`] decodes each
+/// once into its domain type, as written (validated then, so not checked again: [`Stored`]).
+#[derive(FromQueryResult)]
+struct CampaignRecord {
+    id: Uuid,
+    org_id: Uuid,
+    name: String,
+    direction: String,
+    status: String,
+    agent_id: String,
+    base_prompt: String,
+    voicemail_message: Option<String>,
+    variables: JsonText,
+    analysis_fields: JsonText,
+    retry_policy: JsonText,
+    current_prompt_version_id: Option<Uuid>,
+    created_by: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<CampaignRecord> for Campaign {
     type Error = PersistenceError;
 
-    fn try_from(row: campaigns::Model) -> Result<Self> {
+    fn try_from(row: CampaignRecord) -> Result<Self> {
+        const TABLE: &str = "campaigns";
         let definition = CampaignDefinition::from_stored(StoredCampaign {
             direction: parsed::<Direction>(&row.direction, "direction")?,
             status: parsed::<CampaignStatus>(&row.status, "status")?,
             agent_id: AgentId::parse(&row.agent_id)
-                .map_err(|_| PersistenceError::Corrupt { table: "campaigns", column: "agent_id" })?,
-            variables: stored_list(decoded(row.variables, "variables")?),
-            analysis_fields: stored_list(decoded(row.analysis_fields, "analysis_fields")?),
-            retry_policy: decoded::<Stored<RetryPolicy>>(row.retry_policy, "retry_policy")?.into_inner(),
+                .map_err(|_| PersistenceError::Corrupt { table: TABLE, column: "agent_id" })?,
+            variables: stored_list(row.variables.decode(TABLE, "variables")?),
+            analysis_fields: stored_list(row.analysis_fields.decode(TABLE, "analysis_fields")?),
+            retry_policy: row.retry_policy.decode::<Stored<RetryPolicy>>(TABLE, "retry_policy")?.into_inner(),
             name: row.name,
             base_prompt: row.base_prompt,
             voicemail_message: row.voicemail_message,

@@ -47,6 +47,7 @@ mod entities;
 pub mod error;
 pub mod identity;
 pub mod inbound;
+mod json_text;
 mod org_owned;
 pub mod organizations;
 pub mod page;

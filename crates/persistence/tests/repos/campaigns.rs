@@ -4,6 +4,7 @@ use rivvi_domain::Patch;
 use rivvi_persistence::campaigns::{self, CampaignChange};
 use rivvi_persistence::testing::on_each_backend;
 use rivvi_persistence::{constraints, Page, PersistenceError};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::{org, user};
@@ -131,14 +132,46 @@ async fn the_list_pages_by_name_and_counts_them_all() {
         }
 
         let (first, total) = campaigns::list(&db, &scope, Page::new(2, 0)).await.unwrap();
-        let (last, _) = campaigns::list(&db, &scope, Page::new(2, 4)).await.unwrap();
+        let (last, last_total) = campaigns::list(&db, &scope, Page::new(2, 4)).await.unwrap();
+        let (past_the_end, past_total) = campaigns::list(&db, &scope, Page::new(2, 10)).await.unwrap();
 
         let names = |found: &[campaigns::Campaign]| {
             found.iter().map(|c| c.definition.name().to_owned()).collect::<Vec<_>>()
         };
-        assert_eq!(total, 5);
         assert_eq!(names(&first), ["Alpha", "Bravo"]);
         assert_eq!(names(&last), ["Echo"]);
+        assert!(past_the_end.is_empty());
+        assert_eq!((total, last_total, past_total), (5, 5, 5), "every page counts them all");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stored_list_that_no_longer_decodes_is_a_corrupt_column() {
+    on_each_backend(|db| async move {
+        let (_, scope) = org(&db, "org_a").await;
+        let cases = [
+            ("variables", r#"'[{"key": "firstName"}]'"#),
+            ("analysis_fields", r#"'{"not": "a list"}'"#),
+            ("retry_policy", r#"'{"maxAttempts": "three"}'"#),
+        ];
+        for (i, (column, value)) in cases.into_iter().enumerate() {
+            let created =
+                campaigns::create(&db, &scope, &new_campaign(&format!("C{i}")), None).await.unwrap();
+            let sql = format!("UPDATE campaigns SET {column} = {value} WHERE name = 'C{i}'");
+            db.execute_unprepared(&sql).await.unwrap();
+
+            let get = campaigns::get(&db, &scope, created.id).await.unwrap_err();
+            let list = campaigns::list(&db, &scope, Page::default()).await.unwrap_err();
+
+            for err in [get, list] {
+                assert!(
+                    matches!(err, PersistenceError::Corrupt { table: "campaigns", column: c } if c == column),
+                    "{column}: {err}"
+                );
+            }
+            db.execute_unprepared(&format!("DELETE FROM campaigns WHERE name = 'C{i}'")).await.unwrap();
+        }
     })
     .await;
 }
