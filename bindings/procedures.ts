@@ -562,9 +562,10 @@ direction: Direction;
  */
 status?: CampaignStatus | null; 
 /**
- * Retell agent id such as `agent_3f2a9c1d0b7e`.
+ * An existing Retell agent id such as `agent_3f2a9c1d0b7e`, which Rivvi then only versions;
+ * absent, Rivvi creates and manages the campaign's Retell LLM and agent.
  */
-agentId: string; 
+agentId?: string | null; 
 /**
  * The prompt, 1..=50000 characters, with `{{placeholders}}`.
  */
@@ -766,6 +767,25 @@ export type PhoneSearch = {
  */
 phone: string }
 
+/**
+ * The prompt version a run pinned, the provider agent version published with it, and how the
+ * campaign's prompt has changed since.
+ */
+export type PinnedPrompt = { versionId: PromptVersionId; versionNumber: number; composedPrompt: string; voicemailMessage: string | null; 
+/**
+ * The Retell agent every call of the run names (`null` for runs from before pinning).
+ */
+agentId: string | null; 
+/**
+ * Its published version.
+ */
+agentVersion: number | null; 
+/**
+ * Unified diff of the pinned prompt against what a run created now would get; empty when
+ * the campaign's prompt is unchanged.
+ */
+diffFromCurrent: string }
+
 export type PreviewRun = { campaignId: CampaignId; uploadId: UploadId; mapping?: ColumnOverride[] | null; 
 /**
  * A workbook sheet; default: the first with a detectable header.
@@ -909,7 +929,11 @@ export type RowStatus =
  */
 "cancelled"
 
-export type Run = { id: RunId; campaignId: CampaignId; uploadId: UploadId | null; name: string; status: RunStatus; promptVersionId: PromptVersionId | null; instructions: string | null; scheduledAt: string | null; startedAt: string | null; finishedAt: string | null; pauseReason: string | null; clientRequestId: string | null; createdAt: string; updatedAt: string }
+export type Run = { id: RunId; campaignId: CampaignId; uploadId: UploadId | null; name: string; status: RunStatus; promptVersionId: PromptVersionId | null; instructions: string | null; scheduledAt: string | null; startedAt: string | null; finishedAt: string | null; pauseReason: string | null; clientRequestId: string | null; createdAt: string; updatedAt: string; 
+/**
+ * What the run's calls use, frozen when it was created; on `runs.get` only.
+ */
+pinned?: PinnedPrompt | null }
 
 export type RunById = { id: RunId }
 

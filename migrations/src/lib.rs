@@ -8,12 +8,15 @@
 //!   one call per row attempt, one upload per file and organization, call list indexes.
 //! - [`m20261126_000001_bulk_import_keys`]: on PostgreSQL, one `(run_id, org_id)` foreign key
 //!   for run rows and byte-compared HMAC lookup keys, for cheaper bulk imports.
+//! - [`m20261205_000001_provider_agents`]: the Retell LLM and agent Rivvi manages per campaign,
+//!   and the published agent version and frozen variables/analysis fields each run pins.
 
 pub use sea_orm_migration::prelude::*;
 
 pub mod m20261124_000001_create_schema;
 pub mod m20261125_000001_dnc_numbers_and_call_indexes;
 pub mod m20261126_000001_bulk_import_keys;
+pub mod m20261205_000001_provider_agents;
 
 pub struct Migrator;
 
@@ -24,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_schema::Migration),
             Box::new(m20261125_000001_dnc_numbers_and_call_indexes::Migration),
             Box::new(m20261126_000001_bulk_import_keys::Migration),
+            Box::new(m20261205_000001_provider_agents::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@
 use rivvi_migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "organizations",
     "users",
     "memberships",
@@ -22,6 +22,7 @@ const TABLES: [&str; 15] = [
     "webhook_events",
     "audit_log",
     "do_not_call",
+    "managed_agents",
     // sea-orm's own bookkeeping
     "seaql_migrations",
 ];
@@ -144,9 +145,22 @@ async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
     let row = db.query_one(Statement::from_string(backend, kept)).await.unwrap().unwrap();
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1, "the run follows the kept upload");
 
-    Migrator::down(db, Some(2)).await.unwrap();
+    // The later migrations (bulk import keys, provider agents) and the second go down.
+    Migrator::down(db, Some(3)).await.unwrap();
     assert_second_migration(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
+    assert_provider_agents(&SchemaManager::new(db), true).await;
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert_provider_agents(&SchemaManager::new(db), false).await;
+    Migrator::up(db, None).await.unwrap();
+}
+
+/// What `m20261205_000001_provider_agents` adds (`applied`) or leaves as before.
+async fn assert_provider_agents(manager: &SchemaManager<'_>, applied: bool) {
+    assert_eq!(manager.has_table("managed_agents").await.unwrap(), applied);
+    for column in ["agent_id", "agent_version", "variables", "analysis_fields"] {
+        assert_eq!(manager.has_column("prompt_versions", column).await.unwrap(), applied, "{column}");
+    }
 }
 
 fn upload(id: &str, org: &str, sha: &str, status: &str, at: &str) -> String {
@@ -198,7 +212,7 @@ async fn the_schema_migrates_up_down_and_up_again_on_postgres() {
             duplicate_uploads_are_merged(&db).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;
-            Migrator::down(&db, Some(1)).await.unwrap();
+            Migrator::down(&db, Some(2)).await.unwrap();
             assert_bulk_import_keys(&db, false).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;

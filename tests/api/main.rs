@@ -5,6 +5,7 @@
 
 mod support;
 
+mod agent_versions;
 mod auth;
 mod authorization;
 mod bench;

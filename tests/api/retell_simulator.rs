@@ -133,6 +133,7 @@ fn create(to: &str) -> CreateCall {
         from_number: FROM.into(),
         to_number: to.into(),
         override_agent_id: Some("agent_flu_shot".into()),
+        override_agent_version: None,
         dynamic_variables: BTreeMap::from([("first_name".into(), "Maria".into())]),
         analysis_fields: vec![
             AnalysisFieldSpec {

@@ -193,7 +193,7 @@ mod tests {
             name: "Reminders".into(),
             direction: rivvi_domain::campaign::Direction::Outbound,
             status: None,
-            agent_id: "agent_3f2a9c1d0b7e".into(),
+            agent_id: Some("agent_3f2a9c1d0b7e".into()),
             base_prompt: "Hello {{firstName}}".into(),
             voicemail_message: None,
             variables: vars.iter().map(VariableDefinitionInput::from).collect(),

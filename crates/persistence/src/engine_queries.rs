@@ -17,6 +17,7 @@ use sea_orm::{
 
 use crate::calls::{CallRecord, ACTIVE_STATUSES};
 use crate::entities::{calls, prompt_versions, run_rows, runs};
+use crate::prompt_versions::PromptVersionRecord;
 use crate::run_rows::{row_state, RowState};
 use crate::runs::RunRecord;
 use crate::{PersistenceError, Result};
@@ -158,6 +159,16 @@ pub async fn find_call(conn: &impl ConnectionTrait, id: CallId) -> Result<Option
 /// pinned none or the user gave none).
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %run.org_id, run_id = %run.id), err(level = "debug"))]
 pub async fn pinned_run_instructions(conn: &impl ConnectionTrait, run: &RunRecord) -> Result<Option<String>> {
+    Ok(pinned_version(conn, run).await?.and_then(|version| version.run_instructions))
+}
+
+/// The prompt version a run pinned when it was created: its prompt, and (for runs created since
+/// runs pin them) its agent version, variables and analysis fields. `None` when it pinned none.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %run.org_id, run_id = %run.id), err(level = "debug"))]
+pub async fn pinned_version(
+    conn: &impl ConnectionTrait,
+    run: &RunRecord,
+) -> Result<Option<PromptVersionRecord>> {
     let Some(version_id) = run.prompt_version_id else {
         return Ok(None);
     };
@@ -166,7 +177,23 @@ pub async fn pinned_run_instructions(conn: &impl ConnectionTrait, run: &RunRecor
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("prompt version", version_id))?;
-    Ok(version.run_instructions)
+    version.try_into().map(Some)
+}
+
+/// Waits for the advisory lock named `key` and holds it for the rest of the transaction `conn`
+/// is in (`pg_advisory_xact_lock(hashtext(key))`), so one instance at a time works on what it
+/// names. Does nothing on SQLite, which has one instance.
+#[tracing::instrument(level = "debug", skip_all, fields(key = %key), err(level = "debug"))]
+pub async fn lock_key(conn: &impl ConnectionTrait, key: &str) -> Result<()> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            [key.into()],
+        );
+        conn.execute(statement).await?;
+    }
+    Ok(())
 }
 
 /// Takes the organization's dispatch lock for the rest of the transaction `conn` is in:

@@ -48,6 +48,7 @@ pub mod error;
 pub mod identity;
 pub mod inbound;
 mod json_text;
+pub mod managed_agents;
 mod org_owned;
 pub mod organizations;
 pub mod page;

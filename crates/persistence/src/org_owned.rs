@@ -12,8 +12,8 @@ use sea_orm::{
 };
 
 use crate::entities::{
-    audit_log, calls, campaign_requests, campaigns, do_not_call, memberships, patients, run_rows, runs,
-    uploads,
+    audit_log, calls, campaign_requests, campaigns, do_not_call, managed_agents, memberships, patients,
+    run_rows, runs, uploads,
 };
 use crate::{OrgScope, Result};
 
@@ -40,6 +40,7 @@ org_owned!(
     campaign_requests,
     campaigns,
     do_not_call,
+    managed_agents,
     memberships,
     patients,
     run_rows,

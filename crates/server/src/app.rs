@@ -178,7 +178,15 @@ fn voice_provider(
 /// calls are compressed and it answers on loopback, so a killed `cargo run` recovers its
 /// in-flight rows within a couple of minutes instead of the half hour a real call may last.
 fn engine_settings(settings: &Settings, simulated: bool) -> EngineSettings {
-    let defaults = EngineSettings::default();
+    let defaults = EngineSettings {
+        // Managed agents report to this server; without a public URL (the simulator, or a
+        // provider account configured by hand) the account's webhook URL applies.
+        agent_webhook_url: settings
+            .public_url
+            .as_deref()
+            .map(|url| format!("{}/webhooks/retell", url.trim_end_matches('/'))),
+        ..EngineSettings::default()
+    };
     if !simulated {
         return defaults;
     }

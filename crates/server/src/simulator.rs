@@ -1,6 +1,9 @@
 //! The HTTP face of the built-in Retell simulator (`rivvi_execution::simulator`): Retell's
-//! `POST /v2/create-phone-call` and `GET /v2/get-call/{call_id}` with its JSON shapes, status
-//! codes and Bearer auth, so the production [`RetellClient`] is what talks to it.
+//! `POST /v2/create-phone-call`, `GET /v2/get-call/{call_id}`, `POST /create-retell-llm`,
+//! `PATCH /update-retell-llm/{llm_id}`, `POST /create-agent`, `PATCH /update-agent/{agent_id}`,
+//! `POST /publish-agent-version/{agent_id}` and `GET /get-agent-versions/{agent_id}`, with its
+//! JSON shapes, status codes and Bearer auth, so the production [`RetellClient`] is what talks
+//! to it.
 //!
 //! Mounted under a prefix (such as `/simulator/retell`), which makes the client's base URL
 //! `http://<addr>/simulator/retell`.
@@ -13,27 +16,41 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use rivvi_domain::lifecycle::CallOutcome;
-use rivvi_execution::retell::api::{CreatePhoneCallRequest, ErrorBody};
+use rivvi_execution::retell::api::{
+    AgentRequest, CreatePhoneCallRequest, ErrorBody, PublishAgentVersionRequest, RetellLlmRequest,
+};
 use rivvi_execution::simulator::{SimError, Simulator};
+use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 /// The simulator's routes, relative to wherever they are nested. Generic over the outer router's
 /// state so it nests into the application router as is.
 ///
 /// With `scripting` (test settings only), `POST /script` also sets the outcomes of the next calls
-/// to a number, so a test driving the server over HTTP can make a patient not answer.
+/// to a number, so a test driving the server over HTTP can make a patient not answer,
+/// `POST /script-agent-failures` makes the next LLM/agent requests fail, and `GET /heard` lists
+/// what each call ran on (agent version and prompt).
 pub fn router<S>(simulator: Arc<Simulator>, scripting: bool) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     let mut routes = Router::new()
         .route("/v2/create-phone-call", post(create_phone_call))
-        .route("/v2/get-call/:call_id", get(get_call));
+        .route("/v2/get-call/:call_id", get(get_call))
+        .route("/create-retell-llm", post(create_retell_llm))
+        .route("/update-retell-llm/:llm_id", patch(update_retell_llm))
+        .route("/create-agent", post(create_agent))
+        .route("/update-agent/:agent_id", patch(update_agent))
+        .route("/publish-agent-version/:agent_id", post(publish_agent_version))
+        .route("/get-agent-versions/:agent_id", get(get_agent_versions));
     if scripting {
-        routes = routes.route("/script", post(script));
+        routes = routes
+            .route("/script", post(script))
+            .route("/script-agent-failures", post(script_agent_failures))
+            .route("/heard", get(heard));
     }
     routes.with_state(simulator)
 }
@@ -56,6 +73,54 @@ async fn script(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
         }
         Err(err) => error(StatusCode::BAD_REQUEST, &format!("invalid script: {err}")),
     }
+}
+
+/// The body of `POST /script-agent-failures`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentFailures {
+    /// How many LLM/agent requests fail next (0 stops).
+    count: u32,
+}
+
+/// 204 once set; 400 for a body that is not an [`AgentFailures`].
+async fn script_agent_failures(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<AgentFailures>(&body) {
+        Ok(failures) => {
+            sim.fail_next_agent_requests(failures.count);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => error(StatusCode::BAD_REQUEST, &format!("invalid script: {err}")),
+    }
+}
+
+/// One call and what it ran on, for `GET /heard`.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Heard {
+    call_id: String,
+    to_number: String,
+    agent_id: String,
+    agent_version: u32,
+    prompt: String,
+    voicemail_message: Option<String>,
+}
+
+/// 200 with every call placed on a versioned agent, oldest first: what each patient heard.
+async fn heard(State(sim): State<Arc<Simulator>>) -> Response {
+    let calls: Vec<Heard> = sim
+        .heard_calls()
+        .into_iter()
+        .map(|(call_id, to_number, heard)| Heard {
+            call_id,
+            to_number,
+            agent_id: heard.agent_id,
+            agent_version: heard.version,
+            prompt: heard.prompt,
+            voicemail_message: heard.voicemail_message,
+        })
+        .collect();
+    Json(calls).into_response()
 }
 
 /// 201 with the registered call; 400 for a bad body or number; 401 without the API key; 500
@@ -89,6 +154,105 @@ async fn get_call(
     }
     match sim.get_phone_call(&call_id) {
         Ok(call) => Json(call).into_response(),
+        Err(err) => sim_error(&err),
+    }
+}
+
+/// 201 with the new LLM.
+async fn create_retell_llm(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
+    match authorized_body::<RetellLlmRequest>(&sim, &headers, &body) {
+        Ok(request) => match sim.create_retell_llm(request) {
+            Ok(llm) => (StatusCode::CREATED, Json(llm)).into_response(),
+            Err(err) => sim_error(&err),
+        },
+        Err(refused) => *refused,
+    }
+}
+
+/// 200 with the LLM; 404 for an unknown id.
+async fn update_retell_llm(
+    State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
+    Path(llm_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    match authorized_body::<RetellLlmRequest>(&sim, &headers, &body) {
+        Ok(request) => answer(sim.update_retell_llm(&llm_id, request)),
+        Err(refused) => *refused,
+    }
+}
+
+/// 201 with the new agent (version 0, a draft); 400 for an unknown LLM.
+async fn create_agent(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
+    match authorized_body::<AgentRequest>(&sim, &headers, &body) {
+        Ok(request) => match sim.create_agent(request) {
+            Ok(agent) => (StatusCode::CREATED, Json(agent)).into_response(),
+            Err(err) => sim_error(&err),
+        },
+        Err(refused) => *refused,
+    }
+}
+
+/// 200 with the agent's draft; 404 for an unknown id.
+async fn update_agent(
+    State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    match authorized_body::<AgentRequest>(&sim, &headers, &body) {
+        Ok(request) => answer(sim.update_agent(&agent_id, request)),
+        Err(refused) => *refused,
+    }
+}
+
+/// 200 without a body (the SDK types the answer as `void`); 400 for a version that is not a
+/// draft; 404 for an unknown agent.
+async fn publish_agent_version(
+    State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    match authorized_body::<PublishAgentVersionRequest>(&sim, &headers, &body) {
+        Ok(request) => match sim.publish_agent_version(&agent_id, request) {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(err) => sim_error(&err),
+        },
+        Err(refused) => *refused,
+    }
+}
+
+/// 200 with every version, oldest first; 404 for an unknown agent.
+async fn get_agent_versions(
+    State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+) -> Response {
+    if !authorized(&sim, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    answer(sim.get_agent_versions(&agent_id))
+}
+
+/// The request body as `T`, once the API key checks out; otherwise the 401 or 400 to answer.
+fn authorized_body<T: DeserializeOwned>(
+    sim: &Simulator,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Box<Response>> {
+    if !authorized(sim, headers) {
+        return Err(Box::new(error(StatusCode::UNAUTHORIZED, "Unauthorized")));
+    }
+    serde_json::from_slice::<T>(body).map_err(|err| {
+        let message = format!("invalid request body at line {} column {}", err.line(), err.column());
+        Box::new(error(StatusCode::BAD_REQUEST, &message))
+    })
+}
+
+fn answer<T: serde::Serialize>(result: Result<T, SimError>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
         Err(err) => sim_error(&err),
     }
 }

@@ -109,7 +109,7 @@ impl CycleKeys {
 }
 
 /// A foreign key named `fk_<table>_<column>`.
-fn fk(
+pub(crate) fn fk(
     table: impl Iden + Clone + 'static,
     column: impl Iden + 'static,
     parent: impl Iden + 'static,

@@ -98,13 +98,15 @@ pub struct AgentId(String);
 pub struct AgentIdError;
 
 impl AgentId {
-    /// `agent_` followed by 1..=64 letters, digits, `_` or `-`, starting with a letter or digit.
+    /// `agent_` followed by 1..=64 letters, digits, `_` or `-`, starting with a letter or digit
+    /// (and not the reserved [`AgentId::unprovisioned`]).
     pub fn parse(input: &str) -> Result<AgentId, AgentIdError> {
         let id = input.trim();
         let rest = id.strip_prefix("agent_").ok_or(AgentIdError)?;
         let ok = (1..=64).contains(&rest.len())
             && rest.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && id != UNPROVISIONED_AGENT;
         if ok {
             Ok(AgentId(id.to_owned()))
         } else {
@@ -116,7 +118,21 @@ impl AgentId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Stands for the agent Rivvi has yet to create, in a campaign validated without an
+    /// `agentId`; [`CampaignDefinition::with_agent`] replaces it before the campaign is saved.
+    pub fn unprovisioned() -> AgentId {
+        AgentId(UNPROVISIONED_AGENT.to_owned())
+    }
+
+    /// Whether this is [`AgentId::unprovisioned`].
+    pub fn is_unprovisioned(&self) -> bool {
+        self.0 == UNPROVISIONED_AGENT
+    }
 }
+
+/// Not a Retell id (Retell's are hex): it cannot collide with a real agent.
+const UNPROVISIONED_AGENT: &str = "agent_unprovisioned";
 
 impl fmt::Display for AgentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -214,6 +230,22 @@ impl CampaignDefinition {
         &self.agent_id
     }
 
+    /// The campaign as a run froze it: these variables, analysis fields and voicemail text in
+    /// place of the current ones (they were valid together when the run was created).
+    pub fn as_frozen(
+        self,
+        variables: Vec<VariableDefinition>,
+        analysis_fields: Vec<AnalysisField>,
+        voicemail_message: Option<String>,
+    ) -> Self {
+        CampaignDefinition { variables, analysis_fields, voicemail_message, ..self }
+    }
+
+    /// The same campaign on `agent` (the agent Rivvi provisioned for it).
+    pub fn with_agent(self, agent: AgentId) -> Self {
+        CampaignDefinition { agent_id: agent, ..self }
+    }
+
     /// The prompt, with `{{placeholders}}`.
     pub fn base_prompt(&self) -> &str {
         &self.base_prompt
@@ -284,8 +316,11 @@ pub struct NewCampaign {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "specta", specta(optional))]
     pub status: Option<CampaignStatus>,
-    /// Retell agent id such as `agent_3f2a9c1d0b7e`.
-    pub agent_id: String,
+    /// An existing Retell agent id such as `agent_3f2a9c1d0b7e`, which Rivvi then only versions;
+    /// absent, Rivvi creates and manages the campaign's Retell LLM and agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "specta", specta(optional))]
+    pub agent_id: Option<String>,
     /// The prompt, 1..=50000 characters, with `{{placeholders}}`.
     pub base_prompt: String,
     /// Voicemail message, at most 2000 characters; blank means none.
@@ -309,7 +344,10 @@ impl NewCampaign {
     pub fn validate(self) -> Result<CampaignDefinition, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let name = errors.check("name", single_line(&self.name, MAX_CAMPAIGN_NAME_CHARS));
-        let agent_id = errors.check("agentId", AgentId::parse(&self.agent_id));
+        let agent_id = match self.agent_id.as_deref() {
+            Some(agent) => errors.check("agentId", AgentId::parse(agent)),
+            None => Some(AgentId::unprovisioned()),
+        };
         let base_prompt = errors.check("basePrompt", multi_line(&self.base_prompt, MAX_BASE_PROMPT_CHARS));
         let voicemail_message = match self.voicemail_message.as_deref() {
             Some(v) if !v.trim().is_empty() => {
@@ -479,7 +517,7 @@ impl From<&CampaignDefinition> for NewCampaign {
             name: c.name.clone(),
             direction: c.direction,
             status: Some(c.status),
-            agent_id: c.agent_id.0.clone(),
+            agent_id: Some(c.agent_id.0.clone()),
             base_prompt: c.base_prompt.clone(),
             voicemail_message: c.voicemail_message.clone(),
             variables: c.variables.iter().map(Into::into).collect(),
@@ -559,7 +597,7 @@ impl CampaignUpdate {
             merged.status = Some(status);
         }
         if let Some(agent_id) = self.agent_id {
-            merged.agent_id = agent_id;
+            merged.agent_id = Some(agent_id);
         }
         if let Some(base_prompt) = self.base_prompt {
             merged.base_prompt = base_prompt;

@@ -12,6 +12,7 @@ use rivvi_domain::retry::RetryableOutcome;
 use rivvi_domain::{IanaZone, Patch, PhoneNumber};
 use rivvi_persistence::calls::{self, CallChange, NewOutboundCall};
 use rivvi_persistence::patients::{self, PatientFields};
+use rivvi_persistence::prompt_versions::PublishedAgent;
 use rivvi_persistence::run_rows::{self, RowUpdate, RunRowRecord};
 use rivvi_persistence::runs::RunRecord;
 use rivvi_persistence::{campaigns, do_not_call, engine_queries, OrgScope};
@@ -99,9 +100,12 @@ enum Prepared {
 /// Everything a claimed row needs from its run, read once per run per tick.
 struct RunContext<'a> {
     run: &'a RunRecord,
+    /// The campaign with the run's frozen variables, analysis fields and voicemail text.
     definition: CampaignDefinition,
     instructions: Option<String>,
     analysis_fields: Vec<AnalysisFieldSpec>,
+    /// The published agent version the run pinned (`None` for runs from before pinning).
+    agent: Option<PublishedAgent>,
 }
 
 impl Engine {
@@ -203,10 +207,24 @@ impl Engine {
             if slots == 0 {
                 break;
             }
-            let definition = campaigns::get(&txn, scope, run.campaign_id).await?.definition;
-            let instructions = engine_queries::pinned_run_instructions(&txn, run).await?;
+            let current = campaigns::get(&txn, scope, run.campaign_id).await?.definition;
+            // What the run pinned at creation; runs from before pinning read the campaign.
+            let (definition, instructions, agent) = match engine_queries::pinned_version(&txn, run).await? {
+                Some(version) => {
+                    let definition = match version.frozen {
+                        Some(frozen) => current.as_frozen(
+                            frozen.variables,
+                            frozen.analysis_fields,
+                            version.voicemail_message,
+                        ),
+                        None => current,
+                    };
+                    (definition, version.run_instructions, version.agent)
+                }
+                None => (current, None, None),
+            };
             let analysis_fields = definition.analysis_fields().iter().map(AnalysisFieldSpec::from).collect();
-            let context = RunContext { run, definition, instructions, analysis_fields };
+            let context = RunContext { run, definition, instructions, analysis_fields, agent };
             let lease_until = now + self.settings.lease;
             let rows = run_rows::claim_due(
                 &txn,
@@ -314,8 +332,14 @@ impl Engine {
         let create = CreateCall {
             from_number: caller.as_str().to_owned(),
             to_number: phone.as_str().to_owned(),
-            override_agent_id: Some(definition.agent_id().to_string()),
+            override_agent_id: Some(match &context.agent {
+                Some(pinned) => pinned.agent_id.clone(),
+                None => definition.agent_id().to_string(),
+            }),
+            override_agent_version: context.agent.as_ref().map(|pinned| pinned.version),
             dynamic_variables: dynamic_variables(&row, org, caller, context, &names, &phone),
+            // The run's frozen fields, per call: a managed version carries them already, an
+            // attached agent (which Rivvi never edits) may not.
             analysis_fields: context.analysis_fields.clone(),
             metadata: CallMetadata {
                 org_id: scope.org_id(),

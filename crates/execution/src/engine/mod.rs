@@ -33,6 +33,7 @@
 //! [`EngineSettings::max_call_duration`], then count as a failed dial). A webhook naming our call
 //! id in its metadata links a call whose create answer was lost.
 
+mod agents;
 mod dispatch;
 mod error;
 mod events;
@@ -54,6 +55,7 @@ use sea_orm::DatabaseConnection;
 use crate::clock::Clock;
 use crate::provider::VoiceProvider;
 
+pub use agents::{AgentContent, ProvisionedAgent};
 pub use dispatch::DispatchOutcome;
 pub use error::EngineError;
 pub use events::ApplyOutcome;
@@ -92,6 +94,9 @@ pub struct EngineSettings {
     /// The patient's local calling window, as `(open hour, close hour)`: TCPA allows 08:00 to
     /// 21:00 in the called party's time zone.
     pub patient_window_hours: (u16, u16),
+    /// The webhook URL Rivvi-managed agents send call events to (`<public url>/webhooks/retell`);
+    /// `None` leaves the provider account's URL in force.
+    pub agent_webhook_url: Option<String>,
 }
 
 impl Default for EngineSettings {
@@ -108,6 +113,7 @@ impl Default for EngineSettings {
             dials_at_once: 16,
             recover_batch: 100,
             patient_window_hours: (8, 21),
+            agent_webhook_url: None,
         }
     }
 }
@@ -130,6 +136,8 @@ pub struct Engine {
     patient_window: OfficeHours,
     /// Set by [`Engine::wake`]: a slot may have freed up or a run started.
     wake: tokio::sync::Notify,
+    /// One agent provisioning or publication at a time on this instance (see `agents`).
+    agent_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -174,6 +182,7 @@ impl Engine {
             settings,
             patient_window,
             wake: tokio::sync::Notify::new(),
+            agent_lock: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -1,11 +1,13 @@
-//! The voice provider seam: [`VoiceProvider`] (`create_call`, `get_call`), what goes in
-//! ([`CreateCall`]), what comes out ([`ProviderCall`]) and how it fails ([`ProviderError`]).
+//! The voice provider seam: [`VoiceProvider`] (calls, and the agents and LLMs that carry a
+//! campaign's prompt, in published versions), what goes in ([`CreateCall`], [`AgentConfig`]),
+//! what comes out ([`ProviderCall`], [`AgentVersion`]) and how it fails ([`ProviderError`]).
 //!
 //! The engine holds an `Arc<dyn VoiceProvider>`: in production a
 //! [`RetellClient`](crate::retell::RetellClient), in development and tests the same client
 //! pointed at the built-in simulator (or the [`Simulator`](crate::simulator::Simulator)
 //! itself, in process).
 
+mod agent;
 mod analysis;
 mod call;
 mod outcome;
@@ -19,6 +21,7 @@ use std::time::Duration;
 use rivvi_domain::ids::{CallId, CampaignId, OrgId, RunId, RunRowId};
 use serde::{Deserialize, Serialize};
 
+pub use agent::{AgentConfig, AgentVersion, LlmSettings, PinnedAgent};
 pub use analysis::{AnalysisFieldSpec, AnalysisKind};
 pub use call::{CallAnalysis, DisconnectionReason, ProviderCall};
 pub use outcome::{classify, FinishedCall};
@@ -38,6 +41,29 @@ pub trait VoiceProvider: Send + Sync {
 
     /// The provider's current view of a call, by the provider's id (`call_…`).
     fn get_call<'a>(&'a self, provider_call_id: &'a str) -> ProviderFuture<'a, ProviderCall>;
+
+    /// Creates a Retell LLM; answers its id (`llm_…`).
+    fn create_llm<'a>(&'a self, settings: &'a LlmSettings) -> ProviderFuture<'a, String>;
+
+    /// Replaces the prompt of an LLM's draft.
+    fn update_llm<'a>(&'a self, llm_id: &'a str, settings: &'a LlmSettings) -> ProviderFuture<'a, ()>;
+
+    /// Creates an agent on an LLM; answers its id and its first (draft) version.
+    fn create_agent<'a>(&'a self, settings: &'a AgentConfig) -> ProviderFuture<'a, (String, AgentVersion)>;
+
+    /// Replaces the settings of an agent's draft; answers the draft's version.
+    fn update_agent<'a>(
+        &'a self,
+        agent_id: &'a str,
+        settings: &'a AgentConfig,
+    ) -> ProviderFuture<'a, AgentVersion>;
+
+    /// Publishes a draft version in place: from then on it is immutable, and later updates go to
+    /// a new draft.
+    fn publish_agent_version<'a>(&'a self, agent_id: &'a str, version: u32) -> ProviderFuture<'a, ()>;
+
+    /// Every version of an agent, oldest first.
+    fn agent_versions<'a>(&'a self, agent_id: &'a str) -> ProviderFuture<'a, Vec<AgentVersion>>;
 }
 
 /// The ids Rivvi attaches to each outbound call (Retell `metadata`), so a webhook can be tied
@@ -67,6 +93,8 @@ pub struct CreateCall {
     pub to_number: String,
     /// Use this agent instead of the one bound to `from_number`.
     pub override_agent_id: Option<String>,
+    /// This published version of it (the run's pinned version); `None` takes the latest.
+    pub override_agent_version: Option<u32>,
     /// Prompt variables (Retell `retell_llm_dynamic_variables`); PHI.
     pub dynamic_variables: BTreeMap<String, String>,
     /// The campaign's analysis fields. Retell gets them as a per-call
@@ -81,6 +109,7 @@ impl fmt::Debug for CreateCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CreateCall")
             .field("override_agent_id", &self.override_agent_id)
+            .field("override_agent_version", &self.override_agent_version)
             .field("dynamic_variables", &self.dynamic_variables.keys().collect::<Vec<_>>())
             .field("analysis_fields", &self.analysis_fields.len())
             .field("metadata", &self.metadata)

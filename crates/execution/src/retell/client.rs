@@ -8,6 +8,10 @@
 //!   connection lost mid-request: Retell has no idempotency key, the call may already be ringing,
 //!   and dialling a patient twice is worse than one failed attempt. Such errors say
 //!   [`ProviderError::call_may_exist`].
+//! - The agent calls follow the same rule: reads and replacing updates (`update-retell-llm`,
+//!   `update-agent`, `get-agent-versions`) retry everything retryable; creates and
+//!   `publish-agent-version` do not retry a request that may have arrived, so a lost answer is
+//!   an error the caller reconciles (a retried create would leave a second, unrecorded object).
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -15,11 +19,18 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::api::{CreatePhoneCallRequest, ErrorBody};
-use crate::provider::{mask_digits, CreateCall, ProviderCall, ProviderError, ProviderFuture, VoiceProvider};
+use super::api::{
+    AgentRequest, AgentResponse, CreatePhoneCallRequest, ErrorBody, PublishAgentVersionRequest,
+    RetellLlmRequest, RetellLlmResponse,
+};
+use crate::provider::{
+    mask_digits, AgentConfig, AgentVersion, CreateCall, LlmSettings, ProviderCall, ProviderError,
+    ProviderFuture, VoiceProvider,
+};
 
 /// How to reach Retell and how patient to be.
 #[derive(Clone)]
@@ -38,10 +49,16 @@ pub struct RetellConfig {
     pub backoff_base: Duration,
     /// The longest backoff (and the longest `Retry-After` honoured).
     pub backoff_cap: Duration,
+    /// The voice of the agents Rivvi creates (`voice_id`).
+    pub voice_id: String,
 }
 
+/// The voice of Rivvi-created agents unless configured (one of Retell's stock voices).
+pub const DEFAULT_VOICE_ID: &str = "retell-Cimo";
+
 impl RetellConfig {
-    /// Production defaults: 10 s per request, 30 s per operation, 3 retries from 250 ms.
+    /// Production defaults: 10 s per request, 30 s per operation, 3 retries from 250 ms, the
+    /// [`DEFAULT_VOICE_ID`].
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
         RetellConfig {
             base_url: base_url.into(),
@@ -51,6 +68,7 @@ impl RetellConfig {
             max_retries: 3,
             backoff_base: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(5),
+            voice_id: DEFAULT_VOICE_ID.to_owned(),
         }
     }
 }
@@ -77,8 +95,10 @@ pub struct RetellClient {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operation<'a> {
+    /// A create (or publish): a request that may have arrived is not sent again.
     Create,
-    Get(&'a str),
+    /// A read or a replacing update about this id (a 404 is about it): safe to repeat.
+    Repeatable(&'a str),
 }
 
 impl RetellClient {
@@ -101,11 +121,11 @@ impl RetellClient {
         &self.base_url
     }
 
-    async fn execute(
+    async fn execute<T: DeserializeOwned>(
         &self,
         operation: Operation<'_>,
         request: impl Fn() -> RequestBuilder,
-    ) -> Result<ProviderCall, ProviderError> {
+    ) -> Result<T, ProviderError> {
         let deadline = Instant::now() + self.config.deadline;
         let mut retries = 0;
         loop {
@@ -115,7 +135,7 @@ impl RetellClient {
             }
             let timeout = self.config.request_timeout.min(left);
             let error = match self.once(operation, request().timeout(timeout)).await {
-                Ok(call) => return Ok(call),
+                Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
             if retries >= self.config.max_retries || !should_retry(operation, &error) {
@@ -134,16 +154,18 @@ impl RetellClient {
         }
     }
 
-    async fn once(
+    async fn once<T: DeserializeOwned>(
         &self,
         operation: Operation<'_>,
         request: RequestBuilder,
-    ) -> Result<ProviderCall, ProviderError> {
+    ) -> Result<T, ProviderError> {
         let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         if status.is_success() {
             let body = response.bytes().await.map_err(transport_error)?;
-            return serde_json::from_slice::<ProviderCall>(&body).map_err(|e| {
+            // `publish-agent-version` answers no body; `IgnoredAny` reads that as well as JSON.
+            let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"null" } else { &body };
+            return serde_json::from_slice::<T>(body).map_err(|e| {
                 // Only the position: serde's message may quote the body, which holds PHI.
                 ProviderError::Protocol(format!(
                     "{:?} error at line {} column {}",
@@ -160,12 +182,26 @@ impl RetellClient {
             .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
         let message = mask_digits(message.trim());
         Err(match (status, operation) {
-            (StatusCode::NOT_FOUND, Operation::Get(id)) => ProviderError::NotFound(id.to_owned()),
+            (StatusCode::NOT_FOUND, Operation::Repeatable(id)) => ProviderError::NotFound(id.to_owned()),
             (StatusCode::TOO_MANY_REQUESTS, _) => ProviderError::RateLimited { retry_after },
             (StatusCode::REQUEST_TIMEOUT, _) => ProviderError::Server { status: status.as_u16(), message },
             (s, _) if s.is_server_error() => ProviderError::Server { status: s.as_u16(), message },
             (s, _) => ProviderError::Rejected { status: s.as_u16(), message },
         })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// An id that goes into a URL path: refuse anything that could change the path.
+fn path_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ProviderError> {
+    let safe = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if safe {
+        Ok(id)
+    } else {
+        Err(ProviderError::InvalidRequest(format!("{what} has unexpected characters")))
     }
 }
 
@@ -180,8 +216,8 @@ impl VoiceProvider for RetellClient {
         Box::pin(
             async move {
                 let body = CreatePhoneCallRequest::from(&call);
-                let url = format!("{}/v2/create-phone-call", self.base_url);
-                let call = self
+                let url = self.url("/v2/create-phone-call");
+                let call: ProviderCall = self
                     .execute(Operation::Create, || {
                         self.http.post(&url).bearer_auth(&self.config.api_key).json(&body)
                     })
@@ -197,16 +233,9 @@ impl VoiceProvider for RetellClient {
         let span = tracing::info_span!("retell.get_call", provider_call_id = %provider_call_id);
         Box::pin(
             async move {
-                // The id goes into the path: refuse anything that could change it.
-                let safe = !provider_call_id.is_empty()
-                    && provider_call_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                if !safe {
-                    return Err(ProviderError::InvalidRequest(
-                        "provider call id has unexpected characters".into(),
-                    ));
-                }
-                let url = format!("{}/v2/get-call/{provider_call_id}", self.base_url);
-                self.execute(Operation::Get(provider_call_id), || {
+                let id = path_id("provider call id", provider_call_id)?;
+                let url = self.url(&format!("/v2/get-call/{id}"));
+                self.execute(Operation::Repeatable(id), || {
                     self.http.get(&url).bearer_auth(&self.config.api_key)
                 })
                 .await
@@ -214,12 +243,124 @@ impl VoiceProvider for RetellClient {
             .instrument(span),
         )
     }
+
+    fn create_llm<'a>(&'a self, settings: &'a LlmSettings) -> ProviderFuture<'a, String> {
+        Box::pin(
+            async move {
+                let body = RetellLlmRequest::from(settings);
+                let url = self.url("/create-retell-llm");
+                let llm: RetellLlmResponse = self
+                    .execute(Operation::Create, || {
+                        self.http.post(&url).bearer_auth(&self.config.api_key).json(&body)
+                    })
+                    .await?;
+                tracing::info!(llm_id = %llm.llm_id, "retell llm created");
+                Ok(llm.llm_id)
+            }
+            .instrument(tracing::info_span!("retell.create_llm")),
+        )
+    }
+
+    fn update_llm<'a>(&'a self, llm_id: &'a str, settings: &'a LlmSettings) -> ProviderFuture<'a, ()> {
+        Box::pin(
+            async move {
+                let id = path_id("llm id", llm_id)?;
+                let body = RetellLlmRequest::from(settings);
+                let url = self.url(&format!("/update-retell-llm/{id}"));
+                let _: RetellLlmResponse = self
+                    .execute(Operation::Repeatable(id), || {
+                        self.http.patch(&url).bearer_auth(&self.config.api_key).json(&body)
+                    })
+                    .await?;
+                Ok(())
+            }
+            .instrument(tracing::info_span!("retell.update_llm", llm_id = %llm_id)),
+        )
+    }
+
+    fn create_agent<'a>(&'a self, settings: &'a AgentConfig) -> ProviderFuture<'a, (String, AgentVersion)> {
+        Box::pin(
+            async move {
+                let body = AgentRequest::new(settings, &self.config.voice_id);
+                let url = self.url("/create-agent");
+                let agent: AgentResponse = self
+                    .execute(Operation::Create, || {
+                        self.http.post(&url).bearer_auth(&self.config.api_key).json(&body)
+                    })
+                    .await?;
+                tracing::info!(agent_id = %agent.agent_id, "retell agent created");
+                Ok((agent.agent_id.clone(), agent.agent_version()))
+            }
+            .instrument(tracing::info_span!("retell.create_agent")),
+        )
+    }
+
+    fn update_agent<'a>(
+        &'a self,
+        agent_id: &'a str,
+        settings: &'a AgentConfig,
+    ) -> ProviderFuture<'a, AgentVersion> {
+        Box::pin(
+            async move {
+                let id = path_id("agent id", agent_id)?;
+                let body = AgentRequest::new(settings, &self.config.voice_id);
+                let url = self.url(&format!("/update-agent/{id}"));
+                let agent: AgentResponse = self
+                    .execute(Operation::Repeatable(id), || {
+                        self.http.patch(&url).bearer_auth(&self.config.api_key).json(&body)
+                    })
+                    .await?;
+                Ok(agent.agent_version())
+            }
+            .instrument(tracing::info_span!("retell.update_agent", agent_id = %agent_id)),
+        )
+    }
+
+    fn publish_agent_version<'a>(&'a self, agent_id: &'a str, version: u32) -> ProviderFuture<'a, ()> {
+        Box::pin(
+            async move {
+                let id = path_id("agent id", agent_id)?;
+                let body = PublishAgentVersionRequest {
+                    version,
+                    version_description: Some("published by Rivvi".to_owned()),
+                };
+                let url = self.url(&format!("/publish-agent-version/{id}"));
+                let _: IgnoredAny = self
+                    .execute(Operation::Create, || {
+                        self.http.post(&url).bearer_auth(&self.config.api_key).json(&body)
+                    })
+                    .await?;
+                tracing::info!(version, "retell agent version published");
+                Ok(())
+            }
+            .instrument(tracing::info_span!("retell.publish_agent_version", agent_id = %agent_id)),
+        )
+    }
+
+    fn agent_versions<'a>(&'a self, agent_id: &'a str) -> ProviderFuture<'a, Vec<AgentVersion>> {
+        Box::pin(
+            async move {
+                let id = path_id("agent id", agent_id)?;
+                let url = self.url(&format!("/get-agent-versions/{id}"));
+                let versions: Vec<AgentResponse> = self
+                    .execute(Operation::Repeatable(id), || {
+                        self.http.get(&url).bearer_auth(&self.config.api_key)
+                    })
+                    .await?;
+                let mut versions: Vec<AgentVersion> =
+                    versions.iter().map(AgentResponse::agent_version).collect();
+                versions.sort_by_key(|v| v.version);
+                Ok(versions)
+            }
+            .instrument(tracing::info_span!("retell.agent_versions", agent_id = %agent_id)),
+        )
+    }
 }
 
 fn should_retry(operation: Operation<'_>, error: &ProviderError) -> bool {
     match error {
         ProviderError::RateLimited { .. } | ProviderError::Server { .. } | ProviderError::Connect(_) => true,
-        ProviderError::Timeout | ProviderError::Transport(_) => matches!(operation, Operation::Get(_)),
+        ProviderError::Timeout | ProviderError::Transport(_) => matches!(operation, Operation::Repeatable(_)),
         _ => false,
     }
 }
@@ -295,7 +436,7 @@ mod tests {
 
     #[test]
     fn creates_are_not_retried_when_the_call_may_exist() {
-        let get = Operation::Get("call_1");
+        let get = Operation::Repeatable("call_1");
         assert!(should_retry(get, &ProviderError::Timeout));
         assert!(!should_retry(Operation::Create, &ProviderError::Timeout));
         assert!(!should_retry(Operation::Create, &ProviderError::Transport("reset".into())));

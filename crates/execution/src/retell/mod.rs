@@ -9,4 +9,4 @@ pub mod api;
 pub mod client;
 pub mod webhook;
 
-pub use client::{RetellClient, RetellConfig};
+pub use client::{RetellClient, RetellConfig, DEFAULT_VOICE_ID};

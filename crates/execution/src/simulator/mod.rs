@@ -24,12 +24,22 @@
 //! ids stored before a restart). With a [`ManualClock`](crate::clock::ManualClock), events come
 //! out of [`Simulator::take_due`]/[`Simulator::deliver_due`] in (due instant, creation) order.
 //!
+//! # Agents and versions
+//! `create-retell-llm`, `update-retell-llm`, `create-agent`, `update-agent`,
+//! `publish-agent-version` and `get-agent-versions` keep LLMs and agents with Retell's draft and
+//! published versions ([`agents`]). A call naming one of these agents runs on the version it
+//! names (which must be published) or on the latest published one, and the simulator records
+//! what it used ([`Simulator::heard`]): the agent version, its prompt and its voicemail text. The
+//! transcript opens with the prompt's first line and a voicemail leaves that version's text.
+//!
 //! # Analysis fields
 //! A call's fields come from its create request's `agent_override.agent.post_call_analysis_data`
 //! (what [`RetellClient`](crate::retell::RetellClient) sends from
-//! [`CreateCall::analysis_fields`](crate::provider::CreateCall)); failing that, from
-//! [`Simulator::register_agent`] for its agent id; failing that, none.
+//! [`CreateCall::analysis_fields`](crate::provider::CreateCall)); failing that, from the agent
+//! version it runs on; failing that, from [`Simulator::register_agent`] for its agent id;
+//! failing that, none.
 
+mod agents;
 mod plan;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -44,10 +54,16 @@ use rivvi_domain::PhoneNumber;
 
 use crate::clock::Clock;
 use crate::provider::{
-    AnalysisFieldSpec, CreateCall, ProviderCall, ProviderError, ProviderFuture, VoiceProvider,
+    AgentConfig, AgentVersion, AnalysisFieldSpec, CreateCall, LlmSettings, ProviderCall, ProviderError,
+    ProviderFuture, VoiceProvider,
 };
-use crate::retell::api::CreatePhoneCallRequest;
+use crate::retell::api::{
+    AgentRequest, AgentResponse, CreatePhoneCallRequest, PublishAgentVersionRequest, RetellLlmRequest,
+    RetellLlmResponse,
+};
 use crate::retell::webhook::{self, CallEvent, CallEventKind};
+use crate::retell::DEFAULT_VOICE_ID;
+pub use agents::{HeardAgent, DASHBOARD_PROMPT};
 use plan::{PlanInput, Rng, SimCall, Stage};
 
 /// Relative weights of the outcomes of simulated calls (any scale; all zero means all reached).
@@ -178,15 +194,16 @@ impl fmt::Debug for SimulatorConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
     // not found
-    /// No call with that id: 404.
-    #[error("call not found")]
+    /// No call, LLM or agent with that id: 404.
+    #[error("not found")]
     NotFound,
     // user errors
     /// A bad request, such as a number not in E.164 form: 400.
     #[error("{0}")]
     InvalidRequest(String),
     // internal
-    /// A failure injected with [`Simulator::fail_next_create`]: 500.
+    /// A failure injected with [`Simulator::fail_next_create`] or
+    /// [`Simulator::fail_next_agent_requests`]: 500.
     #[error("simulated internal server error")]
     SimulatedFailure,
 }
@@ -254,12 +271,18 @@ struct State {
     reorder: bool,
     /// Create requests still to fail with a 500.
     fail_next_create: u32,
+    /// LLM and agent requests still to fail with a 500.
+    fail_next_agent_requests: u32,
     /// Create requests seen, failed ones included.
     create_requests: u64,
     /// Calls per destination so far: the second half of each call's generator key.
     per_number: HashMap<String, u64>,
     scripts: HashMap<String, VecDeque<CallOutcome>>,
     agents: HashMap<String, Vec<AnalysisFieldSpec>>,
+    /// LLMs and agents created through the API, with their versions.
+    retell_agents: agents::Agents,
+    /// What each call ran on, for calls of agents created through the API, in creation order.
+    heard: Vec<(String, HeardAgent)>,
     /// Every call ever created (a simulator lives as long as one server process).
     calls: HashMap<String, SimCall>,
     /// Pending webhooks by (due ms, sequence): the sequence keeps creation order among equals.
@@ -305,10 +328,13 @@ impl Simulator {
             duplicate_delivery: config.duplicate_delivery,
             reorder: config.reorder,
             fail_next_create: 0,
+            fail_next_agent_requests: 0,
             create_requests: 0,
             per_number: HashMap::new(),
             scripts: HashMap::new(),
             agents: HashMap::new(),
+            retell_agents: agents::Agents::default(),
+            heard: Vec::new(),
             calls: HashMap::new(),
             queue: BTreeMap::new(),
             next_sequence: 0,
@@ -347,6 +373,21 @@ impl Simulator {
     /// exists).
     pub fn fail_next_create(&self, n: u32) {
         self.state().fail_next_create = n;
+    }
+
+    /// The next `n` LLM and agent requests (create, update, publish, list versions) fail with a
+    /// 500, after auth; `0` stops failing them.
+    pub fn fail_next_agent_requests(&self, n: u32) {
+        self.state().fail_next_agent_requests = n;
+    }
+
+    /// Takes one scripted agent failure, if any is left.
+    fn agent_failure(state: &mut State) -> Result<(), SimError> {
+        if state.fail_next_agent_requests > 0 {
+            state.fail_next_agent_requests -= 1;
+            return Err(SimError::SimulatedFailure);
+        }
+        Ok(())
     }
 
     /// Send every webhook twice from now on (or stop).
@@ -420,8 +461,20 @@ impl Simulator {
 
         let agent_id =
             request.override_agent_id.clone().unwrap_or_else(|| self.config.default_agent_id.clone());
-        let fields =
-            request_fields(&request).or_else(|| state.agents.get(&agent_id).cloned()).unwrap_or_default();
+        let heard = match state.retell_agents.resolve(&agent_id, request.override_agent_version.as_ref()) {
+            Ok(heard) => heard,
+            Err(err) => {
+                // Refused before a call exists: the generator position is given back.
+                if let Some(nth) = state.per_number.get_mut(&to) {
+                    *nth -= 1;
+                }
+                return Err(err);
+            }
+        };
+        let fields = request_fields(&request)
+            .or_else(|| heard.as_ref().and_then(|h| state.retell_agents.fields(h)))
+            .or_else(|| state.agents.get(&agent_id).cloned())
+            .unwrap_or_default();
         let call_id = format!("call_{}", uuid::Uuid::new_v4().simple());
         let base = plan::registered(
             call_id.clone(),
@@ -438,8 +491,15 @@ impl Simulator {
             time_scale: self.config.time_scale,
             fields: &fields,
             reorder_allowed: state.reorder,
+            script: heard.as_ref().map(|h| plan::AgentScript {
+                prompt: h.prompt.as_str(),
+                voicemail_message: h.voicemail_message.as_deref(),
+            }),
         };
         let call = plan::plan(input, &mut rng);
+        if let Some(heard) = heard {
+            state.heard.push((call_id.clone(), heard));
+        }
         let copies = if state.duplicate_delivery { 2 } else { 1 };
         for (due_ms, event) in call.events() {
             for _ in 0..copies {
@@ -450,6 +510,82 @@ impl Simulator {
         let registered = call.snapshot(Stage::Registered);
         state.calls.insert(call_id, call);
         Ok(registered)
+    }
+
+    /// What a call ran on (agent version, prompt, voicemail text), for calls of agents created
+    /// through the simulator's API: what the patient heard.
+    pub fn heard(&self, call_id: &str) -> Option<HeardAgent> {
+        self.state().heard.iter().find(|(id, _)| id == call_id).map(|(_, heard)| heard.clone())
+    }
+
+    /// Every call that ran on an agent created through the API (or a dashboard agent), as
+    /// `(call id, number called, what it ran on)`, oldest first.
+    pub fn heard_calls(&self) -> Vec<(String, String, HeardAgent)> {
+        let state = self.state();
+        state
+            .heard
+            .iter()
+            .filter_map(|(id, heard)| {
+                let to = state.calls.get(id)?.base.to_number.clone();
+                Some((id.clone(), to, heard.clone()))
+            })
+            .collect()
+    }
+
+    /// `POST /create-retell-llm`.
+    pub fn create_retell_llm(&self, request: RetellLlmRequest) -> Result<RetellLlmResponse, SimError> {
+        let now_ms = self.clock.now_ms();
+        let mut state = self.state();
+        Self::agent_failure(&mut state)?;
+        Ok(state.retell_agents.create_llm(request, now_ms))
+    }
+
+    /// `PATCH /update-retell-llm/{llm_id}`.
+    pub fn update_retell_llm(
+        &self,
+        llm_id: &str,
+        request: RetellLlmRequest,
+    ) -> Result<RetellLlmResponse, SimError> {
+        let now_ms = self.clock.now_ms();
+        let mut state = self.state();
+        Self::agent_failure(&mut state)?;
+        state.retell_agents.update_llm(llm_id, request, now_ms)
+    }
+
+    /// `POST /create-agent`.
+    pub fn create_agent(&self, request: AgentRequest) -> Result<AgentResponse, SimError> {
+        let now_ms = self.clock.now_ms();
+        let mut state = self.state();
+        Self::agent_failure(&mut state)?;
+        state.retell_agents.create_agent(request, now_ms)
+    }
+
+    /// `PATCH /update-agent/{agent_id}`: the latest draft.
+    pub fn update_agent(&self, agent_id: &str, request: AgentRequest) -> Result<AgentResponse, SimError> {
+        let now_ms = self.clock.now_ms();
+        let mut state = self.state();
+        Self::agent_failure(&mut state)?;
+        state.retell_agents.update_agent(agent_id, request, now_ms)
+    }
+
+    /// `POST /publish-agent-version/{agent_id}`.
+    pub fn publish_agent_version(
+        &self,
+        agent_id: &str,
+        request: PublishAgentVersionRequest,
+    ) -> Result<(), SimError> {
+        let now_ms = self.clock.now_ms();
+        let mut state = self.state();
+        Self::agent_failure(&mut state)?;
+        state.retell_agents.publish(agent_id, request.version, now_ms)
+    }
+
+    /// `GET /get-agent-versions/{agent_id}`.
+    pub fn get_agent_versions(&self, agent_id: &str) -> Result<Vec<AgentResponse>, SimError> {
+        let now_ms = self.clock.now_ms();
+        let mut state = self.state();
+        Self::agent_failure(&mut state)?;
+        state.retell_agents.versions(agent_id, now_ms)
     }
 
     /// `GET /v2/get-call/{call_id}`: the call as it stands on the clock now.
@@ -620,11 +756,64 @@ impl VoiceProvider for Simulator {
     }
 
     fn get_call<'a>(&'a self, provider_call_id: &'a str) -> ProviderFuture<'a, ProviderCall> {
-        let result = self.get_phone_call(provider_call_id).map_err(|e| match e {
-            SimError::NotFound => ProviderError::NotFound(provider_call_id.to_owned()),
-            other => other.into(),
-        });
+        let result = self.get_phone_call(provider_call_id).map_err(|e| not_found_as(e, provider_call_id));
         Box::pin(std::future::ready(result))
+    }
+
+    fn create_llm<'a>(&'a self, settings: &'a LlmSettings) -> ProviderFuture<'a, String> {
+        let result = self
+            .create_retell_llm(RetellLlmRequest::from(settings))
+            .map(|llm| llm.llm_id)
+            .map_err(ProviderError::from);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn update_llm<'a>(&'a self, llm_id: &'a str, settings: &'a LlmSettings) -> ProviderFuture<'a, ()> {
+        let result = self
+            .update_retell_llm(llm_id, RetellLlmRequest::from(settings))
+            .map(|_| ())
+            .map_err(|e| not_found_as(e, llm_id));
+        Box::pin(std::future::ready(result))
+    }
+
+    fn create_agent<'a>(&'a self, settings: &'a AgentConfig) -> ProviderFuture<'a, (String, AgentVersion)> {
+        let result = Simulator::create_agent(self, AgentRequest::new(settings, DEFAULT_VOICE_ID))
+            .map(|agent| (agent.agent_id.clone(), agent.agent_version()))
+            .map_err(ProviderError::from);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn update_agent<'a>(
+        &'a self,
+        agent_id: &'a str,
+        settings: &'a AgentConfig,
+    ) -> ProviderFuture<'a, AgentVersion> {
+        let result = Simulator::update_agent(self, agent_id, AgentRequest::new(settings, DEFAULT_VOICE_ID))
+            .map(|agent| agent.agent_version())
+            .map_err(|e| not_found_as(e, agent_id));
+        Box::pin(std::future::ready(result))
+    }
+
+    fn publish_agent_version<'a>(&'a self, agent_id: &'a str, version: u32) -> ProviderFuture<'a, ()> {
+        let request = PublishAgentVersionRequest { version, version_description: None };
+        let result =
+            Simulator::publish_agent_version(self, agent_id, request).map_err(|e| not_found_as(e, agent_id));
+        Box::pin(std::future::ready(result))
+    }
+
+    fn agent_versions<'a>(&'a self, agent_id: &'a str) -> ProviderFuture<'a, Vec<AgentVersion>> {
+        let result = self
+            .get_agent_versions(agent_id)
+            .map(|versions| versions.iter().map(AgentResponse::agent_version).collect())
+            .map_err(|e| not_found_as(e, agent_id));
+        Box::pin(std::future::ready(result))
+    }
+}
+
+fn not_found_as(error: SimError, id: &str) -> ProviderError {
+    match error {
+        SimError::NotFound => ProviderError::NotFound(id.to_owned()),
+        other => other.into(),
     }
 }
 

@@ -97,12 +97,42 @@ pub(super) struct PlanInput<'a> {
     pub(super) time_scale: f64,
     pub(super) fields: &'a [AnalysisFieldSpec],
     pub(super) reorder_allowed: bool,
+    /// The agent version's prompt and voicemail text, when the call runs on one.
+    pub(super) script: Option<AgentScript<'a>>,
+}
+
+/// What the agent version of a call says.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AgentScript<'a> {
+    pub(super) prompt: &'a str,
+    pub(super) voicemail_message: Option<&'a str>,
+}
+
+impl AgentScript<'_> {
+    /// The prompt's first non-blank line, `{{placeholders}}` filled from the call's variables
+    /// (left as written when a variable is missing).
+    fn opening_line(&self, variables: Option<&BTreeMap<String, String>>) -> Option<String> {
+        let line = self.prompt.lines().map(str::trim).find(|l| !l.is_empty())?;
+        let mut out = line.to_owned();
+        for name in rivvi_domain::prompt::placeholders(line) {
+            if let Some(value) = variables.and_then(|v| v.get(&name)) {
+                for written in [format!("{{{{{name}}}}}"), format!("{{{{ {name} }}}}")] {
+                    out = out.replace(&written, value);
+                }
+            }
+        }
+        Some(out)
+    }
 }
 
 /// Draws the call's timeline and content. Simulated durations are in real-call seconds and are
 /// divided by the time scale on the clock.
 pub(super) fn plan(input: PlanInput<'_>, rng: &mut Rng) -> SimCall {
-    let PlanInput { base, outcome, created_ms, time_scale, fields, reorder_allowed } = input;
+    let PlanInput { base, outcome, created_ms, time_scale, fields, reorder_allowed, script } = input;
+    let opening = script
+        .and_then(|s| s.opening_line(base.retell_llm_dynamic_variables.as_ref()))
+        .map(|line| format!("Agent: {line}\n"))
+        .unwrap_or_default();
     let at = |simulated_ms: i64| created_ms.saturating_add(compress(simulated_ms, time_scale));
     let first_name = first_name(base.retell_llm_dynamic_variables.as_ref());
     let connected = matches!(outcome, CallOutcome::Reached | CallOutcome::Voicemail);
@@ -129,14 +159,17 @@ pub(super) fn plan(input: PlanInput<'_>, rng: &mut Rng) -> SimCall {
     };
     let transcript = match outcome {
         CallOutcome::Reached => Some(format!(
-            "Agent: Hi, is this {first_name}?\nUser: Yes, speaking.\n\
+            "{opening}Agent: Hi, is this {first_name}?\nUser: Yes, speaking.\n\
              Agent: I'm calling from your care team about your upcoming visit. Can you make it?\n\
              User: Yes, that works for me.\nAgent: Thank you, goodbye.\n"
         )),
-        CallOutcome::Voicemail => Some(format!(
-            "Agent: Hi {first_name}, this is a message from your care team. \
-             Please call us back when you can. Goodbye.\n"
-        )),
+        CallOutcome::Voicemail => Some(match script.and_then(|s| s.voicemail_message) {
+            Some(message) => format!("Agent: {}\n", message.trim()),
+            None => format!(
+                "Agent: Hi {first_name}, this is a message from your care team. \
+                 Please call us back when you can. Goodbye.\n"
+            ),
+        }),
         _ => None,
     };
     let analysis = analysis(outcome, fields, &first_name, created_ms, rng);

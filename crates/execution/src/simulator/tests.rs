@@ -385,6 +385,7 @@ async fn the_simulator_is_a_voice_provider_in_process() {
             from_number: FROM.into(),
             to_number: number(1),
             override_agent_id: None,
+            override_agent_version: None,
             dynamic_variables: BTreeMap::new(),
             analysis_fields: fields(),
             metadata,

@@ -13,7 +13,10 @@ use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
 use rivvi_execution::clock::{Clock, ManualClock};
 use rivvi_execution::engine::lifecycle::{ChangedBy, RunChange};
 use rivvi_execution::engine::{Engine, EngineSettings};
-use rivvi_execution::provider::{CreateCall, ProviderCall, ProviderError, ProviderFuture, VoiceProvider};
+use rivvi_execution::provider::{
+    AgentConfig, AgentVersion, CreateCall, LlmSettings, ProviderCall, ProviderError, ProviderFuture,
+    VoiceProvider,
+};
 use rivvi_execution::retell::webhook::CallEvent;
 use rivvi_execution::simulator::{OutcomeWeights, Simulator, SimulatorConfig};
 use rivvi_persistence::audit::AuditActor;
@@ -225,6 +228,34 @@ impl VoiceProvider for Recorder {
     fn get_call<'a>(&'a self, provider_call_id: &'a str) -> ProviderFuture<'a, ProviderCall> {
         self.sim.get_call(provider_call_id)
     }
+
+    fn create_llm<'a>(&'a self, settings: &'a LlmSettings) -> ProviderFuture<'a, String> {
+        self.sim.create_llm(settings)
+    }
+
+    fn update_llm<'a>(&'a self, llm_id: &'a str, settings: &'a LlmSettings) -> ProviderFuture<'a, ()> {
+        self.sim.update_llm(llm_id, settings)
+    }
+
+    fn create_agent<'a>(&'a self, settings: &'a AgentConfig) -> ProviderFuture<'a, (String, AgentVersion)> {
+        VoiceProvider::create_agent(&*self.sim, settings)
+    }
+
+    fn update_agent<'a>(
+        &'a self,
+        agent_id: &'a str,
+        settings: &'a AgentConfig,
+    ) -> ProviderFuture<'a, AgentVersion> {
+        VoiceProvider::update_agent(&*self.sim, agent_id, settings)
+    }
+
+    fn publish_agent_version<'a>(&'a self, agent_id: &'a str, version: u32) -> ProviderFuture<'a, ()> {
+        VoiceProvider::publish_agent_version(&*self.sim, agent_id, version)
+    }
+
+    fn agent_versions<'a>(&'a self, agent_id: &'a str) -> ProviderFuture<'a, Vec<AgentVersion>> {
+        self.sim.agent_versions(agent_id)
+    }
 }
 
 /// One organization, its clock, simulator and recorder.
@@ -367,6 +398,8 @@ impl World {
                 diff: String::new(),
                 author_user_id: None,
                 reason: "run created".into(),
+                agent: None,
+                frozen: None,
             },
         )
         .await

@@ -9,6 +9,7 @@ pub mod audit_log;
 pub mod calls;
 pub mod campaigns;
 pub mod do_not_call;
+pub mod managed_agents;
 pub mod memberships;
 pub mod organizations;
 pub mod patients;

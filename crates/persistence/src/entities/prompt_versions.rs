@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// Append-only: rows are inserted, never updated.
+/// Append-only: rows are inserted, never updated. A run's version carries its snapshot: the
+/// published agent version and the variables and analysis fields frozen with it.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "prompt_versions")]
 pub struct Model {
@@ -23,6 +24,12 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub reason: String,
     pub created_at: DateTimeUtc,
+    pub agent_id: Option<String>,
+    pub agent_version: Option<i32>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub variables: Option<Json>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub analysis_fields: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -105,6 +105,10 @@ async fn seed_org_user_campaign(db: &DatabaseConnection) -> Ids {
         author_user_id: Some(ids.user),
         reason: "created".into(),
         created_at: at,
+        agent_id: Some("agent_3f2a9c1d0b7e".into()),
+        agent_version: Some(4),
+        variables: Some(json!([{"key": "first_name"}])),
+        analysis_fields: Some(json!([])),
     };
     insert::<prompt_versions::ActiveModel>(db, version.clone()).await;
     assert_round_trip::<prompt_versions::Entity>(db, ids.version, &version).await;

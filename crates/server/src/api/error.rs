@@ -68,6 +68,12 @@ pub enum ApiError {
     /// A route whose configuration is missing (a webhook without its signing secret).
     #[error("{0}")]
     Unavailable(&'static str),
+    /// The voice provider failed a request this one depends on (publishing an agent version):
+    /// nothing was written, and trying again later may succeed.
+    #[error(
+        "the voice provider could not be reached or refused the request; nothing was saved, try again: {0}"
+    )]
+    ProviderFailed(String),
 
     // --- internal
     #[error("internal error")]
@@ -83,8 +89,11 @@ impl ApiError {
 impl From<ApiError> for rspc::Error {
     fn from(err: ApiError) -> Self {
         // One status table (`ApiError::status`) serves both forms.
-        let code =
-            ErrorCode::from_status_code(err.status().as_u16()).unwrap_or(ErrorCode::InternalServerError);
+        let code = match &err {
+            // rspc has no 503: 408 is its retryable code, and nothing was written.
+            ApiError::ProviderFailed(_) => ErrorCode::Timeout,
+            _ => ErrorCode::from_status_code(err.status().as_u16()).unwrap_or(ErrorCode::InternalServerError),
+        };
         let message = match err {
             ApiError::Validation(issues) => validation_message(issues),
             ApiError::Internal(inner) => {
@@ -124,7 +133,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Validation(_) | ApiError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             ApiError::Unverified(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::ProviderFailed(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -196,6 +205,7 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Invalid { field, reason } => ApiError::invalid(field, reason),
             EngineError::Persistence(p) => p.into(),
+            EngineError::Provider(p) => ApiError::ProviderFailed(p.to_string()),
             other => ApiError::Internal(other.into()),
         }
     }

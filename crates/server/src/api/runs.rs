@@ -262,6 +262,28 @@ pub struct Run {
     pub client_request_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What the run's calls use, frozen when it was created; on `runs.get` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[specta(optional)]
+    pub pinned: Option<PinnedPrompt>,
+}
+
+/// The prompt version a run pinned, the provider agent version published with it, and how the
+/// campaign's prompt has changed since.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PinnedPrompt {
+    pub version_id: PromptVersionId,
+    pub version_number: u32,
+    pub composed_prompt: String,
+    pub voicemail_message: Option<String>,
+    /// The Retell agent every call of the run names (`null` for runs from before pinning).
+    pub agent_id: Option<String>,
+    /// Its published version.
+    pub agent_version: Option<u32>,
+    /// Unified diff of the pinned prompt against what a run created now would get; empty when
+    /// the campaign's prompt is unchanged.
+    pub diff_from_current: String,
 }
 
 page_output! {
@@ -330,7 +352,17 @@ async fn create(ctx: &Ctx, input: CreateRun) -> ApiResult<Run> {
 
 async fn get(ctx: &Ctx, input: RunById) -> ApiResult<Run> {
     let caller = ctx.require(Role::Member)?;
-    Ok(run_view(runs::get(&ctx.state, &caller, input.id).await?))
+    let (record, pinned) = runs::get_with_pinned(&ctx.state, &caller, input.id).await?;
+    let pinned = pinned.map(|p| PinnedPrompt {
+        version_id: p.version.id,
+        version_number: p.version.number,
+        composed_prompt: p.version.composed_prompt,
+        voicemail_message: p.version.voicemail_message,
+        agent_id: p.version.agent.as_ref().map(|a| a.agent_id.clone()),
+        agent_version: p.version.agent.map(|a| a.version),
+        diff_from_current: p.diff_from_current,
+    });
+    Ok(Run { pinned, ..run_view(record) })
 }
 
 async fn list(ctx: &Ctx, input: ListRuns) -> ApiResult<RunPage> {
@@ -527,6 +559,7 @@ fn run_view(record: RunRecord) -> Run {
         client_request_id: record.client_request_id,
         created_at: record.created_at,
         updated_at: record.updated_at,
+        pinned: None,
     }
 }
 

@@ -7,7 +7,9 @@ use rivvi_domain::campaign::{CampaignDefinition, CampaignField, CampaignUpdate, 
 use rivvi_domain::ids::{CampaignId, OrgId};
 use rivvi_domain::validation::ValidationErrors;
 use rivvi_domain::{prompt, Role};
+use rivvi_execution::engine::AgentContent;
 use rivvi_persistence::campaigns::{self, Campaign, CampaignChange};
+use rivvi_persistence::managed_agents;
 use rivvi_persistence::prompt_versions::{self, NewPromptVersion, PromptVersionRecord};
 use rivvi_persistence::{organizations, OrgScope, Page};
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -104,11 +106,29 @@ pub async fn create(
     campaign: NewCampaign,
 ) -> ServiceResult<Campaign> {
     let definition = campaign.validate().map_err(|e| nested("campaign", e))?;
+    let scope = operator_scope(&state.db, org_id).await?;
+    // Without an agent id, Rivvi creates the campaign's LLM and agent first (recorded as they
+    // are made; a failure here writes no campaign, and the next attempt resumes the record).
+    let (definition, managed) = match definition.agent_id().is_unprovisioned() {
+        true => {
+            let content = AgentContent {
+                campaign_name: definition.name(),
+                prompt: definition.base_prompt(),
+                voicemail_message: definition.voicemail_message(),
+                analysis_fields: definition.analysis_fields(),
+            };
+            let provisioned = state.engine.provision_agent(&scope, content).await?;
+            (definition.with_agent(provisioned.agent_id), Some(provisioned.record_id))
+        }
+        false => (definition, None),
+    };
     let txn = state.db.begin().await?;
-    let scope = operator_scope(&txn, org_id).await?;
     let record = campaigns::create(&txn, &scope, &definition, Some(caller.user_id))
         .await
         .map_err(conflict_as(NAME_TAKEN))?;
+    if let Some(record_id) = managed {
+        managed_agents::link(&txn, &scope, record_id, record.id).await?;
+    }
     audit_trail::record(&txn, caller, org_id, AuditAction::CampaignCreated, record.id, vec![]).await?;
     let version =
         save_prompt_version(&txn, caller, &scope, record.id, &definition, "campaign created").await?;
@@ -201,6 +221,8 @@ async fn save_prompt_version(
             diff,
             author_user_id: Some(caller.user_id),
             reason: reason.to_owned(),
+            agent: None,
+            frozen: None,
         },
     )
     .await?;

@@ -15,14 +15,17 @@ use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
 use rivvi_domain::prompt;
 use rivvi_domain::validation::{single_line, ValidationErrors};
 use rivvi_execution::engine::lifecycle::{ChangedBy, RunChange};
+use rivvi_execution::engine::AgentContent;
 use rivvi_ingestion::preview::{IngestedRow, RowStatus as SheetStatus};
 use rivvi_ingestion::{ExplicitMapping, IngestOptions, Preview, ReadOptions};
 use rivvi_persistence::patients::{self, PatientFields, PatientIdentity};
-use rivvi_persistence::prompt_versions::{self, NewPromptVersion};
+use rivvi_persistence::prompt_versions::{
+    self, FrozenFields, NewPromptVersion, PromptVersionRecord, PublishedAgent,
+};
 use rivvi_persistence::run_rows::{self, NewRunRow, RowContent, RowIssue, RunRowRecord};
 use rivvi_persistence::runs::{self, NewRun, RunRecord};
 use rivvi_persistence::uploads::{self, UploadStatus};
-use rivvi_persistence::{calls, OrgScope, Page};
+use rivvi_persistence::{calls, engine_queries, OrgScope, Page};
 use sea_orm::TransactionTrait;
 
 use super::error::conflict_as;
@@ -148,7 +151,21 @@ pub async fn create_run(
         ));
     }
 
-    let validated = ValidRun { name, request_id: request_id.clone(), instructions };
+    // The agent version every call of the run will name, published before anything is written:
+    // a run never exists without it, and a provider failure writes nothing here.
+    let composed = prompt::compose(definition.base_prompt(), instructions.as_deref());
+    let content = AgentContent {
+        campaign_name: definition.name(),
+        prompt: &composed,
+        voicemail_message: definition.voicemail_message(),
+        analysis_fields: definition.analysis_fields(),
+    };
+    let agent = state
+        .engine
+        .publish_run_agent(&caller.scope, request.campaign_id, definition.agent_id(), content)
+        .await?;
+
+    let validated = ValidRun { name, request_id: request_id.clone(), instructions, agent };
     match commit_run(state, caller, &definition, &request, validated, &preview).await {
         // Two concurrent first attempts: the loser finds the winner's run.
         Err(ServiceError::Conflict(_)) => {
@@ -166,6 +183,8 @@ struct ValidRun {
     name: String,
     request_id: String,
     instructions: Option<String>,
+    /// The published agent version the run pins.
+    agent: PublishedAgent,
 }
 
 async fn commit_run(
@@ -217,6 +236,11 @@ async fn commit_run(
             voicemail_message: definition.voicemail_message().map(str::to_owned),
             author_user_id: Some(caller.user_id),
             reason: "run created".into(),
+            agent: Some(valid.agent),
+            frozen: Some(FrozenFields {
+                variables: definition.variables().to_vec(),
+                analysis_fields: definition.analysis_fields().to_vec(),
+            }),
         },
     )
     .await?;
@@ -264,6 +288,35 @@ async fn commit_run(
 
 pub async fn get(state: &AppState, caller: &OrgCaller, id: RunId) -> ServiceResult<RunRecord> {
     Ok(runs::get(&state.db, &caller.scope, id).await?)
+}
+
+/// What a run pinned and how the campaign has moved on since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PinnedPrompt {
+    pub version: PromptVersionRecord,
+    /// Line diff of the pinned composed prompt against what a run created now would get (the
+    /// campaign's current base prompt with this run's instructions); empty when unchanged.
+    pub diff_from_current: String,
+}
+
+/// A run with what it pinned (`None` for a run that pinned nothing).
+pub async fn get_with_pinned(
+    state: &AppState,
+    caller: &OrgCaller,
+    id: RunId,
+) -> ServiceResult<(RunRecord, Option<PinnedPrompt>)> {
+    let run = runs::get(&state.db, &caller.scope, id).await?;
+    let Some(version) = engine_queries::pinned_version(&state.db, &run).await? else {
+        return Ok((run, None));
+    };
+    let current = campaigns::definition(&state.db, &caller.scope, run.campaign_id).await?;
+    let now = prompt::compose(current.base_prompt(), version.run_instructions.as_deref());
+    let diff_from_current = if now == version.composed_prompt {
+        String::new()
+    } else {
+        prompt::diff(&version.composed_prompt, &now)
+    };
+    Ok((run, Some(PinnedPrompt { version, diff_from_current })))
 }
 
 /// The organization's runs, newest first, optionally of one campaign; with the total.
