@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The TypeScript client check: installs the pinned npm packages, type-checks bindings/ and this
-# test, starts a throwaway server (own data dir, free port) and drives it with run.ts.
+# test, type-checks the Retell wire contract against retell-sdk (`rivvi retell-contract`), starts
+# a throwaway server (own data dir, free port) and drives it with run.ts.
 # Quiet on success apart from run.ts's per-check lines; prints the captured output of a failed step.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +37,12 @@ quiet cargo build -q -p rivvi-server
 target_dir="${CARGO_TARGET_DIR:-target}"
 [[ "$target_dir" = /* ]] || target_dir="$(pwd)/$target_dir"  # absolute: the server runs elsewhere
 rivvi="$target_dir/debug/rivvi"
+
+# Every body Rivvi sends to Retell and every body its simulator answers, against retell-sdk's own
+# types (`satisfies`): a field Retell does not know, or a value outside its unions, fails here.
+mkdir -p tests/client/generated
+"$rivvi" retell-contract >tests/client/generated/retell-contract.ts
+quiet tests/client/node_modules/.bin/tsc -p tests/client/tsconfig.contract.json
 
 # A development-mode server of our own: no Clerk or production settings from the caller's
 # environment, and run from the scratch dir so no developer's .env is picked up. The database,

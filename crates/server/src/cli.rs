@@ -60,6 +60,9 @@ enum Command {
         #[arg(long, default_value = "bindings/procedures.ts")]
         out: PathBuf,
     },
+    /// Prints, as TypeScript, every body Rivvi sends to Retell and every body its simulator
+    /// answers, each `satisfies` its retell-sdk type (tests/client/run.sh type-checks it).
+    RetellContract,
 }
 
 #[derive(Subcommand)]
@@ -130,6 +133,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bindings { out } => {
             crate::api::export_bindings(&out)?;
             println!("wrote {}", out.display());
+            Ok(())
+        }
+        Command::RetellContract => {
+            let module = rivvi_execution::retell::contract::typescript()
+                .map_err(|e| anyhow::anyhow!("the simulator refused a contract example: {e}"))?;
+            print!("{module}");
             Ok(())
         }
     }

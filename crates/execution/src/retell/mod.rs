@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod client;
+pub mod contract;
 pub mod webhook;
 
 pub use client::{RetellClient, RetellConfig, DEFAULT_VOICE_ID};
