@@ -18,6 +18,7 @@ mod health;
 mod http_surface;
 mod inbound;
 mod layout;
+mod llm;
 mod patients;
 mod prompt_history;
 mod retell_simulator;

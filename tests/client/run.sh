@@ -49,7 +49,8 @@ quiet tests/client/node_modules/.bin/tsc -p tests/client/tsconfig.contract.json
 # uploads and dev signing key all default to places under RIVVI_DATA_DIR. Port 0: the OS picks a
 # free port (no probe-then-bind race) and the server prints the address it got.
 unset RIVVI_ENV DATABASE_URL STORAGE_URL RIVVI_PUBLIC_URL RIVVI_MIGRATE_ON_START RIVVI_DATA_KEY RIVVI_INDEX_KEY \
-  CLERK_JWT_KEY CLERK_JWKS_URL CLERK_AUTHORIZED_PARTIES CLERK_WEBHOOK_SIGNING_SECRET RETELL_API_KEY RETELL_BASE_URL
+  CLERK_JWT_KEY CLERK_JWKS_URL CLERK_AUTHORIZED_PARTIES CLERK_WEBHOOK_SIGNING_SECRET RETELL_API_KEY RETELL_BASE_URL \
+  LLM_BASE_URL LLM_API_KEY LLM_MODEL
 export RIVVI_DATA_DIR="$scratch/data" RIVVI_LISTEN=127.0.0.1:0 RUST_LOG=warn
 mkdir -p "$RIVVI_DATA_DIR"
 (cd "$scratch" && exec "$rivvi" serve) >"$scratch/server.log" 2>&1 &

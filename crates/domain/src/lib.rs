@@ -18,7 +18,8 @@
 //! - [`campaign`]: campaign definition, variables, analysis fields, built-in prompt variables.
 //! - [`retry`]: the retry policy.
 //! - [`stored`]: `Stored`, values read back from storage without validating them twice.
-//! - [`prompt`]: placeholders, composing run instructions into a prompt, line diffs.
+//! - [`prompt`]: placeholders, composing run instructions into a prompt, line diffs, checking a
+//!   proposed variation.
 //! - [`lifecycle`]: run, row and call state machines.
 //! - [`audit`]: audit actions and actor kinds.
 //! - [`string_enum`]: the macro behind every enum stored as a string.

@@ -110,6 +110,7 @@ fn no_exported_type_uses_a_64_bit_integer() {
         inline::<lifecycle::CallOutcome>(&mut map),
         inline::<audit::AuditAction>(&mut map),
         inline::<audit::ActorKind>(&mut map),
+        inline::<crate::prompt::VariationWarning>(&mut map),
     ];
     let mut found = Vec::new();
     for root in &roots {

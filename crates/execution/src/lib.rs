@@ -1,5 +1,6 @@
 //! Rivvi's execution layer: the voice provider seam, the Retell HTTP client and webhook
-//! primitives, the built-in Retell simulator, and the clock the engine runs on.
+//! primitives, the built-in Retell simulator, the language-model client for prompt variations and
+//! its stand-in, and the clock the engine runs on.
 //!
 //! No HTTP server framework lives here: the server crate mounts the simulator's API
 //! (`rivvi_server::simulator`) and the webhook routes.
@@ -14,6 +15,8 @@
 //!   [`retell::webhook`] (`x-retell-signature`, call and inbound webhook bodies).
 //! - [`simulator`]: [`Simulator`](simulator::Simulator), Retell's API and webhooks with seeded
 //!   outcomes on an injected clock.
+//! - [`llm`]: [`LlmClient`](llm::LlmClient), prompt variations from an OpenAI-compatible
+//!   endpoint, and [`LlmStandIn`](llm::LlmStandIn), its deterministic built-in stand-in.
 //! - [`engine`]: [`Engine`](engine::Engine), the run engine: schedule, dispatch, webhook
 //!   application and recovery steps, run lifecycle, and the background loop that calls them.
 
@@ -24,6 +27,7 @@ mod open_enum;
 
 pub mod clock;
 pub mod engine;
+pub mod llm;
 pub mod provider;
 pub mod retell;
 pub mod simulator;

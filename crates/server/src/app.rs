@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use chrono::TimeDelta;
 use rivvi_execution::clock::{Clock, SystemClock};
 use rivvi_execution::engine::{Engine, EngineSettings};
+use rivvi_execution::llm::{LlmClient, LlmConfig, LlmStandIn};
 use rivvi_execution::provider::VoiceProvider;
 use rivvi_execution::retell::client::{RetellClient, RetellConfig};
 use rivvi_execution::simulator::{Simulator, SimulatorConfig};
@@ -17,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::dev_key::DevKey;
 use crate::auth::{AuthCache, Authenticator};
-use crate::config::{JwtKeySource, Secret, Settings};
+use crate::config::{JwtKeySource, Secret, Settings, DEFAULT_LLM_MODEL};
 use crate::state::AppState;
 use crate::storage::ObjectStore;
 
@@ -123,6 +124,7 @@ async fn build_state(
     let keys = load_keys(&settings)?;
     let VoiceSetup { provider, simulator, webhook_key: retell_webhook_key } =
         voice_provider(&settings, address, &clock)?;
+    let (llm, llm_stand_in) = language_model(&settings, address, &clock)?;
     let instance_id = format!("rivvi-{}", uuid::Uuid::now_v7().simple());
     let engine_settings = engine_settings(&settings, simulator.is_some());
     let engine = Engine::new(db.clone(), keys.clone(), provider, clock.clone(), instance_id, engine_settings)
@@ -138,6 +140,8 @@ async fn build_state(
         engine: Arc::new(engine),
         simulator,
         retell_webhook_key,
+        llm,
+        llm_stand_in,
     })
 }
 
@@ -172,6 +176,34 @@ fn voice_provider(
         .map_err(|e| anyhow::anyhow!("simulator client: {e}"))?;
     tracing::warn!("no RETELL_API_KEY: calls go to the built-in Retell simulator");
     Ok(VoiceSetup { provider: Arc::new(client), simulator: Some(simulator), webhook_key: Secret::new(key) })
+}
+
+/// The model named by `LLM_BASE_URL` (and `LLM_API_KEY`, `LLM_MODEL`); without it the built-in
+/// stand-in, mounted on this server and reached through the same client, so the production code
+/// path runs.
+fn language_model(
+    settings: &Settings,
+    address: SocketAddr,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<(LlmClient, Option<Arc<LlmStandIn>>)> {
+    if let Some(base) = &settings.llm_base_url {
+        let key = settings.llm_api_key.as_ref().map(Secret::expose).unwrap_or_default();
+        let model = settings.llm_model.clone().unwrap_or_else(|| DEFAULT_LLM_MODEL.to_owned());
+        let mut config = LlmConfig::new(base.clone(), key, model);
+        config.request_timeout = settings.llm_request_timeout;
+        let client = LlmClient::new(config).map_err(|e| anyhow::anyhow!("LLM client: {e}"))?;
+        return Ok((client, None));
+    }
+    let key = format!("sk-stand-in-{}", uuid::Uuid::new_v4().simple());
+    let stand_in = Arc::new(LlmStandIn::new(key.clone(), clock.clone()));
+    // Loopback even when listening on all interfaces: the stand-in is this very process.
+    let base = format!("http://127.0.0.1:{}/llm-stand-in/v1", address.port());
+    let model = settings.llm_model.clone().unwrap_or_else(|| "rivvi-llm-stand-in".to_owned());
+    let mut config = LlmConfig::new(base, key, model);
+    config.request_timeout = settings.llm_request_timeout;
+    let client = LlmClient::new(config).map_err(|e| anyhow::anyhow!("LLM stand-in client: {e}"))?;
+    tracing::warn!("no LLM_BASE_URL: prompt variations come from the built-in LLM stand-in");
+    Ok((client, Some(stand_in)))
 }
 
 /// The engine's timings. Against the built-in simulator they shrink with its time scale: its

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::storage::StorageSettings;
 
@@ -65,6 +66,15 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub retell_api_key: Option<Secret>,
     pub retell_base_url: Option<String>,
+    /// `LLM_BASE_URL`: an OpenAI-compatible endpoint (`https://api.openai.com/v1`) for prompt
+    /// variations; without it the built-in stand-in is mounted and used.
+    pub llm_base_url: Option<String>,
+    /// `LLM_API_KEY`, sent as `Authorization: Bearer` (a self-hosted endpoint may need none).
+    pub llm_api_key: Option<Secret>,
+    /// `LLM_MODEL`; [`DEFAULT_LLM_MODEL`] against a real endpoint when unset.
+    pub llm_model: Option<String>,
+    /// Longest wait for a model's answer. Not read from the environment: tests shorten it.
+    pub llm_request_timeout: Duration,
     pub data_key: Option<Secret>,
     pub index_key: Option<Secret>,
     pub migrate_on_start: bool,
@@ -99,6 +109,11 @@ pub const DEV_OPERATOR_ORG: &str = "org_rivvi_operator";
 const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// 50 MiB: a 100k-row patient export is about 10 MB as xlsx or CSV.
 pub const DEFAULT_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
+/// The model asked when `LLM_BASE_URL` is set without `LLM_MODEL`: small, cheap and able to follow
+/// a JSON schema strictly.
+pub const DEFAULT_LLM_MODEL: &str = "gpt-4o-mini";
+/// A minute: rewriting a long prompt takes a model tens of seconds.
+pub const DEFAULT_LLM_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Settings {
     /// Reads the process environment (after `.env`, which the CLI loads first).
@@ -140,6 +155,8 @@ impl Settings {
                 "RIVVI_INDEX_KEY",
                 "RETELL_API_KEY",
                 "RIVVI_PUBLIC_URL",
+                // Without it users would get the stand-in's canned edits as AI suggestions.
+                "LLM_BASE_URL",
             ];
             if clerk_jwt_key.is_none() && clerk_jwks_url.is_none() {
                 missing.push("CLERK_JWT_KEY or CLERK_JWKS_URL");
@@ -218,6 +235,10 @@ impl Settings {
             cors_origins,
             retell_api_key: get("RETELL_API_KEY").map(Secret::new),
             retell_base_url: get("RETELL_BASE_URL"),
+            llm_base_url: get("LLM_BASE_URL"),
+            llm_api_key: get("LLM_API_KEY").map(Secret::new),
+            llm_model: get("LLM_MODEL"),
+            llm_request_timeout: DEFAULT_LLM_TIMEOUT,
             data_key: get("RIVVI_DATA_KEY").map(Secret::new),
             index_key: get("RIVVI_INDEX_KEY").map(Secret::new),
             migrate_on_start,
@@ -270,7 +291,13 @@ mod tests {
     fn any_clerk_key_turns_on_production_and_every_missing_secret_is_named() {
         let err = Settings::from_vars(&vars(&[("CLERK_JWT_KEY", "pem")])).unwrap_err();
         let ConfigError::MissingSecrets(missing) = err else { panic!("expected missing secrets") };
-        for name in ["DATABASE_URL", "RIVVI_DATA_KEY", "RIVVI_INDEX_KEY", "CLERK_WEBHOOK_SIGNING_SECRET"] {
+        for name in [
+            "DATABASE_URL",
+            "RIVVI_DATA_KEY",
+            "RIVVI_INDEX_KEY",
+            "CLERK_WEBHOOK_SIGNING_SECRET",
+            "LLM_BASE_URL",
+        ] {
             assert!(missing.contains(&name), "{name} not reported in {missing:?}");
         }
         assert!(!missing.contains(&"CLERK_JWT_KEY or CLERK_JWKS_URL"));
@@ -319,6 +346,24 @@ mod tests {
         assert!(err.to_string().contains("STORAGE_URL"), "{err}");
         let err = Settings::from_vars(&vars(&[("RIVVI_UPLOAD_LIMIT", "0")])).unwrap_err();
         assert!(err.to_string().contains("RIVVI_UPLOAD_LIMIT"), "{err}");
+    }
+
+    #[test]
+    fn the_language_model_is_read_with_its_key_kept_out_of_debug_output() {
+        let settings = Settings::from_vars(&HashMap::new()).unwrap();
+        assert_eq!((settings.llm_base_url, settings.llm_api_key, settings.llm_model), (None, None, None));
+        assert_eq!(settings.llm_request_timeout, DEFAULT_LLM_TIMEOUT);
+
+        let settings = Settings::from_vars(&vars(&[
+            ("LLM_BASE_URL", "https://api.openai.com/v1"),
+            ("LLM_API_KEY", "sk-topsecret"),
+            ("LLM_MODEL", "gpt-4.1-mini"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.llm_base_url.as_deref(), Some("https://api.openai.com/v1"));
+        assert_eq!(settings.llm_api_key.as_ref().map(Secret::expose), Some("sk-topsecret"));
+        assert_eq!(settings.llm_model.as_deref(), Some("gpt-4.1-mini"));
+        assert!(!format!("{settings:?}").contains("sk-topsecret"));
     }
 
     #[test]

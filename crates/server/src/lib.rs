@@ -21,6 +21,8 @@
 //! - [`services`]: the use cases every transport calls (transactions, audit entries).
 //! - [`storage`]: object storage for uploads, a local directory or S3.
 //! - [`simulator`]: the built-in Retell simulator's HTTP API (mounted when no Retell key is set).
+//! - [`llm_stand_in`]: the built-in LLM stand-in's chat-completions API (mounted when no
+//!   `LLM_BASE_URL` is set).
 //! - [`telemetry`]: tracing set-up, request ids, the panic hook.
 
 // rspc nests each procedure's future in its router types; the default limit (128) is too low to
@@ -35,6 +37,7 @@ pub mod config;
 pub mod database;
 pub mod http;
 pub mod ingest_cli;
+pub mod llm_stand_in;
 pub mod services;
 pub mod simulator;
 pub mod state;

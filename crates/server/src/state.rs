@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use rivvi_execution::clock::Clock;
 use rivvi_execution::engine::Engine;
+use rivvi_execution::llm::{LlmClient, LlmStandIn};
 use rivvi_execution::simulator::Simulator;
 use rivvi_persistence::sealing::Keys;
 use sea_orm::DatabaseConnection;
@@ -32,4 +33,9 @@ pub struct AppState {
     pub simulator: Option<Arc<Simulator>>,
     /// Verifies `x-retell-signature` (Retell signs with the API key).
     pub retell_webhook_key: crate::config::Secret,
+    /// Prompt variations from the configured OpenAI-compatible endpoint, or from the stand-in.
+    pub llm: LlmClient,
+    /// The built-in LLM stand-in the client talks to when no `LLM_BASE_URL` is configured; tests
+    /// script its faults through this handle.
+    pub llm_stand_in: Option<Arc<LlmStandIn>>,
 }

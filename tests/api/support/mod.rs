@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use rivvi_execution::clock::Clock;
+use rivvi_execution::llm::{LlmClient, LlmStandIn};
 use rivvi_server::app::Application;
 use rivvi_server::config::{JwtKeySource, Settings};
 use serde_json::Value;
@@ -33,6 +34,11 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub database: TestDatabase,
     pub data_dir: Arc<TempDir>,
+    /// The server's language-model client (`AppState::llm`), for tests of the LLM seam.
+    pub llm: LlmClient,
+    /// The built-in LLM stand-in the server mounted (none when `LLM_BASE_URL` is set), to script
+    /// faults.
+    pub llm_stand_in: Option<Arc<LlmStandIn>>,
     settings: Settings,
     clock: Arc<dyn Clock>,
     server: Option<Server>,
@@ -46,25 +52,38 @@ struct Server {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// What a started server hands its test: where it listens and its language-model handles (not
+/// the whole `AppState`, whose database pool would outlive the server and hold its database).
+struct Started {
+    address: SocketAddr,
+    llm: LlmClient,
+    llm_stand_in: Option<Arc<LlmStandIn>>,
+}
+
 impl Server {
-    async fn start(settings: Settings, clock: Arc<dyn Clock>) -> (Server, SocketAddr) {
+    async fn start(settings: Settings, clock: Arc<dyn Clock>) -> (Server, Started) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("server runtime");
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let (bound, address) = oneshot::channel();
+        let (bound, started) = oneshot::channel();
         let task = runtime.spawn(async move {
             let app = Application::build_with_clock(settings, clock).await.expect("application builds");
-            let _ = bound.send(app.address());
+            let state = app.state();
+            let _ = bound.send(Started {
+                address: app.address(),
+                llm: state.llm.clone(),
+                llm_stand_in: state.llm_stand_in.clone(),
+            });
             app.run_until_stopped(async {
                 let _ = stopped.await;
             })
             .await
         });
-        let address = address.await.expect("server started");
-        (Server { runtime, shutdown, task }, address)
+        let started = started.await.expect("server started");
+        (Server { runtime, shutdown, task }, started)
     }
 
     /// Graceful: in-flight requests finish and the workers stop at their next step.
@@ -124,12 +143,14 @@ impl TestApp {
         let database = TestDatabase::create(data_dir.path()).await;
         let mut settings = test_settings(&database.url, data_dir.path());
         configure(&mut settings);
-        let (server, address) = Server::start(settings.clone(), clock.clone()).await;
+        let (server, started) = Server::start(settings.clone(), clock.clone()).await;
         TestApp {
-            address,
+            address: started.address,
             http: reqwest::Client::new(),
             database,
             data_dir,
+            llm: started.llm,
+            llm_stand_in: started.llm_stand_in,
             settings,
             clock,
             server: Some(server),
@@ -140,12 +161,14 @@ impl TestApp {
     /// engine, simulator and port: what a scaled-out deployment runs. Stopping it leaves the
     /// database to `self`.
     pub async fn another_instance(&self) -> TestApp {
-        let (server, address) = Server::start(self.settings.clone(), self.clock.clone()).await;
+        let (server, started) = Server::start(self.settings.clone(), self.clock.clone()).await;
         TestApp {
-            address,
+            address: started.address,
             http: reqwest::Client::new(),
             database: self.database.borrowed(),
             data_dir: self.data_dir.clone(),
+            llm: started.llm,
+            llm_stand_in: started.llm_stand_in,
             settings: self.settings.clone(),
             clock: self.clock.clone(),
             server: Some(server),
@@ -163,9 +186,11 @@ impl TestApp {
     /// Starts the server again on the same database, data directory and settings (a new port).
     pub async fn restart(&mut self) {
         self.kill();
-        let (server, address) = Server::start(self.settings.clone(), self.clock.clone()).await;
+        let (server, started) = Server::start(self.settings.clone(), self.clock.clone()).await;
         self.server = Some(server);
-        self.address = address;
+        self.address = started.address;
+        self.llm = started.llm;
+        self.llm_stand_in = started.llm_stand_in;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,9 +1,11 @@
 //! Prompt text: `{{placeholder}}` extraction, composing a base prompt with a run's instructions,
-//! and a line diff for prompt versions.
+//! a line diff for prompt versions, and the check of a proposed variation.
 
 mod diff;
+mod variation;
 
 pub use diff::{diff, MAX_DIFF_EDITS};
+pub use variation::{check_variation, VariationWarning, VariationWarningCode};
 
 /// The heading of the section [`compose`] appends.
 pub const RUN_INSTRUCTIONS_HEADING: &str = "## Run instructions";

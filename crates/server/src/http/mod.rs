@@ -50,6 +50,9 @@ pub fn router(state: AppState) -> Router {
             crate::simulator::router(simulator.clone(), state.settings.expose_test_routes),
         );
     }
+    if let Some(stand_in) = &state.llm_stand_in {
+        routes = routes.nest("/llm-stand-in", crate::llm_stand_in::router(stand_in.clone()));
+    }
     let app = routes
         .layer(CatchPanicLayer::custom(|_| internal_error()))
         .layer(axum::middleware::from_fn(metrics::track));
