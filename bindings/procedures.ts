@@ -26,7 +26,9 @@ export type Procedures = {
         { key: "runs.preview", input: PreviewRun, result: RunPreview },
     mutations: 
         { key: "admin.organizations.create", input: CreateOrganization, result: Organization } | 
+        { key: "campaigns.applyPromptVariation", input: ApplyPromptVariation, result: Campaign } | 
         { key: "campaigns.create", input: CreateCampaign, result: Campaign } | 
+        { key: "campaigns.suggestPromptVariation", input: SuggestPromptVariation, result: PromptVariation } | 
         { key: "campaigns.update", input: UpdateCampaign, result: Campaign } | 
         { key: "dnc.add", input: AddNumber, result: AddedNumber } | 
         { key: "dnc.remove", input: RemoveNumber, result: RemovedNumber } | 
@@ -121,6 +123,12 @@ export type AnalysisFieldType =
  * A date.
  */
 "date"
+
+export type ApplyPromptVariation = { 
+/**
+ * The organization the variation's campaign belongs to.
+ */
+orgId: OrgId; variationId: PromptVariationId }
 
 /**
  * One audit log entry.
@@ -378,7 +386,12 @@ scheduledAt?: string | null;
 /**
  * Free-text instructions for the agent, added to the campaign's prompt for this run only.
  */
-instructions?: string | null }
+instructions?: string | null; 
+/**
+ * An AI-suggested variation (`campaigns.suggestPromptVariation`) of the campaign's prompt to
+ * use for this run only; it must still pass the placeholder checks.
+ */
+promptVariationId?: PromptVariationId | null }
 
 export type CreatedPatient = { patient: Patient; 
 /**
@@ -801,6 +814,32 @@ export type PromptHistoryQuery = { campaignId: CampaignId;
 orgId?: OrgId | null; limit?: number | null; offset?: number | null }
 
 /**
+ * A suggested variation of a campaign's prompt: a draft until applied or pinned by a run.
+ */
+export type PromptVariation = { variationId: PromptVariationId; campaignId: CampaignId; request: string; proposedPrompt: string; 
+/**
+ * What changed, in the model's words.
+ */
+summary: string; 
+/**
+ * Unified diff of the proposal against the campaign's prompt it varied.
+ */
+diff: string; 
+/**
+ * Dropped or invented placeholders, length problems: any warning blocks using it.
+ */
+warnings: VariationWarning[]; 
+/**
+ * The prompt version it became, once an operator applied it.
+ */
+appliedVersionId: PromptVersionId | null; authorUserId: UserId | null; createdAt: string }
+
+/**
+ * One AI-suggested variation of a campaign's prompt.
+ */
+export type PromptVariationId = string
+
+/**
  * One saved version of a campaign's prompt: the access log for prompt changes.
  */
 export type PromptVersion = { id: PromptVersionId; number: number; 
@@ -1067,6 +1106,17 @@ duplicateOfSheetRow: number | null }
 
 export type StatusCount = { status: RowStatus; count: number }
 
+export type SuggestPromptVariation = { 
+/**
+ * A campaign of the caller's organization.
+ */
+campaignId: CampaignId; 
+/**
+ * What to change, in plain words ("mention free parking and be warmer"), 1..=2000
+ * characters. Never put patient data here: it goes to a language model.
+ */
+request: string }
+
 export type UpdateCampaign = { orgId: OrgId; id: CampaignId; 
 /**
  * Absent fields stay as they are; the merged campaign is validated as a whole.
@@ -1120,3 +1170,47 @@ options?: string[];
  * The patient field this variable fills.
  */
 role?: PatientField | null }
+
+/**
+ * One problem with a proposed variation: a machine code, the placeholder concerned (for the
+ * placeholder codes) and a sentence for the person reviewing the proposal.
+ */
+export type VariationWarning = { 
+/**
+ * What kind of problem.
+ */
+code: VariationWarningCode; 
+/**
+ * The placeholder name (without braces), for `placeholder_dropped` and
+ * `placeholder_undeclared`.
+ */
+placeholder: string | null; 
+/**
+ * A sentence naming the problem, such as "the proposal drops {{first_name}}, …".
+ */
+message: string }
+
+/**
+ * What is wrong with a proposed variation, as a stable machine code.
+ */
+export type VariationWarningCode = 
+/**
+ * A placeholder the original uses and the campaign fills is missing from the proposal.
+ */
+"placeholder_dropped" | 
+/**
+ * The proposal uses a placeholder that is neither a declared variable nor a built-in.
+ */
+"placeholder_undeclared" | 
+/**
+ * The proposal is empty or only whitespace.
+ */
+"empty" | 
+/**
+ * The proposal is longer than a base prompt may be.
+ */
+"too_long" | 
+/**
+ * The proposal holds a character a prompt cannot store (NUL).
+ */
+"invalid_character"

@@ -10,6 +10,7 @@
 //!   for run rows and byte-compared HMAC lookup keys, for cheaper bulk imports.
 //! - [`m20261205_000001_provider_agents`]: the Retell LLM and agent Rivvi manages per campaign,
 //!   and the published agent version and frozen variables/analysis fields each run pins.
+//! - [`m20261205_000002_prompt_variations`]: AI-suggested prompt variations, drafts until applied.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -17,6 +18,7 @@ pub mod m20261124_000001_create_schema;
 pub mod m20261125_000001_dnc_numbers_and_call_indexes;
 pub mod m20261126_000001_bulk_import_keys;
 pub mod m20261205_000001_provider_agents;
+pub mod m20261205_000002_prompt_variations;
 
 pub struct Migrator;
 
@@ -28,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_dnc_numbers_and_call_indexes::Migration),
             Box::new(m20261126_000001_bulk_import_keys::Migration),
             Box::new(m20261205_000001_provider_agents::Migration),
+            Box::new(m20261205_000002_prompt_variations::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@
 use rivvi_migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 17] = [
     "organizations",
     "users",
     "memberships",
@@ -23,6 +23,7 @@ const TABLES: [&str; 16] = [
     "audit_log",
     "do_not_call",
     "managed_agents",
+    "prompt_variations",
     // sea-orm's own bookkeeping
     "seaql_migrations",
 ];
@@ -145,12 +146,12 @@ async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
     let row = db.query_one(Statement::from_string(backend, kept)).await.unwrap().unwrap();
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1, "the run follows the kept upload");
 
-    // The later migrations (bulk import keys, provider agents) and the second go down.
-    Migrator::down(db, Some(3)).await.unwrap();
+    // The later migrations (bulk import keys, provider agents, variations) and the second go down.
+    Migrator::down(db, Some(4)).await.unwrap();
     assert_second_migration(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), true).await;
-    Migrator::down(db, Some(1)).await.unwrap();
+    Migrator::down(db, Some(2)).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
 }
@@ -212,7 +213,7 @@ async fn the_schema_migrates_up_down_and_up_again_on_postgres() {
             duplicate_uploads_are_merged(&db).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;
-            Migrator::down(&db, Some(2)).await.unwrap();
+            Migrator::down(&db, Some(3)).await.unwrap();
             assert_bulk_import_keys(&db, false).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;

@@ -196,3 +196,45 @@ async fn a_provider_failure_while_publishing_writes_no_run() {
     assert!(pinned["agentVersion"].is_u64(), "the retry published and pinned a version: {pinned}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_provisioning_writes_no_campaign_and_the_retry_resumes_its_record() {
+    // Arrange: the simulator refuses every LLM/agent request until told otherwise.
+    let app = TestApp::spawn().await;
+    let world = seed::world(&app).await;
+    let mut campaign = seed::reminder_campaign("Managed");
+    campaign.as_object_mut().unwrap().remove("agentId");
+    let input = json!({"orgId": world.alpha.id, "campaign": campaign});
+    let script = |count: u32| {
+        app.http
+            .post(app.url("/simulator/retell/script-agent-failures"))
+            .json(&json!({"count": count}))
+            .send()
+    };
+    script(100).await.unwrap();
+
+    // Act
+    let refused = app.mutation(Some(&world.super_admin), "campaigns.create", input.clone()).await;
+    let listed = app.query(Some(world.alpha.admin.as_str()), "campaigns.list", json!({})).await;
+    script(0).await.unwrap();
+    let created = app.mutation(Some(&world.super_admin), "campaigns.create", input).await;
+
+    // Assert
+    assert_eq!(refused.code(), 408, "{:?}", refused.body);
+    assert!(refused.message().contains("voice provider"), "{}", refused.message());
+    let names: Vec<&Value> =
+        listed.data()["campaigns"].as_array().unwrap().iter().map(|c| &c["name"]).collect();
+    assert!(!names.contains(&&json!("Managed")), "no campaign was written: {names:?}");
+    let agent = created.data()["config"]["agentId"].as_str().unwrap().to_owned();
+    assert!(agent.starts_with("agent_") && agent != "agent_unprovisioned", "{agent}");
+    let db = app.database.connect().await;
+    use sea_orm::{ConnectionTrait, Statement};
+    let count = |sql: &str| {
+        let statement = Statement::from_string(db.get_database_backend(), sql.to_owned());
+        let db = db.clone();
+        async move { db.query_one(statement).await.unwrap().unwrap().try_get_by_index::<i64>(0).unwrap() }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM managed_agents").await, 1, "the retry resumed the first record");
+    assert_eq!(count("SELECT COUNT(*) FROM managed_agents WHERE campaign_id IS NULL").await, 0);
+    app.stop().await;
+}

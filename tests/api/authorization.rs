@@ -54,6 +54,9 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     // Operator only.
     ("campaigns.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     ("campaigns.update", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
+    // The super admin acts in the operator organization, where alpha's campaign is not.
+    ("campaigns.suggestPromptVariation", Kind::Mutation, [401, 200, 200, 404, 404, 403]),
+    ("campaigns.applyPromptVariation", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     // Runs: members of the organization; another organization's run is not found.
     ("runs.list", Kind::Query, [401, 200, 200, 200, 200, 403]),
     ("runs.get", Kind::Query, [401, 200, 200, 404, 404, 403]),
@@ -194,8 +197,9 @@ fn the_readme_api_table_lists_every_procedure_with_its_least_role() {
     );
 }
 
-/// `call_id` is a call of alpha's (see [`crate::calls::seed_call`]).
-fn valid_input(key: &str, world: &World, call_id: &str) -> Value {
+/// `call_id` is a call of alpha's (see [`crate::calls::seed_call`]), `variation_id` a prompt
+/// variation of alpha's campaign.
+fn valid_input(key: &str, world: &World, call_id: &str, variation_id: &Value) -> Value {
     let alpha = &world.alpha;
     match key {
         "organizations.getCurrent" | "organizations.isSuperAdmin" => Value::Null,
@@ -212,6 +216,11 @@ fn valid_input(key: &str, world: &World, call_id: &str) -> Value {
         "campaigns.update" => {
             json!({"orgId": alpha.id, "id": alpha.campaign_id, "patch": {"name": "Alpha confirmations, renamed"}})
         }
+        "campaigns.suggestPromptVariation" => {
+            json!({"campaignId": alpha.campaign_id, "request": "be warmer"})
+        }
+        // The only success is the super admin's (once).
+        "campaigns.applyPromptVariation" => json!({"orgId": alpha.id, "variationId": variation_id}),
         "patients.list" => json!({"limit": 10}),
         "patients.get" => json!({"id": alpha.patient_id}),
         "patients.searchByPhone" => json!({"phone": "+13125550143"}),
@@ -278,6 +287,9 @@ async fn every_procedure_answers_every_kind_of_caller_as_declared() {
     let app = TestApp::spawn().await;
     let world = seed::world(&app).await;
     let call_id = crate::calls::seed_call(&app, &world.alpha).await;
+    let suggest = json!({"campaignId": world.alpha.campaign_id, "request": "mention parking"});
+    let variation = app.mutation(Some(&world.alpha.admin), "campaigns.suggestPromptVariation", suggest).await;
+    let variation_id = variation.data()["variationId"].clone();
     let no_org = TokenBuilder::user("user_without_org").sign();
     let callers: [Option<&str>; 6] = [
         None,
@@ -291,7 +303,7 @@ async fn every_procedure_answers_every_kind_of_caller_as_declared() {
     // Act
     let mut mismatches = Vec::new();
     for (key, kind, expected) in TABLE {
-        let input = valid_input(key, &world, &call_id);
+        let input = valid_input(key, &world, &call_id, &variation_id);
         for ((caller, token), want) in CALLERS.iter().zip(callers).zip(expected) {
             let response = match kind {
                 Kind::Query => app.query(token, key, input.clone()).await,

@@ -21,6 +21,7 @@ mod layout;
 mod llm;
 mod patients;
 mod prompt_history;
+mod prompt_variations;
 mod retell_simulator;
 mod revocation;
 mod run_engine;

@@ -72,8 +72,11 @@ fi
 
 # Same RIVVI_DATA_DIR as the server, so the token is signed with the dev key it trusts.
 token=$(cd "$scratch" && "$rivvi" dev-token --org org_client_test --role admin)
+# An operator (super admin): a member of the development operator organization.
+operator_token=$(cd "$scratch" && "$rivvi" dev-token --org org_rivvi_operator --role admin --user user_client_operator)
 
-if ! RIVVI_URL="$url" RIVVI_TOKEN="$token" tests/client/node_modules/.bin/tsx tests/client/run.ts; then
+if ! RIVVI_URL="$url" RIVVI_TOKEN="$token" RIVVI_OPERATOR_TOKEN="$operator_token" \
+  tests/client/node_modules/.bin/tsx tests/client/run.ts; then
   echo "client test: failed; the server's log (RUST_LOG=warn) follows" >&2
   cat "$scratch/server.log" >&2
   exit 1

@@ -117,6 +117,46 @@ await check("organizations.isSuperAdmin over the websocket (?token=) returns a b
   }
 });
 
+// The prompt workflow with the generated types: an operator creates a managed campaign, the
+// clinic admin asks the language model for a variation, the operator applies it.
+const operatorToken = process.env.RIVVI_OPERATOR_TOKEN;
+await check("campaigns: suggest a prompt variation, then apply it", async () => {
+  if (!operatorToken) throw new Error("set RIVVI_OPERATOR_TOKEN (a dev token in the operator organization)");
+  const operator = createRivviClient<Procedures>({ url, getToken: () => operatorToken });
+  const clinic = createRivviClient<Procedures>({ url, getToken: () => token });
+  const org = await succeeds(clinic.query(["organizations.getCurrent"]));
+  const campaign = await succeeds(
+    operator.mutation([
+      "campaigns.create",
+      {
+        orgId: org.id,
+        campaign: {
+          name: `Client test ${Date.now()}`,
+          direction: "outbound",
+          basePrompt: "Hi {{firstName}}, this is the clinic about your visit.",
+          variables: [
+            { key: "firstName", label: "First name", fieldType: "name", role: "firstName" },
+            { key: "primaryPhone", label: "Phone", fieldType: "phone", required: true, role: "phone" },
+          ],
+          analysisFields: [],
+        },
+      },
+    ]),
+  );
+  const variation = await succeeds(
+    clinic.mutation(["campaigns.suggestPromptVariation", { campaignId: campaign.id, request: "be warmer" }]),
+  );
+  if (variation.warnings.length !== 0 || !variation.proposedPrompt.includes("{{firstName}}")) {
+    throw new Error(`expected a clean proposal, got ${JSON.stringify(variation)}`);
+  }
+  const applied = await succeeds(
+    operator.mutation(["campaigns.applyPromptVariation", { orgId: org.id, variationId: variation.variationId }]),
+  );
+  if (applied.config.basePrompt !== variation.proposedPrompt) {
+    throw new Error(`expected the proposal as the prompt, got ${JSON.stringify(applied.config.basePrompt)}`);
+  }
+});
+
 console.log(`client: ${passed} passed, ${failed} failed`);
 // Exit explicitly: a websocket or timer left behind must not keep CI waiting.
 process.exit(failed === 0 ? 0 : 1);

@@ -42,6 +42,10 @@ string_enum! {
         CampaignArchived = "campaign.archived",
         /// A new prompt version was saved (base prompt, voicemail or run instructions).
         PromptVersionCreated = "prompt_version.created",
+        /// An AI-suggested prompt variation was drafted.
+        PromptVariationSuggested = "prompt_variation.suggested",
+        /// A prompt variation became the campaign's prompt.
+        PromptVariationApplied = "prompt_variation.applied",
         /// A file was uploaded.
         UploadCreated = "upload.created",
         /// A run was created from an upload.

@@ -70,5 +70,7 @@ id_type!(/// One phone call, outbound or inbound.
     CallId);
 id_type!(/// One saved version of a campaign's composed prompt.
     PromptVersionId);
+id_type!(/// One AI-suggested variation of a campaign's prompt.
+    PromptVariationId);
 id_type!(/// One audit log entry.
     AuditEntryId);

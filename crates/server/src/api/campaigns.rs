@@ -3,15 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::campaign::{CampaignDefinition, CampaignUpdate, NewCampaign};
-use rivvi_domain::ids::{CampaignId, OrgId, PromptVersionId, RunId, UserId};
+use rivvi_domain::ids::{CampaignId, OrgId, PromptVariationId, PromptVersionId, RunId, UserId};
+use rivvi_domain::prompt::VariationWarning;
 use rivvi_domain::Role;
+use rivvi_persistence::prompt_variations::PromptVariation as StoredVariation;
 use rspc::{Router, RouterBuilder};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use super::error::ApiResult;
 use super::Ctx;
-use crate::services::campaigns;
+use crate::services::{campaigns, prompt_variations};
 use rivvi_persistence::campaigns::Campaign as StoredCampaign;
 
 pub fn mount() -> RouterBuilder<Ctx> {
@@ -21,6 +23,8 @@ pub fn mount() -> RouterBuilder<Ctx> {
         .query("promptHistory", procedure!(prompt_history))
         .mutation("create", procedure!(create))
         .mutation("update", procedure!(update))
+        .mutation("suggestPromptVariation", procedure!(suggest_prompt_variation))
+        .mutation("applyPromptVariation", procedure!(apply_prompt_variation))
 }
 
 /// A campaign: its validated configuration plus identity and bookkeeping.
@@ -105,6 +109,61 @@ page_output! {
     pub struct PromptHistory { versions: PromptVersion }
 }
 
+#[derive(Debug, Clone, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SuggestPromptVariation {
+    /// A campaign of the caller's organization.
+    pub campaign_id: CampaignId,
+    /// What to change, in plain words ("mention free parking and be warmer"), 1..=2000
+    /// characters. Never put patient data here: it goes to a language model.
+    pub request: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApplyPromptVariation {
+    /// The organization the variation's campaign belongs to.
+    pub org_id: OrgId,
+    pub variation_id: PromptVariationId,
+}
+
+/// A suggested variation of a campaign's prompt: a draft until applied or pinned by a run.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptVariation {
+    pub variation_id: PromptVariationId,
+    pub campaign_id: CampaignId,
+    pub request: String,
+    pub proposed_prompt: String,
+    /// What changed, in the model's words.
+    pub summary: String,
+    /// Unified diff of the proposal against the campaign's prompt it varied.
+    pub diff: String,
+    /// Dropped or invented placeholders, length problems: any warning blocks using it.
+    pub warnings: Vec<VariationWarning>,
+    /// The prompt version it became, once an operator applied it.
+    pub applied_version_id: Option<PromptVersionId>,
+    pub author_user_id: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<StoredVariation> for PromptVariation {
+    fn from(v: StoredVariation) -> Self {
+        PromptVariation {
+            variation_id: v.id,
+            campaign_id: v.campaign_id,
+            request: v.request,
+            proposed_prompt: v.proposed_prompt,
+            summary: v.summary,
+            diff: v.diff,
+            warnings: v.warnings,
+            applied_version_id: v.applied.map(|a| a.version_id),
+            author_user_id: v.author_user_id,
+            created_at: v.created_at,
+        }
+    }
+}
+
 page_output! {
     pub struct CampaignPage { campaigns: Campaign }
 }
@@ -162,4 +221,14 @@ impl From<StoredCampaign> for Campaign {
             updated_at: campaign.updated_at,
         }
     }
+}
+
+async fn suggest_prompt_variation(ctx: &Ctx, input: SuggestPromptVariation) -> ApiResult<PromptVariation> {
+    let caller = ctx.require(Role::Member)?;
+    Ok(prompt_variations::suggest(&ctx.state, &caller, input.campaign_id, &input.request).await?.into())
+}
+
+async fn apply_prompt_variation(ctx: &Ctx, input: ApplyPromptVariation) -> ApiResult<Campaign> {
+    let caller = ctx.require(Role::SuperAdmin)?;
+    Ok(prompt_variations::apply(&ctx.state, &caller, input.org_id, input.variation_id).await?.into())
 }

@@ -15,6 +15,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rivvi_domain::validation::ValidationErrors;
 use rivvi_execution::engine::EngineError;
+use rivvi_execution::llm::LlmError;
 use rivvi_ingestion::IngestError;
 use rivvi_persistence::PersistenceError;
 use rspc::ErrorCode;
@@ -169,6 +170,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(message) => ApiError::Conflict(message),
             ServiceError::Ingest(err) => err.into(),
             ServiceError::Engine(err) => err.into(),
+            ServiceError::Llm(err) => err.into(),
             ServiceError::Upload(err) => err.into(),
             ServiceError::Persistence(err) => err.into(),
             ServiceError::Internal(err) => ApiError::Internal(err),
@@ -195,6 +197,17 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+/// A language model that did not give a usable answer: retryable, except a misconfigured
+/// endpoint (a bad key or model), which is ours to fix.
+impl From<LlmError> for ApiError {
+    fn from(err: LlmError) -> Self {
+        match err {
+            LlmError::Rejected { .. } | LlmError::InvalidConfig(_) => ApiError::Internal(err.into()),
+            other => ApiError::ProviderFailed(other.to_string()),
+        }
+    }
+}
+
 /// A run's state machine refusing a change is a conflict with the run's current state.
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
@@ -205,7 +218,7 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Invalid { field, reason } => ApiError::invalid(field, reason),
             EngineError::Persistence(p) => p.into(),
-            EngineError::Provider(p) => ApiError::ProviderFailed(p.to_string()),
+            EngineError::Provider(p) => ApiError::ProviderFailed(format!("the voice provider failed: {p}")),
             other => ApiError::Internal(other.into()),
         }
     }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rivvi_domain::ids::{CampaignId, PatientId, PromptVersionId, RunId, RunRowId, UploadId};
+use rivvi_domain::ids::{
+    CampaignId, PatientId, PromptVariationId, PromptVersionId, RunId, RunRowId, UploadId,
+};
 use rivvi_domain::lifecycle::{RowStatus, RunStatus};
 use rivvi_domain::Role;
 use rivvi_execution::engine::lifecycle::RunChange;
@@ -94,6 +96,11 @@ pub struct CreateRun {
     #[serde(default)]
     #[specta(optional)]
     pub instructions: Option<String>,
+    /// An AI-suggested variation (`campaigns.suggestPromptVariation`) of the campaign's prompt to
+    /// use for this run only; it must still pass the placeholder checks.
+    #[serde(default)]
+    #[specta(optional)]
+    pub prompt_variation_id: Option<PromptVariationId>,
 }
 
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -346,6 +353,7 @@ async fn create(ctx: &Ctx, input: CreateRun) -> ApiResult<Run> {
         sheet: sheet_choice(input.sheet, input.mapping),
         scheduled_at: input.scheduled_at,
         instructions: input.instructions,
+        prompt_variation_id: input.prompt_variation_id,
     };
     Ok(run_view(runs::create_run(&ctx.state, &caller, request).await?))
 }

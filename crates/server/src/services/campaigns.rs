@@ -12,7 +12,7 @@ use rivvi_persistence::campaigns::{self, Campaign, CampaignChange};
 use rivvi_persistence::managed_agents;
 use rivvi_persistence::prompt_versions::{self, NewPromptVersion, PromptVersionRecord};
 use rivvi_persistence::{organizations, OrgScope, Page};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 
 use super::error::conflict_as;
 use super::{audit_trail, ServiceError, ServiceResult};
@@ -149,18 +149,31 @@ pub async fn update(
     patch: CampaignUpdate,
 ) -> ServiceResult<Campaign> {
     let txn = state.db.begin().await?;
-    let scope = operator_scope(&txn, org_id).await?;
-    let current = campaigns::get(&txn, &scope, id).await?;
+    let record = update_in(&txn, caller, org_id, id, patch).await?;
+    txn.commit().await?;
+    Ok(record)
+}
+
+/// [`update`] inside the caller's transaction (applying a prompt variation commits it together
+/// with marking the variation applied).
+pub(super) async fn update_in(
+    txn: &DatabaseTransaction,
+    caller: &OrgCaller,
+    org_id: OrgId,
+    id: CampaignId,
+    patch: CampaignUpdate,
+) -> ServiceResult<Campaign> {
+    let scope = operator_scope(txn, org_id).await?;
+    let current = campaigns::get(txn, &scope, id).await?;
     let valid = patch.validate(&current.definition).map_err(|e| nested("patch", e))?;
     if valid.changed.is_empty() {
         // Nothing changed, but the answer still shows the campaign: a read, logged as one.
-        audit_trail::record_access(&txn, caller, org_id).await?;
-        txn.commit().await?;
+        audit_trail::record_access(txn, caller, org_id).await?;
         return Ok(current);
     }
     let has = |field: CampaignField| valid.changed.contains(&field);
     let change = CampaignChange::of(&valid.definition, &valid.changed);
-    let record = campaigns::update(&txn, &scope, id, change).await.map_err(conflict_as(NAME_TAKEN))?;
+    let record = campaigns::update(txn, &scope, id, change).await.map_err(conflict_as(NAME_TAKEN))?;
     let record = match valid.prompt_changed() {
         false => record,
         true => {
@@ -170,13 +183,12 @@ pub async fn update(
                 _ => "voicemail changed",
             };
             let version =
-                save_prompt_version(&txn, caller, &scope, record.id, &valid.definition, reason).await?;
-            campaigns::update(&txn, &scope, record.id, CampaignChange::prompt_version(version.id)).await?
+                save_prompt_version(txn, caller, &scope, record.id, &valid.definition, reason).await?;
+            campaigns::update(txn, &scope, record.id, CampaignChange::prompt_version(version.id)).await?
         }
     };
     let fields = valid.changed.iter().map(|f| f.as_str().to_owned()).collect();
-    audit_trail::record(&txn, caller, org_id, AuditAction::CampaignUpdated, record.id, fields).await?;
-    txn.commit().await?;
+    audit_trail::record(txn, caller, org_id, AuditAction::CampaignUpdated, record.id, fields).await?;
     Ok(record)
 }
 

@@ -3,6 +3,7 @@
 
 use rivvi_domain::validation::ValidationErrors;
 use rivvi_execution::engine::EngineError;
+use rivvi_execution::llm::LlmError;
 use rivvi_ingestion::IngestError;
 use rivvi_persistence::PersistenceError;
 
@@ -28,6 +29,8 @@ pub enum ServiceError {
     Ingest(#[from] IngestError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
     #[error(transparent)]
     Upload(#[from] UploadError),
     #[error(transparent)]

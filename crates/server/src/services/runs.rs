@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::campaign::{CampaignDefinition, CampaignStatus, Direction};
-use rivvi_domain::ids::{CampaignId, PatientId, RunId, RunRowId, UploadId};
+use rivvi_domain::ids::{CampaignId, PatientId, PromptVariationId, RunId, RunRowId, UploadId};
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
 use rivvi_domain::prompt;
 use rivvi_domain::validation::{single_line, ValidationErrors};
@@ -29,6 +29,7 @@ use rivvi_persistence::{calls, engine_queries, OrgScope, Page};
 use sea_orm::TransactionTrait;
 
 use super::error::conflict_as;
+use super::prompt_variations;
 use super::{audit_trail, campaigns, ServiceError, ServiceResult};
 use crate::auth::OrgCaller;
 use crate::state::AppState;
@@ -61,6 +62,8 @@ pub struct RunRequest {
     pub scheduled_at: Option<DateTime<Utc>>,
     /// Free-text instructions for the agent, added to the campaign's prompt for this run only.
     pub instructions: Option<String>,
+    /// Use this AI-suggested variation of the campaign's prompt for this run only.
+    pub prompt_variation_id: Option<PromptVariationId>,
 }
 
 /// A page of a run's rows, with the whole run's count per status.
@@ -151,9 +154,21 @@ pub async fn create_run(
         ));
     }
 
+    // A run may use an AI-suggested variation instead of the campaign's base prompt, once it
+    // passes the placeholder checks against the campaign as it is now.
+    let variation = match request.prompt_variation_id {
+        Some(id) => Some(
+            prompt_variations::prompt_for_run(&state.db, &caller.scope, id, request.campaign_id, &definition)
+                .await?,
+        ),
+        None => None,
+    };
+    let base_prompt =
+        variation.as_ref().map_or(definition.base_prompt(), |v| v.proposed_prompt.as_str()).to_owned();
+
     // The agent version every call of the run will name, published before anything is written:
     // a run never exists without it, and a provider failure writes nothing here.
-    let composed = prompt::compose(definition.base_prompt(), instructions.as_deref());
+    let composed = prompt::compose(&base_prompt, instructions.as_deref());
     let content = AgentContent {
         campaign_name: definition.name(),
         prompt: &composed,
@@ -165,7 +180,14 @@ pub async fn create_run(
         .publish_run_agent(&caller.scope, request.campaign_id, definition.agent_id(), content)
         .await?;
 
-    let validated = ValidRun { name, request_id: request_id.clone(), instructions, agent };
+    let validated = ValidRun {
+        name,
+        request_id: request_id.clone(),
+        instructions,
+        agent,
+        base_prompt,
+        variation: variation.map(|v| v.id),
+    };
     match commit_run(state, caller, &definition, &request, validated, &preview).await {
         // Two concurrent first attempts: the loser finds the winner's run.
         Err(ServiceError::Conflict(_)) => {
@@ -185,6 +207,10 @@ struct ValidRun {
     instructions: Option<String>,
     /// The published agent version the run pins.
     agent: PublishedAgent,
+    /// The base prompt the run composes: the campaign's, or the variation's.
+    base_prompt: String,
+    /// The prompt variation the run uses, if any.
+    variation: Option<PromptVariationId>,
 }
 
 async fn commit_run(
@@ -221,7 +247,7 @@ async fn commit_run(
     .map_err(conflict_as("clientRequestId already used"))?;
 
     // The prompt this run's calls will use, pinned now: later campaign edits do not change it.
-    let base = definition.base_prompt();
+    let base = valid.base_prompt.as_str();
     let composed = prompt::compose(base, valid.instructions.as_deref());
     let version = prompt_versions::append(
         &txn,
@@ -231,11 +257,15 @@ async fn commit_run(
             run_id: Some(run_id),
             base_prompt: base.to_owned(),
             run_instructions: valid.instructions,
-            diff: prompt::diff(&prompt::compose(base, None), &composed),
+            // Against the campaign's own prompt: what this run says differently.
+            diff: prompt::diff(&prompt::compose(definition.base_prompt(), None), &composed),
             composed_prompt: composed,
             voicemail_message: definition.voicemail_message().map(str::to_owned),
             author_user_id: Some(caller.user_id),
-            reason: "run created".into(),
+            reason: match valid.variation {
+                Some(id) => format!("run created from prompt variation {id}"),
+                None => "run created".into(),
+            },
             agent: Some(valid.agent),
             frozen: Some(FrozenFields {
                 variables: definition.variables().to_vec(),
