@@ -201,3 +201,42 @@ async fn model_failures_are_typed_errors_that_store_nothing() {
     assert_eq!(applied.code(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_variation_whose_placeholder_the_campaign_no_longer_declares_cannot_be_applied() {
+    // Arrange: a clean draft that keeps {{appointmentDate}} (a declared variable); then the
+    // operator drops that variable (and its use) from the campaign.
+    let app = TestApp::spawn().await;
+    let world = seed::world(&app).await;
+    let admin = world.alpha.admin.as_str();
+    let mut campaign = seed::reminder_campaign("Moved on");
+    campaign.as_object_mut().unwrap().remove("agentId");
+    campaign["basePrompt"] =
+        json!("Hi {{first_name}}, this is {{organization_name}} about your visit on {{appointmentDate}}.");
+    let input = json!({"orgId": world.alpha.id, "campaign": campaign});
+    let created = app.mutation(Some(&world.super_admin), "campaigns.create", input).await;
+    let campaign_id = created.data()["id"].clone();
+    let variation = suggest(&app, admin, &campaign_id, "be warmer").await.data().clone();
+    assert_eq!(variation["warnings"], json!([]));
+    assert!(variation["proposedPrompt"].as_str().unwrap().contains("{{appointmentDate}}"));
+    let variables: Vec<Value> = created.data()["config"]["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["key"] != "appointmentDate")
+        .cloned()
+        .collect();
+    let patch = json!({"basePrompt": "Hello, this is {{organization_name}}.", "variables": variables});
+    let update = json!({"orgId": world.alpha.id, "id": campaign_id, "patch": patch});
+    app.mutation(Some(&world.super_admin), "campaigns.update", update).await.data();
+
+    // Act
+    let apply = json!({"orgId": world.alpha.id, "variationId": variation["variationId"]});
+    let applied = app.mutation(Some(&world.super_admin), "campaigns.applyPromptVariation", apply).await;
+
+    // Assert
+    assert_eq!(applied.code(), 400, "{:?}", applied.body);
+    assert!(applied.message().contains("no longer matches"), "{}", applied.message());
+    assert_eq!(base_prompt(&app, admin, &campaign_id).await, "Hello, this is {{organization_name}}.");
+    app.stop().await;
+}
