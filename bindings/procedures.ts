@@ -6,6 +6,7 @@ export type Procedures = {
     queries: 
         { key: "admin.organizations.get", input: ById, result: Organization } | 
         { key: "admin.organizations.list", input: OrganizationSearch, result: OrganizationPage } | 
+        { key: "admin.phoneNumbers.list", input: PhoneNumberSearch, result: PhoneNumberPage } | 
         { key: "audit.list", input: ListAudit, result: AuditPage } | 
         { key: "calls.get", input: CallById, result: CallDetail } | 
         { key: "calls.list", input: ListCalls, result: CallPage } | 
@@ -16,6 +17,7 @@ export type Procedures = {
         { key: "organizations.getCurrent", input: never, result: Organization } | 
         { key: "organizations.getMembers", input: Pagination, result: MemberList } | 
         { key: "organizations.isSuperAdmin", input: never, result: boolean } | 
+        { key: "organizations.phoneNumbers", input: never, result: PhoneNumber[] } | 
         { key: "patients.get", input: PatientById, result: Patient } | 
         { key: "patients.list", input: Pagination, result: PatientPage } | 
         { key: "patients.searchByPhone", input: PhoneSearch, result: Patient[] } | 
@@ -26,6 +28,8 @@ export type Procedures = {
         { key: "runs.preview", input: PreviewRun, result: RunPreview },
     mutations: 
         { key: "admin.organizations.create", input: CreateOrganization, result: Organization } | 
+        { key: "admin.phoneNumbers.assign", input: AssignPhoneNumber, result: PhoneNumber } | 
+        { key: "admin.phoneNumbers.release", input: ReleasePhoneNumber, result: PhoneNumber } | 
         { key: "campaigns.applyPromptVariation", input: ApplyPromptVariation, result: Campaign } | 
         { key: "campaigns.create", input: CreateCampaign, result: Campaign } | 
         { key: "campaigns.suggestPromptVariation", input: SuggestPromptVariation, result: PromptVariation } | 
@@ -129,6 +133,24 @@ export type ApplyPromptVariation = {
  * The organization the variation's campaign belongs to.
  */
 orgId: OrgId; variationId: PromptVariationId }
+
+export type AssignPhoneNumber = { 
+/**
+ * The organization that gets the number.
+ */
+orgId: OrgId; 
+/**
+ * The number, E.164 or as people write it (`(312) 555-0100`).
+ */
+number: string; purpose: NumberPurpose; 
+/**
+ * For inbound numbers: the organization's inbound campaign that answers.
+ */
+inboundCampaignId?: CampaignId | null; 
+/**
+ * The voice provider's id of the number.
+ */
+retellNumberId?: string | null }
 
 /**
  * One audit log entry.
@@ -607,6 +629,23 @@ export type NewPatient = { firstName: string; lastName: string;
 birthDate: string; phone: string; secondaryPhone?: string | null; mrn?: string | null }
 
 /**
+ * What an organization's assigned phone number is for.
+ */
+export type NumberPurpose = 
+/**
+ * Caller id of the organization's outbound calls.
+ */
+"outbound" | 
+/**
+ * Patients call it; the inbound agent answers.
+ */
+"inbound" | 
+/**
+ * Both.
+ */
+"both"
+
+/**
  * Weekly opening hours in the organization's local time, plus holidays (closed all day).
  */
 export type OfficeHours = { monday: DayHours | null; tuesday: DayHours | null; wednesday: DayHours | null; thursday: DayHours | null; friday: DayHours | null; saturday: DayHours | null; sunday: DayHours | null; 
@@ -774,6 +813,31 @@ export type PatientUpdate = { id: PatientId; firstName?: string | null; lastName
 
 export type PauseRun = { id: RunId; reason?: string | null }
 
+/**
+ * A phone number and the organization it is assigned to.
+ */
+export type PhoneNumber = { 
+/**
+ * E.164.
+ */
+number: string; orgId: OrgId; purpose: NumberPurpose; 
+/**
+ * The inbound campaign that answers it.
+ */
+inboundCampaignId: CampaignId | null; 
+/**
+ * The voice provider's id of the number.
+ */
+retellNumberId: string | null; createdAt: string }
+
+export type PhoneNumberPage = { phoneNumbers: PhoneNumber[]; total: number; hasMore: boolean }
+
+export type PhoneNumberSearch = { 
+/**
+ * Only this organization's numbers.
+ */
+orgId?: OrgId | null; limit?: number | null; offset?: number | null }
+
 export type PhoneSearch = { 
 /**
  * A whole phone number in any common format (`(312) 555-0143`, `+13125550143`).
@@ -856,6 +920,8 @@ diff: string; authorUserId: UserId | null; reason: string; createdAt: string }
  * One saved version of a campaign's composed prompt.
  */
 export type PromptVersionId = string
+
+export type ReleasePhoneNumber = { number: string }
 
 /**
  * Exactly one of `phone` and `id`.

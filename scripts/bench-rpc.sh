@@ -170,6 +170,13 @@ if [[ "${SKIP_ROWS:-0}" != 1 ]]; then
   open_day='{"open":"00:00","close":"24:00"}'
   week=$(printf '"%s":%s,' monday "$open_day" tuesday "$open_day" wednesday "$open_day" thursday "$open_day" \
     friday "$open_day" saturday "$open_day" sunday "$open_day")
+  # Numbers are assigned by operators: the bench's operator organization assigns the caller number.
+  OPERATOR_TOKEN="$(node "$PEER_DIR/scripts/mint-token.mjs" org_bench_operator 86400)"
+  rpc_get "$BASE_URL/rspc/organizations.getCurrent" "$OUT_DIR/current.json" >/dev/null
+  ORG_ID=$(data "$OUT_DIR/current.json" 'd.id')
+  curl -s -o "$OUT_DIR/assign.json" -H "Authorization: Bearer $OPERATOR_TOKEN" -H 'content-type: application/json' \
+    --data "{\"orgId\":\"$ORG_ID\",\"number\":\"+12025550199\",\"purpose\":\"both\"}" \
+    "$BASE_URL/rspc/admin.phoneNumbers.assign"
   curl -s -o "$OUT_DIR/org.json" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
     --data "{\"timeZone\":\"$ZONE\",\"officeHours\":{${week%,}},\"callerNumber\":\"+12025550199\",\"concurrentCallLimit\":20,\"callsPerMinute\":600}" \
     "$BASE_URL/rspc/organizations.update"

@@ -11,6 +11,8 @@
 //! - [`m20261205_000001_provider_agents`]: the Retell LLM and agent Rivvi manages per campaign,
 //!   and the published agent version and frozen variables/analysis fields each run pins.
 //! - [`m20261205_000002_prompt_variations`]: AI-suggested prompt variations, drafts until applied.
+//! - [`m20261205_000003_phone_numbers`]: phone numbers assigned to one organization each; caller
+//!   numbers become assignments, numbers several organizations claimed are left unassigned.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -19,6 +21,7 @@ pub mod m20261125_000001_dnc_numbers_and_call_indexes;
 pub mod m20261126_000001_bulk_import_keys;
 pub mod m20261205_000001_provider_agents;
 pub mod m20261205_000002_prompt_variations;
+pub mod m20261205_000003_phone_numbers;
 
 pub struct Migrator;
 
@@ -31,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_bulk_import_keys::Migration),
             Box::new(m20261205_000001_provider_agents::Migration),
             Box::new(m20261205_000002_prompt_variations::Migration),
+            Box::new(m20261205_000003_phone_numbers::Migration),
         ]
     }
 }

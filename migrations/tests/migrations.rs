@@ -7,7 +7,7 @@
 use rivvi_migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 
-const TABLES: [&str; 17] = [
+const TABLES: [&str; 18] = [
     "organizations",
     "users",
     "memberships",
@@ -24,6 +24,7 @@ const TABLES: [&str; 17] = [
     "do_not_call",
     "managed_agents",
     "prompt_variations",
+    "phone_numbers",
     // sea-orm's own bookkeeping
     "seaql_migrations",
 ];
@@ -147,13 +148,46 @@ async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1, "the run follows the kept upload");
 
     // The later migrations (bulk import keys, provider agents, variations) and the second go down.
-    Migrator::down(db, Some(4)).await.unwrap();
+    Migrator::down(db, Some(5)).await.unwrap();
     assert_second_migration(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), true).await;
-    Migrator::down(db, Some(2)).await.unwrap();
+    Migrator::down(db, Some(3)).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
+    caller_numbers_become_assignments(db).await;
+}
+
+/// `m20261205_000003_phone_numbers`: a caller number one organization had becomes its
+/// assignment; one that two organizations had is assigned to neither and cleared from both.
+async fn caller_numbers_become_assignments(db: &DatabaseConnection) {
+    Migrator::down(db, Some(1)).await.unwrap();
+    let backend = db.get_database_backend();
+    let id = |n: u8| match backend {
+        DatabaseBackend::Sqlite => format!("X'{}'", uuid::Uuid::from_bytes([n; 16]).simple()),
+        _ => format!("'{}'", uuid::Uuid::from_bytes([n; 16])),
+    };
+    for (n, number) in [(41, "+13125550100"), (42, "+13125550111"), (43, "+13125550111")] {
+        let sql = format!(
+            "INSERT INTO organizations (id, clerk_org_id, name, office_hours, caller_number, created_at, updated_at) \
+             VALUES ({}, 'org_p{n}', 'P{n}', '{{}}', '{number}', '2026-12-05T10:00:00+00:00', '2026-12-05T10:00:00+00:00')",
+            id(n)
+        );
+        db.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    Migrator::up(db, None).await.unwrap();
+
+    let one = |sql: String| async move {
+        let row = db.query_one(Statement::from_string(backend, sql)).await.unwrap().unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    assert_eq!(one("SELECT COUNT(*) FROM phone_numbers WHERE number = '+13125550100'".into()).await, 1);
+    assert_eq!(one(format!("SELECT COUNT(*) FROM phone_numbers WHERE org_id = {}", id(41))).await, 1);
+    assert_eq!(one("SELECT COUNT(*) FROM phone_numbers WHERE number = '+13125550111'".into()).await, 0);
+    let cleared = "SELECT COUNT(*) FROM organizations WHERE clerk_org_id IN ('org_p42', 'org_p43') \
+                   AND caller_number IS NULL";
+    assert_eq!(one(cleared.into()).await, 2, "a disputed number is cleared from every claimant");
 }
 
 /// What `m20261205_000001_provider_agents` adds (`applied`) or leaves as before.
@@ -213,7 +247,7 @@ async fn the_schema_migrates_up_down_and_up_again_on_postgres() {
             duplicate_uploads_are_merged(&db).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;
-            Migrator::down(&db, Some(3)).await.unwrap();
+            Migrator::down(&db, Some(4)).await.unwrap();
             assert_bulk_import_keys(&db, false).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;

@@ -68,7 +68,7 @@ async fn a_campaign_edit_during_a_run_changes_later_runs_only() {
     let world = seed::world(&app).await;
     let admin = world.alpha.admin.as_str();
     let settings = json!({"officeHours": seed::open_all_week(), "callerNumber": "+13125550100", "callsPerMinute": 600, "concurrentCallLimit": 1});
-    app.mutation(Some(admin), "organizations.update", settings).await.data();
+    seed::configure(&app, &world.super_admin, admin, &world.alpha.id, settings).await;
     let mut campaign = seed::reminder_campaign("Pinned");
     campaign.as_object_mut().unwrap().remove("agentId");
     campaign["basePrompt"] = json!(VERSION_ONE);

@@ -55,6 +55,11 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     ("campaigns.create", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     ("campaigns.update", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     // The super admin acts in the operator organization, where alpha's campaign is not.
+    ("organizations.phoneNumbers", Kind::Query, [401, 200, 200, 200, 200, 403]),
+    ("admin.phoneNumbers.list", Kind::Query, [401, 403, 403, 200, 403, 403]),
+    // In this order: the super admin assigns the number, then releases it.
+    ("admin.phoneNumbers.assign", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
+    ("admin.phoneNumbers.release", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     ("campaigns.suggestPromptVariation", Kind::Mutation, [401, 200, 200, 404, 404, 403]),
     ("campaigns.applyPromptVariation", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     // Runs: members of the organization; another organization's run is not found.
@@ -206,6 +211,12 @@ fn valid_input(key: &str, world: &World, call_id: &str, variation_id: &Value) ->
         "organizations.getMembers" => json!({"limit": 10}),
         "organizations.update" => json!({"callsPerMinute": 12}),
         "audit.list" => json!({"limit": 10}),
+        "organizations.phoneNumbers" => Value::Null,
+        "admin.phoneNumbers.list" => json!({"limit": 10}),
+        "admin.phoneNumbers.assign" => {
+            json!({"orgId": alpha.id, "number": "+13125550177", "purpose": "both"})
+        }
+        "admin.phoneNumbers.release" => json!({"number": "+13125550177"}),
         "campaigns.list" => json!({"orgId": alpha.id}),
         "campaigns.get" => json!({"id": alpha.campaign_id, "orgId": alpha.id}),
         "campaigns.promptHistory" => json!({"campaignId": alpha.campaign_id, "orgId": alpha.id}),

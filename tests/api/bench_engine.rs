@@ -130,7 +130,7 @@ async fn bench_engine_10k_rows_two_instances_webhook_latency() {
     for (admin, org_id, number) in &clinics {
         let admin = admin.as_str();
         let settings = json!({"officeHours": seed::open_all_week(), "callerNumber": number, "callsPerMinute": 600, "concurrentCallLimit": CONCURRENT_CALL_LIMIT});
-        app.mutation(Some(admin), "organizations.update", settings).await.data();
+        seed::configure(&app, &world.super_admin, admin, org_id, settings).await;
         let mut campaign = seed::reminder_campaign("Load");
         campaign["retryPolicy"] =
             json!({"maxAttempts": 2, "retryOn": ["no_answer", "busy"], "delayMinutes": 1});

@@ -93,7 +93,7 @@ async fn retries_follow_the_campaign_policy_attempt_by_attempt_and_stop_at_its_l
     let world = seed::world(&app).await;
     let admin = world.alpha.admin.as_str();
     let settings = json!({"officeHours": seed::open_all_week(), "callerNumber": "+13125550100", "callsPerMinute": 600, "concurrentCallLimit": 10});
-    app.mutation(Some(admin), "organizations.update", settings).await.data();
+    seed::configure(&app, &world.super_admin, admin, &world.alpha.id, settings).await;
     let mut campaign = seed::reminder_campaign("Retries");
     campaign["retryPolicy"] = json!({"maxAttempts": 3, "retryOn": ["no_answer", "busy"], "delayMinutes": 5});
     let input = json!({"orgId": world.alpha.id, "campaign": campaign});

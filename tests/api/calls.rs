@@ -32,7 +32,7 @@ pub async fn calling_app() -> (TestApp, Arc<ManualClock>, World) {
     let app = TestApp::spawn_with_clock(|s| s.simulator_time_scale = 1.0, clock.clone()).await;
     let world = seed::world(&app).await;
     let settings = json!({"officeHours": open_all_week(), "callerNumber": CALLER_NUMBER, "callsPerMinute": 600, "concurrentCallLimit": 50});
-    app.mutation(Some(&world.alpha.admin), "organizations.update", settings).await.data();
+    seed::configure(&app, &world.super_admin, &world.alpha.admin, &world.alpha.id, settings).await;
     (app, clock, world)
 }
 

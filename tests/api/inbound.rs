@@ -117,7 +117,7 @@ impl Harness {
         let world = seed::world(&self.app).await;
         let admin = world.alpha.admin.as_str();
         let settings = json!({"officeHours": seed::open_all_week(), "callerNumber": ALPHA_NUMBER, "callsPerMinute": 600, "concurrentCallLimit": 50});
-        self.app.mutation(Some(admin), "organizations.update", settings).await.data();
+        seed::configure(&self.app, &world.super_admin, admin, &world.alpha.id, settings).await;
         let campaign = self
             .app
             .mutation(
@@ -177,13 +177,14 @@ impl Harness {
     /// The seeded world, with alpha answering on [`ALPHA_NUMBER`] and no outreach.
     async fn alpha_answering(&self) -> seed::World {
         let world = seed::world(&self.app).await;
-        self.set_caller_number(&world.alpha.admin, ALPHA_NUMBER).await;
+        self.set_caller_number(&world, &world.alpha, ALPHA_NUMBER).await;
         world
     }
 
-    /// Makes `number` the caller number of `admin`'s organization.
-    async fn set_caller_number(&self, admin: &str, number: &str) {
-        self.app.mutation(Some(admin), "organizations.update", json!({"callerNumber": number})).await.data();
+    /// Assigns `number` to `org` (as the super admin) and makes it its caller number.
+    async fn set_caller_number(&self, world: &seed::World, org: &seed::SeededOrg, number: &str) {
+        let settings = json!({"callerNumber": number});
+        seed::configure(&self.app, &world.super_admin, &org.admin, &org.id, settings).await;
     }
 
     async fn stop(self) {
@@ -441,7 +442,7 @@ async fn a_call_to_betas_number_never_answers_with_alphas_patient() {
     // Arrange: both clinics' seeded patients have +13125550143; Ada is alpha's only.
     let harness = Harness::start().await;
     let (world, _) = harness.alpha_with_outreach().await;
-    harness.set_caller_number(&world.beta.admin, BETA_NUMBER).await;
+    harness.set_caller_number(&world, &world.beta, BETA_NUMBER).await;
     let db = harness.db().await;
 
     // Act

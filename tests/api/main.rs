@@ -20,6 +20,7 @@ mod inbound;
 mod layout;
 mod llm;
 mod patients;
+mod phone_numbers;
 mod prompt_history;
 mod prompt_variations;
 mod retell_simulator;

@@ -125,7 +125,7 @@ async fn a_members_run_pinned_to_a_variation_dials_with_it() {
     let admin = world.alpha.admin.as_str();
     let settings =
         json!({"officeHours": seed::open_all_week(), "callerNumber": "+13125550100", "callsPerMinute": 600});
-    app.mutation(Some(admin), "organizations.update", settings).await.data();
+    seed::configure(&app, &world.super_admin, admin, &world.alpha.id, settings).await;
     let campaign_id = campaign(&app, &world, "Pinned variation").await;
     let own_prompt = base_prompt(&app, admin, &campaign_id).await;
     let variation = suggest(&app, admin, &campaign_id, "be warmer").await.data().clone();

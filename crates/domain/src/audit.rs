@@ -26,6 +26,10 @@ string_enum! {
         OrganizationUpdated = "organization.updated",
         /// An organization was deleted.
         OrganizationDeleted = "organization.deleted",
+        /// An operator assigned a phone number to the organization.
+        PhoneNumberAssigned = "phone_number.assigned",
+        /// An operator released one of the organization's phone numbers.
+        PhoneNumberReleased = "phone_number.released",
         /// A super admin read or changed another organization.
         OrganizationAccessed = "organization.accessed",
         /// A user joined an organization.

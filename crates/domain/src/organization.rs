@@ -406,3 +406,27 @@ mod tests {
         assert_eq!(serde_json::from_value::<OrgSettings>(json).unwrap(), settings);
     }
 }
+
+string_enum! {
+    /// What an organization's assigned phone number is for.
+    pub enum NumberPurpose("number purpose") {
+        /// Caller id of the organization's outbound calls.
+        Outbound = "outbound",
+        /// Patients call it; the inbound agent answers.
+        Inbound = "inbound",
+        /// Both.
+        Both = "both",
+    }
+}
+
+impl NumberPurpose {
+    /// Whether outbound calls may show it as caller id.
+    pub fn allows_outbound(self) -> bool {
+        matches!(self, NumberPurpose::Outbound | NumberPurpose::Both)
+    }
+
+    /// Whether patients calling it reach the organization.
+    pub fn allows_inbound(self) -> bool {
+        matches!(self, NumberPurpose::Inbound | NumberPurpose::Both)
+    }
+}

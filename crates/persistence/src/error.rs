@@ -89,6 +89,7 @@ pub mod constraints {
     pub const MEMBERSHIPS_ORG_ID_USER_ID: &str = "ux_memberships_org_id_user_id";
     pub const MEMBERSHIPS_CLERK_MEMBERSHIP_ID: &str = "ux_memberships_clerk_membership_id";
     pub const CAMPAIGNS_ORG_ID_NAME: &str = "ux_campaigns_org_id_name";
+    pub const PHONE_NUMBERS_NUMBER: &str = "ux_phone_numbers_number";
     pub const PROMPT_VERSIONS_CAMPAIGN_ID_NUMBER: &str = "ux_prompt_versions_campaign_id_number";
     pub const PATIENTS_ORG_ID_IDENTITY_KEY: &str = "ux_patients_org_id_identity_key";
     pub const UPLOADS_STORAGE_KEY: &str = "ux_uploads_storage_key";

@@ -57,32 +57,32 @@ const MAX_PATIENTS_PER_NUMBER: u64 = 50;
 /// Who owns a called number.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NumberOwner {
-    /// No (live) organization has it as its caller number.
+    /// No (live) organization holds it for inbound calls.
     Nobody,
-    /// Exactly this organization.
+    /// This organization.
     One(Box<OrganizationRecord>),
-    /// Several organizations claim it (a misconfiguration): none of them is trusted with the call.
-    Several,
 }
 
-/// The organization whose caller number is `number` (soft-deleted organizations excluded). The
-/// one unscoped lookup: it is how an inbound call finds its organization.
+/// The organization `number` is assigned to for inbound calls (soft-deleted organizations
+/// excluded). The one unscoped lookup: it is how an inbound call finds its organization.
 #[tracing::instrument(level = "debug", skip_all, err(level = "debug"))]
 pub async fn organization_by_number(
     conn: &impl ConnectionTrait,
     number: &PhoneNumber,
 ) -> Result<NumberOwner> {
-    let mut rows = organizations::Entity::find()
-        .filter(organizations::Column::CallerNumber.eq(number.as_str()))
+    let Some(assigned) = crate::phone_numbers::holder(conn, number).await? else {
+        return Ok(NumberOwner::Nobody);
+    };
+    if !assigned.purpose.allows_inbound() {
+        return Ok(NumberOwner::Nobody);
+    }
+    let row = organizations::Entity::find_by_id(assigned.org_id.as_uuid())
         .filter(organizations::Column::DeletedAt.is_null())
-        .order_by_asc(organizations::Column::Id)
-        .limit(2)
-        .all(conn)
+        .one(conn)
         .await?;
-    match rows.len() {
-        0 => Ok(NumberOwner::Nobody),
-        1 => Ok(NumberOwner::One(Box::new(rows.remove(0).try_into()?))),
-        _ => Ok(NumberOwner::Several),
+    match row {
+        Some(row) => Ok(NumberOwner::One(Box::new(row.try_into()?))),
+        None => Ok(NumberOwner::Nobody),
     }
 }
 

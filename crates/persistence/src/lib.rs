@@ -53,6 +53,7 @@ mod org_owned;
 pub mod organizations;
 pub mod page;
 pub mod patients;
+pub mod phone_numbers;
 pub mod prompt_variations;
 pub mod prompt_versions;
 pub mod run_rows;

@@ -13,7 +13,7 @@ use sea_orm::{
 
 use crate::entities::{
     audit_log, calls, campaign_requests, campaigns, do_not_call, managed_agents, memberships, patients,
-    prompt_variations, run_rows, runs, uploads,
+    phone_numbers, prompt_variations, run_rows, runs, uploads,
 };
 use crate::{OrgScope, Result};
 
@@ -43,6 +43,7 @@ org_owned!(
     managed_agents,
     memberships,
     patients,
+    phone_numbers,
     prompt_variations,
     run_rows,
     runs,

@@ -202,7 +202,7 @@ pub fn open_all_week() -> Value {
 /// started. Returns the run's id.
 pub async fn reminder_run(app: &TestApp, world: &World, org_settings: Value, fixture: &str) -> Value {
     let admin = world.alpha.admin.as_str();
-    app.mutation(Some(admin), "organizations.update", org_settings).await.data();
+    configure(app, &world.super_admin, admin, &world.alpha.id, org_settings).await;
     let campaign = app
         .mutation(
             Some(&world.super_admin),
@@ -221,4 +221,19 @@ pub async fn reminder_run(app: &TestApp, world: &World, org_settings: Value, fix
         )
         .await;
     run.data()["id"].clone()
+}
+
+/// Sets an organization's settings as its admin does; a `callerNumber` among them is first
+/// assigned to the organization by the super admin (numbers are assigned, not claimed).
+pub async fn configure(app: &TestApp, super_admin: &str, admin: &str, org_id: &str, settings: Value) {
+    if let Some(number) = settings.get("callerNumber").and_then(Value::as_str) {
+        assign_number(app, super_admin, org_id, number).await;
+    }
+    app.mutation(Some(admin), "organizations.update", settings).await.data();
+}
+
+/// The super admin assigns `number` to the organization, for outbound and inbound calls.
+pub async fn assign_number(app: &TestApp, super_admin: &str, org_id: &str, number: &str) {
+    let assign = json!({"orgId": org_id, "number": number, "purpose": "both"});
+    app.mutation(Some(super_admin), "admin.phoneNumbers.assign", assign).await.data();
 }

@@ -13,6 +13,7 @@ pub mod managed_agents;
 pub mod memberships;
 pub mod organizations;
 pub mod patients;
+pub mod phone_numbers;
 pub mod prompt_variations;
 pub mod prompt_versions;
 pub mod run_rows;

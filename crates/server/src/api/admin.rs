@@ -11,6 +11,7 @@ use specta::Type;
 
 use super::error::ApiResult;
 use super::organizations::Organization;
+use super::phone_numbers;
 use super::Ctx;
 use crate::services::organizations::{self, OrganizationRequest};
 
@@ -19,6 +20,9 @@ pub fn mount() -> RouterBuilder<Ctx> {
         .query("organizations.list", procedure!(list))
         .query("organizations.get", procedure!(get))
         .mutation("organizations.create", procedure!(create))
+        .query("phoneNumbers.list", procedure!(phone_numbers::list))
+        .mutation("phoneNumbers.assign", procedure!(phone_numbers::assign))
+        .mutation("phoneNumbers.release", procedure!(phone_numbers::release))
 }
 
 paged_input! {

@@ -100,6 +100,7 @@ pub mod input;
 pub mod organizations;
 pub mod paging;
 pub mod patients;
+pub mod phone_numbers;
 pub mod runs;
 
 use std::path::Path;

@@ -20,6 +20,9 @@ pub fn mount() -> RouterBuilder<Ctx> {
         .query("getCurrent", |t| t(|ctx: Ctx, _: ()| async move { Ok(get_current(&ctx).await?) }))
         .query("isSuperAdmin", |t| t(|ctx: Ctx, _: ()| async move { Ok(is_super_admin(&ctx)?) }))
         .query("getMembers", procedure!(get_members))
+        .query("phoneNumbers", |t| {
+            t(|ctx: Ctx, _: ()| async move { Ok(super::phone_numbers::own(&ctx).await?) })
+        })
         .mutation("update", procedure!(update))
 }
 

@@ -71,15 +71,8 @@ pub async fn answer_inbound_call(
     let org = match owner {
         NumberOwner::One(org) => *org,
         NumberOwner::Nobody => {
-            tracing::warn!(called = ?called, "inbound call to a number no organization owns; answered generically");
+            tracing::warn!(called = ?called, "inbound call to a number assigned to no organization for inbound calls; answered generically");
             webhook_events::mark_processed(&txn, receipt.id, "ignored: unknown number").await?;
-            txn.commit().await?;
-            return Ok(InboundOutcome::Generic);
-        }
-        NumberOwner::Several => {
-            tracing::error!(called = ?called, "several organizations have this caller number; answered generically");
-            webhook_events::mark_processed(&txn, receipt.id, "ignored: number of several organizations")
-                .await?;
             txn.commit().await?;
             return Ok(InboundOutcome::Generic);
         }

@@ -4,13 +4,14 @@
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::ids::OrgId;
 use rivvi_domain::organization::{
-    CallsPerMinute, ConcurrentCallLimit, OrgName, OrgSettings, OrganizationUpdate,
+    CallsPerMinute, ConcurrentCallLimit, NumberPurpose, OrgName, OrgSettings, OrganizationUpdate,
 };
 use rivvi_domain::validation::ValidationErrors;
 use rivvi_domain::Patch;
 use rivvi_persistence::identity::{self, MemberRecord};
 use rivvi_persistence::organizations::{self, NewOrganization, OrgSettingsChange, OrganizationRecord};
-use rivvi_persistence::Page;
+use rivvi_persistence::phone_numbers::{self, NewAssignment};
+use rivvi_persistence::{OrgScope, Page};
 use sea_orm::TransactionTrait;
 
 use super::error::conflict_as;
@@ -60,6 +61,18 @@ pub async fn update(
     if changed.is_empty() {
         txn.rollback().await?;
         return Ok(current);
+    }
+    if changed.contains(&"callerNumber") {
+        if let Some(number) = &settings.caller_number {
+            let own = phone_numbers::assigned_to(&txn, &caller.scope, number).await?;
+            if !own.is_some_and(|n| n.purpose.allows_outbound()) {
+                return Err(ServiceError::invalid(
+                    "callerNumber",
+                    "is not one of this organization's outbound numbers (organizations.phoneNumbers lists them; \
+                     an operator assigns numbers)",
+                ));
+            }
+        }
     }
     let change = change_for(settings, &changed);
     let updated = organizations::update_settings(&txn, &caller.scope, change).await?;
@@ -135,10 +148,24 @@ pub async fn create(
         concurrent_call_limit: settings.concurrent_call_limit.map(|l| l.get()),
         calls_per_minute: settings.calls_per_minute.map(|l| l.get()),
     };
+    let caller_number = new.caller_number.clone();
     let txn = state.db.begin().await?;
     let record = organizations::create(&txn, new)
         .await
         .map_err(conflict_as("an organization with this clerkOrgId already exists"))?;
+    // An operator creating an organization with a caller number assigns it that number.
+    if let Some(number) = caller_number {
+        let scope = OrgScope::for_verified_org(record.id);
+        let assignment = NewAssignment {
+            number,
+            purpose: NumberPurpose::Both,
+            inbound_campaign_id: None,
+            retell_number_id: None,
+        };
+        phone_numbers::assign(&txn, &scope, assignment)
+            .await
+            .map_err(conflict_as("callerNumber is assigned to another organization"))?;
+    }
     audit_trail::record(&txn, caller, record.id, AuditAction::OrganizationCreated, record.id, vec![]).await?;
     txn.commit().await?;
     // Every identity write clears the remembered callers (see `auth::cache`).
