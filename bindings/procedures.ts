@@ -4,12 +4,15 @@
 
 export type Procedures = {
     queries: 
+        { key: "admin.campaignRequests.list", input: SearchRequests, result: CampaignRequestPage } | 
         { key: "admin.organizations.get", input: ById, result: Organization } | 
         { key: "admin.organizations.list", input: OrganizationSearch, result: OrganizationPage } | 
         { key: "admin.phoneNumbers.list", input: PhoneNumberSearch, result: PhoneNumberPage } | 
         { key: "audit.list", input: ListAudit, result: AuditPage } | 
         { key: "calls.get", input: CallById, result: CallDetail } | 
         { key: "calls.list", input: ListCalls, result: CallPage } | 
+        { key: "campaignRequests.get", input: RequestById, result: CampaignRequest } | 
+        { key: "campaignRequests.list", input: ListRequests, result: CampaignRequestPage } | 
         { key: "campaigns.get", input: GetCampaign, result: Campaign } | 
         { key: "campaigns.list", input: ListCampaigns, result: CampaignPage } | 
         { key: "campaigns.promptHistory", input: PromptHistoryQuery, result: PromptHistory } | 
@@ -27,9 +30,12 @@ export type Procedures = {
         { key: "runs.list", input: ListRuns, result: RunPage } | 
         { key: "runs.preview", input: PreviewRun, result: RunPreview },
     mutations: 
+        { key: "admin.campaignRequests.fulfil", input: FulfilRequest, result: CampaignRequest } | 
+        { key: "admin.campaignRequests.update", input: UpdateRequest, result: CampaignRequest } | 
         { key: "admin.organizations.create", input: CreateOrganization, result: Organization } | 
         { key: "admin.phoneNumbers.assign", input: AssignPhoneNumber, result: PhoneNumber } | 
         { key: "admin.phoneNumbers.release", input: ReleasePhoneNumber, result: PhoneNumber } | 
+        { key: "campaignRequests.create", input: CampaignRequestInput, result: CampaignRequest } | 
         { key: "campaigns.applyPromptVariation", input: ApplyPromptVariation, result: Campaign } | 
         { key: "campaigns.create", input: CreateCampaign, result: Campaign } | 
         { key: "campaigns.suggestPromptVariation", input: SuggestPromptVariation, result: PromptVariation } | 
@@ -315,6 +321,81 @@ export type CampaignId = string
 export type CampaignPage = { campaigns: Campaign[]; total: number; hasMore: boolean }
 
 /**
+ * A clinic's request for a campaign.
+ */
+export type CampaignRequest = { id: CampaignRequestId; orgId: OrgId; requestedBy: UserId | null; name: string; goal: string; description: string; desiredVariables: string[]; sampleUploadId: UploadId | null; 
+/**
+ * `YYYY-MM-DD`.
+ */
+dueDate: string | null; status: CampaignRequestStatus; 
+/**
+ * The operator's latest note (why it was declined, what is happening).
+ */
+note: string | null; 
+/**
+ * The campaign built for it, once fulfilled.
+ */
+campaignId: CampaignId | null; createdAt: string; updatedAt: string }
+
+/**
+ * A clinic's request for a campaign.
+ */
+export type CampaignRequestId = string
+
+/**
+ * `campaignRequests.create` input.
+ */
+export type CampaignRequestInput = { 
+/**
+ * What to call the campaign, 1..=120 characters.
+ */
+name: string; 
+/**
+ * What a call should achieve ("patients confirm or reschedule"), 1..=500 characters.
+ */
+goal: string; 
+/**
+ * Everything operators should know, 1..=5000 characters.
+ */
+description: string; 
+/**
+ * Values the clinic's sheets carry that the agent should use ("appointment time"), at
+ * most 50.
+ */
+desiredVariables?: string[]; 
+/**
+ * An upload of the clinic's showing what its sheets look like.
+ */
+sampleUploadId?: UploadId | null; 
+/**
+ * When the clinic needs it, `YYYY-MM-DD`, not in the past.
+ */
+dueDate?: string | null }
+
+export type CampaignRequestPage = { requests: CampaignRequest[]; total: number; hasMore: boolean }
+
+/**
+ * Where a campaign request is.
+ */
+export type CampaignRequestStatus = 
+/**
+ * Asked for; no operator has taken it yet.
+ */
+"pending" | 
+/**
+ * An operator is building the campaign.
+ */
+"in_progress" | 
+/**
+ * Declined, with a note saying why.
+ */
+"rejected" | 
+/**
+ * The campaign built for it exists and is linked.
+ */
+"fulfilled"
+
+/**
  * Whether a campaign can be used.
  */
 export type CampaignStatus = 
@@ -507,6 +588,12 @@ export type FieldType =
  */
 "enum"
 
+export type FulfilRequest = { id: CampaignRequestId; 
+/**
+ * The campaign built for it, in the requesting organization.
+ */
+campaignId: CampaignId }
+
 export type GetCampaign = { id: CampaignId; 
 /**
  * For super admins reading another organization's campaign.
@@ -549,6 +636,8 @@ dateField?: CallDateField | null; limit?: number | null; offset?: number | null 
  * `orgId` is honoured for super admins only; everyone else sees their own organization.
  */
 export type ListCampaigns = { orgId?: OrgId | null; limit?: number | null; offset?: number | null }
+
+export type ListRequests = { limit?: number | null; offset?: number | null }
 
 export type ListRuns = { campaignId?: CampaignId | null; limit?: number | null; offset?: number | null }
 
@@ -938,6 +1027,8 @@ removed: boolean;
  */
 id: string | null }
 
+export type RequestById = { id: CampaignRequestId }
+
 /**
  * A validated retry policy.
  */
@@ -1141,6 +1232,16 @@ export type ScheduleRun = { runId: RunId;
  */
 scheduledAt: string }
 
+export type SearchRequests = { 
+/**
+ * Only this organization's.
+ */
+orgId?: OrgId | null; 
+/**
+ * Only requests in this status.
+ */
+status?: CampaignRequestStatus | null; limit?: number | null; offset?: number | null }
+
 /**
  * One sheet row as ingestion read it.
  */
@@ -1188,6 +1289,12 @@ export type UpdateCampaign = { orgId: OrgId; id: CampaignId;
  * Absent fields stay as they are; the merged campaign is validated as a whole.
  */
 patch: CampaignUpdate }
+
+export type UpdateRequest = { id: CampaignRequestId; 
+/**
+ * `in_progress` (take it) or `rejected` (decline it; a note is required).
+ */
+status: CampaignRequestStatus; note?: string | null }
 
 /**
  * A file uploaded by an organization.

@@ -13,6 +13,8 @@
 //! - [`m20261205_000002_prompt_variations`]: AI-suggested prompt variations, drafts until applied.
 //! - [`m20261205_000003_phone_numbers`]: phone numbers assigned to one organization each; caller
 //!   numbers become assignments, numbers several organizations claimed are left unassigned.
+//! - [`m20261205_000004_campaign_requests`]: desired variables, sample upload and due date of a
+//!   campaign request.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -22,6 +24,7 @@ pub mod m20261126_000001_bulk_import_keys;
 pub mod m20261205_000001_provider_agents;
 pub mod m20261205_000002_prompt_variations;
 pub mod m20261205_000003_phone_numbers;
+pub mod m20261205_000004_campaign_requests;
 
 pub struct Migrator;
 
@@ -35,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_provider_agents::Migration),
             Box::new(m20261205_000002_prompt_variations::Migration),
             Box::new(m20261205_000003_phone_numbers::Migration),
+            Box::new(m20261205_000004_campaign_requests::Migration),
         ]
     }
 }

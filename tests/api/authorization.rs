@@ -60,6 +60,13 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     // In this order: the super admin assigns the number, then releases it.
     ("admin.phoneNumbers.assign", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     ("admin.phoneNumbers.release", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
+    ("campaignRequests.list", Kind::Query, [401, 200, 200, 200, 200, 403]),
+    ("campaignRequests.get", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    ("campaignRequests.create", Kind::Mutation, [401, 403, 200, 200, 403, 403]),
+    ("admin.campaignRequests.list", Kind::Query, [401, 403, 403, 200, 403, 403]),
+    // In this order: the super admin takes the request, then fulfils it.
+    ("admin.campaignRequests.update", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
+    ("admin.campaignRequests.fulfil", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     ("campaigns.suggestPromptVariation", Kind::Mutation, [401, 200, 200, 404, 404, 403]),
     ("campaigns.applyPromptVariation", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     // Runs: members of the organization; another organization's run is not found.
@@ -202,9 +209,18 @@ fn the_readme_api_table_lists_every_procedure_with_its_least_role() {
     );
 }
 
-/// `call_id` is a call of alpha's (see [`crate::calls::seed_call`]), `variation_id` a prompt
-/// variation of alpha's campaign.
-fn valid_input(key: &str, world: &World, call_id: &str, variation_id: &Value) -> Value {
+/// Objects of alpha's the inputs name besides the seeded world's.
+struct Seeded {
+    /// A call (see [`crate::calls::seed_call`]).
+    call_id: String,
+    /// A prompt variation of alpha's campaign.
+    variation_id: Value,
+    /// A campaign request of alpha's.
+    request_id: Value,
+}
+
+fn valid_input(key: &str, world: &World, seeded: &Seeded) -> Value {
+    let (call_id, variation_id, request_id) = (&seeded.call_id, &seeded.variation_id, &seeded.request_id);
     let alpha = &world.alpha;
     match key {
         "organizations.getCurrent" | "organizations.isSuperAdmin" => Value::Null,
@@ -212,6 +228,14 @@ fn valid_input(key: &str, world: &World, call_id: &str, variation_id: &Value) ->
         "organizations.update" => json!({"callsPerMinute": 12}),
         "audit.list" => json!({"limit": 10}),
         "organizations.phoneNumbers" => Value::Null,
+        "campaignRequests.list" => json!({"limit": 10}),
+        "campaignRequests.get" => json!({"id": request_id}),
+        "campaignRequests.create" => {
+            json!({"name": "Flu shots", "goal": "Book a flu shot", "description": "Everyone over 65"})
+        }
+        "admin.campaignRequests.list" => json!({"status": "pending"}),
+        "admin.campaignRequests.update" => json!({"id": request_id, "status": "in_progress"}),
+        "admin.campaignRequests.fulfil" => json!({"id": request_id, "campaignId": alpha.campaign_id}),
         "admin.phoneNumbers.list" => json!({"limit": 10}),
         "admin.phoneNumbers.assign" => {
             json!({"orgId": alpha.id, "number": "+13125550177", "purpose": "both"})
@@ -301,6 +325,9 @@ async fn every_procedure_answers_every_kind_of_caller_as_declared() {
     let suggest = json!({"campaignId": world.alpha.campaign_id, "request": "mention parking"});
     let variation = app.mutation(Some(&world.alpha.admin), "campaigns.suggestPromptVariation", suggest).await;
     let variation_id = variation.data()["variationId"].clone();
+    let request = json!({"name": "Recalls", "goal": "Patients book", "description": "Overdue recalls"});
+    let request = app.mutation(Some(&world.alpha.admin), "campaignRequests.create", request).await;
+    let seeded = Seeded { call_id, variation_id, request_id: request.data()["id"].clone() };
     let no_org = TokenBuilder::user("user_without_org").sign();
     let callers: [Option<&str>; 6] = [
         None,
@@ -314,7 +341,7 @@ async fn every_procedure_answers_every_kind_of_caller_as_declared() {
     // Act
     let mut mismatches = Vec::new();
     for (key, kind, expected) in TABLE {
-        let input = valid_input(key, &world, &call_id, &variation_id);
+        let input = valid_input(key, &world, &seeded);
         for ((caller, token), want) in CALLERS.iter().zip(callers).zip(expected) {
             let response = match kind {
                 Kind::Query => app.query(token, key, input.clone()).await,

@@ -12,6 +12,7 @@ mod bench;
 mod bench_engine;
 mod calling;
 mod calls;
+mod campaign_requests;
 mod clerk_webhook;
 mod dnc;
 mod health;

@@ -44,6 +44,8 @@ string_enum! {
         CampaignUpdated = "campaign.updated",
         /// A campaign was archived.
         CampaignArchived = "campaign.archived",
+        /// An operator linked the campaign built for a request.
+        CampaignRequestFulfilled = "campaign_request.fulfilled",
         /// A new prompt version was saved (base prompt, voicemail or run instructions).
         PromptVersionCreated = "prompt_version.created",
         /// An AI-suggested prompt variation was drafted.

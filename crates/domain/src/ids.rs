@@ -72,5 +72,7 @@ id_type!(/// One saved version of a campaign's composed prompt.
     PromptVersionId);
 id_type!(/// One AI-suggested variation of a campaign's prompt.
     PromptVariationId);
+id_type!(/// A clinic's request for a campaign.
+    CampaignRequestId);
 id_type!(/// One audit log entry.
     AuditEntryId);

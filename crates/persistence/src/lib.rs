@@ -39,6 +39,7 @@
 pub mod audit;
 mod bulk;
 pub mod calls;
+pub mod campaign_requests;
 pub mod campaigns;
 pub mod db;
 pub mod do_not_call;

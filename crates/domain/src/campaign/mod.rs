@@ -15,6 +15,7 @@
 
 mod analysis;
 pub mod builtins;
+pub mod request;
 mod variable;
 
 use std::collections::{HashMap, HashSet};

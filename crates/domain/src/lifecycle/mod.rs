@@ -5,10 +5,12 @@
 //! `as_str`/`FromStr` give the database spelling.
 
 mod call;
+mod campaign_request;
 mod row;
 mod run;
 
 pub use call::{CallEvent, CallOutcome, CallStatus};
+pub use campaign_request::{CampaignRequestEvent, CampaignRequestStatus};
 pub use row::{RowEvent, RowStatus};
 pub use run::{RunEvent, RunStatus};
 

@@ -21,6 +21,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub admin_notes: Option<String>,
     pub resulting_campaign_id: Option<Uuid>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub desired_variables: Option<Json>,
+    pub sample_upload_id: Option<Uuid>,
+    pub due_date: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

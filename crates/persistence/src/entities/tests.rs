@@ -325,6 +325,9 @@ async fn every_entity_round_trips_through_the_schema() {
             status: "pending".into(),
             admin_notes: None,
             resulting_campaign_id: Some(ids.campaign),
+            desired_variables: Some(json!(["Last visit"])),
+            sample_upload_id: None,
+            due_date: Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()),
             created_at: at,
             updated_at: at,
         };

@@ -11,8 +11,8 @@ use specta::Type;
 
 use super::error::ApiResult;
 use super::organizations::Organization;
-use super::phone_numbers;
 use super::Ctx;
+use super::{campaign_requests, phone_numbers};
 use crate::services::organizations::{self, OrganizationRequest};
 
 pub fn mount() -> RouterBuilder<Ctx> {
@@ -21,6 +21,9 @@ pub fn mount() -> RouterBuilder<Ctx> {
         .query("organizations.get", procedure!(get))
         .mutation("organizations.create", procedure!(create))
         .query("phoneNumbers.list", procedure!(phone_numbers::list))
+        .query("campaignRequests.list", procedure!(campaign_requests::admin_list))
+        .mutation("campaignRequests.update", procedure!(campaign_requests::admin_update))
+        .mutation("campaignRequests.fulfil", procedure!(campaign_requests::admin_fulfil))
         .mutation("phoneNumbers.assign", procedure!(phone_numbers::assign))
         .mutation("phoneNumbers.release", procedure!(phone_numbers::release))
 }

@@ -92,6 +92,7 @@ macro_rules! page_output {
 pub mod admin;
 pub mod audit;
 pub mod calls;
+pub mod campaign_requests;
 pub mod campaigns;
 pub mod context;
 pub mod dnc;
@@ -120,6 +121,7 @@ fn build() -> rspc::RouterBuilder<Ctx> {
         .merge("organizations.", organizations::mount())
         .merge("admin.", admin::mount())
         .merge("campaigns.", campaigns::mount())
+        .merge("campaignRequests.", campaign_requests::mount())
         .merge("audit.", audit::mount())
         .merge("patients.", patients::mount())
         .merge("runs.", runs::mount())

@@ -33,6 +33,7 @@
 pub mod audit;
 pub mod audit_trail;
 pub mod calls;
+pub mod campaign_requests;
 pub mod campaigns;
 pub mod dnc;
 pub mod error;
