@@ -8,6 +8,7 @@ export type Procedures = {
         { key: "admin.organizations.get", input: ById, result: Organization } | 
         { key: "admin.organizations.list", input: OrganizationSearch, result: OrganizationPage } | 
         { key: "admin.phoneNumbers.list", input: PhoneNumberSearch, result: PhoneNumberPage } | 
+        { key: "admin.runs.list", input: RunSearch, result: RunOverviewPage } | 
         { key: "audit.list", input: ListAudit, result: AuditPage } | 
         { key: "calls.get", input: CallById, result: CallDetail } | 
         { key: "calls.list", input: ListCalls, result: CallPage } | 
@@ -33,6 +34,7 @@ export type Procedures = {
         { key: "admin.campaignRequests.fulfil", input: FulfilRequest, result: CampaignRequest } | 
         { key: "admin.campaignRequests.update", input: UpdateRequest, result: CampaignRequest } | 
         { key: "admin.organizations.create", input: CreateOrganization, result: Organization } | 
+        { key: "admin.organizations.update", input: AdminOrganizationUpdate, result: Organization } | 
         { key: "admin.phoneNumbers.assign", input: AssignPhoneNumber, result: PhoneNumber } | 
         { key: "admin.phoneNumbers.release", input: ReleasePhoneNumber, result: PhoneNumber } | 
         { key: "campaignRequests.create", input: CampaignRequestInput, result: CampaignRequest } | 
@@ -69,6 +71,12 @@ export type AddedNumber = { entry: DoNotCallEntry;
  * False when the number was already listed: the existing entry, unchanged.
  */
 added: boolean }
+
+/**
+ * `admin.organizations.update`: an operator changes a clinic's settings, under the same rules
+ * as the clinic admin's `organizations.update`, audited in the clinic with the operator as actor.
+ */
+export type AdminOrganizationUpdate = { id: OrgId; patch: OrganizationUpdate }
 
 /**
  * A voice provider (Retell) agent id such as `agent_3f2a9c1d0b7e`.
@@ -181,7 +189,11 @@ export type AuditPage = { entries: AuditLogEntry[]; total: number; hasMore: bool
 
 export type ById = { id: OrgId }
 
-export type CallById = { id: CallId }
+export type CallById = { id: CallId; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
 
 /**
  * Which of a call's times `from` and `to` apply to.
@@ -600,7 +612,11 @@ export type GetCampaign = { id: CampaignId;
  */
 orgId?: OrgId | null }
 
-export type GetRows = { runId: RunId; status?: RowStatus | null; limit?: number | null; offset?: number | null }
+export type GetRows = { runId: RunId; status?: RowStatus | null; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null; limit?: number | null; offset?: number | null }
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key in string]: JsonValue }
 
@@ -616,7 +632,11 @@ from?: string | null;
 /**
  * Exclusive upper bound.
  */
-to?: string | null; limit?: number | null; offset?: number | null }
+to?: string | null; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null; limit?: number | null; offset?: number | null }
 
 export type ListCalls = { status?: CallStatus | null; direction?: Direction | null; campaignId?: CampaignId | null; runId?: RunId | null; patientId?: PatientId | null; 
 /**
@@ -630,16 +650,28 @@ to?: string | null;
 /**
  * Default `createdAt`.
  */
-dateField?: CallDateField | null; limit?: number | null; offset?: number | null }
+dateField?: CallDateField | null; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null; limit?: number | null; offset?: number | null }
 
 /**
  * `orgId` is honoured for super admins only; everyone else sees their own organization.
  */
 export type ListCampaigns = { orgId?: OrgId | null; limit?: number | null; offset?: number | null }
 
-export type ListRequests = { limit?: number | null; offset?: number | null }
+export type ListRequests = { 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null; limit?: number | null; offset?: number | null }
 
-export type ListRuns = { campaignId?: CampaignId | null; limit?: number | null; offset?: number | null }
+export type ListRuns = { campaignId?: CampaignId | null; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null; limit?: number | null; offset?: number | null }
 
 /**
  * A wall-clock time of day with minute precision, `00:00` to `24:00` inclusive.
@@ -835,9 +867,13 @@ export type OutcomeCount = {
 outcome: string | null; count: number }
 
 /**
- * Limit/offset paging; `limit` is 1..=100 (default 50).
+ * Limit/offset paging of the caller's organization's list; `limit` is 1..=100 (default 50).
  */
-export type Pagination = { limit?: number | null; offset?: number | null }
+export type Pagination = { 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null; limit?: number | null; offset?: number | null }
 
 export type Patient = { id: PatientId; firstName: string; lastName: string; 
 /**
@@ -849,7 +885,11 @@ birthDate: string | null;
  */
 phone: string; secondaryPhone: string | null; mrn: string | null; createdAt: string; updatedAt: string }
 
-export type PatientById = { id: PatientId }
+export type PatientById = { id: PatientId; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
 
 /**
  * The patient identity field a variable fills.
@@ -900,7 +940,11 @@ export type PatientPage = { patients: Patient[]; total: number; hasMore: boolean
  */
 export type PatientUpdate = { id: PatientId; firstName?: string | null; lastName?: string | null; birthDate?: string | null; phone?: string | null; secondaryPhone?: string | null; mrn?: string | null }
 
-export type PauseRun = { id: RunId; reason?: string | null }
+export type PauseRun = { id: RunId; reason?: string | null; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
 
 /**
  * A phone number and the organization it is assigned to.
@@ -931,7 +975,11 @@ export type PhoneSearch = {
 /**
  * A whole phone number in any common format (`(312) 555-0143`, `+13125550143`).
  */
-phone: string }
+phone: string; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
 
 /**
  * The prompt version a run pinned, the provider agent version published with it, and how the
@@ -1027,7 +1075,11 @@ removed: boolean;
  */
 id: string | null }
 
-export type RequestById = { id: CampaignRequestId }
+export type RequestById = { id: CampaignRequestId; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
 
 /**
  * A validated retry policy.
@@ -1131,12 +1183,31 @@ export type Run = { id: RunId; campaignId: CampaignId; uploadId: UploadId | null
  */
 pinned?: PinnedPrompt | null }
 
-export type RunById = { id: RunId }
+export type RunById = { id: RunId; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
 
 /**
  * One run of a campaign over one uploaded sheet.
  */
 export type RunId = string
+
+/**
+ * A run on the operators' dashboard.
+ */
+export type RunOverview = { run: Run; orgId: OrgId; rowsTotal: number; 
+/**
+ * Rows completed, failed, skipped or cancelled.
+ */
+rowsFinal: number; 
+/**
+ * The error a row of the run recorded last.
+ */
+lastError: string | null }
+
+export type RunOverviewPage = { runs: RunOverview[]; total: number; hasMore: boolean }
 
 export type RunPage = { runs: Run[]; total: number; hasMore: boolean }
 
@@ -1182,6 +1253,16 @@ total: number; hasMore: boolean;
  * Rows of the whole run per status.
  */
 counts: StatusCount[] }
+
+export type RunSearch = { 
+/**
+ * Only this organization's runs.
+ */
+orgId?: OrgId | null; 
+/**
+ * Only runs in this status.
+ */
+status?: RunStatus | null; limit?: number | null; offset?: number | null }
 
 /**
  * A run's numbers, counted from the rows and calls tables.
@@ -1230,7 +1311,11 @@ export type ScheduleRun = { runId: RunId;
 /**
  * When the run starts by itself; must be in the future.
  */
-scheduledAt: string }
+scheduledAt: string; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
 
 export type SearchRequests = { 
 /**

@@ -57,6 +57,8 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     // The super admin acts in the operator organization, where alpha's campaign is not.
     ("organizations.phoneNumbers", Kind::Query, [401, 200, 200, 200, 200, 403]),
     ("admin.phoneNumbers.list", Kind::Query, [401, 403, 403, 200, 403, 403]),
+    ("admin.runs.list", Kind::Query, [401, 403, 403, 200, 403, 403]),
+    ("admin.organizations.update", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     // In this order: the super admin assigns the number, then releases it.
     ("admin.phoneNumbers.assign", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
     ("admin.phoneNumbers.release", Kind::Mutation, [401, 403, 403, 200, 403, 403]),
@@ -237,6 +239,8 @@ fn valid_input(key: &str, world: &World, seeded: &Seeded) -> Value {
         "admin.campaignRequests.update" => json!({"id": request_id, "status": "in_progress"}),
         "admin.campaignRequests.fulfil" => json!({"id": request_id, "campaignId": alpha.campaign_id}),
         "admin.phoneNumbers.list" => json!({"limit": 10}),
+        "admin.runs.list" => json!({"limit": 10}),
+        "admin.organizations.update" => json!({"id": alpha.id, "patch": {"callsPerMinute": 13}}),
         "admin.phoneNumbers.assign" => {
             json!({"orgId": alpha.id, "number": "+13125550177", "purpose": "both"})
         }

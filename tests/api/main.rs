@@ -20,6 +20,7 @@ mod http_surface;
 mod inbound;
 mod layout;
 mod llm;
+mod oversight;
 mod patients;
 mod phone_numbers;
 mod prompt_history;

@@ -57,6 +57,7 @@ pub mod patients;
 pub mod phone_numbers;
 pub mod prompt_variations;
 pub mod prompt_versions;
+pub mod run_overview;
 pub mod run_rows;
 pub mod runs;
 pub mod scope;

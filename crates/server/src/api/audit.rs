@@ -1,6 +1,7 @@
 //! `audit.list`: an organization's audit log, for its admins (`services::audit`).
 
 use chrono::{DateTime, Utc};
+use rivvi_domain::ids::OrgId;
 use rivvi_domain::ids::{AuditEntryId, UserId};
 use rivvi_domain::Role;
 use rivvi_persistence::audit::{AuditActor, AuditEntry, AuditFilter};
@@ -38,6 +39,10 @@ paged_input! {
         #[serde(default)]
         #[specta(optional)]
         pub to: Option<DateTime<Utc>>,
+        /// Operators only: act in this organization (the access is audited there).
+        #[serde(default)]
+        #[specta(optional)]
+        pub org_id: Option<OrgId>,
     }
 }
 
@@ -64,7 +69,7 @@ page_output! {
 }
 
 async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
-    let caller = ctx.require(Role::Admin)?;
+    let caller = ctx.require_in(Role::Admin, input.org_id).await?;
     check_time_range(input.from, input.to)?;
     let page = input.page()?;
     let filter = AuditFilter {

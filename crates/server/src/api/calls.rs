@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::campaign::Direction;
+use rivvi_domain::ids::OrgId;
 use rivvi_domain::ids::{CallId, CampaignId, PatientId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallOutcome, CallStatus};
 use rivvi_domain::Role;
@@ -66,6 +67,10 @@ paged_input! {
         #[serde(default)]
         #[specta(optional)]
         pub date_field: Option<CallDateField>,
+        /// Operators only: act in this organization (the access is audited there).
+        #[serde(default)]
+        #[specta(optional)]
+        pub org_id: Option<OrgId>,
     }
 }
 
@@ -73,6 +78,10 @@ paged_input! {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CallById {
     pub id: CallId,
+    /// Operators only: act in this organization (the access is audited there).
+    #[serde(default)]
+    #[specta(optional)]
+    pub org_id: Option<OrgId>,
 }
 
 // ---------------------------------------------------------------- outputs
@@ -146,7 +155,7 @@ pub struct CallDetail {
 // ---------------------------------------------------------------- procedures
 
 async fn list(ctx: &Ctx, input: ListCalls) -> ApiResult<CallPage> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let page = input.page()?;
     check_time_range(input.from, input.to)?;
     let filter = CallFilter {
@@ -169,7 +178,7 @@ async fn list(ctx: &Ctx, input: ListCalls) -> ApiResult<CallPage> {
 }
 
 async fn get(ctx: &Ctx, input: CallById) -> ApiResult<CallDetail> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let detail = calls::get(&ctx.state, &caller, input.id).await?;
     let (call, content) = (detail.call, detail.content);
     let (first_name, last_name) = match detail.patient_name {

@@ -70,10 +70,19 @@ impl From<StoredRequest> for CampaignRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequestById {
     pub id: CampaignRequestId,
+    /// Operators only: act in this organization (the access is audited there).
+    #[serde(default)]
+    #[specta(optional)]
+    pub org_id: Option<OrgId>,
 }
 
 paged_input! {
-    pub struct ListRequests {}
+    pub struct ListRequests {
+        /// Operators only: act in this organization (the access is audited there).
+        #[serde(default)]
+        #[specta(optional)]
+        pub org_id: Option<OrgId>,
+    }
 }
 
 paged_input! {
@@ -118,14 +127,14 @@ async fn create(ctx: &Ctx, input: CampaignRequestInput) -> ApiResult<CampaignReq
 }
 
 async fn list(ctx: &Ctx, input: ListRequests) -> ApiResult<CampaignRequestPage> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let page = input.page()?;
     let (found, total) = campaign_requests::list(&ctx.state, &caller, page).await?;
     Ok(CampaignRequestPage::of(page, found, total, CampaignRequest::from))
 }
 
 async fn get(ctx: &Ctx, input: RequestById) -> ApiResult<CampaignRequest> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     Ok(campaign_requests::get(&ctx.state, &caller, input.id).await?.into())
 }
 

@@ -1,5 +1,6 @@
 //! The per-request rspc context and the role checks procedures declare.
 
+use rivvi_domain::ids::OrgId;
 use rivvi_domain::Role;
 
 use super::error::ApiResult;
@@ -23,6 +24,13 @@ impl Ctx {
     /// 403 without an active organization or with a lower role.
     pub fn require(&self, needed: Role) -> ApiResult<OrgCaller> {
         Ok(self.identity.require(needed, self.request_id.clone())?)
+    }
+
+    /// [`Ctx::require`], acting in the organization `org_id` names when the caller is an
+    /// operator (see `services::oversight`); `None` is the caller's own.
+    pub async fn require_in(&self, needed: Role, org_id: Option<OrgId>) -> ApiResult<OrgCaller> {
+        let caller = self.require(needed)?;
+        Ok(crate::services::oversight::acting_in(&self.state, caller, org_id).await?)
     }
 }
 

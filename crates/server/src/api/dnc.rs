@@ -90,7 +90,7 @@ pub struct RemovedNumber {
 // ---------------------------------------------------------------- procedures
 
 async fn list(ctx: &Ctx, input: Pagination) -> ApiResult<DoNotCallPage> {
-    let caller = ctx.require(Role::Admin)?;
+    let caller = ctx.require_in(Role::Admin, input.org_id).await?;
     let page = input.page()?;
     let (entries, total) = dnc::list(&ctx.state, &caller, page).await?;
     Ok(DoNotCallPage::of(page, entries, total, |e| entry_view(e.record, e.number)))

@@ -91,7 +91,7 @@ fn is_super_admin(ctx: &Ctx) -> ApiResult<bool> {
 }
 
 async fn get_members(ctx: &Ctx, input: Pagination) -> ApiResult<MemberList> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let page = input.page()?;
     let (members, total) = organizations::members(&ctx.state, &caller, page).await?;
     Ok(MemberList::of(page, members, total, |m| Member {

@@ -2,14 +2,20 @@
 //! the check of a `from`/`to` time filter.
 
 use chrono::{DateTime, Utc};
+use rivvi_domain::ids::OrgId;
 use rivvi_persistence::Page;
 
 use super::error::{ApiError, ApiResult};
 
 paged_input! {
-    /// Limit/offset paging; `limit` is 1..=100 (default 50).
+    /// Limit/offset paging of the caller's organization's list; `limit` is 1..=100 (default 50).
     #[derive(Default)]
-    pub struct Pagination {}
+    pub struct Pagination {
+        /// Operators only: act in this organization (the access is audited there).
+        #[serde(default)]
+        #[specta(optional)]
+        pub org_id: Option<OrgId>,
+    }
 }
 
 /// The page a list input's `limit` and `offset` ask for (a 400 naming `limit` when out of range).

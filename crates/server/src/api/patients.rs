@@ -2,6 +2,7 @@
 //! (`services::patients`). Phone search is exact, so its input is a whole phone number.
 
 use chrono::{DateTime, Utc};
+use rivvi_domain::ids::OrgId;
 use rivvi_domain::ids::PatientId;
 use rivvi_domain::{Patch, Role};
 use rivvi_persistence::patients::PatientRecord;
@@ -65,6 +66,10 @@ page_output! {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatientById {
     pub id: PatientId,
+    /// Operators only: act in this organization (the access is audited there).
+    #[serde(default)]
+    #[specta(optional)]
+    pub org_id: Option<OrgId>,
 }
 
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -72,6 +77,10 @@ pub struct PatientById {
 pub struct PhoneSearch {
     /// A whole phone number in any common format (`(312) 555-0143`, `+13125550143`).
     pub phone: String,
+    /// Operators only: act in this organization (the access is audited there).
+    #[serde(default)]
+    #[specta(optional)]
+    pub org_id: Option<OrgId>,
 }
 
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -124,19 +133,19 @@ pub struct CreatedPatient {
 }
 
 async fn list(ctx: &Ctx, input: Pagination) -> ApiResult<PatientPage> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let page = input.page()?;
     let (records, total) = patients::list(&ctx.state, &caller, page).await?;
     Ok(PatientPage::of(page, records, total, Patient::from))
 }
 
 async fn get(ctx: &Ctx, input: PatientById) -> ApiResult<Patient> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     Ok(patients::get(&ctx.state, &caller, input.id).await?.into())
 }
 
 async fn search_by_phone(ctx: &Ctx, input: PhoneSearch) -> ApiResult<Vec<Patient>> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let found = patients::search_by_phone(&ctx.state, &caller, &input.phone).await?;
     Ok(found.into_iter().map(Patient::from).collect())
 }

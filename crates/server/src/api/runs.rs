@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use rivvi_domain::ids::OrgId;
 use rivvi_domain::ids::{
     CampaignId, PatientId, PromptVariationId, PromptVersionId, RunId, RunRowId, UploadId,
 };
@@ -107,6 +108,10 @@ pub struct CreateRun {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunById {
     pub id: RunId,
+    /// Operators only: act in this organization (the access is audited there).
+    #[serde(default)]
+    #[specta(optional)]
+    pub org_id: Option<OrgId>,
 }
 
 paged_input! {
@@ -114,6 +119,10 @@ paged_input! {
         #[serde(default)]
         #[specta(optional)]
         pub campaign_id: Option<CampaignId>,
+        /// Operators only: act in this organization (the access is audited there).
+        #[serde(default)]
+        #[specta(optional)]
+        pub org_id: Option<OrgId>,
     }
 }
 
@@ -123,6 +132,10 @@ paged_input! {
         #[serde(default)]
         #[specta(optional)]
         pub status: Option<RowStatus>,
+        /// Operators only: act in this organization (the access is audited there).
+        #[serde(default)]
+        #[specta(optional)]
+        pub org_id: Option<OrgId>,
     }
 }
 
@@ -133,6 +146,10 @@ pub struct PauseRun {
     #[serde(default)]
     #[specta(optional)]
     pub reason: Option<String>,
+    /// Operators only: act in this organization (the access is audited there).
+    #[serde(default)]
+    #[specta(optional)]
+    pub org_id: Option<OrgId>,
 }
 
 #[derive(Debug, Clone, Deserialize, Type)]
@@ -141,6 +158,10 @@ pub struct ScheduleRun {
     pub run_id: RunId,
     /// When the run starts by itself; must be in the future.
     pub scheduled_at: DateTime<Utc>,
+    /// Operators only: act in this organization (the access is audited there).
+    #[serde(default)]
+    #[specta(optional)]
+    pub org_id: Option<OrgId>,
 }
 
 // ---------------------------------------------------------------- outputs
@@ -359,7 +380,7 @@ async fn create(ctx: &Ctx, input: CreateRun) -> ApiResult<Run> {
 }
 
 async fn get(ctx: &Ctx, input: RunById) -> ApiResult<Run> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let (record, pinned) = runs::get_with_pinned(&ctx.state, &caller, input.id).await?;
     let pinned = pinned.map(|p| PinnedPrompt {
         version_id: p.version.id,
@@ -374,14 +395,14 @@ async fn get(ctx: &Ctx, input: RunById) -> ApiResult<Run> {
 }
 
 async fn list(ctx: &Ctx, input: ListRuns) -> ApiResult<RunPage> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let page = input.page()?;
     let (records, total) = runs::list(&ctx.state, &caller, input.campaign_id, page).await?;
     Ok(RunPage::of(page, records, total, run_view))
 }
 
 async fn get_rows(ctx: &Ctx, input: GetRows) -> ApiResult<RunRows> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let page = input.page()?;
     let found = runs::rows(&ctx.state, &caller, input.run_id, input.status, page).await?;
     Ok(RunRows {
@@ -393,7 +414,7 @@ async fn get_rows(ctx: &Ctx, input: GetRows) -> ApiResult<RunRows> {
 }
 
 async fn get_stats(ctx: &Ctx, input: RunById) -> ApiResult<RunStats> {
-    let caller = ctx.require(Role::Member)?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let stats = runs::stats(&ctx.state, &caller, input.id).await?;
     Ok(RunStats {
         run: run_view(stats.run),
@@ -410,27 +431,27 @@ async fn get_stats(ctx: &Ctx, input: RunById) -> ApiResult<RunStats> {
 }
 
 async fn start(ctx: &Ctx, input: RunById) -> ApiResult<Run> {
-    change(ctx, input.id, RunChange::Start).await
+    change(ctx, input.id, input.org_id, RunChange::Start).await
 }
 
 async fn pause(ctx: &Ctx, input: PauseRun) -> ApiResult<Run> {
-    change(ctx, input.id, RunChange::Pause { reason: input.reason }).await
+    change(ctx, input.id, input.org_id, RunChange::Pause { reason: input.reason }).await
 }
 
 async fn resume(ctx: &Ctx, input: RunById) -> ApiResult<Run> {
-    change(ctx, input.id, RunChange::Resume).await
+    change(ctx, input.id, input.org_id, RunChange::Resume).await
 }
 
 async fn cancel(ctx: &Ctx, input: RunById) -> ApiResult<Run> {
-    change(ctx, input.id, RunChange::Cancel).await
+    change(ctx, input.id, input.org_id, RunChange::Cancel).await
 }
 
 async fn schedule(ctx: &Ctx, input: ScheduleRun) -> ApiResult<Run> {
-    change(ctx, input.run_id, RunChange::Schedule { at: input.scheduled_at }).await
+    change(ctx, input.run_id, input.org_id, RunChange::Schedule { at: input.scheduled_at }).await
 }
 
-async fn change(ctx: &Ctx, run_id: RunId, change: RunChange) -> ApiResult<Run> {
-    let caller = ctx.require(Role::Member)?;
+async fn change(ctx: &Ctx, run_id: RunId, org_id: Option<OrgId>, change: RunChange) -> ApiResult<Run> {
+    let caller = ctx.require_in(Role::Member, org_id).await?;
     Ok(run_view(runs::change(&ctx.state, &caller, run_id, change).await?))
 }
 
@@ -551,7 +572,7 @@ fn preview_view(preview: &Preview) -> RunPreview {
     }
 }
 
-fn run_view(record: RunRecord) -> Run {
+pub(super) fn run_view(record: RunRecord) -> Run {
     Run {
         id: record.id,
         campaign_id: record.campaign_id,

@@ -40,6 +40,7 @@ pub mod error;
 pub mod identity;
 pub mod inbound;
 pub mod organizations;
+pub mod oversight;
 pub mod patients;
 pub mod phone_numbers;
 pub mod prompt_variations;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::campaign::{CampaignDefinition, CampaignStatus, Direction};
-use rivvi_domain::ids::{CampaignId, PatientId, PromptVariationId, RunId, RunRowId, UploadId};
+use rivvi_domain::ids::{CampaignId, OrgId, PatientId, PromptVariationId, RunId, RunRowId, UploadId};
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
 use rivvi_domain::prompt;
 use rivvi_domain::validation::{single_line, ValidationErrors};
@@ -22,6 +22,7 @@ use rivvi_persistence::patients::{self, PatientFields, PatientIdentity};
 use rivvi_persistence::prompt_versions::{
     self, FrozenFields, NewPromptVersion, PromptVersionRecord, PublishedAgent,
 };
+use rivvi_persistence::run_overview::{self, RunOverview};
 use rivvi_persistence::run_rows::{self, NewRunRow, RowContent, RowIssue, RunRowRecord};
 use rivvi_persistence::runs::{self, NewRun, RunRecord};
 use rivvi_persistence::uploads::{self, UploadStatus};
@@ -485,4 +486,15 @@ fn patient_identity(row: &IngestedRow) -> Option<PatientIdentity> {
             mrn: p.mrn.map(str::to_owned),
         },
     })
+}
+
+/// Runs across every organization (operators' dashboard), optionally of one organization and
+/// status, with their progress and latest row error.
+pub async fn list_all(
+    state: &AppState,
+    org_id: Option<OrgId>,
+    status: Option<RunStatus>,
+    page: Page,
+) -> ServiceResult<(Vec<RunOverview>, u64)> {
+    Ok(run_overview::list(&state.db, org_id, status, page).await?)
 }
