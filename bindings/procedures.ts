@@ -318,7 +318,11 @@ durationMs: number | null }
 /**
  * A campaign: its validated configuration plus identity and bookkeeping.
  */
-export type Campaign = { id: CampaignId; orgId: OrgId; config: CampaignDefinition; currentPromptVersionId: PromptVersionId | null; createdAt: string; updatedAt: string }
+export type Campaign = { id: CampaignId; orgId: OrgId; config: CampaignDefinition; currentPromptVersionId: PromptVersionId | null; 
+/**
+ * Inbound campaigns: the published agent version inbound calls are answered with.
+ */
+inboundAgentVersion: number | null; createdAt: string; updatedAt: string }
 
 /**
  * A validated campaign configuration, as stored and as returned by the API.

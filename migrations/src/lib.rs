@@ -15,6 +15,7 @@
 //!   numbers become assignments, numbers several organizations claimed are left unassigned.
 //! - [`m20261205_000004_campaign_requests`]: desired variables, sample upload and due date of a
 //!   campaign request.
+//! - [`m20261205_000005_inbound_agent_version`]: the agent version an inbound campaign answers with.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -25,6 +26,7 @@ pub mod m20261205_000001_provider_agents;
 pub mod m20261205_000002_prompt_variations;
 pub mod m20261205_000003_phone_numbers;
 pub mod m20261205_000004_campaign_requests;
+pub mod m20261205_000005_inbound_agent_version;
 
 pub struct Migrator;
 
@@ -39,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_prompt_variations::Migration),
             Box::new(m20261205_000003_phone_numbers::Migration),
             Box::new(m20261205_000004_campaign_requests::Migration),
+            Box::new(m20261205_000005_inbound_agent_version::Migration),
         ]
     }
 }

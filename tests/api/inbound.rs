@@ -525,3 +525,59 @@ async fn a_malformed_request_is_refused_with_400_and_a_replay_gets_no_patient_da
     assert_eq!(written(&db).await, (before.0 + 1, before.1 + 1));
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn an_assigned_number_is_answered_by_its_inbound_campaigns_published_agent_version() {
+    // Arrange: a managed inbound campaign of alpha's, answering the number assigned to it.
+    let harness = Harness::start().await;
+    let world = seed::world(&harness.app).await;
+    let app = &harness.app;
+    let campaign = json!({
+        "name": "Front desk",
+        "direction": "inbound",
+        "basePrompt": "You answer calls for {{organization_name}}: greet the caller warmly.",
+        "voicemailMessage": "Please call back during office hours.",
+    });
+    let created = app
+        .mutation(
+            Some(&world.super_admin),
+            "campaigns.create",
+            json!({"orgId": world.alpha.id, "campaign": campaign}),
+        )
+        .await
+        .data()
+        .clone();
+    let assign = json!({"orgId": world.alpha.id, "number": ALPHA_NUMBER, "purpose": "inbound", "inboundCampaignId": created["id"]});
+    app.mutation(Some(&world.super_admin), "admin.phoneNumbers.assign", assign).await.data();
+
+    // Act: a call before and after the operator edits the inbound prompt.
+    let before = harness.call_in("+13125550999", ALPHA_NUMBER).await;
+    let patch = json!({"basePrompt": "You answer calls for {{organization_name}}: be brief."});
+    let edited = app
+        .mutation(
+            Some(&world.super_admin),
+            "campaigns.update",
+            json!({"orgId": world.alpha.id, "id": created["id"], "patch": patch}),
+        )
+        .await
+        .data()
+        .clone();
+    let after = harness.call_in("+13125550998", ALPHA_NUMBER).await;
+
+    // Assert
+    let agent = created["config"]["agentId"].as_str().unwrap();
+    assert_eq!(before["override_agent_id"], agent);
+    assert_eq!(before["override_agent_version"], created["inboundAgentVersion"]);
+    assert!(created["inboundAgentVersion"].is_u64(), "{created}");
+    assert_eq!(after["override_agent_id"], agent);
+    assert_eq!(after["override_agent_version"], edited["inboundAgentVersion"]);
+    assert_ne!(
+        edited["inboundAgentVersion"], created["inboundAgentVersion"],
+        "the edit published a new version"
+    );
+    let versions = harness.sim.get_agent_versions(agent).unwrap();
+    let published: Vec<u32> =
+        versions.iter().filter(|v| v.is_published == Some(true)).map(|v| v.version).collect();
+    assert!(published.contains(&(after["override_agent_version"].as_u64().unwrap() as u32)), "{published:?}");
+    harness.stop().await;
+}

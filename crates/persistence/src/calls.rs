@@ -754,6 +754,7 @@ mod tests {
             analysis_fields: json!([]),
             retry_policy: json!({}),
             current_prompt_version_id: None,
+            inbound_agent_version: None,
             created_by: None,
             created_at: t0,
             updated_at: t0,

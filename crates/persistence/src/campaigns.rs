@@ -33,6 +33,8 @@ pub struct Campaign {
     pub org_id: OrgId,
     pub definition: CampaignDefinition,
     pub current_prompt_version_id: Option<PromptVersionId>,
+    /// Inbound campaigns: the published agent version the inbound webhook answers with.
+    pub inbound_agent_version: Option<u32>,
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -131,9 +133,23 @@ pub async fn create(
     definition: &CampaignDefinition,
     created_by: Option<UserId>,
 ) -> Result<Campaign> {
+    create_as(conn, scope, CampaignId::new(), definition, created_by, None).await
+}
+
+/// [`create`] with an id chosen beforehand (the provider's agent version was published for it
+/// before the row exists) and, for an inbound campaign, that version.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
+pub async fn create_as(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: CampaignId,
+    definition: &CampaignDefinition,
+    created_by: Option<UserId>,
+    inbound_agent_version: Option<u32>,
+) -> Result<Campaign> {
     let at = now();
     let row = campaigns::Model {
-        id: CampaignId::new().as_uuid(),
+        id: id.as_uuid(),
         org_id: scope.org_id().as_uuid(),
         name: definition.name().to_owned(),
         direction: definition.direction().as_str().to_owned(),
@@ -145,6 +161,7 @@ pub async fn create(
         analysis_fields: column(definition.analysis_fields())?,
         retry_policy: column(definition.retry_policy())?,
         current_prompt_version_id: None,
+        inbound_agent_version: inbound_agent_version.map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
         created_by: created_by.map(|user| user.as_uuid()),
         created_at: at,
         updated_at: at,
@@ -155,6 +172,7 @@ pub async fn create(
         org_id: scope.org_id(),
         definition: definition.clone(),
         current_prompt_version_id: None,
+        inbound_agent_version,
         created_by,
         created_at: at,
         updated_at: at,
@@ -202,6 +220,42 @@ pub async fn update(
     get(conn, scope, id).await
 }
 
+/// The organization's active inbound campaigns, by name.
+pub async fn active_inbound(conn: &impl ConnectionTrait, scope: &OrgScope) -> Result<Vec<Campaign>> {
+    let rows = campaigns::Entity::find()
+        .in_org(scope)
+        .filter(campaigns::Column::Direction.eq(Direction::Inbound.as_str()))
+        .filter(campaigns::Column::Status.eq(CampaignStatus::Active.as_str()))
+        .order_by_asc(campaigns::Column::Name)
+        .into_model::<CampaignRecord>()
+        .all(conn)
+        .await?;
+    rows.into_iter().map(Campaign::try_from).collect()
+}
+
+/// Records the agent version an inbound campaign now answers with.
+pub async fn set_inbound_agent_version(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: CampaignId,
+    version: u32,
+) -> Result<()> {
+    let row = campaigns::ActiveModel {
+        inbound_agent_version: Set(Some(i32::try_from(version).unwrap_or(i32::MAX))),
+        ..Default::default()
+    };
+    let updated = campaigns::Entity::update_many()
+        .set(row)
+        .filter(campaigns::Column::Id.eq(id.as_uuid()))
+        .in_org(scope)
+        .exec(conn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(PersistenceError::not_found("campaign", id));
+    }
+    Ok(())
+}
+
 /// A JSON column's value, written in the domain's own (camelCase) form.
 fn column<T: serde::Serialize + ?Sized>(value: &T) -> Result<Value> {
     serde_json::to_value(value).map_err(|_| PersistenceError::Invalid {
@@ -234,6 +288,7 @@ struct CampaignRecord {
     analysis_fields: JsonText,
     retry_policy: JsonText,
     current_prompt_version_id: Option<Uuid>,
+    inbound_agent_version: Option<i32>,
     created_by: Option<Uuid>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -261,6 +316,7 @@ impl TryFrom<CampaignRecord> for Campaign {
             org_id: OrgId(row.org_id),
             definition,
             current_prompt_version_id: row.current_prompt_version_id.map(PromptVersionId),
+            inbound_agent_version: row.inbound_agent_version.and_then(|v| u32::try_from(v).ok()),
             created_by: row.created_by.map(UserId),
             created_at: row.created_at,
             updated_at: row.updated_at,

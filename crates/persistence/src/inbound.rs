@@ -59,8 +59,8 @@ const MAX_PATIENTS_PER_NUMBER: u64 = 50;
 pub enum NumberOwner {
     /// No (live) organization holds it for inbound calls.
     Nobody,
-    /// This organization.
-    One(Box<OrganizationRecord>),
+    /// This organization, and the inbound campaign the number's assignment names, if any.
+    One(Box<OrganizationRecord>, Option<CampaignId>),
 }
 
 /// The organization `number` is assigned to for inbound calls (soft-deleted organizations
@@ -81,7 +81,7 @@ pub async fn organization_by_number(
         .one(conn)
         .await?;
     match row {
-        Some(row) => Ok(NumberOwner::One(Box::new(row.try_into()?))),
+        Some(row) => Ok(NumberOwner::One(Box::new(row.try_into()?), assigned.inbound_campaign_id)),
         None => Ok(NumberOwner::Nobody),
     }
 }

@@ -4,7 +4,7 @@
 //!   LLM and agent, recording each in `managed_agents` as soon as it exists; an attempt that
 //!   failed half-way is resumed by the next one, which updates what exists instead of making
 //!   it again.
-//! - [`Engine::publish_run_agent`]: before a run is written, publishes an agent version that
+//! - [`Engine::publish_agent_version`]: before a run is written, publishes an agent version that
 //!   carries exactly the run's composed prompt, voicemail text and analysis fields (on a managed
 //!   agent: update the LLM and the agent's draft, then publish it), or, for an agent an operator
 //!   attached, publishes its current draft as is. Published versions are immutable, so what the
@@ -94,7 +94,7 @@ impl Engine {
     }
 
     /// Publishes the agent version a new run of `campaign_id` pins. See the module docs.
-    pub async fn publish_run_agent(
+    pub async fn publish_agent_version(
         &self,
         scope: &OrgScope,
         campaign_id: CampaignId,

@@ -164,6 +164,9 @@ pub struct InboundAnswer {
     /// Answer with this agent instead of the number's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub override_agent_id: Option<String>,
+    /// This published version of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_agent_version: Option<u32>,
     /// Prompt variables for the inbound agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_variables: Option<BTreeMap<String, String>>,
@@ -261,6 +264,7 @@ mod tests {
         let answer = InboundResponse {
             call_inbound: InboundAnswer {
                 override_agent_id: None,
+                override_agent_version: None,
                 dynamic_variables: Some(BTreeMap::from([("caller_known".into(), "false".into())])),
                 metadata: None,
             },

@@ -23,6 +23,7 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary")]
     pub retry_policy: Json,
     pub current_prompt_version_id: Option<Uuid>,
+    pub inbound_agent_version: Option<i32>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

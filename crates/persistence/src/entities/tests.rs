@@ -85,6 +85,7 @@ async fn seed_org_user_campaign(db: &DatabaseConnection) -> Ids {
         analysis_fields: json!([{"key": "appt_confirmed", "type": "boolean", "main_kpi": true}]),
         retry_policy: json!({"max_attempts": 3, "delays_minutes": [60, 240]}),
         current_prompt_version_id: None,
+        inbound_agent_version: None,
         created_by: Some(ids.user),
         created_at: at,
         updated_at: at,

@@ -35,6 +35,8 @@ pub struct Campaign {
     pub org_id: OrgId,
     pub config: CampaignDefinition,
     pub current_prompt_version_id: Option<PromptVersionId>,
+    /// Inbound campaigns: the published agent version inbound calls are answered with.
+    pub inbound_agent_version: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -217,6 +219,7 @@ impl From<StoredCampaign> for Campaign {
             org_id: campaign.org_id,
             config: campaign.definition,
             current_prompt_version_id: campaign.current_prompt_version_id,
+            inbound_agent_version: campaign.inbound_agent_version,
             created_at: campaign.created_at,
             updated_at: campaign.updated_at,
         }

@@ -3,7 +3,7 @@
 //! voicemail appends a prompt version.
 
 use rivvi_domain::audit::AuditAction;
-use rivvi_domain::campaign::{CampaignDefinition, CampaignField, CampaignUpdate, NewCampaign};
+use rivvi_domain::campaign::{CampaignDefinition, CampaignField, CampaignUpdate, Direction, NewCampaign};
 use rivvi_domain::ids::{CampaignId, OrgId};
 use rivvi_domain::validation::ValidationErrors;
 use rivvi_domain::{prompt, Role};
@@ -122,8 +122,15 @@ pub async fn create(
         }
         false => (definition, None),
     };
+    // An inbound campaign answers calls with a published version of its agent, made before the
+    // campaign is written (a provider failure writes no campaign).
+    let id = CampaignId::new();
+    let inbound_version = match definition.direction() {
+        Direction::Inbound => Some(publish_inbound(state, &scope, id, &definition).await?),
+        Direction::Outbound => None,
+    };
     let txn = state.db.begin().await?;
-    let record = campaigns::create(&txn, &scope, &definition, Some(caller.user_id))
+    let record = campaigns::create_as(&txn, &scope, id, &definition, Some(caller.user_id), inbound_version)
         .await
         .map_err(conflict_as(NAME_TAKEN))?;
     if let Some(record_id) = managed {
@@ -148,10 +155,57 @@ pub async fn update(
     id: CampaignId,
     patch: CampaignUpdate,
 ) -> ServiceResult<Campaign> {
+    // An inbound campaign whose answer changes gets a new published agent version first.
+    let scope = operator_scope(&state.db, org_id).await?;
+    let current = campaigns::get(&state.db, &scope, id).await?;
+    let inbound_version = match current.definition.direction() {
+        Direction::Inbound => {
+            let merged = patch.clone().validate(&current.definition).map_err(|e| nested("patch", e))?;
+            let answers_differently = merged.changed.iter().any(|field| {
+                matches!(
+                    field,
+                    CampaignField::BasePrompt
+                        | CampaignField::VoicemailMessage
+                        | CampaignField::AnalysisFields
+                        | CampaignField::AgentId
+                        | CampaignField::Name
+                )
+            });
+            match answers_differently {
+                true => Some(publish_inbound(state, &scope, id, &merged.definition).await?),
+                false => None,
+            }
+        }
+        Direction::Outbound => None,
+    };
     let txn = state.db.begin().await?;
     let record = update_in(&txn, caller, org_id, id, patch).await?;
+    let record = match inbound_version {
+        Some(version) => {
+            campaigns::set_inbound_agent_version(&txn, &scope, id, version).await?;
+            campaigns::get(&txn, &scope, id).await?
+        }
+        None => record,
+    };
     txn.commit().await?;
     Ok(record)
+}
+
+/// Publishes the agent version an inbound campaign answers with: its prompt, voicemail text and
+/// analysis fields as `definition` has them.
+async fn publish_inbound(
+    state: &AppState,
+    scope: &OrgScope,
+    id: CampaignId,
+    definition: &CampaignDefinition,
+) -> ServiceResult<u32> {
+    let content = AgentContent {
+        campaign_name: definition.name(),
+        prompt: definition.base_prompt(),
+        voicemail_message: definition.voicemail_message(),
+        analysis_fields: definition.analysis_fields(),
+    };
+    Ok(state.engine.publish_agent_version(scope, id, definition.agent_id(), content).await?.version)
 }
 
 /// [`update`] inside the caller's transaction (applying a prompt variation commits it together

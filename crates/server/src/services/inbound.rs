@@ -21,11 +21,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use rivvi_domain::ids::{CallId, OrgId};
+use rivvi_domain::ids::{CallId, CampaignId, OrgId};
 use rivvi_domain::{IanaZone, PhoneNumber};
 use rivvi_execution::engine::WEBHOOK_SOURCE;
 use rivvi_execution::retell::webhook::InboundCall;
 use rivvi_persistence::calls::LocalStamp;
+use rivvi_persistence::campaigns as stored_campaigns;
 use rivvi_persistence::inbound::{
     self, Caller, NewInboundCall, NumberOwner, OpenOutreach, OPEN_OUTREACH_WINDOW,
 };
@@ -39,8 +40,15 @@ use crate::state::AppState;
 /// How to answer an inbound call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InboundOutcome {
-    /// The call was recorded as `call_id` in `org_id`; `variables` are for the inbound agent.
-    Answered { call_id: CallId, org_id: OrgId, variables: BTreeMap<String, String> },
+    /// The call was recorded as `call_id` in `org_id`; `variables` are for the inbound agent,
+    /// `agent` the organization's inbound campaign's agent and pinned version (none configured:
+    /// the number's own agent at the provider answers).
+    Answered {
+        call_id: CallId,
+        org_id: OrgId,
+        variables: BTreeMap<String, String>,
+        agent: Option<InboundAgent>,
+    },
     /// Nothing about the caller may be said (a replay, or a number no single organization owns):
     /// answer with [`generic_variables`] and no call recorded.
     Generic,
@@ -68,8 +76,8 @@ pub async fn answer_inbound_call(
         Some(number) => inbound::organization_by_number(&txn, number).await?,
         None => NumberOwner::Nobody,
     };
-    let org = match owner {
-        NumberOwner::One(org) => *org,
+    let (org, assigned_campaign) = match owner {
+        NumberOwner::One(org, campaign) => (*org, campaign),
         NumberOwner::Nobody => {
             tracing::warn!(called = ?called, "inbound call to a number assigned to no organization for inbound calls; answered generically");
             webhook_events::mark_processed(&txn, receipt.id, "ignored: unknown number").await?;
@@ -109,6 +117,7 @@ pub async fn answer_inbound_call(
         created_at: now,
     };
     inbound::create_inbound_call(&txn, &scope, &state.keys, new).await?;
+    let agent = inbound_agent(&txn, &scope, assigned_campaign).await?;
     let outcome = match (&caller, outreach) {
         (Some(_), Some(_)) => "answered: callback",
         (Some(_), None) => "answered: known caller",
@@ -123,7 +132,40 @@ pub async fn answer_inbound_call(
         related_call_id = ?outreach.map(|o| o.call_id),
         "inbound call answered"
     );
-    Ok(InboundOutcome::Answered { call_id, org_id: org.id, variables })
+    Ok(InboundOutcome::Answered { call_id, org_id: org.id, variables, agent })
+}
+
+/// The agent an inbound call is answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundAgent {
+    pub agent_id: String,
+    /// The published version of the inbound campaign's current prompt (`None`: the agent's
+    /// latest, for inbound campaigns saved before versions were pinned).
+    pub version: Option<u32>,
+}
+
+/// The organization's inbound configuration: the campaign the number names, else its only
+/// active inbound campaign; none when it has several and the number names none (the number's
+/// own agent at the provider then answers).
+async fn inbound_agent(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    assigned: Option<CampaignId>,
+) -> ServiceResult<Option<InboundAgent>> {
+    let campaign = match assigned {
+        Some(id) => Some(stored_campaigns::get(conn, scope, id).await?),
+        None => {
+            let mut active = stored_campaigns::active_inbound(conn, scope).await?;
+            match active.len() {
+                1 => active.pop(),
+                _ => None,
+            }
+        }
+    };
+    Ok(campaign.map(|c| InboundAgent {
+        agent_id: c.definition.agent_id().to_string(),
+        version: c.inbound_agent_version,
+    }))
 }
 
 /// The variables of an answer that says nothing about an organization or a patient: every key,

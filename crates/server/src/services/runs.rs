@@ -178,7 +178,7 @@ pub async fn create_run(
     };
     let agent = state
         .engine
-        .publish_run_agent(&caller.scope, request.campaign_id, definition.agent_id(), content)
+        .publish_agent_version(&caller.scope, request.campaign_id, definition.agent_id(), content)
         .await?;
 
     let validated = ValidRun {

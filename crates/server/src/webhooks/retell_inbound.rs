@@ -63,8 +63,9 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     )
     .await;
     let call_inbound = match answered {
-        Ok(Ok(InboundOutcome::Answered { call_id, org_id, variables })) => InboundAnswer {
-            override_agent_id: None,
+        Ok(Ok(InboundOutcome::Answered { call_id, org_id, variables, agent })) => InboundAnswer {
+            override_agent_id: agent.as_ref().map(|a| a.agent_id.clone()),
+            override_agent_version: agent.and_then(|a| a.version),
             dynamic_variables: Some(variables),
             metadata: Some(json!({"call_id": call_id, "org_id": org_id, "direction": "inbound"})),
         },
@@ -88,6 +89,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
 fn generic_answer() -> InboundAnswer {
     InboundAnswer {
         override_agent_id: None,
+        override_agent_version: None,
         dynamic_variables: Some(inbound::generic_variables()),
         metadata: None,
     }
