@@ -1008,7 +1008,11 @@ export type PreviewRun = { campaignId: CampaignId; uploadId: UploadId; mapping?:
 /**
  * A workbook sheet; default: the first with a detectable header.
  */
-sheet?: string | null }
+sheet?: string | null; 
+/**
+ * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
 
 export type PromptHistory = { versions: PromptVersion[]; total: number; hasMore: boolean }
 
