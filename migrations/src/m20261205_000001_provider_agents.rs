@@ -14,7 +14,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261124_000001_create_schema::{fk, index, unique_index};
+use crate::m20261124_000001_create_schema::{fk, index, unique_index, Campaigns, Organizations};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -41,18 +41,6 @@ enum PromptVersions {
     AgentVersion,
     Variables,
     AnalysisFields,
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum Organizations {
-    Table,
-    Id,
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum Campaigns {
-    Table,
-    Id,
 }
 
 #[async_trait::async_trait]

@@ -7,7 +7,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261124_000001_create_schema::{fk, index};
+use crate::m20261124_000001_create_schema::{fk, index, Campaigns, Organizations, Users};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -34,24 +34,6 @@ enum PromptVariations {
     AppliedBy,
     AppliedAt,
     CreatedAt,
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum Organizations {
-    Table,
-    Id,
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum Campaigns {
-    Table,
-    Id,
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum Users {
-    Table,
-    Id,
 }
 
 #[async_trait::async_trait]

@@ -14,7 +14,7 @@
 use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261124_000001_create_schema::{fk, index, unique_index};
+use crate::m20261124_000001_create_schema::{fk, index, unique_index, Campaigns, Organizations};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -34,18 +34,6 @@ enum PhoneNumbers {
     RetellNumberId,
     CreatedAt,
     UpdatedAt,
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum Organizations {
-    Table,
-    Id,
-}
-
-#[derive(DeriveIden, Clone, Copy)]
-enum Campaigns {
-    Table,
-    Id,
 }
 
 /// Live organizations sharing `o`'s caller number (`o` included).

@@ -208,6 +208,17 @@ pub async fn update(
         updated_at: Set(now()),
         ..Default::default()
     };
+    write(conn, scope, id, row).await?;
+    get(conn, scope, id).await
+}
+
+/// Writes the set columns of `row` to a campaign of the organization (NotFound otherwise).
+async fn write(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: CampaignId,
+    row: campaigns::ActiveModel,
+) -> Result<()> {
     let updated = campaigns::Entity::update_many()
         .set(row)
         .filter(campaigns::Column::Id.eq(id.as_uuid()))
@@ -217,7 +228,7 @@ pub async fn update(
     if updated.rows_affected == 0 {
         return Err(PersistenceError::not_found("campaign", id));
     }
-    get(conn, scope, id).await
+    Ok(())
 }
 
 /// The organization's active inbound campaigns, by name.
@@ -244,16 +255,7 @@ pub async fn set_inbound_agent_version(
         inbound_agent_version: Set(Some(i32::try_from(version).unwrap_or(i32::MAX))),
         ..Default::default()
     };
-    let updated = campaigns::Entity::update_many()
-        .set(row)
-        .filter(campaigns::Column::Id.eq(id.as_uuid()))
-        .in_org(scope)
-        .exec(conn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(PersistenceError::not_found("campaign", id));
-    }
-    Ok(())
+    write(conn, scope, id, row).await
 }
 
 /// A JSON column's value, written in the domain's own (camelCase) form.

@@ -11,7 +11,7 @@ pub(super) const CURRENT_PROMPT_VERSION_FK: &str = "fk_campaigns_current_prompt_
 pub(super) const PROMPT_VERSION_RUN_FK: &str = "fk_prompt_versions_run_id";
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(super) enum Campaigns {
+pub(crate) enum Campaigns {
     Table,
     Id,
     OrgId,

@@ -6,7 +6,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 use super::{create_indexes, drop_table, fk, index, unique_index};
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(super) enum Organizations {
+pub(crate) enum Organizations {
     Table,
     Id,
     ClerkOrgId,
@@ -30,7 +30,7 @@ pub(super) enum Organizations {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(super) enum Users {
+pub(crate) enum Users {
     Table,
     Id,
     ClerkUserId,

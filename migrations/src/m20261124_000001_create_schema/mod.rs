@@ -36,6 +36,10 @@ mod compliance;
 mod identity;
 mod outreach;
 
+// Later migrations name these tables too.
+pub(crate) use campaigns::Campaigns;
+pub(crate) use identity::{Organizations, Users};
+
 pub struct Migration;
 
 impl MigrationName for Migration {
