@@ -25,6 +25,7 @@
 #[macro_use]
 mod open_enum;
 
+pub mod bus;
 pub mod clock;
 pub mod engine;
 pub mod llm;

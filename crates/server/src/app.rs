@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::TimeDelta;
+use rivvi_execution::bus::EventBus;
 use rivvi_execution::clock::{Clock, SystemClock};
 use rivvi_execution::engine::{Engine, EngineSettings};
 use rivvi_execution::llm::{LlmClient, LlmConfig, LlmStandIn};
@@ -77,8 +78,12 @@ impl Application {
             }
         };
         let mut workers = vec![crate::http::metrics::spawn_upkeep(until_stopped())];
+        if let Some(listener) = self.state.bus.spawn_listener(until_stopped()) {
+            workers.push(listener);
+        }
         if self.state.settings.engine_enabled {
             workers.push(self.state.engine.clone().spawn(until_stopped()));
+            workers.push(wake_on_bus_events(&self.state, until_stopped()));
         }
         if let Some(simulator) = &self.state.simulator {
             workers.push(simulator.clone().spawn_driver(until_stopped()));
@@ -94,6 +99,31 @@ impl Application {
         tracing::info!("rivvi stopped");
         Ok(())
     }
+}
+
+/// Wakes this instance's dispatcher when any instance reports a call that ended or a run that
+/// changed, so the next row is dialled at once wherever the event was handled. A receiver that
+/// lagged wakes it too (something happened); the dispatcher's own tick covers the rest.
+fn wake_on_bus_events<F>(state: &AppState, shutdown: F) -> tokio::task::JoinHandle<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut events = state.bus.subscribe();
+    let engine = state.engine.clone();
+    tokio::spawn(async move {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                received = events.recv() => match received {
+                    Ok(event) if event.wakes_dispatch() => engine.wake(),
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => engine.wake(),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+    })
 }
 
 async fn build_state(
@@ -129,6 +159,7 @@ async fn build_state(
     let engine_settings = engine_settings(&settings, simulator.is_some());
     let engine = Engine::new(db.clone(), keys.clone(), provider, clock.clone(), instance_id, engine_settings)
         .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
+    let db_for_bus = db.clone();
     Ok(AppState {
         db,
         settings: Arc::new(settings),
@@ -138,6 +169,7 @@ async fn build_state(
         keys,
         clock,
         engine: Arc::new(engine),
+        bus: Arc::new(EventBus::new(db_for_bus)),
         simulator,
         retell_webhook_key,
         llm,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use rivvi_execution::bus::EventBus;
 use rivvi_execution::clock::Clock;
 use rivvi_execution::engine::Engine;
 use rivvi_execution::llm::{LlmClient, LlmStandIn};
@@ -29,6 +30,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The run engine's steps (its loop runs in `Application::run_until_stopped`).
     pub engine: Arc<Engine>,
+    /// Events between instances (LISTEN/NOTIFY on PostgreSQL, in process on SQLite).
+    pub bus: Arc<EventBus>,
     /// The built-in Retell simulator, when no Retell key is configured.
     pub simulator: Option<Arc<Simulator>>,
     /// Verifies `x-retell-signature` (Retell signs with the API key).

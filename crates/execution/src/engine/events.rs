@@ -1,7 +1,7 @@
 //! Provider call webhooks, applied once each, in any order.
 
 use rivvi_domain::campaign::Direction;
-use rivvi_domain::ids::{CallId, OrgId};
+use rivvi_domain::ids::{CallId, OrgId, RunId};
 use rivvi_domain::lifecycle::{CallStatus, RowStatus};
 use rivvi_persistence::calls::{self, CallRecord};
 use rivvi_persistence::{engine_queries, webhook_events, OrgScope};
@@ -17,6 +17,10 @@ pub enum ApplyOutcome {
     Applied {
         /// Our call.
         call_id: CallId,
+        /// Its organization.
+        org_id: OrgId,
+        /// Its run, for outbound calls.
+        run_id: Option<RunId>,
         /// Its status now.
         call_status: CallStatus,
         /// The row's new status, when this event moved it.
@@ -90,6 +94,8 @@ impl Engine {
         txn.commit().await?;
         Ok(ApplyOutcome::Applied {
             call_id: call.id,
+            org_id: found.org_id,
+            run_id: call.run_id,
             call_status: applied.call_status,
             row_status: applied.row_status,
         })

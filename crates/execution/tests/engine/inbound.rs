@@ -85,7 +85,14 @@ async fn an_inbound_callback_is_linked_by_its_metadata_and_never_moves_the_outbo
             engine.apply_call_event(&event("call_analyzed", "call_in_1", "ended", &metadata, start)).await;
 
         // Assert: the inbound call moved and got its provider id and details.
-        let applied = |status| ApplyOutcome::Applied { call_id, call_status: status, row_status: None };
+        let org_id = world.scope.org_id();
+        let applied = |status| ApplyOutcome::Applied {
+            call_id,
+            org_id,
+            run_id: None,
+            call_status: status,
+            row_status: None,
+        };
         assert_eq!(started.unwrap(), applied(CallStatus::Ongoing));
         assert_eq!(ended.unwrap(), applied(CallStatus::Ended));
         assert_eq!(analyzed.unwrap(), applied(CallStatus::Ended));

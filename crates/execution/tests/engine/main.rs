@@ -5,6 +5,7 @@
 // Tests may unwrap; `allow-unwrap-in-tests` covers `#[test]` functions but not their helpers.
 #![allow(clippy::unwrap_used)]
 
+mod bus;
 mod compliance;
 mod concurrency;
 mod events;

@@ -14,6 +14,7 @@ use rivvi_domain::ids::{CampaignId, OrgId, PatientId, PromptVariationId, RunId, 
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
 use rivvi_domain::prompt;
 use rivvi_domain::validation::{single_line, ValidationErrors};
+use rivvi_execution::bus::{BusEvent, BusEventKind};
 use rivvi_execution::engine::lifecycle::{ChangedBy, RunChange};
 use rivvi_execution::engine::AgentContent;
 use rivvi_ingestion::preview::{IngestedRow, RowStatus as SheetStatus};
@@ -395,7 +396,13 @@ pub async fn change(
     change: RunChange,
 ) -> ServiceResult<RunRecord> {
     let by = ChangedBy { actor: caller.audit_actor(), request_id: caller.request_id.clone() };
-    Ok(state.engine.change_run(&caller.scope, run_id, change, &by).await?)
+    let run = state.engine.change_run(&caller.scope, run_id, change, &by).await?;
+    // Every instance's dispatcher hears of it (this one's was woken by the engine already).
+    let event = BusEvent { kind: BusEventKind::RunChanged, org_id: run.org_id, run_id: Some(run.id) };
+    if let Err(err) = state.bus.publish(&event).await {
+        tracing::warn!(error = %err, "could not publish a run change; other instances see it at their next tick");
+    }
+    Ok(run)
 }
 
 /// Reads the upload and runs ingestion on the blocking pool.

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use rivvi_execution::bus::{BusEvent, BusEventKind};
 use rivvi_execution::engine::ApplyOutcome;
 use rivvi_execution::retell::webhook::{verify, CallEvent, SIGNATURE_HEADER};
 use serde_json::json;
@@ -28,9 +29,14 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     match state.engine.apply_call_event(&event).await {
         Ok(outcome) => {
             let status = match outcome {
-                ApplyOutcome::Applied { .. } => {
-                    // The call may have ended: its slot can take the next row now, not a tick later.
-                    state.engine.wake();
+                ApplyOutcome::Applied { org_id, run_id, .. } => {
+                    // The call may have ended: its slot can take the next row now, not a tick
+                    // later, on whichever instance dispatches for the organization.
+                    let event = BusEvent { kind: BusEventKind::CallEnded, org_id, run_id };
+                    if let Err(err) = state.bus.publish(&event).await {
+                        tracing::warn!(error = %err, "could not publish a call event; dispatchers will see it at their next tick");
+                        state.engine.wake();
+                    }
                     "applied"
                 }
                 ApplyOutcome::Duplicate => "duplicate",
