@@ -28,6 +28,7 @@ mod open_enum;
 pub mod bus;
 pub mod clock;
 pub mod engine;
+mod http_base;
 pub mod llm;
 pub mod provider;
 pub mod retell;

@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use rivvi_execution::llm::{LlmStandIn, StandInReply};
-use subtle::ConstantTimeEq;
 
 /// The stand-in's routes, relative to wherever they are nested. Generic over the outer router's
 /// state so it nests into the application router as is.
@@ -48,11 +47,5 @@ async fn chat_completions(
 }
 
 fn authorized(stand_in: &LlmStandIn, headers: &HeaderMap) -> bool {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    !presented.is_empty() && bool::from(presented.as_bytes().ct_eq(stand_in.api_key().as_bytes()))
+    crate::auth::bearer_matches(headers, stand_in.api_key())
 }

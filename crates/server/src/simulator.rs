@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
@@ -24,7 +24,6 @@ use rivvi_execution::retell::api::{
 };
 use rivvi_execution::simulator::{SimError, Simulator};
 use serde::de::DeserializeOwned;
-use subtle::ConstantTimeEq;
 
 /// The simulator's routes, relative to wherever they are nested. Generic over the outer router's
 /// state so it nests into the application router as is.
@@ -258,13 +257,7 @@ fn answer<T: serde::Serialize>(result: Result<T, SimError>) -> Response {
 }
 
 fn authorized(sim: &Simulator, headers: &HeaderMap) -> bool {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    !presented.is_empty() && bool::from(presented.as_bytes().ct_eq(sim.api_key().as_bytes()))
+    crate::auth::bearer_matches(headers, sim.api_key())
 }
 
 fn sim_error(err: &SimError) -> Response {

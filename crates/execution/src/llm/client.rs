@@ -116,10 +116,7 @@ pub struct LlmClient {
 impl LlmClient {
     /// Builds the client; fails only on a base URL that is not `http(s)://…`.
     pub fn new(config: LlmConfig) -> Result<Self, LlmError> {
-        let base_url = config.base_url.trim().trim_end_matches('/');
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(LlmError::InvalidConfig(format!("base url must be http(s): {base_url}")));
-        }
+        let base_url = crate::http_base::http_base_url(&config.base_url).map_err(LlmError::InvalidConfig)?;
         let endpoint = format!("{base_url}/chat/completions");
         let http = reqwest::Client::builder()
             .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))

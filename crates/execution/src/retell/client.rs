@@ -104,10 +104,8 @@ enum Operation<'a> {
 impl RetellClient {
     /// Builds the client; fails only on a base URL that is not `http(s)://…`.
     pub fn new(config: RetellConfig) -> Result<Self, ProviderError> {
-        let base_url = config.base_url.trim().trim_end_matches('/').to_owned();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ProviderError::InvalidRequest(format!("base url must be http(s): {base_url}")));
-        }
+        let base_url =
+            crate::http_base::http_base_url(&config.base_url).map_err(ProviderError::InvalidRequest)?;
         let http = reqwest::Client::builder()
             .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("rivvi/", env!("CARGO_PKG_VERSION")))

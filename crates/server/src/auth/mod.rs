@@ -129,3 +129,17 @@ impl RequestIdentity {
         })
     }
 }
+
+/// Whether `headers` carry `Authorization: Bearer <expected>`, compared in constant time: how
+/// the built-in provider stand-ins (Retell simulator, LLM stand-in) check the API key they
+/// were given, as the real providers do.
+pub fn bearer_matches(headers: &axum::http::HeaderMap, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    !presented.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+}
