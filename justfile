@@ -41,8 +41,9 @@ client-test:
 
 # Benchmarks (release builds): ingestion preview against bare calamine/csv reads (criterion), then
 # runs.create of 100k rows into the local PostgreSQL, then two clinics' 10k-row runs through two
-# server instances and the simulator (webhook latency, dispatch). Record the numbers in
-# docs/benchmarks.md.
+# server instances and the simulator (webhook latency, dispatch), then 1,000 websocket subscribers
+# to a run over two instances (commit-to-client latency, dispatch with and without subscribers).
+# Record the numbers in docs/benchmarks.md.
 bench:
     cargo bench -p rivvi-ingestion --bench preview
     RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_ --test-threads=1 --nocapture
@@ -53,3 +54,7 @@ bench:
 # peer folder (PEER_DIR); see the script's header. Record the numbers in docs/benchmarks.md.
 bench-rpc:
     scripts/bench-rpc.sh
+
+# Only the live events benchmark (issue 13): RIVVI_BENCH_SUBSCRIBERS (1000), RIVVI_BENCH_LIVE_ROWS (3000).
+bench-live:
+    RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_live --nocapture

@@ -53,7 +53,10 @@ export type Procedures = {
         { key: "runs.resume", input: RunById, result: Run } | 
         { key: "runs.schedule", input: ScheduleRun, result: Run } | 
         { key: "runs.start", input: RunById, result: Run },
-    subscriptions: never
+    subscriptions: 
+        { key: "admin.engine.health", input: EngineHealthInput, result: EngineHealthReport } | 
+        { key: "organizations.events", input: OrgEventsInput, result: OrgEvent } | 
+        { key: "runs.events", input: RunEventsInput, result: RunEvent }
 };
 
 export type AddNumber = { 
@@ -561,6 +564,50 @@ phoneKey: string; reason: string; addedBy: UserId | null; createdAt: string }
 
 export type DoNotCallPage = { entries: DoNotCallEntry[]; total: number; hasMore: boolean }
 
+/**
+ * `admin.engine.health` input.
+ */
+export type EngineHealthInput = { 
+/**
+ * Seconds between reports (1..=60, default 2).
+ */
+everySeconds?: number | null }
+
+/**
+ * One message of `admin.engine.health`.
+ */
+export type EngineHealthReport = { at: string; 
+/**
+ * Instances that reported in the last 30 seconds.
+ */
+instances: EngineInstance[]; 
+/**
+ * Rows of running runs due now (across instances: they share the database).
+ */
+dueRows: number; 
+/**
+ * Calls in progress per organization, most first.
+ */
+activeCalls: OrgCalls[] }
+
+/**
+ * One engine instance, from its latest report.
+ */
+export type EngineInstance = { instanceId: string; startedAt: string; reportedAt: string; 
+/**
+ * When its last dispatch step started, and how long it took.
+ */
+lastTickAt: string | null; tickMs: number | null; 
+/**
+ * Create-call requests it sent since its previous report, and the share that failed.
+ */
+providerRequests: number; providerErrorRate: number | null; 
+/**
+ * Webhooks it applied since its previous report, and their lag from the provider signing
+ * them to our receipt (average, worst), in milliseconds.
+ */
+webhooks: number; webhookLagAvgMs: number | null; webhookLagMaxMs: number | null }
+
 export type FieldProblem = { field: string; reason: string }
 
 /**
@@ -815,6 +862,45 @@ sunday?: DayHoursInput | null;
  * Dates the clinic is closed, `YYYY-MM-DD`, at most 366.
  */
 holidays?: string[] }
+
+/**
+ * Calls in progress in one organization.
+ */
+export type OrgCalls = { orgId: OrgId; calls: number }
+
+/**
+ * One item of `organizations.events`.
+ */
+export type OrgEvent = 
+/**
+ * First: the feed is live from `at`; read what the page shows now, later changes follow.
+ */
+{ type: "subscribed"; at: string } | 
+/**
+ * A run was created or changed status (`running` after a resume reads `started`).
+ */
+{ type: "run"; activity: RunActivity; run: Run; seq: number | null } | 
+/**
+ * An uploaded sheet was read into a run (`status`: `ingested`).
+ */
+{ type: "upload"; uploadId: UploadId; status: string; at: string } | 
+/**
+ * A campaign was created or changed.
+ */
+{ type: "campaign"; campaignId: CampaignId; name: string; status: CampaignStatus; at: string } | 
+/**
+ * Events were missed: re-read the organization's runs.
+ */
+{ type: "resync"; missed: number }
+
+/**
+ * `organizations.events` input: nothing for the caller's own organization.
+ */
+export type OrgEventsInput = { 
+/**
+ * Operators only: watch this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
 
 /**
  * An organization (a clinic, or the operator organization).
@@ -1150,6 +1236,31 @@ export type Role =
  */
 "super_admin"
 
+/**
+ * A row's new state: ids, status, attempt and outcome; never a patient field.
+ */
+export type RowChange = { rowId: RunRowId; status: RowStatus; 
+/**
+ * Attempts so far (the current one included while it is dialled or in a call).
+ */
+attempt: number; 
+/**
+ * The last decided call's outcome (`reached`, `voicemail`, `no_answer`, `busy`, `failed`).
+ */
+outcome: string | null; 
+/**
+ * When the row is due again (a retry, or the patient's calling window opening).
+ */
+nextAttemptAt: string | null; 
+/**
+ * Why it was skipped (`do_not_call`, `invalid_phone`).
+ */
+skipReason: string | null; 
+/**
+ * Whether a call's end moved it.
+ */
+callEnded: boolean }
+
 export type RowCounts = { dataRows: number; invalidRows: number; duplicateRows: number; callableRows: number; distinctPatients: number }
 
 /**
@@ -1191,9 +1302,52 @@ export type Run = { id: RunId; campaignId: CampaignId; uploadId: UploadId | null
  */
 pinned?: PinnedPrompt | null }
 
+/**
+ * What a run change was, for the organization's activity feed.
+ */
+export type RunActivity = "created" | "scheduled" | "started" | "paused" | "completed" | "failed" | "cancelled" | "ready"
+
 export type RunById = { id: RunId; 
 /**
  * Operators only: act in this organization (the access is audited there).
+ */
+orgId?: OrgId | null }
+
+/**
+ * One item of `runs.events`. `seq` is the run's event number: the first item is a `snapshot`
+ * as of a number, and later items carry higher ones, so a client that reconnects compares
+ * the snapshot's `seq` with the last it saw and re-reads the rows (`runs.getRows`) once if it
+ * missed any. `resync` means this subscriber fell behind: re-read, then carry on.
+ */
+export type RunEvent = 
+/**
+ * Where the run stands when the subscription opens.
+ */
+{ type: "snapshot"; seq: number; stats: RunStats } | 
+/**
+ * The run's status changed; `stats` is its tally then (the last one of a finished run is
+ * its final tally).
+ */
+{ type: "status"; seq: number; stats: RunStats } | 
+/**
+ * A row changed state.
+ */
+{ type: "row"; seq: number; row: RowChange } | 
+/**
+ * The running tally (the numbers of `runs.getStats`), at most every 250 ms while rows change.
+ */
+{ type: "tally"; seq: number; stats: RunStats } | 
+/**
+ * Events were missed: re-read the run's rows and stats.
+ */
+{ type: "resync"; missed: number }
+
+/**
+ * `runs.events` input: the run to watch.
+ */
+export type RunEventsInput = { runId: RunId; 
+/**
+ * Operators only: the run's organization (the access is audited there).
  */
 orgId?: OrgId | null }
 

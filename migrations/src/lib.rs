@@ -16,6 +16,8 @@
 //! - [`m20261205_000004_campaign_requests`]: desired variables, sample upload and due date of a
 //!   campaign request.
 //! - [`m20261205_000005_inbound_agent_version`]: the agent version an inbound campaign answers with.
+//! - [`m20261205_000006_live_events`]: per-run event sequence numbers and engine instances' health
+//!   reports.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -27,6 +29,7 @@ pub mod m20261205_000002_prompt_variations;
 pub mod m20261205_000003_phone_numbers;
 pub mod m20261205_000004_campaign_requests;
 pub mod m20261205_000005_inbound_agent_version;
+pub mod m20261205_000006_live_events;
 
 pub struct Migrator;
 
@@ -42,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000003_phone_numbers::Migration),
             Box::new(m20261205_000004_campaign_requests::Migration),
             Box::new(m20261205_000005_inbound_agent_version::Migration),
+            Box::new(m20261205_000006_live_events::Migration),
         ]
     }
 }

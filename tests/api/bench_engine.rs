@@ -39,6 +39,27 @@ impl Clock for ScaledClock {
     }
 }
 
+/// A server for large runs (64 MiB uploads, the simulator at 20x) whose clock runs `factor` times
+/// faster than the wall clock from Wednesday 2026-11-25 19:00 UTC: 14:00 in New York, 09:00 in
+/// Honolulu, inside every generated patient's calling window for the whole run. A second instance
+/// shares the clock.
+pub(crate) async fn fast_forward_app(factor: f64) -> (TestApp, Arc<dyn Clock>) {
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock {
+        start: Utc.with_ymd_and_hms(2026, 11, 25, 19, 0, 0).unwrap(),
+        real_start: Instant::now(),
+        factor,
+    });
+    let app = TestApp::spawn_with_clock(
+        |s| {
+            s.upload_limit = 64 * 1024 * 1024;
+            s.simulator_time_scale = 20.0;
+        },
+        clock.clone(),
+    )
+    .await;
+    (app, clock)
+}
+
 /// A quantile from a Prometheus histogram's cumulative buckets, interpolated linearly inside the
 /// bucket it falls in (what `histogram_quantile` does).
 fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
@@ -81,7 +102,7 @@ fn buckets(exposition: &str, metric: &str, labels: &[&str]) -> Vec<(f64, f64)> {
 }
 
 /// `_sum` and `_count` of `metric`, summed over its series.
-fn sum_and_count(exposition: &str, metric: &str) -> (f64, f64) {
+pub(crate) fn sum_and_count(exposition: &str, metric: &str) -> (f64, f64) {
     let value = |suffix: &str| -> f64 {
         let prefix = format!("{metric}{suffix}");
         exposition
@@ -97,21 +118,7 @@ fn sum_and_count(exposition: &str, metric: &str) -> (f64, f64) {
 #[ignore = "a load measurement: run with `just bench`"]
 async fn bench_engine_10k_rows_two_instances_webhook_latency() {
     let rows = std::env::var("RIVVI_BENCH_CALL_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    // Wednesday 19:00 UTC: 14:00 in New York, 09:00 in Honolulu, inside every patient's window
-    // for the whole run.
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock {
-        start: Utc.with_ymd_and_hms(2026, 11, 25, 19, 0, 0).unwrap(),
-        real_start: Instant::now(),
-        factor: FAST_FORWARD,
-    });
-    let app = TestApp::spawn_with_clock(
-        |s| {
-            s.upload_limit = 64 * 1024 * 1024;
-            s.simulator_time_scale = 20.0;
-        },
-        clock.clone(),
-    )
-    .await;
+    let (app, clock) = fast_forward_app(FAST_FORWARD).await;
     let second = app.another_instance().await;
     let world = seed::world(&app).await;
     let (file, expected) = gen::csv(rows);

@@ -187,7 +187,7 @@ async fn simulated_calls_send_webhooks_signed_like_retell_and_end_as_get_call_sa
     let mut analyzed = HashMap::new();
     for (signature, body) in &webhooks {
         let signature = signature.as_deref().expect("every webhook is signed");
-        assert_eq!(webhook::verify(KEY, signature, body, now_ms), Ok(()));
+        assert!(webhook::verify(KEY, signature, body, now_ms).is_ok());
         let mut tampered = body.to_vec();
         tampered.extend_from_slice(b" ");
         assert_eq!(webhook::verify(KEY, signature, &tampered, now_ms), Err(SignatureError::Mismatch));

@@ -157,6 +157,103 @@ await check("campaigns: suggest a prompt variation, then apply it", async () => 
   }
 });
 
+// A run followed live: the clinic admin subscribes to runs.events through @rspc/client's
+// websocket transport and gets the snapshot, row changes and the completion, whose numbers equal
+// runs.getStats. Patients sit in a zone where it is daytime now (their calling window is
+// 08:00-21:00 local), so this passes at any hour.
+await check("runs.events over the websocket follows a run to completion", async () => {
+  if (!operatorToken) throw new Error("set RIVVI_OPERATOR_TOKEN (a dev token in the operator organization)");
+  const operator = createRivviClient<Procedures>({ url, getToken: () => operatorToken });
+  const clinic = createRivviClient<Procedures>({ url, getToken: () => token });
+  const org = await succeeds(clinic.query(["organizations.getCurrent"]));
+  const callerNumber = "+13125550142";
+  await succeeds(operator.mutation(["admin.phoneNumbers.assign", { orgId: org.id, number: callerNumber, purpose: "both" }]));
+  const open = { open: "00:00", close: "24:00" };
+  await succeeds(
+    clinic.mutation([
+      "organizations.update",
+      {
+        callerNumber,
+        concurrentCallLimit: 10,
+        callsPerMinute: 600,
+        officeHours: {
+          monday: open, tuesday: open, wednesday: open, thursday: open, friday: open, saturday: open, sunday: open,
+        },
+      },
+    ]),
+  );
+  const campaign = await succeeds(
+    operator.mutation([
+      "campaigns.create",
+      {
+        orgId: org.id,
+        campaign: {
+          name: `Live ${Date.now()}`,
+          direction: "outbound",
+          basePrompt: "Hi {{firstName}}, this is the clinic about your visit.",
+          variables: [
+            { key: "firstName", label: "First name", fieldType: "name", role: "firstName" },
+            { key: "primaryPhone", label: "Phone", fieldType: "phone", required: true, role: "phone" },
+            { key: "zone", label: "Time zone", fieldType: "text", role: "timeZone" },
+          ],
+          analysisFields: [],
+          retryPolicy: { maxAttempts: 1, retryOn: [], delayMinutes: 5 },
+        },
+      },
+    ]),
+  );
+  const zones = ["Pacific/Honolulu", "America/Los_Angeles", "America/Chicago", "America/New_York", "Atlantic/Azores",
+    "Europe/London", "Europe/Berlin", "Asia/Dubai", "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney",
+    "Pacific/Auckland"];
+  const hourIn = (zone: string) =>
+    Number(new Intl.DateTimeFormat("en-US", { timeZone: zone, hour: "numeric", hourCycle: "h23" }).format(new Date()));
+  const zone = zones.find((z) => hourIn(z) >= 10 && hourIn(z) < 19);
+  if (!zone) throw new Error("no zone in its daytime: the list should cover every hour");
+  const sheet = ["First name,Phone,Time zone", ...[1, 2, 3, 4].map((n) => `Pat${n},(312) 555-01${40 + n},${zone}`)].join("\n");
+  const uploaded = await fetch(`${url}/uploads?fileName=live.csv`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    body: sheet,
+  });
+  if (!uploaded.ok) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
+  const { uploadId } = (await uploaded.json()) as { uploadId: string };
+  const run = await succeeds(
+    clinic.mutation(["runs.create", { campaignId: campaign.id, uploadId, name: "Live", clientRequestId: `live-${Date.now()}` }]),
+  );
+
+  const ws = await createRivviWsClient<Procedures>({ url, getToken: () => token, WebSocket });
+  try {
+    const items: Array<Extract<Procedures["subscriptions"], { key: "runs.events" }>["result"]> = [];
+    let done: () => void = () => {};
+    const completed = new Promise<void>((resolve) => (done = resolve));
+    let snapshot: () => void = () => {};
+    const subscribed = new Promise<void>((resolve) => (snapshot = resolve));
+    const stop = ws.client.addSubscription(["runs.events", { runId: run.id }], {
+      onData: (item) => {
+        items.push(item);
+        if (item.type === "snapshot") snapshot();
+        if (item.type === "status" && item.stats.run.status === "completed") done();
+      },
+    });
+    await within(subscribed);
+    await succeeds(clinic.mutation(["runs.start", { id: run.id }]));
+    await within(completed, 120_000);
+    stop();
+    const stats = await succeeds(clinic.query(["runs.getStats", { id: run.id }]));
+    const last = items[items.length - 1];
+    if (last?.type !== "status" || JSON.stringify(last.stats.rows) !== JSON.stringify(stats.rows)) {
+      throw new Error(`final tally ${JSON.stringify(last)} differs from runs.getStats ${JSON.stringify(stats.rows)}`);
+    }
+    const rows = items.filter((i) => i.type === "row");
+    const seqs = items.flatMap((i) => (i.type === "row" || i.type === "status" ? [i.seq] : []));
+    if (rows.length < 4 || seqs.some((n, i) => i > 0 && n <= (seqs[i - 1] ?? 0))) {
+      throw new Error(`expected row items in sequence order, got ${JSON.stringify(seqs)}`);
+    }
+  } finally {
+    ws.close();
+  }
+});
+
 console.log(`client: ${passed} passed, ${failed} failed`);
 // Exit explicitly: a websocket or timer left behind must not keep CI waiting.
 process.exit(failed === 0 ? 0 : 1);

@@ -26,6 +26,8 @@
 //! - [`do_not_call`]: the organization's do-not-call list, by HMAC phone key.
 //! - [`engine_queries`]: the execution engine's cross-organization reads (runs to drive, expired
 //!   leases, stale calls, a call by provider id) and the per-organization dispatch lock.
+//! - [`engine_health`]: engine instances' health reports, rows due now, active calls per
+//!   organization (the operators' health feed).
 //! - [`sealing`]: PHI sealed at rest (AES-256-GCM with key ids) and HMAC lookup keys.
 //! - [`audit`]: the append-only audit log.
 //! - [`webhook_events`]: replay protection for incoming webhooks.
@@ -43,6 +45,7 @@ pub mod campaign_requests;
 pub mod campaigns;
 pub mod db;
 pub mod do_not_call;
+pub mod engine_health;
 pub mod engine_queries;
 mod entities;
 pub mod error;

@@ -88,6 +88,21 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: RunId) -> Re
         .try_into()
 }
 
+/// The number of the run's last published event (`runs.event_seq`, see the event bus): what a
+/// live subscriber's snapshot is as of.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %id), err(level = "debug"))]
+pub async fn event_seq(conn: &impl ConnectionTrait, scope: &OrgScope, id: RunId) -> Result<u64> {
+    let seq: Option<i64> = runs::Entity::find_by_id(id.as_uuid())
+        .in_org(scope)
+        .select_only()
+        .column_as(sea_orm::sea_query::Expr::col(sea_orm::sea_query::Alias::new("event_seq")), "event_seq")
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let seq = seq.ok_or_else(|| PersistenceError::not_found("run", id))?;
+    Ok(u64::try_from(seq).unwrap_or(0))
+}
+
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn find_by_client_request_id(
     conn: &impl ConnectionTrait,

@@ -81,6 +81,7 @@ impl Application {
         if let Some(listener) = self.state.bus.spawn_listener(until_stopped()) {
             workers.push(listener);
         }
+        workers.push(crate::services::live::spawn(self.state.clone(), until_stopped()));
         if self.state.settings.engine_enabled {
             workers.push(self.state.engine.clone().spawn(until_stopped()));
             workers.push(wake_on_bus_events(&self.state, until_stopped()));
@@ -157,9 +158,17 @@ async fn build_state(
     let (llm, llm_stand_in) = language_model(&settings, address, &clock)?;
     let instance_id = format!("rivvi-{}", uuid::Uuid::now_v7().simple());
     let engine_settings = engine_settings(&settings, simulator.is_some());
-    let engine = Engine::new(db.clone(), keys.clone(), provider, clock.clone(), instance_id, engine_settings)
-        .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
-    let db_for_bus = db.clone();
+    let bus = Arc::new(EventBus::new(db.clone()));
+    let engine = Engine::new(
+        db.clone(),
+        keys.clone(),
+        provider,
+        clock.clone(),
+        bus.clone(),
+        instance_id,
+        engine_settings,
+    )
+    .map_err(|e| anyhow::anyhow!("engine settings: {e}"))?;
     Ok(AppState {
         db,
         settings: Arc::new(settings),
@@ -169,7 +178,8 @@ async fn build_state(
         keys,
         clock,
         engine: Arc::new(engine),
-        bus: Arc::new(EventBus::new(db_for_bus)),
+        bus,
+        live: Arc::default(),
         simulator,
         retell_webhook_key,
         llm,

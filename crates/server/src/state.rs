@@ -32,6 +32,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Events between instances (LISTEN/NOTIFY on PostgreSQL, in process on SQLite).
     pub bus: Arc<EventBus>,
+    /// This instance's live feed watchers (runs, organizations).
+    pub live: Arc<crate::services::live::LiveHub>,
     /// The built-in Retell simulator, when no Retell key is configured.
     pub simulator: Option<Arc<Simulator>>,
     /// Verifies `x-retell-signature` (Retell signs with the API key).

@@ -39,6 +39,7 @@ mod outreach;
 // Later migrations name these tables too.
 pub(crate) use campaigns::Campaigns;
 pub(crate) use identity::{Organizations, Users};
+pub(crate) use outreach::Runs;
 
 pub struct Migration;
 

@@ -47,7 +47,7 @@ pub(super) enum Uploads {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(super) enum Runs {
+pub(crate) enum Runs {
     Table,
     Id,
     OrgId,

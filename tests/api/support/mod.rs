@@ -161,7 +161,15 @@ impl TestApp {
     /// engine, simulator and port: what a scaled-out deployment runs. Stopping it leaves the
     /// database to `self`.
     pub async fn another_instance(&self) -> TestApp {
-        let (server, started) = Server::start(self.settings.clone(), self.clock.clone()).await;
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// [`TestApp::another_instance`] with its settings changed by `configure` (say, without an
+    /// engine, to serve only requests and subscriptions).
+    pub async fn another_instance_with(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        configure(&mut settings);
+        let (server, started) = Server::start(settings.clone(), self.clock.clone()).await;
         TestApp {
             address: started.address,
             http: reqwest::Client::new(),
@@ -169,7 +177,7 @@ impl TestApp {
             data_dir: self.data_dir.clone(),
             llm: started.llm,
             llm_stand_in: started.llm_stand_in,
-            settings: self.settings.clone(),
+            settings,
             clock: self.clock.clone(),
             server: Some(server),
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use rivvi_domain::campaign::{CampaignDefinition, PatientField};
-use rivvi_domain::ids::{CallId, OrgId};
+use rivvi_domain::ids::{CallId, OrgId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallEvent, CallOutcome, CallStatus, RowEvent, RowStatus};
 use rivvi_domain::retry::RetryableOutcome;
 use rivvi_domain::{IanaZone, Patch, PhoneNumber};
@@ -23,6 +23,7 @@ use futures_util::StreamExt;
 use super::org::OrgContext;
 use super::report::Settlement;
 use super::{error_chain, Engine, EngineError};
+use crate::bus::BusEvent;
 use crate::provider::{AnalysisFieldSpec, CallMetadata, CreateCall, ProviderError};
 
 /// What one [`Engine::dispatch_tick`] did.
@@ -148,7 +149,14 @@ impl Engine {
                 continue;
             };
             let prepared = match self.prepare_org(&org, &caller, &runs, now, &mut outcome).await {
-                Ok(prepared) => prepared,
+                Ok((prepared, touched)) => {
+                    let events: Vec<BusEvent> = touched
+                        .into_iter()
+                        .map(|(run, row)| BusEvent::row(org_id, run, row, false))
+                        .collect();
+                    self.publish(&events).await;
+                    prepared
+                }
                 Err(err) => {
                     tracing::warn!(org_id = %org_id, error = %error_chain(&err), "dispatch failed for an organization");
                     outcome.errors += 1;
@@ -187,13 +195,13 @@ impl Engine {
         runs: &[RunRecord],
         now: DateTime<Utc>,
         outcome: &mut DispatchOutcome,
-    ) -> Result<Vec<Box<PreparedDial>>, EngineError> {
+    ) -> Result<(Vec<Box<PreparedDial>>, Vec<(RunId, RunRowId)>), EngineError> {
         let scope = &org.scope;
         let txn = self.db.begin().await?;
         if !engine_queries::try_lock_org_for_dispatch(&txn, scope.org_id()).await? {
             txn.rollback().await?;
             outcome.orgs_busy_elsewhere += 1;
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let active = calls::count_active(&txn, scope).await?;
         let recent = calls::count_created_since(&txn, scope, now - TimeDelta::seconds(60)).await?;
@@ -203,6 +211,8 @@ impl Engine {
             .min(u64::from(self.settings.max_claims_per_tick));
         let mut slots = u32::try_from(free).unwrap_or(0);
         let mut prepared = Vec::new();
+        // Rows this transaction moved (claimed and dialled, skipped or deferred), in order.
+        let mut touched = Vec::new();
         for run in runs {
             if slots == 0 {
                 break;
@@ -238,7 +248,12 @@ impl Engine {
             )
             .await?;
             for row in rows {
-                match self.prepare_row(&txn, org, caller, &context, row, now).await? {
+                let row_id = row.id;
+                let prepared_row = self.prepare_row(&txn, org, caller, &context, row, now).await?;
+                if !matches!(prepared_row, Prepared::Gone) {
+                    touched.push((run.id, row_id));
+                }
+                match prepared_row {
                     Prepared::Dial(dial) => {
                         prepared.push(dial);
                         slots = slots.saturating_sub(1);
@@ -251,7 +266,7 @@ impl Engine {
             }
         }
         txn.commit().await?;
-        Ok(prepared)
+        Ok((prepared, touched))
     }
 
     /// One claimed row, inside the dispatch transaction.
@@ -380,6 +395,7 @@ impl Engine {
     /// Step 3 for one call: ask the provider, then record what it said.
     async fn dial(&self, dial: PreparedDial, now: DateTime<Utc>) -> Result<Dialled, EngineError> {
         let PreparedDial { scope, call_id, create } = dial;
+        let (org_id, run_id, row_id) = (scope.org_id(), create.metadata.run_id, create.metadata.row_id);
         let asked = std::time::Instant::now();
         let answer =
             match tokio::time::timeout(self.settings.dial_timeout, self.provider.create_call(create)).await {
@@ -393,6 +409,7 @@ impl Engine {
         };
         metrics::histogram!("rivvi_provider_create_call_seconds").record(asked.elapsed().as_secs_f64());
         metrics::counter!("rivvi_engine_dials_total", "result" => dialled.label()).increment(1);
+        self.health.dial(dialled != Dialled::Placed);
         match answer {
             Ok(provider_call) => {
                 let txn = self.db.begin().await?;
@@ -412,6 +429,7 @@ impl Engine {
                     self.mark_placed(&txn, &scope, &call, now).await?;
                 }
                 txn.commit().await?;
+                self.publish_row(org_id, Some(run_id), Some(row_id), false).await;
             }
             Err(err) if err.call_may_exist() => {
                 tracing::warn!(org_id = %scope, call_id = %call_id, error = %err, "create-call answer lost; the call may exist, recovery will reconcile it");
@@ -450,6 +468,7 @@ impl Engine {
                     }
                 }
                 txn.commit().await?;
+                self.publish_row(org_id, Some(run_id), Some(row_id), true).await;
             }
         }
         Ok(dialled)

@@ -92,6 +92,13 @@ impl Engine {
         };
         webhook_events::mark_processed(&txn, receipt.id, "applied").await?;
         txn.commit().await?;
+        // Its row changed (live subscribers re-read it); a call that ended frees its slot for
+        // the next row, on whichever instance dispatches for the organization.
+        let ended = applied.call_status.is_final() && !call.status.is_final();
+        let row = if call.direction == Direction::Outbound { call.row_id } else { None };
+        if ended || applied.row_status.is_some() {
+            self.publish_row(found.org_id, call.run_id.filter(|_| row.is_some()), row, ended).await;
+        }
         Ok(ApplyOutcome::Applied {
             call_id: call.id,
             org_id: found.org_id,

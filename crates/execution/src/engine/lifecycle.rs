@@ -14,6 +14,8 @@ use rivvi_persistence::runs::{self, RunRecord, RunUpdate};
 use rivvi_persistence::{run_rows, OrgScope};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
+use crate::bus::{BusEvent, BusEventKind};
+
 use super::{Engine, EngineError};
 
 /// Longest pause reason, in characters.
@@ -99,6 +101,8 @@ impl Engine {
             // Dial now rather than at the next tick.
             self.wake();
         }
+        // Every instance's dispatcher and every live subscriber hears of it.
+        self.publish(&[BusEvent::run(BusEventKind::RunChanged, scope.org_id(), run_id)]).await;
         Ok(record)
     }
 }

@@ -18,6 +18,11 @@
 //! - Run lifecycle: [`Engine::change_run`] (start, pause, resume, cancel, schedule), checked by
 //!   the run state machine and audit-logged in the same transaction; the one front door for the
 //!   API and the tests alike.
+//! - Every row and run change a step commits is published on the event bus afterwards
+//!   (`crate::bus`), numbered in the run's sequence: other instances' dispatchers wake on it and
+//!   live subscribers re-read it. Every few seconds the loop writes this instance's health report
+//!   (`engine_instances`: last tick and its duration, create-call requests and failures, webhook
+//!   lag) for the operators' feed.
 //!
 //! # What counts as an attempt
 //! A claim counts an attempt. It is taken back only when no call was written for it (the row was
@@ -37,6 +42,7 @@ mod agents;
 mod dispatch;
 mod error;
 mod events;
+mod health;
 pub mod lifecycle;
 mod org;
 mod recover;
@@ -48,10 +54,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use rivvi_domain::ids::{OrgId, RunId, RunRowId};
 use rivvi_domain::office_hours::{DayHours, LocalTime, OfficeHours};
+use rivvi_persistence::runs;
 use rivvi_persistence::sealing::Keys;
+use rivvi_persistence::OrgScope;
 use sea_orm::DatabaseConnection;
 
+use crate::bus::{BusEvent, BusEventKind, EventBus};
 use crate::clock::Clock;
 use crate::provider::VoiceProvider;
 
@@ -59,6 +69,7 @@ pub use agents::{AgentContent, ProvisionedAgent};
 pub use dispatch::DispatchOutcome;
 pub use error::EngineError;
 pub use events::ApplyOutcome;
+pub use health::REPORT_EVERY as HEALTH_REPORT_EVERY;
 pub use recover::{RecoverOutcome, DIAL_OUTCOME_UNKNOWN, PROVIDER_CALL_NOT_FOUND};
 pub use schedule::{ScheduleOutcome, WaitingRun};
 
@@ -138,6 +149,12 @@ pub struct Engine {
     wake: tokio::sync::Notify,
     /// One agent provisioning or publication at a time on this instance (see `agents`).
     agent_lock: tokio::sync::Mutex<()>,
+    /// Where the engine tells every instance what changed (rows, runs, calls that ended).
+    bus: Arc<EventBus>,
+    /// This instance's work since its last health report.
+    health: health::HealthWindow,
+    /// When this engine was built (the wall clock), for its health reports.
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -150,13 +167,14 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// An engine over `db`, placing calls through `provider`, on `clock`. Fails only on an
-    /// unusable calling window in `settings`.
+    /// An engine over `db`, placing calls through `provider`, on `clock`, publishing what it
+    /// changes on `bus`. Fails only on an unusable calling window in `settings`.
     pub fn new(
         db: DatabaseConnection,
         keys: Keys,
         provider: Arc<dyn VoiceProvider>,
         clock: Arc<dyn Clock>,
+        bus: Arc<EventBus>,
         instance_id: impl Into<String>,
         settings: EngineSettings,
     ) -> Result<Engine, EngineError> {
@@ -183,6 +201,9 @@ impl Engine {
             patient_window,
             wake: tokio::sync::Notify::new(),
             agent_lock: tokio::sync::Mutex::new(()),
+            bus,
+            health: health::HealthWindow::default(),
+            started_at: chrono::Utc::now(),
         })
     }
 
@@ -207,6 +228,57 @@ impl Engine {
         &self.clock
     }
 
+    /// The bus this engine publishes on.
+    pub fn bus(&self) -> &Arc<EventBus> {
+        &self.bus
+    }
+
+    /// Publishes that a row of `run_id` changed (a call of no run, when `run_id` is `None` and
+    /// `call_ended`). A call's end may have completed its run in the same transaction
+    /// (`settle_row`): then the run's change is published too.
+    pub(crate) async fn publish_row(
+        &self,
+        org_id: OrgId,
+        run_id: Option<RunId>,
+        row_id: Option<RunRowId>,
+        call_ended: bool,
+    ) {
+        let mut events = Vec::with_capacity(2);
+        match (run_id, row_id) {
+            (Some(run_id), Some(row_id)) => {
+                events.push(BusEvent::row(org_id, run_id, row_id, call_ended));
+                if call_ended {
+                    let scope = OrgScope::for_verified_org(org_id);
+                    match runs::get(&self.db, &scope, run_id).await {
+                        Ok(run) if run.status.is_final() => {
+                            events.push(BusEvent::run(BusEventKind::RunChanged, org_id, run_id))
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            tracing::warn!(run_id = %run_id, error = %err, "could not read a run to publish its change")
+                        }
+                    }
+                }
+            }
+            _ if call_ended => events.push(BusEvent::call_ended(org_id)),
+            _ => {}
+        }
+        self.publish(&events).await;
+    }
+
+    /// Tells every instance what changed, after the change committed. A failure is logged and
+    /// wakes this instance's dispatcher (the others see the change at their next tick; live
+    /// subscribers re-read on their next event).
+    pub(crate) async fn publish(&self, events: &[BusEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        if let Err(err) = self.bus.publish_all(events).await {
+            tracing::warn!(error = %err, events = events.len(), "could not publish engine events; dispatchers will see the change at their next tick");
+            self.wake();
+        }
+    }
+
     /// Runs the steps every [`EngineSettings::tick`] until `shutdown` resolves: schedule, then
     /// dispatch, and recovery every [`EngineSettings::recover_every_ticks`] ticks (also on the
     /// first, so a restarted instance picks up what the last one left at once). A failing step is
@@ -220,12 +292,19 @@ impl Engine {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             tokio::pin!(shutdown);
             let mut count: u64 = 0;
+            let mut reports = tokio::time::interval(health::REPORT_EVERY);
+            reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
                     () = &mut shutdown => break,
                     _ = ticks.tick() => {
                         self.run_once(count).await;
                         count = count.wrapping_add(1);
+                    }
+                    _ = reports.tick() => {
+                        if let Err(err) = self.report_health().await {
+                            tracing::warn!(error = %error_chain(&err), "engine health report failed");
+                        }
                     }
                     () = self.wake.notified() => {
                         self.dispatch_now().await;
@@ -261,8 +340,11 @@ impl Engine {
     /// One dispatch step at the clock's now, timed for `/metrics`.
     async fn dispatch_now(&self) {
         let dispatching = std::time::Instant::now();
+        let started = chrono::Utc::now();
         let dispatched = self.dispatch_tick(self.clock.now()).await;
-        metrics::histogram!("rivvi_engine_dispatch_tick_seconds").record(dispatching.elapsed().as_secs_f64());
+        let took = dispatching.elapsed();
+        metrics::histogram!("rivvi_engine_dispatch_tick_seconds").record(took.as_secs_f64());
+        self.health.tick(started, took);
         match dispatched {
             Ok(outcome) if outcome.is_empty() => {}
             Ok(outcome) => tracing::debug!(?outcome, "engine dispatch"),

@@ -108,6 +108,7 @@ impl Engine {
             .await?;
             if moved.is_some() {
                 outcome.released += 1;
+                self.publish_row(leased.org_id, Some(row.run_id), Some(row.id), false).await;
             }
             return Ok(());
         };
@@ -127,6 +128,7 @@ impl Engine {
             };
             self.settle_row(&txn, &scope, &call, settlement, now).await?;
             txn.commit().await?;
+            self.publish_row(call.org_id, call.run_id, call.row_id, true).await;
             return Ok(());
         }
         let gives_up_at = call.created_at + self.settings.max_call_duration;
@@ -163,6 +165,7 @@ impl Engine {
             }
         }
         txn.commit().await?;
+        self.publish_row(call.org_id, call.run_id, call.row_id, true).await;
         Ok(())
     }
 
@@ -219,6 +222,7 @@ impl Engine {
             }
         }
         txn.commit().await?;
+        self.publish_row(call.org_id, call.run_id, call.row_id, true).await;
         Ok(())
     }
 

@@ -10,6 +10,8 @@ use rivvi_persistence::runs::{self, RunUpdate};
 use rivvi_persistence::{engine_queries, run_rows, OrgScope};
 use sea_orm::TransactionTrait;
 
+use crate::bus::{BusEvent, BusEventKind};
+
 use super::org::OrgContext;
 use super::{error_chain, Engine, EngineError};
 
@@ -123,6 +125,7 @@ impl Engine {
         txn.commit().await?;
         if started {
             tracing::info!(org_id = %scope, run_id = %run_id, "scheduled run started");
+            self.publish(&[BusEvent::run(BusEventKind::RunChanged, scope.org_id(), run_id)]).await;
         }
         Ok(started)
     }
@@ -143,6 +146,9 @@ impl Engine {
         let run = runs::get_for_update(&txn, scope, run_id).await?;
         let completed = self.complete_if_done(&txn, scope, &run, now).await?.is_some();
         txn.commit().await?;
+        if completed {
+            self.publish(&[BusEvent::run(BusEventKind::RunChanged, scope.org_id(), run_id)]).await;
+        }
         Ok(completed)
     }
 }

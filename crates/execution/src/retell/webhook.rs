@@ -46,15 +46,16 @@ pub fn sign(api_key: &str, body: &[u8], unix_ms: i64) -> String {
 }
 
 /// Checks `header` against the raw `body` with the API key, refusing timestamps more than
-/// [`TOLERANCE_MS`] from `now_ms`. The digest comparison is constant-time.
-pub fn verify(api_key: &str, header: &str, body: &[u8], now_ms: i64) -> Result<(), SignatureError> {
+/// [`TOLERANCE_MS`] from `now_ms`. The digest comparison is constant-time. Answers when the
+/// provider signed it (unix ms), which tells how long the webhook took to arrive.
+pub fn verify(api_key: &str, header: &str, body: &[u8], now_ms: i64) -> Result<i64, SignatureError> {
     let (sent_ms, sent_digest) = parse_header(header)?;
     if now_ms.abs_diff(sent_ms) > TOLERANCE_MS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let expected = digest(api_key, body, sent_ms);
     if bool::from(expected.as_slice().ct_eq(sent_digest.as_slice())) {
-        Ok(())
+        Ok(sent_ms)
     } else {
         Err(SignatureError::Mismatch)
     }
@@ -197,10 +198,10 @@ mod tests {
     fn the_independent_vector_verifies_within_five_minutes_either_way() {
         let header = format!("v={MS},d={PYTHON_DIGEST}");
         for now in [MS, MS + TOLERANCE_MS, MS - TOLERANCE_MS] {
-            assert_eq!(verify(KEY, &header, BODY.as_bytes(), now), Ok(()), "{now}");
+            assert_eq!(verify(KEY, &header, BODY.as_bytes(), now), Ok(MS), "{now}");
         }
         let upper = format!("v={MS},d={}", PYTHON_DIGEST.to_uppercase());
-        assert_eq!(verify(KEY, &upper, BODY.as_bytes(), MS), Ok(()));
+        assert_eq!(verify(KEY, &upper, BODY.as_bytes(), MS), Ok(MS));
     }
 
     #[test]

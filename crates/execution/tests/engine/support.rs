@@ -10,6 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rivvi_domain::campaign::NewCampaign;
 use rivvi_domain::ids::{CampaignId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
+use rivvi_execution::bus::EventBus;
 use rivvi_execution::clock::{Clock, ManualClock};
 use rivvi_execution::engine::lifecycle::{ChangedBy, RunChange};
 use rivvi_execution::engine::{Engine, EngineSettings};
@@ -267,6 +268,8 @@ pub struct World {
     pub provider: Arc<Recorder>,
     pub org: OrganizationRecord,
     pub scope: OrgScope,
+    /// The bus every engine of this world publishes on (one instance's).
+    pub bus: Arc<EventBus>,
 }
 
 impl World {
@@ -303,7 +306,8 @@ impl World {
         .await
         .unwrap();
         let scope = OrgScope::for_verified_org(org.id);
-        World { db, keys: Keys::generate().unwrap(), clock, sim, provider, org, scope }
+        let bus = Arc::new(EventBus::new(db.clone()));
+        World { db, keys: Keys::generate().unwrap(), clock, sim, provider, org, scope, bus }
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -324,6 +328,7 @@ impl World {
             self.keys.clone(),
             self.provider.clone(),
             self.clock.clone(),
+            self.bus.clone(),
             instance,
             settings,
         )

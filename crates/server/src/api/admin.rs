@@ -26,6 +26,7 @@ pub fn mount() -> RouterBuilder<Ctx> {
         .mutation("organizations.create", procedure!(create))
         .mutation("organizations.update", procedure!(update))
         .query("runs.list", procedure!(list_runs))
+        .subscription("engine.health", |t| t(super::live::engine_health))
         .query("phoneNumbers.list", procedure!(phone_numbers::list))
         .query("campaignRequests.list", procedure!(campaign_requests::admin_list))
         .mutation("campaignRequests.update", procedure!(campaign_requests::admin_update))

@@ -11,6 +11,8 @@
 //! - [`input`]: [`Input`], so a field that fails to deserialize is a 400 naming it.
 //! - [`error`]: [`ApiError`] and every `From` into it; the rspc and plain-HTTP forms.
 //! - [`paging`]: limit/offset, `hasMore`, counts, time ranges.
+//! - [`live`]: the subscriptions (`runs.events`, `organizations.events`, `admin.engine.health`)
+//!   and how a refused one reaches the socket.
 //! - one module per namespace: [`organizations`], [`admin`], [`campaigns`], [`audit`],
 //!   [`patients`], [`runs`], [`calls`], [`dnc`].
 
@@ -98,6 +100,7 @@ pub mod context;
 pub mod dnc;
 pub mod error;
 pub mod input;
+pub mod live;
 pub mod organizations;
 pub mod paging;
 pub mod patients;

@@ -24,6 +24,7 @@ pub fn mount() -> RouterBuilder<Ctx> {
             t(|ctx: Ctx, _: ()| async move { Ok(super::phone_numbers::own(&ctx).await?) })
         })
         .mutation("update", procedure!(update))
+        .subscription("events", |t| t(super::live::org_events))
 }
 
 /// An organization as the frontend sees it.

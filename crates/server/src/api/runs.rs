@@ -41,6 +41,7 @@ pub fn mount() -> RouterBuilder<Ctx> {
         .mutation("resume", procedure!(resume))
         .mutation("cancel", procedure!(cancel))
         .mutation("schedule", procedure!(schedule))
+        .subscription("events", |t| t(super::live::run_events))
 }
 
 // ---------------------------------------------------------------- inputs
@@ -419,8 +420,12 @@ async fn get_rows(ctx: &Ctx, input: GetRows) -> ApiResult<RunRows> {
 
 async fn get_stats(ctx: &Ctx, input: RunById) -> ApiResult<RunStats> {
     let caller = ctx.require_in(Role::Member, input.org_id).await?;
-    let stats = runs::stats(&ctx.state, &caller, input.id).await?;
-    Ok(RunStats {
+    Ok(stats_view(runs::stats(&ctx.state, &caller, input.id).await?))
+}
+
+/// A run's numbers on the wire (`runs.getStats`, and the tally of `runs.events`).
+pub(super) fn stats_view(stats: runs::RunStats) -> RunStats {
+    RunStats {
         run: run_view(stats.run),
         rows: status_counts(stats.rows),
         calls: stats
@@ -431,7 +436,7 @@ async fn get_stats(ctx: &Ctx, input: RunById) -> ApiResult<RunStats> {
                 count: count(n),
             })
             .collect(),
-    })
+    }
 }
 
 async fn start(ctx: &Ctx, input: RunById) -> ApiResult<Run> {

@@ -13,12 +13,17 @@ use super::{resolve, AuthError, RequestIdentity};
 use crate::http::rpc_guard::error_response;
 use crate::state::AppState;
 
+/// When the token a request presented expires (unix seconds): a websocket opened with it closes
+/// then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenExpiry(pub i64);
+
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let identity = match presented_token(request.headers(), request.uri()) {
-        Err(err) => RequestIdentity::Rejected(err),
-        Ok(None) => RequestIdentity::Anonymous,
+    let (identity, expiry) = match presented_token(request.headers(), request.uri()) {
+        Err(err) => (RequestIdentity::Rejected(err), None),
+        Ok(None) => (RequestIdentity::Anonymous, None),
         Ok(Some(token)) => match identify(&state, &token).await {
-            Ok(identity) => identity,
+            Ok(identified) => identified,
             Err(err) => {
                 tracing::error!(error = ?err, "resolving the caller failed");
                 return error_response(StatusCode::INTERNAL_SERVER_ERROR, 500, "internal error");
@@ -26,28 +31,32 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         },
     };
     request.extensions_mut().insert(identity);
+    if let Some(expiry) = expiry {
+        request.extensions_mut().insert(expiry);
+    }
     next.run(request).await
 }
 
 /// Who presented `token`: verified and resolved through [`AuthCache`](super::AuthCache), which
 /// remembers only accepted tokens and resolved callers (a deleted user is asked again each time).
-async fn identify(state: &AppState, token: &str) -> anyhow::Result<RequestIdentity> {
+async fn identify(state: &AppState, token: &str) -> anyhow::Result<(RequestIdentity, Option<TokenExpiry>)> {
     // The wall clock, as the verifier's own `exp` check uses, not the injectable `state.clock`.
     let now = chrono::Utc::now().timestamp();
     let claims = match state.auth_cache.verified(token, now, || state.auth.verify(token)).await {
         Ok(claims) => claims,
-        Err(err) => return Ok(RequestIdentity::Rejected(err)),
+        Err(err) => return Ok((RequestIdentity::Rejected(err), None)),
     };
+    let expiry = Some(TokenExpiry(claims.exp));
     if let Some(caller) = state.auth_cache.caller(&claims) {
-        return Ok(RequestIdentity::Caller(caller));
+        return Ok((RequestIdentity::Caller(caller), expiry));
     }
     let seen = state.auth_cache.generation();
     Ok(match resolve::caller(state, &claims).await? {
         Ok(caller) => {
             state.auth_cache.remember_caller(&claims, &caller, seen);
-            RequestIdentity::Caller(caller)
+            (RequestIdentity::Caller(caller), expiry)
         }
-        Err(refused) => RequestIdentity::Rejected(refused),
+        Err(refused) => (RequestIdentity::Rejected(refused), None),
     })
 }
 

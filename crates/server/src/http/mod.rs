@@ -4,6 +4,7 @@ pub mod health;
 pub mod metrics;
 pub mod rpc_guard;
 pub mod uploads;
+pub mod websocket;
 
 use std::time::Duration;
 
@@ -24,7 +25,16 @@ pub use crate::telemetry::REQUEST_ID_HEADER;
 
 /// The whole application router with its middleware.
 pub fn router(state: AppState) -> Router {
-    let rpc = rspc_axum::endpoint(api::router(), api::context::from_request)
+    let procedures = api::router();
+    let websocket = {
+        let procedures = procedures.clone();
+        move |state, identity, expiry, headers, upgrade| {
+            websocket::upgrade(procedures, state, identity, expiry, headers, upgrade)
+        }
+    };
+    let rpc = Router::new()
+        .route("/ws", get(websocket))
+        .merge(rspc_axum::endpoint(procedures, api::context::from_request))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::middleware::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rpc_guard::guard))
         // A panicking procedure answers like any other rspc error, not with a dropped connection.

@@ -7,6 +7,7 @@ use rivvi_domain::campaign::{CampaignDefinition, CampaignField, CampaignUpdate, 
 use rivvi_domain::ids::{CampaignId, OrgId};
 use rivvi_domain::validation::ValidationErrors;
 use rivvi_domain::{prompt, Role};
+use rivvi_execution::bus::BusEvent;
 use rivvi_execution::engine::AgentContent;
 use rivvi_persistence::campaigns::{self, Campaign, CampaignChange};
 use rivvi_persistence::managed_agents;
@@ -142,6 +143,7 @@ pub async fn create(
     let record =
         campaigns::update(&txn, &scope, record.id, CampaignChange::prompt_version(version.id)).await?;
     txn.commit().await?;
+    super::live::publish(state, &[BusEvent::campaign(org_id, record.id)]).await;
     Ok(record)
 }
 
@@ -188,6 +190,7 @@ pub async fn update(
         None => record,
     };
     txn.commit().await?;
+    super::live::publish(state, &[BusEvent::campaign(org_id, record.id)]).await;
     Ok(record)
 }
 

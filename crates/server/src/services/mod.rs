@@ -29,6 +29,7 @@
 //! - [`calls`]: the organization's calls, listed and opened.
 //! - [`dnc`]: the do-not-call list.
 //! - [`audit`]: reading the audit log.
+//! - [`live`]: live feeds of a run, an organization and the engine, from the event bus.
 
 pub mod audit;
 pub mod audit_trail;
@@ -39,6 +40,7 @@ pub mod dnc;
 pub mod error;
 pub mod identity;
 pub mod inbound;
+pub mod live;
 pub mod organizations;
 pub mod oversight;
 pub mod patients;

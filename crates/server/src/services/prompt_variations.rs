@@ -12,6 +12,7 @@ use rivvi_domain::campaign::{CampaignDefinition, CampaignUpdate};
 use rivvi_domain::ids::{CampaignId, OrgId, PromptVariationId};
 use rivvi_domain::prompt::{self, VariationWarning};
 use rivvi_domain::validation::multi_line;
+use rivvi_execution::bus::BusEvent;
 use rivvi_execution::llm::VariationRequest;
 use rivvi_persistence::campaigns::{self as stored_campaigns, Campaign};
 use rivvi_persistence::prompt_variations::{self, NewPromptVariation, PromptVariation};
@@ -111,6 +112,7 @@ pub async fn apply(
     )
     .await?;
     txn.commit().await?;
+    super::live::publish(state, &[BusEvent::campaign(org_id, campaign.id)]).await;
     Ok(campaign)
 }
 

@@ -307,6 +307,11 @@ async fn commit_run(
     audit_trail::record(&txn, caller, scope.org_id(), AuditAction::RunCreated, run_id, vec![]).await?;
     let record = runs::get(&txn, scope, run_id).await?;
     txn.commit().await?;
+    let events = [
+        BusEvent::run(BusEventKind::RunCreated, scope.org_id(), run_id),
+        BusEvent::upload(scope.org_id(), request.upload_id),
+    ];
+    super::live::publish(state, &events).await;
     tracing::info!(
         run_id = %run_id,
         rows = new_rows.len(),
@@ -378,10 +383,16 @@ pub async fn rows(
 }
 
 pub async fn stats(state: &AppState, caller: &OrgCaller, run_id: RunId) -> ServiceResult<RunStats> {
+    stats_in(state, &caller.scope, run_id).await
+}
+
+/// [`stats`] within `scope` (the live feeds re-read a run's tally through the event's
+/// organization, for subscribers authorised when they subscribed).
+pub(crate) async fn stats_in(state: &AppState, scope: &OrgScope, run_id: RunId) -> ServiceResult<RunStats> {
     let txn = state.db.begin().await?;
-    let run = runs::get(&txn, &caller.scope, run_id).await?;
-    let rows = run_rows::counts_by_status(&txn, &caller.scope, run_id).await?;
-    let calls = calls::counts_by_outcome(&txn, &caller.scope, run_id).await?;
+    let run = runs::get(&txn, scope, run_id).await?;
+    let rows = run_rows::counts_by_status(&txn, scope, run_id).await?;
+    let calls = calls::counts_by_outcome(&txn, scope, run_id).await?;
     txn.commit().await?;
     Ok(RunStats { run, rows, calls })
 }
@@ -396,13 +407,8 @@ pub async fn change(
     change: RunChange,
 ) -> ServiceResult<RunRecord> {
     let by = ChangedBy { actor: caller.audit_actor(), request_id: caller.request_id.clone() };
-    let run = state.engine.change_run(&caller.scope, run_id, change, &by).await?;
-    // Every instance's dispatcher hears of it (this one's was woken by the engine already).
-    let event = BusEvent { kind: BusEventKind::RunChanged, org_id: run.org_id, run_id: Some(run.id) };
-    if let Err(err) = state.bus.publish(&event).await {
-        tracing::warn!(error = %err, "could not publish a run change; other instances see it at their next tick");
-    }
-    Ok(run)
+    // The engine publishes the change to every instance once it is committed.
+    Ok(state.engine.change_run(&caller.scope, run_id, change, &by).await?)
 }
 
 /// Reads the upload and runs ingestion on the blocking pool.

@@ -42,7 +42,7 @@ const ANSWER_DEADLINE: Duration = Duration::from_secs(8);
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let signature = match verify_signature(&state, &headers, &body) {
-        Ok(signature) => signature,
+        Ok((signature, _signed_ms)) => signature,
         Err(refused) => return refused.into_response(),
     };
     let request: InboundRequest = match serde_json::from_slice(&body) {
