@@ -1334,7 +1334,8 @@ export type RunEvent =
  */
 { type: "row"; seq: number; row: RowChange } | 
 /**
- * The running tally (the numbers of `runs.getStats`), at most every 250 ms while rows change.
+ * The running tally (the numbers of `runs.getStats`), at most every 250 ms while rows change;
+ * it includes every change up to `seq` (row items may have gone out after it).
  */
 { type: "tally"; seq: number; stats: RunStats } | 
 /**

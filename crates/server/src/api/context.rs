@@ -12,8 +12,6 @@ pub struct Ctx {
     pub state: AppState,
     pub identity: RequestIdentity,
     pub request_id: Option<String>,
-    /// On the websocket, for a subscription: where its refusal goes.
-    pub subscription: Option<super::live::SubscriptionSink>,
 }
 
 impl Ctx {
@@ -46,6 +44,5 @@ pub fn from_request(
         state,
         identity: identity.map(|axum::Extension(i)| i).unwrap_or(RequestIdentity::Anonymous),
         request_id: crate::telemetry::request_id(&headers),
-        subscription: None,
     }
 }

@@ -21,14 +21,20 @@ impl<T> Input<T> {
     }
 }
 
-impl<'de, T: DeserializeOwned> Deserialize<'de> for Input<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        Ok(Input(serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+impl<T: DeserializeOwned> Input<T> {
+    /// The input `value` holds, or the reason it does not (kept for [`Input::parse`]).
+    pub fn from_value(value: serde_json::Value) -> Self {
+        Input(serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
             let path = err.path().to_string();
             let reason = err.into_inner().to_string();
             FieldIssue { field: field_of(&path, &reason), reason }
-        })))
+        }))
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Input<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Input::from_value(serde_json::Value::deserialize(deserializer)?))
     }
 }
 

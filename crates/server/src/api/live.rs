@@ -1,13 +1,18 @@
 //! Subscriptions (issue 13): `runs.events`, `organizations.events`, `admin.engine.health`, over
-//! the websocket at `/rspc/ws` (`http::websocket`), fed by `services::live`.
+//! the websocket at `/rspc/ws`, fed by `services::live`.
 //!
 //! A subscription is authorised exactly like the matching query, when it is opened: the role, the
 //! operator's `orgId`, and the run's organization (another organization's run is a not-found).
-//! rspc 0.3 streams carry events only, so a refusal reaches the client as a JSON-RPC error frame
-//! under the subscription's id ([`SubscriptionSink`], which the websocket puts in the context),
-//! and the stream ends without an event.
+//!
+//! The websocket (`http::websocket`) serves these itself through [`open`]: each item is rendered
+//! to JSON once per instance ([`Shared`](crate::services::live::Shared)) and framed per subscriber without another
+//! serialisation, and a refusal is a JSON-RPC error answering the subscribing message
+//! ([`refusal`]). The rspc procedures below carry the same types into `bindings/` and serve any
+//! other rspc transport; there (rspc 0.3 streams carry no errors) a refusal ends the stream
+//! without an event.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::campaign::CampaignStatus;
@@ -23,61 +28,87 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::error::ApiResult;
 use super::runs::{run_view, stats_view, Run, RunStats};
 use super::{ApiError, Ctx, Input};
-use crate::services::live::{self, EngineHealth, Feed, OrgFeed, RunFeed};
+use crate::services::live::{self, EngineHealth, EngineWatch, OrgFeed, OrgWatch, RunFeed, RunWatch, Watch};
 
-/// Where a subscription's refusal goes: the socket, as the error answer to the message that
-/// asked for it (its JSON-RPC `id`; `@rspc/client` rejects that request's promise with it), the
-/// subscription's own id in `data.subscriptionId`.
-#[derive(Clone)]
-pub struct SubscriptionSink {
-    /// The id of the message that opened the subscription.
-    pub reply_to: RequestId,
-    /// The subscription's id (the first element of its `input`).
-    pub subscription: RequestId,
-    pub out: mpsc::Sender<Response>,
+/// A live subscription opened by the websocket: its items as rendered JSON.
+pub enum LiveFeed {
+    Run(RunWatch),
+    Org(OrgWatch),
+    Engine(Box<EngineWatch>),
 }
 
-impl SubscriptionSink {
-    async fn refuse(&self, err: ApiError) {
-        let mut error: JsonRPCError = rspc::Error::from(err).into();
-        error.data = Some(serde_json::json!({ "subscriptionId": self.subscription }));
-        let frame =
-            Response { jsonrpc: "2.0", id: self.reply_to.clone(), result: ResponseInner::Error(error) };
-        let _ = self.out.send(frame).await;
+impl LiveFeed {
+    /// The next item's JSON (the `data` of an rspc event), waiting for it; `None` when the
+    /// feed ended.
+    pub async fn next(&mut self) -> Option<Arc<str>> {
+        match self {
+            LiveFeed::Run(watch) => rendered(watch, run_event).await,
+            LiveFeed::Org(watch) => rendered(watch, org_event).await,
+            LiveFeed::Engine(watch) => rendered(watch.as_mut(), health_report).await,
+        }
     }
 }
 
-/// The stream rspc serves for a subscription: `open` authorises and opens the service's feed,
-/// whose items `view` maps to the wire. A refusal goes to the context's sink and the stream
-/// ends; the feed stops when the subscriber goes away.
-fn subscription<S, T, Fut>(
+async fn rendered<W: Watch, T: Serialize>(watch: &mut W, view: fn(&W::Item) -> T) -> Option<Arc<str>> {
+    let item = watch.next().await?;
+    Some(item.rendered(|item| serde_json::to_string(&view(item)).unwrap_or_else(|_| "null".to_owned())))
+}
+
+/// Whether `path` is a live subscription the websocket serves itself.
+pub fn is_live(path: &str) -> bool {
+    matches!(path, "runs.events" | "organizations.events" | "admin.engine.health")
+}
+
+/// Opens the live subscription `path` names, authorised as its query is: `None` when `path` is
+/// not one (rspc serves it).
+pub async fn open(ctx: &Ctx, path: &str, input: Option<serde_json::Value>) -> Option<ApiResult<LiveFeed>> {
+    fn input_of<T: serde::de::DeserializeOwned>(input: Option<serde_json::Value>) -> Input<T> {
+        Input::from_value(input.unwrap_or(serde_json::Value::Null))
+    }
+    Some(match path {
+        "runs.events" => open_run(ctx, input_of(input)).await.map(LiveFeed::Run),
+        "organizations.events" => open_org(ctx, input_of(input)).await.map(LiveFeed::Org),
+        "admin.engine.health" => {
+            open_engine(ctx, input_of(input)).await.map(|w| LiveFeed::Engine(Box::new(w)))
+        }
+        _ => return None,
+    })
+}
+
+/// The JSON-RPC error answering the message `reply_to` that asked for `subscription`
+/// (`@rspc/client` rejects that request's promise with it); `data.subscriptionId` names it.
+pub fn refusal(reply_to: &RequestId, subscription: &RequestId, err: ApiError) -> Response {
+    let mut error: JsonRPCError = rspc::Error::from(err).into();
+    error.data = Some(serde_json::json!({ "subscriptionId": subscription }));
+    Response { jsonrpc: "2.0", id: reply_to.clone(), result: ResponseInner::Error(error) }
+}
+
+/// The stream rspc serves for a subscription: `open` authorises and opens the feed, whose items
+/// `view` maps to the wire; the feed stops when the subscriber goes away.
+fn subscription<W, T, Fut>(
     ctx: Ctx,
     open: impl FnOnce(Ctx) -> Fut + Send + 'static,
-    view: fn(S) -> T,
+    view: fn(&W::Item) -> T,
 ) -> ReceiverStream<T>
 where
-    S: Send + 'static,
+    W: Watch,
     T: Send + 'static,
-    Fut: Future<Output = ApiResult<Feed<S>>> + Send + 'static,
+    Fut: Future<Output = ApiResult<W>> + Send + 'static,
 {
     let (out, stream) = mpsc::channel(1);
     tokio::spawn(async move {
-        let sink = ctx.subscription.clone();
-        let mut feed = match open(ctx).await {
-            Ok(feed) => feed,
+        let mut watch = match open(ctx).await {
+            Ok(watch) => watch,
             Err(err) => {
-                match sink {
-                    Some(sink) => sink.refuse(err).await,
-                    None => tracing::debug!(error = %err, "subscription refused outside a websocket"),
-                }
+                tracing::debug!(error = %err, "subscription refused outside the websocket");
                 return;
             }
         };
         loop {
             let item = tokio::select! {
                 () = out.closed() => break,
-                item = feed.recv() => match item {
-                    Some(item) => view(item),
+                item = watch.next() => match item {
+                    Some(item) => view(&item.item),
                     None => break,
                 },
             };
@@ -134,7 +165,8 @@ pub enum RunEvent {
     Status { seq: u32, stats: RunStats },
     /// A row changed state.
     Row { seq: u32, row: RowChange },
-    /// The running tally (the numbers of `runs.getStats`), at most every 250 ms while rows change.
+    /// The running tally (the numbers of `runs.getStats`), at most every 250 ms while rows change;
+    /// it includes every change up to `seq` (row items may have gone out after it).
     Tally { seq: u32, stats: RunStats },
     /// Events were missed: re-read the run's rows and stats.
     Resync { missed: u32 },
@@ -144,37 +176,41 @@ fn small(n: u64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn run_event(item: RunFeed) -> RunEvent {
+fn run_event(item: &RunFeed) -> RunEvent {
     match item {
-        RunFeed::Snapshot { seq, stats } => RunEvent::Snapshot { seq: small(seq), stats: stats_view(stats) },
-        RunFeed::Status { seq, stats } => RunEvent::Status { seq: small(seq), stats: stats_view(stats) },
-        RunFeed::Tally { seq, stats } => RunEvent::Tally { seq: small(seq), stats: stats_view(stats) },
+        RunFeed::Snapshot { seq, stats } => {
+            RunEvent::Snapshot { seq: small(*seq), stats: stats_view(stats.clone()) }
+        }
+        RunFeed::Status { seq, stats } => {
+            RunEvent::Status { seq: small(*seq), stats: stats_view(stats.clone()) }
+        }
+        RunFeed::Tally { seq, stats } => {
+            RunEvent::Tally { seq: small(*seq), stats: stats_view(stats.clone()) }
+        }
         RunFeed::Row { seq, row, call_ended } => RunEvent::Row {
-            seq: small(seq),
+            seq: small(*seq),
             row: RowChange {
                 row_id: row.id,
                 status: row.status,
                 attempt: row.attempts,
                 outcome: row.outcome.map(|o| o.as_str().to_owned()),
                 next_attempt_at: row.next_attempt_at,
-                skip_reason: row.skip_reason,
-                call_ended,
+                skip_reason: row.skip_reason.clone(),
+                call_ended: *call_ended,
             },
         },
-        RunFeed::Resync { missed } => RunEvent::Resync { missed: small(missed) },
+        RunFeed::Resync { missed } => RunEvent::Resync { missed: small(*missed) },
     }
 }
 
+async fn open_run(ctx: &Ctx, input: Input<RunEventsInput>) -> ApiResult<RunWatch> {
+    let input = input.parse()?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
+    Ok(live::watch_run(&ctx.state, &caller, input.run_id).await?)
+}
+
 pub(super) fn run_events(ctx: Ctx, input: Input<RunEventsInput>) -> ReceiverStream<RunEvent> {
-    subscription(
-        ctx,
-        |ctx| async move {
-            let input = input.parse()?;
-            let caller = ctx.require_in(Role::Member, input.org_id).await?;
-            Ok(live::watch_run(&ctx.state, &caller, input.run_id).await?)
-        },
-        run_event,
-    )
+    subscription(ctx, |ctx| async move { open_run(&ctx, input).await }, run_event)
 }
 
 // ---------------------------------------------------------------- organizations.events
@@ -230,8 +266,8 @@ pub enum OrgEvent {
     Resync { missed: u32 },
 }
 
-fn org_event(item: OrgFeed) -> OrgEvent {
-    match item {
+fn org_event(item: &OrgFeed) -> OrgEvent {
+    match item.clone() {
         OrgFeed::Run { run, created, seq } => {
             let activity = match (created, run.status) {
                 (true, _) => RunActivity::Created,
@@ -256,16 +292,14 @@ fn org_event(item: OrgFeed) -> OrgEvent {
     }
 }
 
+async fn open_org(ctx: &Ctx, input: Input<OrgEventsInput>) -> ApiResult<OrgWatch> {
+    let input = input.parse()?;
+    let caller = ctx.require_in(Role::Member, input.org_id).await?;
+    Ok(live::watch_org(&ctx.state, &caller))
+}
+
 pub(super) fn org_events(ctx: Ctx, input: Input<OrgEventsInput>) -> ReceiverStream<OrgEvent> {
-    subscription(
-        ctx,
-        |ctx| async move {
-            let input = input.parse()?;
-            let caller = ctx.require_in(Role::Member, input.org_id).await?;
-            Ok(live::watch_org(&ctx.state, &caller))
-        },
-        org_event,
-    )
+    subscription(ctx, |ctx| async move { open_org(&ctx, input).await }, org_event)
 }
 
 // ---------------------------------------------------------------- admin.engine.health
@@ -321,7 +355,8 @@ pub struct EngineHealthReport {
     pub active_calls: Vec<OrgCalls>,
 }
 
-fn health_report(health: EngineHealth) -> EngineHealthReport {
+fn health_report(health: &EngineHealth) -> EngineHealthReport {
+    let health = health.clone();
     EngineHealthReport {
         at: health.at,
         instances: health
@@ -353,18 +388,16 @@ fn health_report(health: EngineHealth) -> EngineHealthReport {
     }
 }
 
+async fn open_engine(ctx: &Ctx, input: Input<EngineHealthInput>) -> ApiResult<EngineWatch> {
+    let input = input.parse()?;
+    ctx.require(Role::SuperAdmin)?;
+    let every = input.every_seconds.unwrap_or(2);
+    if !(1..=60).contains(&every) {
+        return Err(ApiError::invalid("everySeconds", "must be between 1 and 60"));
+    }
+    Ok(live::watch_engine(&ctx.state, std::time::Duration::from_secs(u64::from(every))))
+}
+
 pub(super) fn engine_health(ctx: Ctx, input: Input<EngineHealthInput>) -> ReceiverStream<EngineHealthReport> {
-    subscription(
-        ctx,
-        |ctx| async move {
-            let input = input.parse()?;
-            ctx.require(Role::SuperAdmin)?;
-            let every = input.every_seconds.unwrap_or(2);
-            if !(1..=60).contains(&every) {
-                return Err(ApiError::invalid("everySeconds", "must be between 1 and 60"));
-            }
-            Ok(live::watch_engine(&ctx.state, std::time::Duration::from_secs(u64::from(every))))
-        },
-        health_report,
-    )
+    subscription(ctx, |ctx| async move { open_engine(&ctx, input).await }, health_report)
 }

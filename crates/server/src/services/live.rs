@@ -7,8 +7,10 @@
 //! bounded broadcast. A subscriber was authorised for exactly that run or organization when it
 //! subscribed (like the matching query); the hub never reads for events nobody watches.
 //!
-//! A slow subscriber never holds anything up: the hub's broadcast does not wait for receivers,
-//! and one that falls more than [`FEED_CAPACITY`] behind is told how many it missed
+//! A subscriber pulls from a [`Watch`] ([`RunWatch`], [`OrgWatch`], [`EngineWatch`]); items are
+//! [`Shared`], so the transport renders each once for all of an instance's watchers. A slow
+//! subscriber never holds anything up: the hub's broadcast does not wait for receivers, and one
+//! that falls more than [`FEED_CAPACITY`] behind is told how many it missed
 //! ([`RunFeed::Resync`], [`OrgFeed::Resync`]) and re-reads. Each run item carries the run's
 //! event sequence number (`runs.event_seq`): the first item of a subscription is a snapshot as
 //! of a number, so a client that reconnects knows whether it missed anything.
@@ -19,10 +21,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::StreamExt;
 use rivvi_domain::campaign::CampaignStatus;
 use rivvi_domain::ids::{CampaignId, OrgId, RunId, UploadId};
 use rivvi_execution::bus::{BusEvent, BusEventKind};
@@ -31,7 +34,7 @@ use rivvi_persistence::run_rows::{self, RowState};
 use rivvi_persistence::runs::RunRecord;
 use rivvi_persistence::uploads::UploadStatus;
 use rivvi_persistence::{campaigns, engine_queries, runs, uploads, OrgScope};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::error::{ServiceError, ServiceResult};
 use super::runs::{stats_in, RunStats};
@@ -109,8 +112,8 @@ pub struct EngineHealth {
 /// One instance's watchers, by run and by organization.
 #[derive(Default)]
 pub struct LiveHub {
-    runs: Mutex<HashMap<RunId, broadcast::Sender<Arc<RunFeed>>>>,
-    orgs: Mutex<HashMap<OrgId, broadcast::Sender<Arc<OrgFeed>>>>,
+    runs: Mutex<HashMap<RunId, broadcast::Sender<Arc<Shared<RunFeed>>>>>,
+    orgs: Mutex<HashMap<OrgId, broadcast::Sender<Arc<Shared<OrgFeed>>>>>,
 }
 
 impl std::fmt::Debug for LiveHub {
@@ -143,78 +146,144 @@ fn prune<K: std::hash::Hash + Eq, T>(map: &Mutex<HashMap<K, broadcast::Sender<T>
 }
 
 impl LiveHub {
-    /// How many runs and organizations are watched on this instance.
-    pub fn watched(&self) -> (usize, usize) {
-        prune(&self.runs);
-        prune(&self.orgs);
-        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner()).len();
-        let orgs = self.orgs.lock().unwrap_or_else(|p| p.into_inner()).len();
-        (runs, orgs)
-    }
-
     /// Tells every watcher it missed `missed` events.
     fn resync_all(&self, missed: u64) {
         for sender in self.runs.lock().unwrap_or_else(|p| p.into_inner()).values() {
-            let _ = sender.send(Arc::new(RunFeed::Resync { missed }));
+            let _ = sender.send(Shared::new(RunFeed::Resync { missed }));
         }
         for sender in self.orgs.lock().unwrap_or_else(|p| p.into_inner()).values() {
-            let _ = sender.send(Arc::new(OrgFeed::Resync { missed }));
+            let _ = sender.send(Shared::new(OrgFeed::Resync { missed }));
         }
     }
 }
 
+/// Event re-reads in flight at once per instance; their items still go out in event order.
+const READS_IN_FLIGHT: usize = 16;
+
+/// Runs whose rows changed since their last tally: organization and latest number.
+type Stale = Arc<Mutex<HashMap<RunId, (OrgId, u64)>>>;
+
 /// Listens to the bus until `shutdown`, turning events into feed items for this instance's
-/// watchers.
+/// watchers. Events are re-read several at a time and delivered in order; tallies are counted on
+/// a task of their own, so a slow count never delays the events behind it.
 pub fn spawn<F>(state: AppState, shutdown: F) -> tokio::task::JoinHandle<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let mut events = state.bus.subscribe();
+    let events = state.bus.subscribe();
+    let stale: Stale = Arc::default();
+    let tallies = tokio::spawn(count_tallies(state.clone(), stale.clone()));
     tokio::spawn(async move {
         tokio::pin!(shutdown);
-        let mut tallies = tokio::time::interval(TALLY_EVERY);
-        tallies.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Runs whose rows changed since their last tally: organization and latest number.
-        let mut stale: HashMap<RunId, (OrgId, u64)> = HashMap::new();
+        let received = futures_util::stream::unfold(events, |mut events| async move {
+            match events.recv().await {
+                Err(broadcast::error::RecvError::Closed) => None,
+                received => Some((received, events)),
+            }
+        });
+        let relayed = received
+            .map(|received| {
+                let state = state.clone();
+                async move {
+                    match received {
+                        Ok(event) => Relayed::Items(relay(&state, &event).await),
+                        Err(broadcast::error::RecvError::Lagged(missed)) => Relayed::Lagged(missed),
+                        Err(broadcast::error::RecvError::Closed) => Relayed::Items(Vec::new()),
+                    }
+                }
+            })
+            .buffered(READS_IN_FLIGHT);
+        tokio::pin!(relayed);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
-                received = events.recv() => match received {
-                    Ok(event) => relay(&state, &event, &mut stale).await,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "live feeds fell behind the event bus; watchers re-read");
-                        stale.clear();
-                        state.live.resync_all(missed);
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                },
-                _ = tallies.tick() => {
-                    for (run_id, (org_id, seq)) in std::mem::take(&mut stale) {
-                        let Some(sender) = watched(&state.live.runs, &run_id) else { continue };
-                        let scope = OrgScope::for_verified_org(org_id);
-                        match stats_in(&state, &scope, run_id).await {
-                            Ok(stats) => {
-                                let _ = sender.send(Arc::new(RunFeed::Tally { seq, stats }));
-                            }
-                            Err(err) => tracing::debug!(run_id = %run_id, error = %err, "live tally skipped"),
+                relayed = relayed.next() => match relayed {
+                    Some(Relayed::Items(deliveries)) => {
+                        for delivery in deliveries {
+                            delivery.deliver(&stale);
                         }
                     }
-                    prune(&state.live.runs);
-                    prune(&state.live.orgs);
-                }
+                    Some(Relayed::Lagged(missed)) => {
+                        tracing::warn!(missed, "live feeds fell behind the event bus; watchers re-read");
+                        state.live.resync_all(missed);
+                    }
+                    None => break,
+                },
             }
         }
+        tallies.abort();
     })
 }
 
+/// What one bus event became.
+enum Relayed {
+    Items(Vec<Delivery>),
+    /// This instance's hub missed events: every watcher re-reads.
+    Lagged(u64),
+}
+
+/// An item for the watchers of a run or an organization.
+enum Delivery {
+    Run { sender: broadcast::Sender<Arc<Shared<RunFeed>>>, run_id: RunId, org_id: OrgId, item: Box<RunFeed> },
+    Org { sender: broadcast::Sender<Arc<Shared<OrgFeed>>>, item: OrgFeed },
+}
+
+impl Delivery {
+    /// Sends the item; a row change marks its run's tally stale, a status (which carries the
+    /// tally) marks it fresh.
+    fn deliver(self, stale: &Stale) {
+        match self {
+            Delivery::Run { sender, run_id, org_id, item } => {
+                let mut stale = stale.lock().unwrap_or_else(|p| p.into_inner());
+                match &*item {
+                    RunFeed::Row { seq, .. } => {
+                        stale.insert(run_id, (org_id, *seq));
+                    }
+                    RunFeed::Status { .. } => {
+                        stale.remove(&run_id);
+                    }
+                    _ => {}
+                }
+                let _ = sender.send(Shared::new(*item));
+            }
+            Delivery::Org { sender, item } => {
+                let _ = sender.send(Shared::new(item));
+            }
+        }
+    }
+}
+
+/// Every [`TALLY_EVERY`], counts the tally of each run whose rows changed and sends it to its
+/// watchers (`seq`: the latest row change it includes).
+async fn count_tallies(state: AppState, stale: Stale) {
+    let mut ticks = tokio::time::interval(TALLY_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let due = std::mem::take(&mut *stale.lock().unwrap_or_else(|p| p.into_inner()));
+        for (run_id, (org_id, seq)) in due {
+            let Some(sender) = watched(&state.live.runs, &run_id) else { continue };
+            let scope = OrgScope::for_verified_org(org_id);
+            match stats_in(&state, &scope, run_id).await {
+                Ok(stats) => {
+                    let _ = sender.send(Shared::new(RunFeed::Tally { seq, stats }));
+                }
+                Err(err) => tracing::debug!(run_id = %run_id, error = %err, "live tally skipped"),
+            }
+        }
+        prune(&state.live.runs);
+        prune(&state.live.orgs);
+    }
+}
+
 /// Re-reads what `event` names for whoever watches it here.
-async fn relay(state: &AppState, event: &BusEvent, stale: &mut HashMap<RunId, (OrgId, u64)>) {
+async fn relay(state: &AppState, event: &BusEvent) -> Vec<Delivery> {
+    let mut deliveries = Vec::new();
     let scope = OrgScope::for_verified_org(event.org_id);
     if let (Some(run_id), Some(seq)) = (event.run_id, event.seq) {
         if let Some(sender) = watched(&state.live.runs, &run_id) {
             let item = match (event.kind, event.row_id) {
                 (BusEventKind::RowChanged | BusEventKind::CallEnded, Some(row_id)) => {
-                    stale.insert(run_id, (event.org_id, seq));
                     run_rows::state(&state.db, &scope, row_id, false)
                         .await
                         .map(|row| RunFeed::Row {
@@ -224,21 +293,21 @@ async fn relay(state: &AppState, event: &BusEvent, stale: &mut HashMap<RunId, (O
                         })
                         .map_err(ServiceError::from)
                 }
-                _ => {
-                    stale.remove(&run_id);
-                    stats_in(state, &scope, run_id).await.map(|stats| RunFeed::Status { seq, stats })
-                }
+                _ => stats_in(state, &scope, run_id).await.map(|stats| RunFeed::Status { seq, stats }),
             };
             match item {
-                Ok(item) => {
-                    let _ = sender.send(Arc::new(item));
-                }
+                Ok(item) => deliveries.push(Delivery::Run {
+                    sender,
+                    run_id,
+                    org_id: event.org_id,
+                    item: Box::new(item),
+                }),
                 Err(err) => tracing::debug!(run_id = %run_id, error = %err, "live run item skipped"),
             }
         }
     }
     let Some(sender) = watched(&state.live.orgs, &event.org_id) else {
-        return;
+        return deliveries;
     };
     let item = match event.kind {
         BusEventKind::RunCreated | BusEventKind::RunChanged => match event.run_id {
@@ -271,111 +340,140 @@ async fn relay(state: &AppState, event: &BusEvent, stale: &mut HashMap<RunId, (O
         BusEventKind::RowChanged | BusEventKind::CallEnded => Ok(None),
     };
     match item {
-        Ok(Some(item)) => {
-            let _ = sender.send(Arc::new(item));
-        }
+        Ok(Some(item)) => deliveries.push(Delivery::Org { sender, item }),
         Ok(None) => {}
         Err(err) => tracing::debug!(org_id = %event.org_id, error = %err, "live organization item skipped"),
     }
+    deliveries
 }
 
-/// A subscription's items, ending when the subscriber goes away.
-pub type Feed<T> = mpsc::Receiver<T>;
+/// An item as the hub shares it among an instance's watchers, with the transport's rendering of
+/// it made once for all of them (a thousand subscribers to a run cost one serialisation per item,
+/// not a thousand).
+#[derive(Debug)]
+pub struct Shared<T> {
+    pub item: T,
+    rendered: OnceLock<Arc<str>>,
+}
 
-/// How many items wait for a subscriber's socket before its feed stops reading (and later
-/// tells it to resync).
-const SUBSCRIBER_BUFFER: usize = 32;
+impl<T> Shared<T> {
+    pub fn new(item: T) -> Arc<Self> {
+        Arc::new(Shared { item, rendered: OnceLock::new() })
+    }
 
-/// The live feed of a run of the caller's organization: a not-found for another
-/// organization's run, exactly like `runs.getStats`.
-pub async fn watch_run(state: &AppState, caller: &OrgCaller, run_id: RunId) -> ServiceResult<Feed<RunFeed>> {
+    /// The item as `render` writes it, rendered by the first watcher that asks.
+    pub fn rendered(&self, render: impl FnOnce(&T) -> String) -> Arc<str> {
+        self.rendered.get_or_init(|| render(&self.item).into()).clone()
+    }
+}
+
+/// A subscription's source of items: pull the next with [`Watch::next`]; dropping it
+/// unsubscribes.
+pub trait Watch: Send + 'static {
+    type Item: Send + Sync + 'static;
+
+    /// The next item, waiting for it; `None` when the feed ended.
+    fn next(&mut self) -> impl Future<Output = Option<Arc<Shared<Self::Item>>>> + Send;
+}
+
+/// A subscriber's view of one run: its snapshot, then the run's items after the snapshot's
+/// number; one that fell behind gets a [`RunFeed::Resync`] in place of what it missed.
+pub struct RunWatch {
+    first: Option<Arc<Shared<RunFeed>>>,
+    seq: u64,
+    items: broadcast::Receiver<Arc<Shared<RunFeed>>>,
+}
+
+impl RunWatch {
+    fn new(first: RunFeed, items: broadcast::Receiver<Arc<Shared<RunFeed>>>) -> Self {
+        RunWatch { seq: first.seq().unwrap_or(0), first: Some(Shared::new(first)), items }
+    }
+}
+
+impl Watch for RunWatch {
+    type Item = RunFeed;
+
+    async fn next(&mut self) -> Option<Arc<Shared<RunFeed>>> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        loop {
+            return match self.items.recv().await {
+                // Already in the snapshot.
+                Ok(item) if item.item.seq().is_some_and(|n| n <= self.seq) => continue,
+                Ok(item) => Some(item),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    Some(Shared::new(RunFeed::Resync { missed }))
+                }
+                Err(broadcast::error::RecvError::Closed) => None,
+            };
+        }
+    }
+}
+
+/// A subscriber's view of one organization: `Subscribed`, then its items.
+pub struct OrgWatch {
+    first: Option<Arc<Shared<OrgFeed>>>,
+    items: broadcast::Receiver<Arc<Shared<OrgFeed>>>,
+}
+
+impl Watch for OrgWatch {
+    type Item = OrgFeed;
+
+    async fn next(&mut self) -> Option<Arc<Shared<OrgFeed>>> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        match self.items.recv().await {
+            Ok(item) => Some(item),
+            Err(broadcast::error::RecvError::Lagged(missed)) => Some(Shared::new(OrgFeed::Resync { missed })),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+/// The engine health feed: a report at once, then every `every`.
+pub struct EngineWatch {
+    state: AppState,
+    reports: tokio::time::Interval,
+}
+
+impl Watch for EngineWatch {
+    type Item = EngineHealth;
+
+    async fn next(&mut self) -> Option<Arc<Shared<EngineHealth>>> {
+        loop {
+            self.reports.tick().await;
+            match engine_health(&self.state).await {
+                Ok(health) => return Some(Shared::new(health)),
+                Err(err) => tracing::warn!(error = %err, "engine health could not be read"),
+            }
+        }
+    }
+}
+
+/// Watches a run of the caller's organization: a not-found for another organization's run,
+/// exactly like `runs.getStats`.
+pub async fn watch_run(state: &AppState, caller: &OrgCaller, run_id: RunId) -> ServiceResult<RunWatch> {
     let scope = caller.scope;
     // Watch first, then read: nothing committed after the snapshot's number is missed.
     let items = sender_for(&state.live.runs, run_id).subscribe();
     let seq = runs::event_seq(&state.db, &scope, run_id).await?;
     let stats = stats_in(state, &scope, run_id).await?;
-    let (out, feed) = mpsc::channel(SUBSCRIBER_BUFFER);
-    tokio::spawn(forward_run(RunFeed::Snapshot { seq, stats }, items, out));
-    Ok(feed)
+    Ok(RunWatch::new(RunFeed::Snapshot { seq, stats }, items))
 }
 
-/// Sends `first`, then the run's items after its number; a watcher that fell behind gets a
-/// [`RunFeed::Resync`] in place of what it missed. Ends when the subscriber goes away.
-async fn forward_run(
-    first: RunFeed,
-    mut items: broadcast::Receiver<Arc<RunFeed>>,
-    out: mpsc::Sender<RunFeed>,
-) {
-    let seq = first.seq().unwrap_or(0);
-    if out.send(first).await.is_err() {
-        return;
-    }
-    loop {
-        let item = tokio::select! {
-            () = out.closed() => break,
-            received = items.recv() => match received {
-                // Already in the snapshot.
-                Ok(item) if item.seq().is_some_and(|n| n <= seq) => continue,
-                Ok(item) => RunFeed::clone(&item),
-                Err(broadcast::error::RecvError::Lagged(missed)) => RunFeed::Resync { missed },
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
-        };
-        if out.send(item).await.is_err() {
-            break;
-        }
-    }
+/// Watches the caller's organization.
+pub fn watch_org(state: &AppState, caller: &OrgCaller) -> OrgWatch {
+    let items = sender_for(&state.live.orgs, caller.scope.org_id()).subscribe();
+    OrgWatch { first: Some(Shared::new(OrgFeed::Subscribed { at: Utc::now() })), items }
 }
 
-/// The live feed of the caller's organization.
-pub fn watch_org(state: &AppState, caller: &OrgCaller) -> Feed<OrgFeed> {
-    let mut items = sender_for(&state.live.orgs, caller.scope.org_id()).subscribe();
-    let (out, feed) = mpsc::channel(SUBSCRIBER_BUFFER);
-    let at = Utc::now();
-    tokio::spawn(async move {
-        if out.send(OrgFeed::Subscribed { at }).await.is_err() {
-            return;
-        }
-        loop {
-            let item = tokio::select! {
-                () = out.closed() => break,
-                received = items.recv() => match received {
-                    Ok(item) => OrgFeed::clone(&item),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => OrgFeed::Resync { missed },
-                    Err(broadcast::error::RecvError::Closed) => break,
-                },
-            };
-            if out.send(item).await.is_err() {
-                break;
-            }
-        }
-    });
-    feed
-}
-
-/// The engine health feed: a report now, then every `every`.
-pub fn watch_engine(state: &AppState, every: Duration) -> Feed<EngineHealth> {
-    let state = state.clone();
-    let (out, feed) = mpsc::channel(1);
-    tokio::spawn(async move {
-        let mut reports = tokio::time::interval(every);
-        reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                () = out.closed() => break,
-                _ = reports.tick() => {}
-            }
-            match engine_health(&state).await {
-                Ok(health) => {
-                    if out.send(health).await.is_err() {
-                        break;
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "engine health could not be read"),
-            }
-        }
-    });
-    feed
+/// Watches the engines' health, a report every `every`.
+pub fn watch_engine(state: &AppState, every: Duration) -> EngineWatch {
+    let mut reports = tokio::time::interval(every);
+    reports.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    EngineWatch { state: state.clone(), reports }
 }
 
 /// Every instance's latest report and the shared measures, now.
@@ -419,68 +517,60 @@ mod tests {
         }
     }
 
-    fn row(seq: u64) -> Arc<RunFeed> {
-        Arc::new(RunFeed::Row { seq, row: pending_row(), call_ended: false })
+    fn row(seq: u64) -> Arc<Shared<RunFeed>> {
+        Shared::new(RunFeed::Row { seq, row: pending_row(), call_ended: false })
     }
 
-    fn seqs(items: &[RunFeed]) -> Vec<Option<u64>> {
-        items.iter().map(RunFeed::seq).collect()
-    }
-
-    async fn drain(feed: &mut Feed<RunFeed>) -> Vec<RunFeed> {
-        let mut items = Vec::new();
-        while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(200), feed.recv()).await {
-            items.push(item);
+    /// Every item the watch has now.
+    async fn drain(watch: &mut RunWatch) -> Vec<Option<u64>> {
+        let mut seqs = Vec::new();
+        while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(100), watch.next()).await {
+            seqs.push(match item.item {
+                RunFeed::Resync { missed } => Some(1000 + missed),
+                ref other => other.seq(),
+            });
         }
-        items
+        seqs
     }
 
     #[tokio::test]
     async fn items_already_in_the_snapshot_are_skipped_and_later_ones_follow_in_order() {
         let (sender, items) = broadcast::channel(8);
-        let (out, mut feed) = mpsc::channel(8);
-        for seq in [4, 5, 6, 7] {
-            sender.send(row(seq)).unwrap();
-        }
-        tokio::spawn(forward_run(RunFeed::Resync { missed: 0 }, items, out));
-        // A resync has no number: everything after 0 follows.
-        assert_eq!(seqs(&drain(&mut feed).await), vec![None, Some(4), Some(5), Some(6), Some(7)]);
-
-        let (sender, items) = broadcast::channel(8);
-        let (out, mut feed) = mpsc::channel(8);
         for seq in [4, 5, 6, 7] {
             sender.send(row(seq)).unwrap();
         }
         let snapshot = RunFeed::Row { seq: 5, row: pending_row(), call_ended: false };
-        tokio::spawn(forward_run(snapshot, items, out));
-        assert_eq!(seqs(&drain(&mut feed).await), vec![Some(5), Some(6), Some(7)]);
+        let mut watch = RunWatch::new(snapshot, items);
+
+        assert_eq!(drain(&mut watch).await, vec![Some(5), Some(6), Some(7)]);
     }
 
     #[tokio::test]
     async fn a_watcher_that_falls_behind_gets_a_resync_then_the_newest_items() {
         // Arrange: a channel holding 4 items, and 10 sent before the watcher reads any.
         let (sender, items) = broadcast::channel(4);
+        let mut watch = RunWatch::new(RunFeed::Resync { missed: 0 }, items);
         for seq in 1..=10 {
             sender.send(row(seq)).unwrap();
         }
-        let (out, mut feed) = mpsc::channel(8);
 
         // Act
-        tokio::spawn(forward_run(RunFeed::Resync { missed: 0 }, items, out));
-        let received = drain(&mut feed).await;
+        let seqs = drain(&mut watch).await;
 
-        // Assert: told it missed 6, then 7..=10; the publisher never waited.
-        assert!(matches!(received[1], RunFeed::Resync { missed: 6 }), "{:?}", received[1]);
-        assert_eq!(seqs(&received[2..]), vec![Some(7), Some(8), Some(9), Some(10)]);
+        // Assert: the first item, then told it missed 6 (1000 + 6 here), then 7..=10; the
+        // publisher never waited.
+        assert_eq!(seqs, vec![Some(1000), Some(1006), Some(7), Some(8), Some(9), Some(10)]);
     }
 
-    #[tokio::test]
-    async fn the_feed_stops_when_its_subscriber_goes_away() {
-        let (sender, items) = broadcast::channel(4);
-        let (out, feed) = mpsc::channel(1);
-        let forwarding = tokio::spawn(forward_run(RunFeed::Resync { missed: 0 }, items, out));
-        drop(feed);
-        tokio::time::timeout(Duration::from_secs(1), forwarding).await.unwrap().unwrap();
-        assert_eq!(sender.receiver_count(), 0);
+    #[test]
+    fn an_item_is_rendered_once_for_all_its_watchers() {
+        let item = row(1);
+        let mut renders = 0;
+        let first = item.rendered(|_| {
+            renders += 1;
+            "{}".to_owned()
+        });
+        let second = item.rendered(|_| unreachable!("rendered already"));
+        assert_eq!((renders, &*first, Arc::ptr_eq(&first, &second)), (1, "{}", true));
     }
 }
