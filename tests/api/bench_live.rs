@@ -1,7 +1,7 @@
 //! Load measurement of live events (issue 13; ignored, `just bench`): 1,000 websocket subscribers
 //! to one run, spread over two server instances on one PostgreSQL, while the run produces about
 //! 200 events a second; and the engine's dispatch time per call for the same run size with and
-//! without subscribers.
+//! without subscribers, and with as many subscribers that never read.
 //!
 //! Delivery latency is measured from the database commit to the client: the benchmark itself
 //! LISTENs on the bus's channel, and a notification arrives when the transaction that sent it
@@ -76,6 +76,22 @@ async fn subscriber(
     received
 }
 
+/// A subscriber that reads its snapshot and then nothing: its socket, held open.
+async fn idle_subscriber(address: std::net::SocketAddr, token: &str, run_id: &str) -> Socket {
+    let url = format!("ws://{address}/rspc/ws?token={token}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+    let request = json!({"id": 1, "method": "subscription", "params": {"path": "runs.events", "input": ["s", {"runId": run_id}]}});
+    socket.send(Message::Text(request.to_string())).await.expect("subscription sent");
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(60), socket.next()).await {
+        if matches!(&message, Message::Text(text) if text.contains("\"type\":\"snapshot\"")) {
+            break;
+        }
+    }
+    socket
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// Creates a run of `rows` rows in alpha, ready to start.
 async fn load_run(
     app: &TestApp,
@@ -143,6 +159,7 @@ async fn bench_live_1000_subscribers_two_instances() {
     seed::configure(&app, &world.super_admin, &admin, &world.alpha.id, settings).await;
     let quiet = load_run(&app, &world.super_admin, &admin, &world.alpha.id, rows, "quiet").await;
     let watched = load_run(&app, &world.super_admin, &admin, &world.alpha.id, rows, "watched").await;
+    let ignored = load_run(&app, &world.super_admin, &admin, &world.alpha.id, rows, "ignored").await;
 
     // Phase 1: the same run size without subscribers.
     let before = dispatch_seconds(&app).await;
@@ -195,6 +212,17 @@ async fn bench_live_1000_subscribers_two_instances() {
     assert_eq!(completed, subscribers, "every subscriber saw the completion");
     assert!(received.iter().all(|r| r.items.windows(2).all(|w| w[0].0 < w[1].0)), "numbers in order");
 
+    // Phase 3: the same run size with subscribers that never read after their snapshot.
+    let mut idle = Vec::with_capacity(subscribers);
+    for n in 0..subscribers {
+        let address = if n % 2 == 0 { app.address } else { second.address };
+        idle.push(idle_subscriber(address, &admin, &ignored).await);
+    }
+    let before = dispatch_seconds(&app).await;
+    let ignored_seconds = run_to_completion(&app, &admin, &ignored).await;
+    let ignored_dispatch = dispatch_seconds(&app).await - before;
+    drop(idle);
+
     // Report
     let commits = std::mem::take(&mut *commits.lock().unwrap());
     let events = commits.len();
@@ -220,6 +248,11 @@ async fn bench_live_1000_subscribers_two_instances() {
         quantile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
         per_call(watched_dispatch),
+        per_call(quiet_dispatch),
+    );
+    println!(
+        "BENCH live idle: {subscribers} subscribers that never read after their snapshot: the run took {ignored_seconds:.1} s, dispatch {:.3} ms per call (without subscribers: {quiet_seconds:.1} s, {:.3} ms)",
+        per_call(ignored_dispatch),
         per_call(quiet_dispatch),
     );
     second.stop().await;
