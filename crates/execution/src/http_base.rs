@@ -1,5 +1,16 @@
-//! The base URL of an HTTP provider (Retell, an OpenAI-compatible endpoint) as configured:
-//! trimmed, without a trailing slash, and `http(s)://` only, so a typo fails at start-up.
+//! What the HTTP provider clients (Retell, an OpenAI-compatible endpoint) share: the base URL as
+//! configured (trimmed, without a trailing slash, and `http(s)://` only, so a typo fails at
+//! start-up) and how their HTTP client is set up.
+
+use std::time::Duration;
+
+/// A client builder that gives up connecting after `request_timeout` or 5 s, whichever is
+/// shorter, and names Rivvi and its version to the provider.
+pub(crate) fn http_client(request_timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(request_timeout.min(Duration::from_secs(5)))
+        .user_agent(concat!("rivvi/", env!("CARGO_PKG_VERSION")))
+}
 
 /// `raw` ready to have paths appended, or why it cannot be used.
 pub(crate) fn http_base_url(raw: &str) -> Result<String, String> {

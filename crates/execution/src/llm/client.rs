@@ -118,10 +118,8 @@ impl LlmClient {
     pub fn new(config: LlmConfig) -> Result<Self, LlmError> {
         let base_url = crate::http_base::http_base_url(&config.base_url).map_err(LlmError::InvalidConfig)?;
         let endpoint = format!("{base_url}/chat/completions");
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
+        let http = crate::http_base::http_client(config.request_timeout)
             .timeout(config.request_timeout)
-            .user_agent(concat!("rivvi/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| LlmError::InvalidConfig(format!("http client: {e}")))?;
         Ok(LlmClient { http, endpoint, config })

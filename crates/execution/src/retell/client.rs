@@ -106,9 +106,7 @@ impl RetellClient {
     pub fn new(config: RetellConfig) -> Result<Self, ProviderError> {
         let base_url =
             crate::http_base::http_base_url(&config.base_url).map_err(ProviderError::InvalidRequest)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("rivvi/", env!("CARGO_PKG_VERSION")))
+        let http = crate::http_base::http_client(config.request_timeout)
             .build()
             .map_err(|e| ProviderError::InvalidRequest(format!("http client: {e}")))?;
         Ok(RetellClient { http, base_url, config })

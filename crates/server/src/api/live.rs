@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::ApiResult;
+use super::paging::count;
 use super::runs::{run_view, stats_view, Run, RunStats};
 use super::{ApiError, Ctx, Input};
 use crate::services::live::{self, EngineHealth, EngineWatch, OrgFeed, OrgWatch, RunFeed, RunWatch, Watch};
@@ -172,23 +173,19 @@ pub enum RunEvent {
     Resync { missed: u32 },
 }
 
-fn small(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
 fn run_event(item: &RunFeed) -> RunEvent {
     match item {
         RunFeed::Snapshot { seq, stats } => {
-            RunEvent::Snapshot { seq: small(*seq), stats: stats_view(stats.clone()) }
+            RunEvent::Snapshot { seq: count(*seq), stats: stats_view(stats.clone()) }
         }
         RunFeed::Status { seq, stats } => {
-            RunEvent::Status { seq: small(*seq), stats: stats_view(stats.clone()) }
+            RunEvent::Status { seq: count(*seq), stats: stats_view(stats.clone()) }
         }
         RunFeed::Tally { seq, stats } => {
-            RunEvent::Tally { seq: small(*seq), stats: stats_view(stats.clone()) }
+            RunEvent::Tally { seq: count(*seq), stats: stats_view(stats.clone()) }
         }
         RunFeed::Row { seq, row, call_ended } => RunEvent::Row {
-            seq: small(*seq),
+            seq: count(*seq),
             row: RowChange {
                 row_id: row.id,
                 status: row.status,
@@ -199,7 +196,7 @@ fn run_event(item: &RunFeed) -> RunEvent {
                 call_ended: *call_ended,
             },
         },
-        RunFeed::Resync { missed } => RunEvent::Resync { missed: small(*missed) },
+        RunFeed::Resync { missed } => RunEvent::Resync { missed: count(*missed) },
     }
 }
 
@@ -279,7 +276,7 @@ fn org_event(item: &OrgFeed) -> OrgEvent {
                 (_, RunStatus::Scheduled) => RunActivity::Scheduled,
                 (_, RunStatus::Ready | RunStatus::Draft) => RunActivity::Ready,
             };
-            OrgEvent::Run { activity, run: Box::new(run_view(*run)), seq: seq.map(small) }
+            OrgEvent::Run { activity, run: Box::new(run_view(*run)), seq: seq.map(count) }
         }
         OrgFeed::Upload { upload_id, status, at } => {
             OrgEvent::Upload { upload_id, status: status.as_str().to_owned(), at }
@@ -287,7 +284,7 @@ fn org_event(item: &OrgFeed) -> OrgEvent {
         OrgFeed::Campaign { campaign_id, name, status, at } => {
             OrgEvent::Campaign { campaign_id, name, status, at }
         }
-        OrgFeed::Resync { missed } => OrgEvent::Resync { missed: small(missed) },
+        OrgFeed::Resync { missed } => OrgEvent::Resync { missed: count(missed) },
         OrgFeed::Subscribed { at } => OrgEvent::Subscribed { at },
     }
 }
@@ -370,20 +367,20 @@ fn health_report(health: &EngineHealth) -> EngineHealthReport {
                     reported_at: i.reported_at,
                     last_tick_at: r.last_tick_at,
                     tick_ms: r.tick_ms,
-                    provider_requests: small(r.provider_requests),
+                    provider_requests: count(r.provider_requests),
                     provider_error_rate: (r.provider_requests > 0)
                         .then(|| r.provider_errors as f64 / r.provider_requests as f64),
-                    webhooks: small(r.webhooks),
+                    webhooks: count(r.webhooks),
                     webhook_lag_avg_ms: r.webhook_lag_avg_ms,
                     webhook_lag_max_ms: r.webhook_lag_max_ms,
                 }
             })
             .collect(),
-        due_rows: small(health.due_rows),
+        due_rows: count(health.due_rows),
         active_calls: health
             .active_calls
             .into_iter()
-            .map(|(org_id, calls)| OrgCalls { org_id, calls: small(calls) })
+            .map(|(org_id, calls)| OrgCalls { org_id, calls: count(calls) })
             .collect(),
     }
 }
