@@ -58,3 +58,8 @@ bench-rpc:
 # Only the live events benchmark (issue 13): RIVVI_BENCH_SUBSCRIBERS (1000), RIVVI_BENCH_LIVE_ROWS (3000).
 bench-live:
     RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_live --nocapture
+
+# Only the analytics benchmark (issue 14): 1,000,000 generated calls over 50 organizations and 400
+# campaigns in a fresh PostgreSQL database; each analytics procedure at concurrency 1 and 16.
+bench-analytics:
+    RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_analytics --nocapture

@@ -9,6 +9,10 @@ export type Procedures = {
         { key: "admin.organizations.list", input: OrganizationSearch, result: OrganizationPage } | 
         { key: "admin.phoneNumbers.list", input: PhoneNumberSearch, result: PhoneNumberPage } | 
         { key: "admin.runs.list", input: RunSearch, result: RunOverviewPage } | 
+        { key: "analytics.campaign", input: CampaignAnalyticsInput, result: CampaignAnalytics } | 
+        { key: "analytics.overview", input: AnalyticsOverviewInput, result: AnalyticsOverview } | 
+        { key: "analytics.run", input: RunAnalyticsInput, result: RunAnalytics } | 
+        { key: "analytics.timeOfDay", input: TimeOfDayInput, result: TimeOfDayGrid } | 
         { key: "audit.list", input: ListAudit, result: AuditPage } | 
         { key: "calls.get", input: CallById, result: CallDetail } | 
         { key: "calls.list", input: ListCalls, result: CallPage } | 
@@ -145,6 +149,37 @@ export type AnalysisFieldType =
  */
 "date"
 
+export type AnalyticsOverview = { 
+/**
+ * The zone `from`, `to` and every date are in.
+ */
+timeZone: string; from: string | null; to: string | null; calls: CallCounts; funnel: RowFunnel; 
+/**
+ * One point per local day with calls, earliest first.
+ */
+days: DayPoint[]; 
+/**
+ * Up to five campaigns with a reached row, best conversion rate first.
+ */
+topCampaigns: CampaignConversion[] }
+
+/**
+ * The organization's analytics over an optional range of local days.
+ */
+export type AnalyticsOverviewInput = { 
+/**
+ * First local day included (`YYYY-MM-DD`, the organization's zone).
+ */
+from?: string | null; 
+/**
+ * Last local day included.
+ */
+to?: string | null; 
+/**
+ * Operators only: act in this organization.
+ */
+orgId?: OrgId | null }
+
 export type ApplyPromptVariation = { 
 /**
  * The organization the variation's campaign belongs to.
@@ -169,6 +204,26 @@ inboundCampaignId?: CampaignId | null;
  */
 retellNumberId?: string | null }
 
+export type AttemptOutcomes = { 
+/**
+ * 1 = the first call of a row.
+ */
+attempt: number; calls: CallCounts; 
+/**
+ * Rows reached by this attempt or an earlier one.
+ */
+reachedSoFar: number; 
+/**
+ * `reachedSoFar / dialled rows`: what retries up to this one add.
+ */
+reachRateSoFar: number | null }
+
+export type AttemptsShare = { 
+/**
+ * Calls placed for the row (0: never called).
+ */
+attempts: number; rows: number }
+
 /**
  * One audit log entry.
  */
@@ -190,6 +245,8 @@ changedFields: string[]; requestId: string | null; createdAt: string }
 
 export type AuditPage = { entries: AuditLogEntry[]; total: number; hasMore: boolean }
 
+export type BestHour = { hour: number; attempts: number; reached: number; reachRate: number | null }
+
 export type ById = { id: OrgId }
 
 export type CallById = { id: CallId; 
@@ -197,6 +254,23 @@ export type CallById = { id: CallId;
  * Operators only: act in this organization (the access is audited there).
  */
 orgId?: OrgId | null }
+
+/**
+ * Calls by how they ended.
+ */
+export type CallCounts = { 
+/**
+ * Calls placed (one per attempt of a row).
+ */
+attempted: number; 
+/**
+ * A person answered.
+ */
+reached: number; voicemail: number; noAnswer: number; busy: number; failed: number; 
+/**
+ * `reached / attempted`; null without calls.
+ */
+reachRate: number | null }
 
 /**
  * Which of a call's times `from` and `to` apply to.
@@ -326,6 +400,24 @@ export type Campaign = { id: CampaignId; orgId: OrgId; config: CampaignDefinitio
  * Inbound campaigns: the published agent version inbound calls are answered with.
  */
 inboundAgentVersion: number | null; createdAt: string; updatedAt: string }
+
+export type CampaignAnalytics = { campaignId: CampaignId; name: string; 
+/**
+ * The analysis field conversion counts; null when the campaign has none.
+ */
+mainKpi: string | null; funnel: RowFunnel; calls: CallCounts; 
+/**
+ * The campaign's runs with calls in the range (every run without a range), oldest first.
+ */
+runs: RunComparison[]; 
+/**
+ * Every analysis field of the campaign, over the reached rows.
+ */
+fields: FieldAnswers[] }
+
+export type CampaignAnalyticsInput = { campaignId: CampaignId; from?: string | null; to?: string | null; orgId?: OrgId | null }
+
+export type CampaignConversion = { campaignId: CampaignId; name: string; funnel: RowFunnel }
 
 /**
  * A validated campaign configuration, as stored and as returned by the API.
@@ -539,6 +631,16 @@ open: string;
  */
 close: string }
 
+export type DayPoint = { 
+/**
+ * Local date in the organization's zone.
+ */
+date: string; calls: CallCounts; 
+/**
+ * Rows converted by a call that day.
+ */
+converted: number }
+
 /**
  * Whether a campaign places calls or answers them.
  */
@@ -551,6 +653,23 @@ export type Direction =
  * Patients call the organization's number.
  */
 "inbound"
+
+/**
+ * What reached rows answered to one field, by the field's type.
+ */
+export type Distribution = 
+/**
+ * `rate` = yes / answered.
+ */
+{ type: "boolean"; answered: number; yes: number; rate: number | null } | 
+/**
+ * One count per option in the field's order; `other` counts answers outside them.
+ */
+{ type: "enum"; answered: number; counts: OptionShare[]; other: number } | { type: "number"; answered: number; min: number | null; max: number | null; mean: number | null } | 
+/**
+ * Text and date fields: rows with an answer.
+ */
+{ type: "answered"; answered: number }
 
 export type DoNotCallEntry = { id: string; 
 /**
@@ -607,6 +726,8 @@ providerRequests: number; providerErrorRate: number | null;
  * them to our receipt (average, worst), in milliseconds.
  */
 webhooks: number; webhookLagAvgMs: number | null; webhookLagMaxMs: number | null }
+
+export type FieldAnswers = { key: string; label: string; fieldType: AnalysisFieldType; isMainKpi: boolean; distribution: Distribution }
 
 export type FieldProblem = { field: string; reason: string }
 
@@ -668,6 +789,16 @@ export type GetRows = { runId: RunId; status?: RowStatus | null;
  * Operators only: act in this organization (the access is audited there).
  */
 orgId?: OrgId | null; limit?: number | null; offset?: number | null }
+
+export type HourSlot = { 
+/**
+ * ISO 8601: 1 = Monday … 7 = Sunday.
+ */
+weekday: number; 
+/**
+ * 0..=23 in the organization's zone.
+ */
+hour: number; attempts: number; reached: number; reachRate: number | null }
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key in string]: JsonValue }
 
@@ -862,6 +993,11 @@ sunday?: DayHoursInput | null;
  * Dates the clinic is closed, `YYYY-MM-DD`, at most 366.
  */
 holidays?: string[] }
+
+/**
+ * How often one option of an enum field was answered.
+ */
+export type OptionShare = { option: string; count: number }
 
 /**
  * Calls in progress in one organization.
@@ -1264,6 +1400,39 @@ callEnded: boolean }
 export type RowCounts = { dataRows: number; invalidRows: number; duplicateRows: number; callableRows: number; distinctPatients: number }
 
 /**
+ * Rows from sheet to answer.
+ */
+export type RowFunnel = { rows: number; 
+/**
+ * Not skipped (invalid, duplicate, do-not-call).
+ */
+callable: number; 
+/**
+ * With at least one call.
+ */
+dialled: number; 
+/**
+ * A person answered.
+ */
+reached: number; 
+/**
+ * Reached, and the main KPI is true.
+ */
+converted: number; 
+/**
+ * The call's analysis says the patient asked not to be called.
+ */
+optedOut: number; 
+/**
+ * `reached / dialled`.
+ */
+reachRate: number | null; 
+/**
+ * `converted / reached`.
+ */
+conversionRate: number | null }
+
+/**
  * Where a row is (DESIGN.md §4).
  */
 export type RowStatus = 
@@ -1307,11 +1476,17 @@ pinned?: PinnedPrompt | null }
  */
 export type RunActivity = "created" | "scheduled" | "started" | "paused" | "completed" | "failed" | "cancelled" | "ready"
 
+export type RunAnalytics = { runId: RunId; campaignId: CampaignId; mainKpi: string | null; funnel: RowFunnel; calls: CallCounts; attemptsPerRow: AttemptsShare[]; byAttempt: AttemptOutcomes[] }
+
+export type RunAnalyticsInput = { runId: RunId; from?: string | null; to?: string | null; orgId?: OrgId | null }
+
 export type RunById = { id: RunId; 
 /**
  * Operators only: act in this organization (the access is audited there).
  */
 orgId?: OrgId | null }
+
+export type RunComparison = { runId: RunId; name: string; status: RunStatus; createdAt: string; funnel: RowFunnel; calls: CallCounts }
 
 /**
  * One item of `runs.events`. `seq` is the run's event number: the first item is a `snapshot`
@@ -1531,6 +1706,23 @@ campaignId: CampaignId;
  * characters. Never put patient data here: it goes to a language model.
  */
 request: string }
+
+export type TimeOfDayGrid = { timeZone: string; 
+/**
+ * 7 × 24 cells, Monday 00:00 first.
+ */
+cells: HourSlot[]; 
+/**
+ * Up to three hours of day with the best reach rate (each with at least 5% of the calls),
+ * best first, over every weekday.
+ */
+bestHours: BestHour[] }
+
+export type TimeOfDayInput = { 
+/**
+ * One campaign's calls; default every campaign's.
+ */
+campaignId?: CampaignId | null; from?: string | null; to?: string | null; orgId?: OrgId | null }
 
 export type UpdateCampaign = { orgId: OrgId; id: CampaignId; 
 /**

@@ -18,6 +18,8 @@
 //! - [`m20261205_000005_inbound_agent_version`]: the agent version an inbound campaign answers with.
 //! - [`m20261205_000006_live_events`]: per-run event sequence numbers and engine instances' health
 //!   reports.
+//! - [`m20261205_000007_analytics_exports`]: sealed header rows of runs for exports, call indexes
+//!   by local day for analytics.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -30,6 +32,7 @@ pub mod m20261205_000003_phone_numbers;
 pub mod m20261205_000004_campaign_requests;
 pub mod m20261205_000005_inbound_agent_version;
 pub mod m20261205_000006_live_events;
+pub mod m20261205_000007_analytics_exports;
 
 pub struct Migrator;
 
@@ -46,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000004_campaign_requests::Migration),
             Box::new(m20261205_000005_inbound_agent_version::Migration),
             Box::new(m20261205_000006_live_events::Migration),
+            Box::new(m20261205_000007_analytics_exports::Migration),
         ]
     }
 }

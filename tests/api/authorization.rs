@@ -89,6 +89,11 @@ const TABLE: &[(&str, Kind, [u16; 6])] = &[
     // Calls: members of the organization; another organization's call is not found.
     ("calls.list", Kind::Query, [401, 200, 200, 200, 200, 403]),
     ("calls.get", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    // Analytics: members; another organization's run or campaign is not found.
+    ("analytics.overview", Kind::Query, [401, 200, 200, 200, 200, 403]),
+    ("analytics.campaign", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    ("analytics.run", Kind::Query, [401, 200, 200, 404, 404, 403]),
+    ("analytics.timeOfDay", Kind::Query, [401, 200, 200, 404, 404, 403]),
     // The do-not-call list: admins of the organization (the super admin edits the operator
     // organization's own list here).
     ("dnc.list", Kind::Query, [401, 403, 200, 200, 403, 403]),
@@ -280,6 +285,10 @@ fn valid_input(key: &str, world: &World, seeded: &Seeded) -> Value {
         }),
         "calls.list" => json!({"status": "ended", "limit": 10}),
         "calls.get" => json!({"id": call_id}),
+        "analytics.overview" => json!({"from": "2026-01-01"}),
+        "analytics.campaign" => json!({"campaignId": alpha.campaign_id}),
+        "analytics.run" => json!({"runId": alpha.run_id}),
+        "analytics.timeOfDay" => json!({"campaignId": alpha.campaign_id}),
         "dnc.list" => json!({"limit": 10}),
         "dnc.add" => json!({"phone": "(312) 555-0199", "reason": "table"}),
         // By number, so each caller's removal succeeds whether or not the number is listed.

@@ -6,9 +6,11 @@
 mod support;
 
 mod agent_versions;
+mod analytics;
 mod auth;
 mod authorization;
 mod bench;
+mod bench_analytics;
 mod bench_engine;
 mod bench_live;
 mod calling;
@@ -16,6 +18,7 @@ mod calls;
 mod campaign_requests;
 mod clerk_webhook;
 mod dnc;
+mod exports;
 mod health;
 mod http_surface;
 mod inbound;

@@ -256,6 +256,24 @@ await check("runs.events over the websocket follows a run to completion", async 
   }
 });
 
+// Analytics after that run: the typed overview counts its calls in the organization's zone.
+await check("analytics.overview counts the run's calls, typed from the bindings", async () => {
+  const clinic = createRivviClient<Procedures>({ url, getToken: () => token });
+  const overview = await succeeds(clinic.query(["analytics.overview", {}]));
+  const attempted: number = overview.calls.attempted;
+  const reachRate: number | null = overview.calls.reachRate;
+  const dayTotal = overview.days.reduce((sum, day) => sum + day.calls.attempted, 0);
+  if (attempted < 4 || dayTotal !== attempted || typeof overview.timeZone !== "string") {
+    throw new Error(`overview ${JSON.stringify(overview)}`);
+  }
+  if (reachRate !== null && (reachRate < 0 || reachRate > 1)) throw new Error(`reachRate ${reachRate}`);
+  const backwards = await clinic.query(["analytics.overview", { from: "2026-02-02", to: "2026-02-01" }]).then(
+    () => null,
+    (error: unknown) => error,
+  );
+  if (!backwards) throw new Error("a range that ends before it starts must be refused");
+});
+
 console.log(`client: ${passed} passed, ${failed} failed`);
 // Exit explicitly: a websocket or timer left behind must not keep CI waiting.
 process.exit(failed === 0 ? 0 : 1);

@@ -22,6 +22,7 @@
 //!   proposed variation.
 //! - [`lifecycle`]: run, row and call state machines.
 //! - [`audit`]: audit actions and actor kinds.
+//! - [`export`]: export files: CSV injection neutralised, local times, column names.
 //! - [`string_enum`]: the macro behind every enum stored as a string.
 
 #![warn(missing_docs)]
@@ -29,8 +30,10 @@
 #[macro_use]
 pub mod string_enum;
 
+pub mod analytics;
 pub mod audit;
 pub mod campaign;
+pub mod export;
 pub mod ids;
 pub mod lifecycle;
 pub mod office_hours;

@@ -333,7 +333,7 @@ fn open_content(keys: &Keys, row: &calls::Model) -> Result<CallContent> {
 
 /// The opened names of the organization's patients among `ids`, by id (erased ones are absent). The
 /// AAD is the patients table's own (`patients/<column>/<patient id>`).
-async fn patient_names(
+pub(crate) async fn patient_names(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     keys: &Keys,
@@ -423,6 +423,17 @@ pub async fn list(
     filter: &CallFilter,
     page: Page,
 ) -> Result<(Vec<CallListEntry>, u64)> {
+    let query = filtered(scope, filter);
+    let (rows, total) = page
+        .fetch(conn, query, |q| q.order_by_desc(calls::Column::CreatedAt).order_by_desc(calls::Column::Id))
+        .await?;
+    let names = patient_names(conn, scope, keys, rows.iter().filter_map(|r| r.patient_id).collect()).await?;
+    let entries = rows.into_iter().map(|row| list_entry(keys, row, &names)).collect::<Result<Vec<_>>>()?;
+    Ok((entries, total))
+}
+
+/// The organization's calls matching `filter` (unordered), for [`list`] and exports.
+pub(crate) fn filtered(scope: &OrgScope, filter: &CallFilter) -> sea_orm::Select<calls::Entity> {
     let mut query = calls::Entity::find().in_org(scope);
     if let Some(status) = filter.status {
         query = query.filter(calls::Column::Status.eq(status.as_str()));
@@ -449,27 +460,23 @@ pub async fn list(
     if let Some(to) = filter.to {
         query = query.filter(time.lt(to));
     }
-    let (rows, total) = page
-        .fetch(conn, query, |q| q.order_by_desc(calls::Column::CreatedAt).order_by_desc(calls::Column::Id))
-        .await?;
-    let names = patient_names(conn, scope, keys, rows.iter().filter_map(|r| r.patient_id).collect()).await?;
-    let entries = rows
-        .into_iter()
-        .map(|row| {
-            let (column, sealed) = match row.direction.parse::<Direction>() {
-                Ok(Direction::Inbound) => ("from_number_sealed", &row.from_number_sealed),
-                _ => ("to_number_sealed", &row.to_number_sealed),
-            };
-            let number = keys.sealer.open_string(&aad(row.id, column), sealed)?;
-            let patient_name = row.patient_id.and_then(|p| names.get(&p).cloned());
-            Ok(CallListEntry {
-                call: row.try_into()?,
-                patient_name,
-                patient_phone_last4: last_digits(&number, 4),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((entries, total))
+    query
+}
+
+/// A listed call: its clear columns, the patient's name from `names` and the last four digits of
+/// the patient's side of the call.
+pub(crate) fn list_entry(
+    keys: &Keys,
+    row: calls::Model,
+    names: &HashMap<Uuid, PatientName>,
+) -> Result<CallListEntry> {
+    let (column, sealed) = match row.direction.parse::<Direction>() {
+        Ok(Direction::Inbound) => ("from_number_sealed", &row.from_number_sealed),
+        _ => ("to_number_sealed", &row.to_number_sealed),
+    };
+    let number = keys.sealer.open_string(&aad(row.id, column), sealed)?;
+    let patient_name = row.patient_id.and_then(|p| names.get(&p).cloned());
+    Ok(CallListEntry { call: row.try_into()?, patient_name, patient_phone_last4: last_digits(&number, 4) })
 }
 
 /// The call placed for attempt `attempt` of a row, if one was written.
@@ -779,6 +786,7 @@ mod tests {
             settings: json!({}),
             client_request_id: None,
             created_by: None,
+            headers_sealed: None,
             created_at: t0,
             updated_at: t0,
         };

@@ -23,6 +23,7 @@
 //! - [`patients`]: patients of one organization, sealed, found by HMAC lookup keys.
 //! - [`uploads`]: uploaded files of one organization, found again by their SHA-256.
 //! - [`calls`]: phone calls, one per attempt; numbers, transcript and summary sealed.
+//! - [`exports`]: a run's rows and the organization's calls for export files, in keyset pages.
 //! - [`do_not_call`]: the organization's do-not-call list, by HMAC phone key.
 //! - [`engine_queries`]: the execution engine's cross-organization reads (runs to drive, expired
 //!   leases, stale calls, a call by provider id) and the per-organization dispatch lock.
@@ -38,6 +39,7 @@
 //! - `entities` (private): one SeaORM entity module per table.
 //! - `testing` (feature `testing`): a fresh migrated database per test, SQLite or PostgreSQL.
 
+pub mod analytics;
 pub mod audit;
 mod bulk;
 pub mod calls;
@@ -49,6 +51,7 @@ pub mod engine_health;
 pub mod engine_queries;
 mod entities;
 pub mod error;
+pub mod exports;
 pub mod identity;
 pub mod inbound;
 mod json_text;

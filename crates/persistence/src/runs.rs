@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::entities::runs;
 use crate::org_owned::InOrg;
+use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
 
@@ -71,6 +72,7 @@ pub async fn create(conn: &impl ConnectionTrait, scope: &OrgScope, new: NewRun) 
         settings: new.settings,
         client_request_id: new.client_request_id,
         created_by: new.created_by.map(|u| u.as_uuid()),
+        headers_sealed: None,
         created_at: at,
         updated_at: at,
     };
@@ -135,6 +137,61 @@ pub async fn list(
         .await?;
     let records = rows.into_iter().map(RunRecord::try_from).collect::<Result<Vec<_>>>()?;
     Ok((records, total))
+}
+
+/// Keeps the sheet's header row (every header text, in column order, as read), sealed with the
+/// run's id: a header can name a person when the sheet has none.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %id), err(level = "debug"))]
+pub async fn store_headers(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    id: RunId,
+    headers: &[String],
+) -> Result<()> {
+    let json = serde_json::to_vec(headers).map_err(|_| corrupt_headers())?;
+    let sealed = keys.sealer.seal(&headers_aad(id), &json)?;
+    let updated = runs::Entity::update_many()
+        .col_expr(runs::Column::HeadersSealed, sea_orm::sea_query::Expr::value(sealed))
+        .filter(runs::Column::Id.eq(id.as_uuid()))
+        .in_org(scope)
+        .exec(conn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(PersistenceError::not_found("run", id));
+    }
+    Ok(())
+}
+
+/// The sheet's header row kept by [`store_headers`]; `None` for a run created before header rows
+/// were kept.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %id), err(level = "debug"))]
+pub async fn headers(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    id: RunId,
+) -> Result<Option<Vec<String>>> {
+    let sealed: Option<Option<Vec<u8>>> = runs::Entity::find_by_id(id.as_uuid())
+        .in_org(scope)
+        .select_only()
+        .column(runs::Column::HeadersSealed)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let Some(sealed) = sealed.ok_or_else(|| PersistenceError::not_found("run", id))? else {
+        return Ok(None);
+    };
+    let json = keys.sealer.open(&headers_aad(id), &sealed)?;
+    serde_json::from_slice(&json).map(Some).map_err(|_| corrupt_headers())
+}
+
+fn headers_aad(id: RunId) -> Aad<'static> {
+    Aad { table: "runs", column: "headers_sealed", row_id: id.as_uuid() }
+}
+
+fn corrupt_headers() -> PersistenceError {
+    PersistenceError::Corrupt { table: "runs", column: "headers_sealed" }
 }
 
 impl TryFrom<runs::Model> for RunRecord {

@@ -23,6 +23,10 @@ pub struct Model {
     pub settings: Json,
     pub client_request_id: Option<String>,
     pub created_by: Option<Uuid>,
+    /// The sheet's header row, sealed (JSON array of strings); `None` for runs created before
+    /// header rows were kept.
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub headers_sealed: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -185,6 +185,7 @@ async fn every_entity_round_trips_through_the_schema() {
             settings: json!({"calls_per_minute": 5}),
             client_request_id: Some("req-1".into()),
             created_by: Some(ids.user),
+            headers_sealed: Some(vec![0, 1, 2]),
             created_at: at,
             updated_at: at,
         };

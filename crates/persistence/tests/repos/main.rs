@@ -7,6 +7,7 @@
 mod audit;
 mod campaigns;
 mod connect;
+mod exports;
 mod identity;
 mod organizations;
 mod patients;

@@ -14,7 +14,7 @@
 //! - [`live`]: the subscriptions (`runs.events`, `organizations.events`, `admin.engine.health`)
 //!   and how a refused one reaches the socket.
 //! - one module per namespace: [`organizations`], [`admin`], [`campaigns`], [`audit`],
-//!   [`patients`], [`runs`], [`calls`], [`dnc`].
+//!   [`patients`], [`runs`], [`calls`], [`dnc`], [`analytics`].
 
 /// The mount of one procedure: `.query("list", procedure!(list))` deserializes the input into
 /// [`Input`], turns a bad field into a 400 naming it, and calls `list(&ctx, input)`.
@@ -92,6 +92,7 @@ macro_rules! page_output {
 }
 
 pub mod admin;
+pub mod analytics;
 pub mod audit;
 pub mod calls;
 pub mod campaign_requests;
@@ -130,6 +131,7 @@ fn build() -> rspc::RouterBuilder<Ctx> {
         .merge("runs.", runs::mount())
         .merge("calls.", calls::mount())
         .merge("dnc.", dnc::mount())
+        .merge("analytics.", analytics::mount())
 }
 
 /// Header of the generated bindings file.

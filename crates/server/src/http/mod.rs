@@ -1,5 +1,6 @@
 //! The HTTP surface: routes and the middleware every request passes through.
 
+pub mod exports;
 pub mod health;
 pub mod metrics;
 pub mod rpc_guard;
@@ -50,7 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/clerk", post(crate::webhooks::clerk::receive))
         .route("/webhooks/retell", post(crate::webhooks::retell::receive))
         .route("/webhooks/retell/inbound", post(crate::webhooks::retell_inbound::receive))
-        .merge(uploads::router(&state));
+        .merge(uploads::router(&state))
+        .merge(exports::router(&state));
     if state.settings.expose_test_routes {
         routes = routes.route("/__test/panic", get(test_panic));
     }
@@ -114,7 +116,8 @@ fn cors(origins: &[String]) -> CorsLayer {
             REQUEST_ID_HEADER,
             uploads::FILE_NAME_HEADER,
         ])
-        .expose_headers([REQUEST_ID_HEADER])
+        // The export routes' file name, for a browser saving what it fetched.
+        .expose_headers([REQUEST_ID_HEADER, header::CONTENT_DISPOSITION])
         .allow_credentials(true)
         .max_age(Duration::from_secs(600))
 }

@@ -27,10 +27,13 @@
 //! - [`runs`]: preview and create a run from an upload, read it, change its lifecycle.
 //! - [`patients`]: look up, add and correct patients.
 //! - [`calls`]: the organization's calls, listed and opened.
+//! - [`exports`]: a run's results and the organization's calls as CSV or xlsx files, audited.
+//! - [`export_files`]: those files written page by page (a CSV stream, an xlsx temporary file).
 //! - [`dnc`]: the do-not-call list.
 //! - [`audit`]: reading the audit log.
 //! - [`live`]: live feeds of a run, an organization and the engine, from the event bus.
 
+pub mod analytics;
 pub mod audit;
 pub mod audit_trail;
 pub mod calls;
@@ -38,6 +41,8 @@ pub mod campaign_requests;
 pub mod campaigns;
 pub mod dnc;
 pub mod error;
+pub mod export_files;
+pub mod exports;
 pub mod identity;
 pub mod inbound;
 pub mod live;

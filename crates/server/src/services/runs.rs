@@ -247,6 +247,8 @@ async fn commit_run(
     )
     .await
     .map_err(conflict_as("clientRequestId already used"))?;
+    // The header row as read, so exports name every original column as the file did.
+    runs::store_headers(&txn, scope, keys, run_id, &preview.headers).await?;
 
     // The prompt this run's calls will use, pinned now: later campaign edits do not change it.
     let base = valid.base_prompt.as_str();
