@@ -63,3 +63,8 @@ bench-live:
 # campaigns in a fresh PostgreSQL database; each analytics procedure at concurrency 1 and 16.
 bench-analytics:
     RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_analytics --nocapture
+
+# Only the exports benchmark (issue 14): runs of 10k and 100k rows to CSV and xlsx over HTTP, rows/s
+# and how far resident memory rose while each streamed.
+bench-exports:
+    GLIBC_TUNABLES=glibc.malloc.trim_threshold=0:glibc.malloc.mmap_threshold=65536 RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_exports --nocapture

@@ -131,7 +131,10 @@ async fn bench_analytics_one_million_calls() {
     let campaign: String = {
         let list = app.query(Some(&admin), "campaigns.list", json!({"limit": 100})).await;
         let campaigns = list.data()["campaigns"].as_array().unwrap().clone();
-        campaigns.iter().find(|c| c["name"] == "Bench 0").unwrap()["id"].as_str().unwrap().to_owned()
+        campaigns.iter().find(|c| c["config"]["name"] == "Bench 0").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     let run: String = {
         let found = app.query(Some(&admin), "analytics.campaign", json!({"campaignId": campaign})).await;

@@ -12,6 +12,7 @@ mod authorization;
 mod bench;
 mod bench_analytics;
 mod bench_engine;
+mod bench_exports;
 mod bench_live;
 mod calling;
 mod calls;

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::io::{Seek, SeekFrom};
 
 use bytes::Bytes;
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::{BoxStream, StreamExt};
 use rivvi_domain::export::neutralise_csv_cell;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
@@ -33,6 +33,10 @@ const XLSX_MAX_CELL_CHARS: usize = 32_767;
 /// few enough that memory stays a couple of pages.
 const XLSX_PAGES_AHEAD: usize = 2;
 
+/// CSV chunks read ahead of the client: the database and the socket both stay busy, and memory
+/// stays a couple of pages.
+const CSV_PAGES_AHEAD: usize = 2;
+
 /// UTF-8 byte order mark: without it Excel opens a CSV file as the local code page.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -42,17 +46,27 @@ pub trait Pages: Send + 'static {
     fn next_page(&mut self) -> impl Future<Output = ServiceResult<Option<Vec<Vec<String>>>>> + Send;
 }
 
-/// A CSV file as a stream of chunks. A failure part-way is logged and ends the stream with an
-/// error, so the client sees a broken download rather than a file that looks complete.
-pub fn csv_stream<P: Pages>(header: Vec<String>, pages: P) -> BoxStream<'static, std::io::Result<Bytes>> {
-    let first = stream::once(async move { csv_chunk(BOM, std::slice::from_ref(&header)) });
-    let rest = stream::try_unfold(pages, |mut pages| async move {
-        let Some(page) = pages.next_page().await.map_err(interrupted)? else {
-            return Ok(None);
-        };
-        Ok(Some((csv_chunk(&[], &page)?, pages)))
+/// A CSV file as a stream of chunks, read [`CSV_PAGES_AHEAD`] pages ahead of the client on a task
+/// of its own (the next page's query runs while this one is encoded and sent). A failure part-way
+/// is logged and ends the stream with an error, so the client sees a broken download rather than
+/// a file that looks complete; a client that goes away stops the reading at the next page.
+pub fn csv_stream<P: Pages>(header: Vec<String>, mut pages: P) -> BoxStream<'static, std::io::Result<Bytes>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(CSV_PAGES_AHEAD);
+    tokio::spawn(async move {
+        let mut chunk = csv_chunk(BOM, std::slice::from_ref(&header));
+        loop {
+            let last = chunk.is_err();
+            if sender.send(chunk).await.is_err() || last {
+                return;
+            }
+            chunk = match pages.next_page().await {
+                Ok(Some(page)) => csv_chunk(&[], &page),
+                Ok(None) => return,
+                Err(err) => Err(interrupted(err)),
+            };
+        }
     });
-    first.chain(rest).boxed()
+    tokio_stream::wrappers::ReceiverStream::new(receiver).boxed()
 }
 
 /// `rows` as CSV records after `prefix`: one chunk of the stream.

@@ -27,7 +27,7 @@ use rivvi_persistence::{engine_queries, organizations, runs, OrgScope};
 use serde_json::Value;
 
 use super::export_files::{self, Pages, PAGE_ROWS};
-use super::{audit_trail, campaigns, ServiceResult};
+use super::{audit_trail, campaigns, ServiceError, ServiceResult};
 use crate::auth::OrgCaller;
 use crate::state::AppState;
 
@@ -106,7 +106,7 @@ pub async fn run(
     let zone_name = zone.name();
     header.extend(["call started", "call ended", "updated"].map(|c| format!("Rivvi {c} ({zone_name})")));
     let pages =
-        RunPages { state: state.clone(), scope, run_id, width, fields, zone, after: None, done: false };
+        RunPages { state: state.clone(), scope, run_id, width, fields, zone, ahead: None, done: false };
     let audit = ExportAudit { entity_id: run_id.to_string(), filters: Vec::new() };
     let content = produce(state, caller, format, header, pages, rows, audit).await?;
     Ok(Export { title: run.name, format, content })
@@ -214,9 +214,20 @@ struct RunPages {
     width: usize,
     fields: Vec<AnalysisField>,
     zone: IanaZone,
-    /// The `sort_index` of the last row given.
-    after: Option<u32>,
+    /// The read of the next page, started as soon as the previous one arrived (its cursor is
+    /// that page's last row), so the database works while a page is formatted and sent.
+    ahead: Option<tokio::task::JoinHandle<ServiceResult<Vec<RunRowExport>>>>,
     done: bool,
+}
+
+impl RunPages {
+    /// Starts reading the page after `after`.
+    fn read(&self, after: Option<u32>) -> tokio::task::JoinHandle<ServiceResult<Vec<RunRowExport>>> {
+        let (state, scope, run_id) = (self.state.clone(), self.scope, self.run_id);
+        tokio::spawn(async move {
+            Ok(exports::run_rows_after(&state.db, &scope, &state.keys, run_id, after, PAGE_ROWS).await?)
+        })
+    }
 }
 
 impl Pages for RunPages {
@@ -224,13 +235,28 @@ impl Pages for RunPages {
         if self.done {
             return Ok(None);
         }
-        let (state, scope) = (&self.state, &self.scope);
-        let rows = exports::run_rows_after(&state.db, scope, &state.keys, self.run_id, self.after, PAGE_ROWS)
-            .await?;
+        let reading = match self.ahead.take() {
+            Some(reading) => reading,
+            None => self.read(None),
+        };
+        let rows = reading
+            .await
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("reading an export page failed: {e}")))??;
         self.done = (rows.len() as u64) < PAGE_ROWS;
         let Some(last) = rows.last() else { return Ok(None) };
-        self.after = Some(last.sort_index);
+        if !self.done {
+            self.ahead = Some(self.read(Some(last.sort_index)));
+        }
         Ok(Some(rows.into_iter().map(|row| self.line(row)).collect()))
+    }
+}
+
+impl Drop for RunPages {
+    /// A client that went away stops the read under way.
+    fn drop(&mut self) {
+        if let Some(reading) = self.ahead.take() {
+            reading.abort();
+        }
     }
 }
 
