@@ -68,3 +68,7 @@ bench-analytics:
 # and how far resident memory rose while each streamed.
 bench-exports:
     GLIBC_TUNABLES=glibc.malloc.trim_threshold=0:glibc.malloc.mmap_threshold=65536 RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_exports --nocapture
+
+# Only the access log's cost on runs.getRows (issue 15).
+bench-access-log:
+    RIVVI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --release -p rivvi-tests -- --ignored bench_access_log --nocapture

@@ -229,6 +229,20 @@ attempts: number; rows: number }
  */
 export type AuditEntryId = string
 
+/**
+ * Whether an audit entry records a change or a read of patient data (HIPAA's audit controls
+ * ask for both).
+ */
+export type AuditKind = 
+/**
+ * Something was created, changed or deleted.
+ */
+"change" | 
+/**
+ * Data holding PHI was read (or shown to an operator of another organization).
+ */
+"read"
+
 export type AuditLogEntry = { id: AuditEntryId; 
 /**
  * `user`, `super_admin`, `webhook` or `system`.
@@ -237,9 +251,15 @@ actorKind: string; actorUserId: UserId | null;
 /**
  * A Clerk user id, a webhook source or a system component.
  */
-actorLabel: string; action: string; entityType: string; entityId: string | null; 
+actorLabel: string; action: string; 
 /**
- * Names of the fields that changed; never their values.
+ * Whether the entry records a read of patient data or a change.
+ */
+kind: AuditKind; entityType: string; entityId: string | null; 
+/**
+ * A change: names of the fields that changed, never their values. A read: `rows=<n>`, then
+ * what was read (`patient:<id>`, `call:<id>`, or a page of run rows: `offset=<n>`,
+ * `limit=<n>`, `status=<s>`), never a value.
  */
 changedFields: string[]; requestId: string | null; createdAt: string }
 
@@ -815,6 +835,11 @@ from?: string | null;
  * Exclusive upper bound.
  */
 to?: string | null; 
+/**
+ * `read`: only reads of patient data (who saw which patient, call, run rows, preview or
+ * export); `change`: only changes. Default both.
+ */
+kind?: AuditKind | null; 
 /**
  * Operators only: act in this organization (the access is audited there).
  */

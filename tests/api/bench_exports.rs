@@ -112,8 +112,13 @@ async fn bench_exports_runs_to_csv_and_xlsx() {
     }
     let world = seed::world(&app).await;
     let member = world.alpha.member.as_str();
+    // `RIVVI_BENCH_EXPORT_ROWS=100000` measures one size only (for a profile).
+    let sizes: Vec<usize> = std::env::var("RIVVI_BENCH_EXPORT_ROWS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000]);
     let mut runs = Vec::new();
-    for rows in [10_000, 100_000] {
+    for rows in sizes {
         runs.push((rows, run_with_calls(&app, &world.super_admin, member, &world.alpha.id, rows).await));
     }
     for (rows, run_id) in runs {

@@ -5,11 +5,13 @@
 
 mod support;
 
+mod access_log;
 mod agent_versions;
 mod analytics;
 mod auth;
 mod authorization;
 mod bench;
+mod bench_access_log;
 mod bench_analytics;
 mod bench_engine;
 mod bench_exports;
@@ -26,6 +28,7 @@ mod inbound;
 mod layout;
 mod live;
 mod llm;
+mod opt_out;
 mod oversight;
 mod patients;
 mod phone_numbers;

@@ -86,6 +86,29 @@ string_enum! {
         CampaignRequestCreated = "campaign_request.created",
         /// An operator approved, rejected or fulfilled a campaign request.
         CampaignRequestUpdated = "campaign_request.updated",
+        /// A patient's record was read in full (`patients.get`).
+        PatientViewed = "patient.viewed",
+        /// A page of patients was read (`patients.list`).
+        PatientsListed = "patient.listed",
+        /// Patients were looked up by phone number (`patients.searchByPhone`).
+        PatientsSearched = "patient.searched",
+        /// A call was read in full: numbers, transcript, summary, analysis (`calls.get`).
+        CallViewed = "call.viewed",
+        /// A page of a run's rows was read (`runs.getRows`).
+        RunRowsViewed = "run.rows_viewed",
+        /// An upload's rows were read into a preview (`runs.preview`).
+        UploadPreviewed = "upload.previewed",
+    }
+}
+
+string_enum! {
+    /// Whether an audit entry records a change or a read of patient data (HIPAA's audit controls
+    /// ask for both).
+    pub enum AuditKind("audit kind") {
+        /// Something was created, changed or deleted.
+        Change = "change",
+        /// Data holding PHI was read (or shown to an operator of another organization).
+        Read = "read",
     }
 }
 
@@ -93,6 +116,21 @@ impl AuditAction {
     /// The kind of entity the action is about: the part before the dot (`campaign`).
     pub fn entity(self) -> &'static str {
         self.as_str().split_once('.').map_or(self.as_str(), |(entity, _)| entity)
+    }
+
+    /// Whether the action reads data rather than changing it.
+    pub fn kind(self) -> AuditKind {
+        use AuditAction::*;
+        match self {
+            PatientViewed | PatientsListed | PatientsSearched | CallViewed | RunRowsViewed
+            | UploadPreviewed | ExportCreated | OrganizationAccessed => AuditKind::Read,
+            _ => AuditKind::Change,
+        }
+    }
+
+    /// Every action of `kind`.
+    pub fn of_kind(kind: AuditKind) -> impl Iterator<Item = AuditAction> {
+        AuditAction::ALL.iter().copied().filter(move |a| a.kind() == kind)
     }
 }
 
@@ -120,6 +158,26 @@ mod tests {
         assert_eq!(AuditAction::CampaignUpdated.entity(), "campaign");
         assert_eq!(AuditAction::DoNotCallAdded.entity(), "do_not_call");
         assert_eq!(AuditAction::OrganizationUpdated.to_string(), "organization.updated");
+    }
+
+    #[test]
+    fn reads_of_patient_data_are_read_entries_and_the_rest_changes() {
+        let reads: Vec<&str> = AuditAction::of_kind(AuditKind::Read).map(AuditAction::as_str).collect();
+        assert_eq!(
+            reads,
+            [
+                "organization.accessed",
+                "export.created",
+                "patient.viewed",
+                "patient.listed",
+                "patient.searched",
+                "call.viewed",
+                "run.rows_viewed",
+                "upload.previewed"
+            ]
+        );
+        assert_eq!(AuditAction::RunStarted.kind(), AuditKind::Change);
+        assert_eq!(AuditAction::of_kind(AuditKind::Change).count() + reads.len(), AuditAction::ALL.len());
     }
 
     #[test]

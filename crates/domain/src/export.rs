@@ -32,7 +32,22 @@ pub fn neutralise_csv_cell(cell: &str) -> Cow<'_, str> {
 /// An instant on the organization's wall clock, as export files show it:
 /// `2026-11-25 10:00:00 -05:00`. The offset keeps the hour repeated when clocks go back apart.
 pub fn local_time(at: DateTime<Utc>, zone: IanaZone) -> String {
-    at.with_timezone(&zone.tz()).format("%Y-%m-%d %H:%M:%S %:z").to_string()
+    use chrono::{Datelike, Offset, Timelike};
+    // Written field by field: a format string would be parsed again for every cell of an export.
+    let local = at.with_timezone(&zone.tz());
+    let offset = local.offset().fix().local_minus_utc();
+    let (sign, offset) = if offset < 0 { ('-', -offset) } else { ('+', offset) };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {sign}{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        offset / 3600,
+        offset % 3600 / 60
+    )
 }
 
 /// The name of the original column at `position` (0-based): its header text, or `Column n`
@@ -74,6 +89,10 @@ mod tests {
 
         assert_eq!(local_time(winter, zone), "2026-11-25 10:00:00 -05:00");
         assert_eq!(local_time(summer, zone), "2026-07-01 11:30:05 -04:00");
+        let kolkata = IanaZone::parse("Asia/Kolkata").unwrap();
+        assert_eq!(local_time(winter, kolkata), "2026-11-25 20:30:00 +05:30");
+        let st_johns = IanaZone::parse("America/St_Johns").unwrap();
+        assert_eq!(local_time(winter, st_johns), "2026-11-25 11:30:00 -03:30");
     }
 
     #[test]

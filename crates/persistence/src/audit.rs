@@ -3,6 +3,7 @@
 //! connection (transaction) as the change it records.
 
 use chrono::{DateTime, Utc};
+use rivvi_domain::audit::{AuditAction, AuditKind};
 use rivvi_domain::ids::{AuditEntryId, OrgId, UserId};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
@@ -101,6 +102,8 @@ pub struct AuditFilter {
     pub actor_user_id: Option<UserId>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Only reads of patient data, or only changes.
+    pub kind: Option<AuditKind>,
     pub page: Page,
 }
 
@@ -130,6 +133,20 @@ pub async fn record(conn: &impl ConnectionTrait, entry: AuditRecord) -> Result<A
 }
 
 /// The organization's entries matching `filter`, newest first, with the total count.
+/// Records a read of patient data (the access log) on `conn`, which must be the transaction of
+/// the read it records. On PostgreSQL that transaction then commits without waiting for the WAL
+/// flush (`SET LOCAL synchronous_commit = off`): the flush would otherwise make every read a
+/// durable write and cost more than the read itself (docs/benchmarks.md). The entry is still
+/// written before the data is answered, and visible at once; only a crash of PostgreSQL itself in
+/// the next moments (at most three `wal_writer_delay`s, 600 ms by default) can lose it. Changes
+/// keep the full durability of [`record`].
+pub async fn record_access(conn: &impl ConnectionTrait, entry: AuditRecord) -> Result<AuditEntry> {
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        conn.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+    }
+    record(conn, entry).await
+}
+
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -151,6 +168,10 @@ pub async fn list(
     }
     if let Some(to) = filter.to {
         query = query.filter(audit_log::Column::CreatedAt.lt(to));
+    }
+    if let Some(kind) = filter.kind {
+        let actions: Vec<&str> = AuditAction::of_kind(kind).map(AuditAction::as_str).collect();
+        query = query.filter(audit_log::Column::Action.is_in(actions));
     }
     // v7 ids are time-ordered: a stable order among entries of the same microsecond.
     let (rows, total) = filter

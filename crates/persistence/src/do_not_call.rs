@@ -28,7 +28,8 @@ pub struct DoNotCallRecord {
     pub org_id: OrgId,
     /// HMAC of the E.164 number (see [`crate::sealing::IndexKeys::phone_key`]).
     pub phone_key: String,
-    /// Why (free text from staff, or `patient request` from a call); never quotes the number.
+    /// Why (free text from staff, or `opted out during call <call id>` when the engine heard a
+    /// patient ask); never quotes the number.
     pub reason: String,
     pub added_by: Option<UserId>,
     pub created_at: DateTime<Utc>,

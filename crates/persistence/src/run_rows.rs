@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{PatientId, RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallOutcome, RowEvent, RowStatus, RunStatus};
 use rivvi_domain::Patch;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::bulk;
-use crate::entities::run_rows;
-use crate::org_owned::{count_per_value, InOrg};
+use crate::entities::{patients, run_rows, runs};
+use crate::org_owned::{count_per_value, org_filter, InOrg};
 use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
@@ -554,6 +554,40 @@ pub async fn cancel_pending(
         .exec(conn)
         .await?;
     Ok(updated.rows_affected)
+}
+
+/// The pending rows of the organization's unfinished runs whose patient's number has
+/// `phone_key` (a row's patient carries the number the row is dialled on), by run and sheet
+/// order: the rows a number that just went on the do-not-call list would still be dialled for.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
+pub async fn pending_for_phone_key(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    phone_key: &str,
+) -> Result<Vec<RowState>> {
+    let patients_with_number = Query::select()
+        .column(patients::Column::Id)
+        .from(patients::Entity)
+        .and_where(org_filter::<patients::Entity>(scope))
+        .and_where(patients::Column::PhoneKey.eq(phone_key))
+        .to_owned();
+    let unfinished: Vec<&str> = RunStatus::ALL.iter().filter(|s| !s.is_final()).map(|s| s.as_str()).collect();
+    let unfinished_runs = Query::select()
+        .column(runs::Column::Id)
+        .from(runs::Entity)
+        .and_where(org_filter::<runs::Entity>(scope))
+        .and_where(runs::Column::Status.is_in(unfinished))
+        .to_owned();
+    let rows = run_rows::Entity::find()
+        .in_org(scope)
+        .filter(run_rows::Column::Status.eq(RowStatus::Pending.as_str()))
+        .filter(run_rows::Column::PatientId.in_subquery(patients_with_number))
+        .filter(run_rows::Column::RunId.in_subquery(unfinished_runs))
+        .order_by_asc(run_rows::Column::RunId)
+        .order_by_asc(run_rows::Column::SortIndex)
+        .all(conn)
+        .await?;
+    rows.into_iter().map(row_state).collect()
 }
 
 /// How many of a run's rows are still open (pending, dialing or in a call): the run is complete

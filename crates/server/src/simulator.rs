@@ -29,7 +29,8 @@ use serde::de::DeserializeOwned;
 /// state so it nests into the application router as is.
 ///
 /// With `scripting` (test settings only), `POST /script` also sets the outcomes of the next calls
-/// to a number, so a test driving the server over HTTP can make a patient not answer,
+/// to a number, so a test driving the server over HTTP can make a patient not answer (or, with
+/// `optOut`, ask not to be called again on the next call that reaches them),
 /// `POST /script-agent-failures` makes the next LLM/agent requests fail, and `GET /heard` lists
 /// what each call ran on (agent version and prompt).
 pub fn router<S>(simulator: Arc<Simulator>, scripting: bool) -> Router<S>
@@ -60,13 +61,20 @@ where
 struct Script {
     /// E.164, as the engine dials it.
     to_number: String,
+    #[serde(default)]
     outcomes: Vec<CallOutcome>,
+    /// The patient says "Please stop calling me." on the next call that reaches them.
+    #[serde(default)]
+    opt_out: bool,
 }
 
 /// 204 once the outcomes are queued; 400 for a body that is not a [`Script`].
 async fn script(State(sim): State<Arc<Simulator>>, body: Bytes) -> Response {
     match serde_json::from_slice::<Script>(&body) {
         Ok(script) => {
+            if script.opt_out {
+                sim.script_opt_out(&script.to_number);
+            }
             sim.script_outcomes(&script.to_number, script.outcomes);
             StatusCode::NO_CONTENT.into_response()
         }

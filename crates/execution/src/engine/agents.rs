@@ -33,7 +33,8 @@ pub struct AgentContent<'a> {
     pub prompt: &'a str,
     /// The static voicemail text; `None` hangs up on machines.
     pub voicemail_message: Option<&'a str>,
-    /// The post-call analysis fields.
+    /// The campaign's post-call analysis fields (the version also asks for the built-in
+    /// opt-out field).
     pub analysis_fields: &'a [AnalysisField],
 }
 
@@ -154,7 +155,7 @@ impl Engine {
             name: content.campaign_name.to_owned(),
             llm_id: llm_id.to_owned(),
             voicemail_message: content.voicemail_message.map(str::to_owned),
-            analysis_fields: content.analysis_fields.iter().map(AnalysisFieldSpec::from).collect(),
+            analysis_fields: AnalysisFieldSpec::requested(content.analysis_fields),
             webhook_url: self.settings.agent_webhook_url.clone(),
         }
     }

@@ -26,6 +26,9 @@ use super::{error_chain, Engine, EngineError};
 use crate::bus::BusEvent;
 use crate::provider::{AnalysisFieldSpec, CallMetadata, CreateCall, ProviderError};
 
+/// The skip reason of a row whose number is on the do-not-call list.
+pub(crate) const SKIPPED_DO_NOT_CALL: &str = "do_not_call";
+
 /// What one [`Engine::dispatch_tick`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DispatchOutcome {
@@ -104,6 +107,7 @@ struct RunContext<'a> {
     /// The campaign with the run's frozen variables, analysis fields and voicemail text.
     definition: CampaignDefinition,
     instructions: Option<String>,
+    /// The run's frozen fields and the built-in opt-out field.
     analysis_fields: Vec<AnalysisFieldSpec>,
     /// The published agent version the run pinned (`None` for runs from before pinning).
     agent: Option<PublishedAgent>,
@@ -233,7 +237,7 @@ impl Engine {
                 }
                 None => (current, None, None),
             };
-            let analysis_fields = definition.analysis_fields().iter().map(AnalysisFieldSpec::from).collect();
+            let analysis_fields = AnalysisFieldSpec::requested(definition.analysis_fields());
             let context = RunContext { run, definition, instructions, analysis_fields, agent };
             let lease_until = now + self.settings.lease;
             let rows = run_rows::claim_due(
@@ -307,8 +311,9 @@ impl Engine {
             return Ok(if moved { Prepared::SkippedInvalid } else { Prepared::Gone });
         };
         if do_not_call::contains(conn, scope, &self.keys, phone.as_str()).await? {
-            let moved =
-                self.release_row(conn, scope, &row, RowEvent::Skip, not_now("do_not_call"), now).await?;
+            let moved = self
+                .release_row(conn, scope, &row, RowEvent::Skip, not_now(SKIPPED_DO_NOT_CALL), now)
+                .await?;
             return Ok(if moved { Prepared::SkippedDnc } else { Prepared::Gone });
         }
         let zone = patient_zone(variable(PatientField::TimeZone), &phone, org.zone);
@@ -353,8 +358,8 @@ impl Engine {
             }),
             override_agent_version: context.agent.as_ref().map(|pinned| pinned.version),
             dynamic_variables: dynamic_variables(&row, org, caller, context, &names, &phone),
-            // The run's frozen fields, per call: a managed version carries them already, an
-            // attached agent (which Rivvi never edits) may not.
+            // The run's frozen fields and the built-in opt-out, per call: a managed version
+            // carries them already, an attached agent (which Rivvi never edits) may not.
             analysis_fields: context.analysis_fields.clone(),
             metadata: CallMetadata {
                 org_id: scope.org_id(),

@@ -99,6 +99,7 @@ impl Engine {
         if ended || applied.row_status.is_some() {
             self.publish_row(found.org_id, call.run_id.filter(|_| row.is_some()), row, ended).await;
         }
+        self.publish_rows(found.org_id, &applied.skipped).await;
         Ok(ApplyOutcome::Applied {
             call_id: call.id,
             org_id: found.org_id,

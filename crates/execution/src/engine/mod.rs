@@ -12,7 +12,9 @@
 //!   do-not-call list and the patient's own calling window, writes the call, then asks the
 //!   provider.
 //! - [`Engine::apply_call_event`]: applies a provider webhook once, in one transaction, whatever
-//!   order events arrive in.
+//!   order events arrive in. A call whose analysis says the patient asked not to be called again
+//!   puts the number on the do-not-call list and skips its pending rows in that transaction
+//!   (`opt_out`).
 //! - [`Engine::recover_tick`]: reconciles rows whose lease expired and calls that never got
 //!   their final event by asking the provider, never by redialling.
 //! - Run lifecycle: [`Engine::change_run`] (start, pause, resume, cancel, schedule), checked by
@@ -44,6 +46,7 @@ mod error;
 mod events;
 mod health;
 pub mod lifecycle;
+mod opt_out;
 mod org;
 mod recover;
 mod report;
@@ -263,6 +266,13 @@ impl Engine {
             _ if call_ended => events.push(BusEvent::call_ended(org_id)),
             _ => {}
         }
+        self.publish(&events).await;
+    }
+
+    /// Publishes that rows changed without a call (skipped after an opt-out).
+    pub(crate) async fn publish_rows(&self, org_id: OrgId, rows: &[(RunId, RunRowId)]) {
+        let events: Vec<BusEvent> =
+            rows.iter().map(|&(run_id, row_id)| BusEvent::row(org_id, run_id, row_id, false)).collect();
         self.publish(&events).await;
     }
 

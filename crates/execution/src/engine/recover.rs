@@ -189,10 +189,11 @@ impl Engine {
             };
         let txn = self.db.begin().await?;
         let call = calls::get_for_update(&txn, &scope, call.id).await?;
+        let mut skipped = Vec::new();
         match report {
             Ok(report) => {
                 let finished = report.finished().is_some();
-                self.apply_report(&txn, &scope, &call, &report, now).await?;
+                skipped = self.apply_report(&txn, &scope, &call, &report, now).await?.skipped;
                 if finished {
                     outcome.reconciled += 1;
                 } else {
@@ -223,6 +224,7 @@ impl Engine {
         }
         txn.commit().await?;
         self.publish_row(call.org_id, call.run_id, call.row_id, true).await;
+        self.publish_rows(call.org_id, &skipped).await;
         Ok(())
     }
 

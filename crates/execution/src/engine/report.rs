@@ -7,6 +7,9 @@
 //! ever moved by a conditional update).
 
 use chrono::{DateTime, Utc};
+use rivvi_domain::analytics::is_opted_out;
+use rivvi_domain::campaign::Direction;
+use rivvi_domain::ids::{RunId, RunRowId};
 use rivvi_domain::lifecycle::{CallEvent, CallOutcome, CallStatus, RowEvent, RowStatus, RunEvent, RunStatus};
 use rivvi_domain::retry::{RetryDecision, RetryableOutcome};
 use rivvi_domain::Patch;
@@ -21,11 +24,20 @@ use super::{Engine, EngineError};
 use crate::provider::ProviderCall;
 
 /// Where applying a report left the call and its row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Applied {
     pub(crate) call_status: CallStatus,
     /// The row's new status when this report moved it.
     pub(crate) row_status: Option<RowStatus>,
+    /// Rows skipped because the patient opted out on this call (see `opt_out`), to publish
+    /// once the transaction commits.
+    pub(crate) skipped: Vec<(RunId, RunRowId)>,
+}
+
+impl Applied {
+    fn of(call_status: CallStatus, row_status: Option<RowStatus>) -> Self {
+        Applied { call_status, row_status, skipped: Vec::new() }
+    }
 }
 
 /// How an attempt ended, for deciding its row.
@@ -53,6 +65,9 @@ impl Engine {
     ///   domain's call machine) and decides the row.
     /// - A live report starts the call if it was only registered, and moves a row still
     ///   `dialing` to `in_call`.
+    /// - A final report or analysis of an outbound call saying the patient opted out honours it
+    ///   (`opt_out`): the attempt is final whatever the retry policy says, the number goes on the
+    ///   do-not-call list and its pending rows are skipped.
     pub(crate) async fn apply_report(
         &self,
         conn: &impl ConnectionTrait,
@@ -64,6 +79,7 @@ impl Engine {
         let mut change = change_from(report);
         let finished = report.finished();
         let custom = custom_analysis(report);
+        let opted_out = call.direction == Direction::Outbound && is_opted_out(custom.as_ref());
 
         if call.status.is_final() {
             if report.call_analysis.is_some() {
@@ -74,7 +90,11 @@ impl Engine {
             if let (Some(row_id), true) = (call.row_id, outcome.is_some() || custom.is_some()) {
                 run_rows::record_result(conn, scope, row_id, call.attempt, outcome, custom, now).await?;
             }
-            return Ok(Applied { call_status: call.status, row_status: None });
+            let mut applied = Applied::of(call.status, None);
+            if opted_out {
+                applied.skipped = self.honour_opt_out(conn, scope, call, now).await?;
+            }
+            return Ok(applied);
         }
 
         match finished {
@@ -94,17 +114,22 @@ impl Engine {
                     calls::update(conn, scope, &self.keys, call.id, call.status, Some(event), change, now)
                         .await?
                 else {
-                    return Ok(Applied { call_status: call.status, row_status: None });
+                    return Ok(Applied::of(call.status, None));
                 };
                 let settlement = Settlement {
                     outcome: finished.outcome,
-                    retryable: RetryableOutcome::from_call(status, finished.outcome),
+                    // A patient who asked not to be called again is not: the attempt is final.
+                    retryable: RetryableOutcome::from_call(status, finished.outcome).filter(|_| !opted_out),
                     placed: true,
                     analysis: custom,
                     last_error: None,
                 };
                 let row_status = self.settle_row(conn, scope, call, settlement, now).await?;
-                Ok(Applied { call_status: status, row_status })
+                let mut applied = Applied::of(status, row_status);
+                if opted_out {
+                    applied.skipped = self.honour_opt_out(conn, scope, call, now).await?;
+                }
+                Ok(applied)
             }
             None => {
                 let event = (report.call_status == CallStatus::Ongoing
@@ -114,7 +139,7 @@ impl Engine {
                     .await?
                     .unwrap_or(call.status);
                 let row_status = self.mark_placed(conn, scope, call, now).await?;
-                Ok(Applied { call_status: status, row_status })
+                Ok(Applied::of(status, row_status))
             }
         }
     }

@@ -4,13 +4,21 @@
 //! Retell knows `string`, `enum`, `boolean` and `number`. A date travels as a `string` whose
 //! `examples` are ISO dates and whose description asks for one; [`AnalysisFieldSpec::from_retell`]
 //! reads that shape back as a date (the simulator uses it to answer with dates).
+//!
+//! Every call and managed agent version also asks for the built-in [`OPTED_OUT_FIELD`]
+//! ([`AnalysisFieldSpec::requested`]): the engine honours a patient's request not to be called
+//! again (TCPA) whatever the campaign declares.
 
+use rivvi_domain::analytics::OPTED_OUT_FIELD;
 use rivvi_domain::campaign::{AnalysisField, AnalysisFieldType};
 use serde_json::{json, Value};
 
 /// The example sent with date fields; any `YYYY-MM-DD` example marks a string field as a date.
 const DATE_EXAMPLE: &str = "2026-01-31";
 const DATE_INSTRUCTION: &str = "Answer with an ISO date (YYYY-MM-DD).";
+/// What the built-in opt-out field asks the provider's analysis.
+const OPTED_OUT_DESCRIPTION: &str = "True if the patient asked not to be called again (such as \
+\"stop calling me\" or \"take me off your list\"); false otherwise.";
 
 /// What type of value to extract.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +64,28 @@ impl From<&AnalysisField> for AnalysisFieldSpec {
 }
 
 impl AnalysisFieldSpec {
+    /// The built-in boolean [`OPTED_OUT_FIELD`]: whether the patient asked not to be called
+    /// again. A call whose analysis says so puts its number on the organization's do-not-call
+    /// list.
+    pub fn opted_out() -> Self {
+        AnalysisFieldSpec {
+            key: OPTED_OUT_FIELD.to_owned(),
+            kind: AnalysisKind::Boolean,
+            description: OPTED_OUT_DESCRIPTION.to_owned(),
+        }
+    }
+
+    /// The fields a call or agent version asks for: the campaign's `fields`, then the built-in
+    /// [`AnalysisFieldSpec::opted_out`] unless the campaign declares a field with that key (its
+    /// own description then applies; any yes-like answer still counts).
+    pub fn requested(fields: &[AnalysisField]) -> Vec<Self> {
+        let mut specs: Vec<Self> = fields.iter().map(AnalysisFieldSpec::from).collect();
+        if !specs.iter().any(|f| f.key == OPTED_OUT_FIELD) {
+            specs.push(AnalysisFieldSpec::opted_out());
+        }
+        specs
+    }
+
     /// The Retell `post_call_analysis_data` item.
     pub fn to_retell(&self) -> Value {
         match &self.kind {
@@ -134,6 +164,31 @@ mod tests {
             assert_eq!(back.kind, kind);
             assert_eq!(back.key, "k");
         }
+    }
+
+    #[test]
+    fn every_request_asks_for_the_opt_out_once() {
+        let field = |key: &str| {
+            serde_json::from_value::<rivvi_domain::campaign::AnalysisFieldInput>(
+                json!({"key": key, "label": "L", "fieldType": "boolean"}),
+            )
+            .unwrap()
+            .validate()
+            .unwrap()
+        };
+
+        let declared_elsewhere = AnalysisFieldSpec::requested(&[field("confirmed")]);
+        let declared_here = AnalysisFieldSpec::requested(&[field(OPTED_OUT_FIELD), field("confirmed")]);
+        let nothing_declared = AnalysisFieldSpec::requested(&[]);
+
+        let keys = |specs: &[AnalysisFieldSpec]| specs.iter().map(|s| s.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&declared_elsewhere), ["confirmed", OPTED_OUT_FIELD]);
+        assert_eq!(keys(&declared_here), [OPTED_OUT_FIELD, "confirmed"]);
+        assert_eq!(declared_here[0].description, "L", "the campaign's own field is kept");
+        assert_eq!(nothing_declared, [AnalysisFieldSpec::opted_out()]);
+        let item = AnalysisFieldSpec::opted_out().to_retell();
+        assert_eq!(item["type"], "boolean");
+        assert_eq!(AnalysisFieldSpec::from_retell(&item), Some(AnalysisFieldSpec::opted_out()));
     }
 
     #[test]

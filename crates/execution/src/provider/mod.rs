@@ -97,7 +97,8 @@ pub struct CreateCall {
     pub override_agent_version: Option<u32>,
     /// Prompt variables (Retell `retell_llm_dynamic_variables`); PHI.
     pub dynamic_variables: BTreeMap<String, String>,
-    /// The campaign's analysis fields. Retell gets them as a per-call
+    /// The analysis fields to extract (the campaign's and the built-in opt-out, see
+    /// [`AnalysisFieldSpec::requested`]). Retell gets them as a per-call
     /// `agent_override.agent.post_call_analysis_data`, so a shared agent is never modified; empty
     /// sends no override and the agent's own configuration applies.
     pub analysis_fields: Vec<AnalysisFieldSpec>,

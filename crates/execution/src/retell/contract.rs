@@ -40,6 +40,7 @@ pub fn typescript() -> Result<String, SimError> {
     let created_llm = sim.create_retell_llm(llm_request.clone())?;
     out.body("retellLlm", "Retell.LlmResponse", &created_llm);
 
+    // A campaign's fields of every kind, then the built-in opt-out every call asks for.
     let fields = vec![
         AnalysisFieldSpec {
             key: "confirmed".into(),
@@ -58,6 +59,7 @@ pub fn typescript() -> Result<String, SimError> {
         },
         AnalysisFieldSpec { key: "count".into(), description: "How many".into(), kind: AnalysisKind::Number },
         AnalysisFieldSpec { key: "notes".into(), description: "Notes".into(), kind: AnalysisKind::Text },
+        AnalysisFieldSpec::opted_out(),
     ];
     let agent_config = AgentConfig {
         name: "Reminders".into(),

@@ -37,12 +37,13 @@
 //! (what [`RetellClient`](crate::retell::RetellClient) sends from
 //! [`CreateCall::analysis_fields`](crate::provider::CreateCall)); failing that, from the agent
 //! version it runs on; failing that, from [`Simulator::register_agent`] for its agent id;
-//! failing that, none.
+//! failing that, none. The built-in `opted_out` field is never drawn: it is `false` unless
+//! [`Simulator::script_opt_out`] made the patient at that number ask not to be called again.
 
 mod agents;
 mod plan;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -278,6 +279,8 @@ struct State {
     /// Calls per destination so far: the second half of each call's generator key.
     per_number: HashMap<String, u64>,
     scripts: HashMap<String, VecDeque<CallOutcome>>,
+    /// Numbers whose patient asks not to be called again on their next reached call.
+    opt_outs: HashSet<String>,
     agents: HashMap<String, Vec<AnalysisFieldSpec>>,
     /// LLMs and agents created through the API, with their versions.
     retell_agents: agents::Agents,
@@ -332,6 +335,7 @@ impl Simulator {
             create_requests: 0,
             per_number: HashMap::new(),
             scripts: HashMap::new(),
+            opt_outs: HashSet::new(),
             agents: HashMap::new(),
             retell_agents: agents::Agents::default(),
             heard: Vec::new(),
@@ -405,6 +409,13 @@ impl Simulator {
         self.state().scripts.entry(to_number.to_owned()).or_default().extend(outcomes);
     }
 
+    /// The patient at `to_number` asks not to be called again on the next call to it that
+    /// reaches them: its transcript says "Please stop calling me." and its `opted_out` analysis
+    /// field is true.
+    pub fn script_opt_out(&self, to_number: &str) {
+        self.state().opt_outs.insert(to_number.to_owned());
+    }
+
     /// Analysis fields for calls to `agent_id` that carry none in their request.
     pub fn register_agent(&self, agent_id: &str, fields: Vec<AnalysisFieldSpec>) {
         self.state().agents.insert(agent_id.to_owned(), fields);
@@ -475,6 +486,7 @@ impl Simulator {
             .or_else(|| heard.as_ref().and_then(|h| state.retell_agents.fields(h)))
             .or_else(|| state.agents.get(&agent_id).cloned())
             .unwrap_or_default();
+        let opts_out = outcome == CallOutcome::Reached && state.opt_outs.remove(&to);
         let call_id = format!("call_{}", uuid::Uuid::new_v4().simple());
         let base = plan::registered(
             call_id.clone(),
@@ -495,6 +507,7 @@ impl Simulator {
                 prompt: h.prompt.as_str(),
                 voicemail_message: h.voicemail_message.as_deref(),
             }),
+            opts_out,
         };
         let call = plan::plan(input, &mut rng);
         if let Some(heard) = heard {

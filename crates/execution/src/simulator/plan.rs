@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rivvi_domain::analytics::OPTED_OUT_FIELD;
 use rivvi_domain::campaign::Direction;
 use rivvi_domain::lifecycle::{CallOutcome, CallStatus};
 use serde_json::{Map, Value};
@@ -99,6 +100,9 @@ pub(super) struct PlanInput<'a> {
     pub(super) reorder_allowed: bool,
     /// The agent version's prompt and voicemail text, when the call runs on one.
     pub(super) script: Option<AgentScript<'a>>,
+    /// The patient asks not to be called again (reached calls only): the transcript says so and
+    /// the opt-out field is true.
+    pub(super) opts_out: bool,
 }
 
 /// What the agent version of a call says.
@@ -128,7 +132,9 @@ impl AgentScript<'_> {
 /// Draws the call's timeline and content. Simulated durations are in real-call seconds and are
 /// divided by the time scale on the clock.
 pub(super) fn plan(input: PlanInput<'_>, rng: &mut Rng) -> SimCall {
-    let PlanInput { base, outcome, created_ms, time_scale, fields, reorder_allowed, script } = input;
+    let PlanInput { base, outcome, created_ms, time_scale, fields, reorder_allowed, script, opts_out } =
+        input;
+    let opts_out = opts_out && outcome == CallOutcome::Reached;
     let opening = script
         .and_then(|s| s.opening_line(base.retell_llm_dynamic_variables.as_ref()))
         .map(|line| format!("Agent: {line}\n"))
@@ -158,6 +164,12 @@ pub(super) fn plan(input: PlanInput<'_>, rng: &mut Rng) -> SimCall {
         CallOutcome::Failed => DisconnectionReason::DialFailed,
     };
     let transcript = match outcome {
+        CallOutcome::Reached if opts_out => Some(format!(
+            "{opening}Agent: Hi, is this {first_name}?\nUser: Yes, speaking.\n\
+             Agent: I'm calling from your care team about your upcoming visit.\n\
+             User: Please stop calling me.\n\
+             Agent: Understood, we won't call you again. Goodbye.\n"
+        )),
         CallOutcome::Reached => Some(format!(
             "{opening}Agent: Hi, is this {first_name}?\nUser: Yes, speaking.\n\
              Agent: I'm calling from your care team about your upcoming visit. Can you make it?\n\
@@ -172,7 +184,7 @@ pub(super) fn plan(input: PlanInput<'_>, rng: &mut Rng) -> SimCall {
         }),
         _ => None,
     };
-    let analysis = analysis(outcome, fields, &first_name, created_ms, rng);
+    let analysis = analysis(outcome, fields, &first_name, created_ms, opts_out, rng);
     let reorder = reorder_allowed && connected && rng.chance(34);
     let recording_url =
         connected.then(|| format!("https://simulator.invalid/recordings/{}.wav", base.call_id));
@@ -211,13 +223,21 @@ fn analysis(
     fields: &[AnalysisFieldSpec],
     first_name: &str,
     created_ms: i64,
+    opts_out: bool,
     rng: &mut Rng,
 ) -> CallAnalysis {
     let mut custom = Map::new();
     match outcome {
         CallOutcome::Reached => {
             for field in fields {
-                custom.insert(field.key.clone(), value_for(&field.kind, created_ms, rng));
+                // Never drawn: a random opt-out would put random patients on the do-not-call
+                // list in every demo run. Only a scripted patient opts out.
+                let value = if field.key == OPTED_OUT_FIELD {
+                    Value::Bool(opts_out)
+                } else {
+                    value_for(&field.kind, created_ms, rng)
+                };
+                custom.insert(field.key.clone(), value);
             }
             let sentiment =
                 rng.pick(&["Positive", "Positive", "Neutral", "Negative"]).copied().unwrap_or("Neutral");

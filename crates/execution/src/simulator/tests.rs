@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
+use rivvi_domain::analytics::OPTED_OUT_FIELD;
 use rivvi_domain::ids::{CallId, CampaignId, OrgId, RunId, RunRowId};
 use rivvi_domain::lifecycle::CallStatus;
 use serde_json::Value;
@@ -238,6 +239,58 @@ fn voicemail_is_flagged_and_answers_yes_no_fields_with_no() {
     assert_eq!(analysis.in_voicemail, Some(true));
     assert_eq!(analysis.custom_analysis_data.get("appointment_confirmed"), Some(&Value::Bool(false)));
     assert_eq!(analyzed.finished().unwrap().outcome, CallOutcome::Voicemail);
+}
+
+/// A request for [`fields`] and the built-in opt-out field.
+fn with_opt_out_field(to: &str) -> CreatePhoneCallRequest {
+    let mut r = with_fields(to);
+    if let Some(items) = r.agent_override.as_mut().and_then(|o| o.agent.as_mut()) {
+        items
+            .post_call_analysis_data
+            .get_or_insert_with(Vec::new)
+            .push(AnalysisFieldSpec::opted_out().to_retell());
+    }
+    r
+}
+
+#[test]
+fn only_a_scripted_patient_opts_out_and_only_on_a_call_that_reaches_them() {
+    // Arrange: 30 reached patients, one of them scripted to opt out, whose first call reaches
+    // voicemail and second reaches them; a third call to them is a plain one.
+    let (sim, clock) = simulator(11, 100.0);
+    let opting_out = number(0);
+    sim.script_opt_out(&opting_out);
+    sim.script_outcomes(&opting_out, [CallOutcome::Voicemail, CallOutcome::Reached, CallOutcome::Reached]);
+    for i in 1..30 {
+        sim.script_outcomes(&number(i), [CallOutcome::Reached]);
+    }
+
+    // Act
+    let calls: Vec<String> = (0..3)
+        .map(|_| opting_out.clone())
+        .chain((1..30).map(number))
+        .map(|to| sim.create_phone_call(with_opt_out_field(&to)).unwrap().call_id)
+        .collect();
+    let analyzed: BTreeMap<String, ProviderCall> = drain(&sim, &clock)
+        .into_iter()
+        .filter(|(_, e)| e.event == CallEventKind::CallAnalyzed)
+        .map(|(_, e)| (e.call.call_id.clone(), e.call))
+        .collect();
+
+    // Assert
+    let opted_out = |id: &String| {
+        analyzed[id].call_analysis.as_ref().unwrap().custom_analysis_data[OPTED_OUT_FIELD].clone()
+    };
+    let said_stop =
+        |id: &String| analyzed[id].transcript.as_deref().unwrap().contains("Please stop calling me.");
+    assert_eq!(opted_out(&calls[0]), Value::Bool(false), "voicemail cannot opt out");
+    assert_eq!(opted_out(&calls[1]), Value::Bool(true));
+    assert!(said_stop(&calls[1]));
+    assert_eq!(opted_out(&calls[2]), Value::Bool(false), "the script is used once");
+    for call in &calls[2..] {
+        assert_eq!(opted_out(call), Value::Bool(false), "never drawn at random");
+        assert!(!said_stop(call));
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod events;
 mod inbound;
 mod lifecycle;
 mod office_hours;
+mod opt_out;
 mod recovery;
 mod retries;
 mod run_to_completion;

@@ -88,7 +88,8 @@ async fn a_run_goes_from_ready_to_completed_with_every_row_final_and_no_attempt_
         assert_eq!(first.metadata.run_id, run);
         assert_eq!(first.metadata.row_id, rows[0].0.id);
         assert_eq!(first.metadata.attempt, 1);
-        assert_eq!(first.analysis_fields.len(), 1);
+        let asked: Vec<&str> = first.analysis_fields.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(asked, ["appt_confirmed", "opted_out"], "the campaign's field and the built-in opt-out");
 
         // The call row: numbers sealed, stamped on the organization's clock (11:00 in New York).
         let call = &world.calls_of(rows[0].0.id).await[0];

@@ -1,6 +1,7 @@
 //! `audit.list`: an organization's audit log, for its admins (`services::audit`).
 
 use chrono::{DateTime, Utc};
+use rivvi_domain::audit::{AuditAction, AuditKind};
 use rivvi_domain::ids::OrgId;
 use rivvi_domain::ids::{AuditEntryId, UserId};
 use rivvi_domain::Role;
@@ -39,6 +40,11 @@ paged_input! {
         #[serde(default)]
         #[specta(optional)]
         pub to: Option<DateTime<Utc>>,
+        /// `read`: only reads of patient data (who saw which patient, call, run rows, preview or
+        /// export); `change`: only changes. Default both.
+        #[serde(default)]
+        #[specta(optional)]
+        pub kind: Option<AuditKind>,
         /// Operators only: act in this organization (the access is audited there).
         #[serde(default)]
         #[specta(optional)]
@@ -56,9 +62,13 @@ pub struct AuditLogEntry {
     /// A Clerk user id, a webhook source or a system component.
     pub actor_label: String,
     pub action: String,
+    /// Whether the entry records a read of patient data or a change.
+    pub kind: AuditKind,
     pub entity_type: String,
     pub entity_id: Option<String>,
-    /// Names of the fields that changed; never their values.
+    /// A change: names of the fields that changed, never their values. A read: `rows=<n>`, then
+    /// what was read (`patient:<id>`, `call:<id>`, or a page of run rows: `offset=<n>`,
+    /// `limit=<n>`, `status=<s>`), never a value.
     pub changed_fields: Vec<String>,
     pub request_id: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -78,6 +88,7 @@ async fn list(ctx: &Ctx, input: ListAudit) -> ApiResult<AuditPage> {
         actor_user_id: input.actor_user_id,
         from: input.from,
         to: input.to,
+        kind: input.kind,
         page,
     };
     let (entries, total) = audit::list(&ctx.state, &caller, &filter).await?;
@@ -96,6 +107,7 @@ fn view(entry: AuditEntry) -> AuditLogEntry {
         actor_kind: actor_kind.to_owned(),
         actor_user_id,
         actor_label,
+        kind: entry.action.parse::<AuditAction>().map_or(AuditKind::Change, AuditAction::kind),
         action: entry.action,
         entity_type: entry.entity_type,
         entity_id: entry.entity_id,

@@ -5,7 +5,7 @@
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::ids::OrgId;
 use rivvi_persistence::audit::{self, AuditActor, AuditRecord};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 use super::ServiceResult;
 use crate::auth::OrgCaller;
@@ -63,6 +63,39 @@ async fn write(
             entity_id: Some(entry.entity_id),
             changed_fields: entry.changed_fields,
             request_id,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records that the caller read patient data: `action` (a read, see `AuditAction::kind`) on
+/// `entity_id` when one entity was read, how many `rows` came back and which (`ids`, such as
+/// `patient:<uuid>`, when they are stored entities); never a value. HIPAA's audit controls
+/// (45 CFR 164.312(b)) ask who saw which record, not only who changed it. Written in the
+/// organization whose data it is, on `txn`, the read's own transaction (see
+/// `audit::record_access` for its durability).
+pub async fn record_read(
+    txn: &DatabaseTransaction,
+    caller: &OrgCaller,
+    action: AuditAction,
+    entity_id: Option<String>,
+    rows: usize,
+    ids: impl IntoIterator<Item = String>,
+) -> ServiceResult<()> {
+    debug_assert_eq!(action.kind(), rivvi_domain::audit::AuditKind::Read, "{action} is not a read");
+    let mut fields = vec![format!("rows={rows}")];
+    fields.extend(ids);
+    audit::record_access(
+        txn,
+        AuditRecord {
+            org: Some(caller.scope.org_id()),
+            actor: caller.audit_actor(),
+            action: action.as_str().to_owned(),
+            entity_type: action.entity().to_owned(),
+            entity_id,
+            changed_fields: fields,
+            request_id: caller.request_id.clone(),
         },
     )
     .await?;

@@ -36,11 +36,21 @@ pub async fn list(
     caller: &OrgCaller,
     page: Page,
 ) -> ServiceResult<(Vec<PatientRecord>, u64)> {
-    Ok(patients::list(&state.db, &caller.scope, &state.keys, page).await?)
+    let txn = state.db.begin().await?;
+    let (found, total) = patients::list(&txn, &caller.scope, &state.keys, page).await?;
+    let ids = found.iter().map(|p| format!("patient:{}", p.id));
+    audit_trail::record_read(&txn, caller, AuditAction::PatientsListed, None, found.len(), ids).await?;
+    txn.commit().await?;
+    Ok((found, total))
 }
 
 pub async fn get(state: &AppState, caller: &OrgCaller, id: PatientId) -> ServiceResult<PatientRecord> {
-    Ok(patients::get(&state.db, &caller.scope, &state.keys, id).await?)
+    let txn = state.db.begin().await?;
+    let patient = patients::get(&txn, &caller.scope, &state.keys, id).await?;
+    let ids = [format!("patient:{id}")];
+    audit_trail::record_read(&txn, caller, AuditAction::PatientViewed, Some(id.to_string()), 1, ids).await?;
+    txn.commit().await?;
+    Ok(patient)
 }
 
 /// Patients whose primary or secondary number is `phone` (any common format).
@@ -50,7 +60,12 @@ pub async fn search_by_phone(
     phone: &str,
 ) -> ServiceResult<Vec<PatientRecord>> {
     let phone = PhoneNumber::parse(phone.trim()).map_err(|e| ServiceError::invalid("phone", e))?;
-    Ok(patients::find_by_phone(&state.db, &caller.scope, &state.keys, phone.as_str()).await?)
+    let txn = state.db.begin().await?;
+    let found = patients::find_by_phone(&txn, &caller.scope, &state.keys, phone.as_str()).await?;
+    let ids = found.iter().map(|p| format!("patient:{}", p.id));
+    audit_trail::record_read(&txn, caller, AuditAction::PatientsSearched, None, found.len(), ids).await?;
+    txn.commit().await?;
+    Ok(found)
 }
 
 /// Adds a patient from its fields as typed (checked and normalised here), or answers the one with

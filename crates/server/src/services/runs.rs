@@ -96,7 +96,13 @@ pub async fn preview(
     choice: SheetChoice,
 ) -> ServiceResult<Preview> {
     let definition = campaigns::definition(&state.db, &caller.scope, campaign_id).await?;
-    ingest_upload(state, &caller.scope, upload_id, &definition, choice).await
+    let preview = ingest_upload(state, &caller.scope, upload_id, &definition, choice).await?;
+    let upload = Some(upload_id.to_string());
+    let txn = state.db.begin().await?;
+    audit_trail::record_read(&txn, caller, AuditAction::UploadPreviewed, upload, preview.rows.len(), [])
+        .await?;
+    txn.commit().await?;
+    Ok(preview)
 }
 
 /// Commits the upload as a run: patients upserted, every row kept, the prompt pinned, all in one
@@ -380,6 +386,20 @@ pub async fn rows(
     runs::get(&txn, &caller.scope, run_id).await?;
     let (rows, total) = run_rows::list(&txn, &caller.scope, &state.keys, run_id, status, page).await?;
     let counts = run_rows::counts_by_status(&txn, &caller.scope, run_id).await?;
+    // The page read, not its row ids: the run's rows are in a fixed order, so the page names
+    // them, and a hundred ids per read would cost more than the read (docs/benchmarks.md).
+    let which = [format!("offset={}", page.offset), format!("limit={}", page.effective_limit())]
+        .into_iter()
+        .chain(status.map(|s| format!("status={s}")));
+    audit_trail::record_read(
+        &txn,
+        caller,
+        AuditAction::RunRowsViewed,
+        Some(run_id.to_string()),
+        rows.len(),
+        which,
+    )
+    .await?;
     txn.commit().await?;
     Ok(RowsPage { rows, total, counts })
 }
