@@ -55,6 +55,29 @@ async fn an_expired_token_is_refused() {
 }
 
 #[tokio::test]
+async fn with_clerk_issuer_set_only_tokens_of_that_issuer_are_accepted() {
+    // The test tokens say `iss: https://clerk.test.local`.
+    let app = TestApp::spawn_with(|s| s.auth.issuer = Some("https://clerk.test.local".into())).await;
+
+    let ours = app.query(Some(&ana().sign()), GET_CURRENT, Value::Null).await;
+    let theirs = app
+        .query(
+            Some(&ana().claim("iss", json!("https://clerk.other.example")).sign()),
+            GET_CURRENT,
+            Value::Null,
+        )
+        .await;
+    let none = app.query(Some(&ana().claim("iss", Value::Null).sign()), GET_CURRENT, Value::Null).await;
+
+    assert_eq!(ours.code(), 200, "{}", ours.body);
+    for refused in [&theirs, &none] {
+        assert_eq!(refused.code(), 401, "{}", refused.body);
+        assert!(refused.message().to_lowercase().contains("iss"), "{}", refused.message());
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_token_not_yet_valid_is_refused() {
     assert_token_refused(&ana().not_before_in(60).sign(), "not yet valid").await;
 }

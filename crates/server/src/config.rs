@@ -51,6 +51,10 @@ pub struct AuthSettings {
     pub webhook_signing_secret: Option<Secret>,
     /// The Clerk organization whose members are Rivvi operators (super admins).
     pub operator_org: Option<String>,
+    /// `CLERK_ISSUER` (the Frontend API URL, such as `https://clerk.example.com`): when set, a
+    /// token whose `iss` differs is refused, so a token of another Clerk instance signed with a
+    /// shared or leaked key is not accepted.
+    pub issuer: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +235,7 @@ impl Settings {
                 webhook_signing_secret: get("CLERK_WEBHOOK_SIGNING_SECRET").map(Secret::new),
                 operator_org: get("RIVVI_OPERATOR_ORG")
                     .or_else(|| (!production).then(|| DEV_OPERATOR_ORG.to_owned())),
+                issuer: get("CLERK_ISSUER").map(|iss| iss.trim_end_matches('/').to_owned()),
             },
             cors_origins,
             retell_api_key: get("RETELL_API_KEY").map(Secret::new),

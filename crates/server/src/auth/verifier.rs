@@ -33,6 +33,8 @@ struct JwksCache {
 pub struct Authenticator {
     keys: Keys,
     authorized_parties: Vec<String>,
+    /// The `iss` every token must carry, when configured.
+    issuer: Option<String>,
     operator_org: Option<String>,
 }
 
@@ -59,6 +61,7 @@ impl Authenticator {
             keys,
             authorized_parties: settings.authorized_parties.clone(),
             operator_org: settings.operator_org.clone(),
+            issuer: settings.issuer.clone(),
         })
     }
 
@@ -67,7 +70,7 @@ impl Authenticator {
         self.operator_org.as_deref()
     }
 
-    /// Verifies signature, algorithm, time window and authorized party.
+    /// Verifies signature, algorithm, time window, issuer (when configured) and authorized party.
     pub async fn verify(&self, token: &str) -> Result<SessionClaims, AuthError> {
         let header = decode_header(token).map_err(|e| AuthError::InvalidToken(e.to_string()))?;
         // Only RS256 is accepted: this rules out `alg: none` and HS256 signed with the public key.
@@ -80,6 +83,11 @@ impl Authenticator {
         validation.validate_nbf = true;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
+        if let Some(issuer) = &self.issuer {
+            // `iss` becomes required too: a token without one is refused.
+            validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+            validation.set_issuer(&[issuer.as_str(), &format!("{issuer}/")]);
+        }
         let data = decode::<SessionClaims>(token, &key, &validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => AuthError::Expired,
             ErrorKind::ImmatureSignature => AuthError::NotYetValid,
