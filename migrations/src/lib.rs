@@ -33,6 +33,7 @@ pub mod m20261205_000004_campaign_requests;
 pub mod m20261205_000005_inbound_agent_version;
 pub mod m20261205_000006_live_events;
 pub mod m20261205_000007_analytics_exports;
+pub mod m20261205_000008_phi_at_rest;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000005_inbound_agent_version::Migration),
             Box::new(m20261205_000006_live_events::Migration),
             Box::new(m20261205_000007_analytics_exports::Migration),
+            Box::new(m20261205_000008_phi_at_rest::Migration),
         ]
     }
 }

@@ -148,11 +148,11 @@ async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1, "the run follows the kept upload");
 
     // The later migrations (bulk import keys, provider agents, variations) and the second go down.
-    Migrator::down(db, Some(9)).await.unwrap();
+    Migrator::down(db, Some(10)).await.unwrap();
     assert_second_migration(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), true).await;
-    Migrator::down(db, Some(7)).await.unwrap();
+    Migrator::down(db, Some(8)).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
     caller_numbers_become_assignments(db).await;
@@ -161,7 +161,7 @@ async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
 /// `m20261205_000003_phone_numbers`: a caller number one organization had becomes its
 /// assignment; one that two organizations had is assigned to neither and cleared from both.
 async fn caller_numbers_become_assignments(db: &DatabaseConnection) {
-    Migrator::down(db, Some(5)).await.unwrap();
+    Migrator::down(db, Some(6)).await.unwrap();
     let backend = db.get_database_backend();
     let id = |n: u8| match backend {
         DatabaseBackend::Sqlite => format!("X'{}'", uuid::Uuid::from_bytes([n; 16]).simple()),
@@ -247,7 +247,7 @@ async fn the_schema_migrates_up_down_and_up_again_on_postgres() {
             duplicate_uploads_are_merged(&db).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;
-            Migrator::down(&db, Some(8)).await.unwrap();
+            Migrator::down(&db, Some(9)).await.unwrap();
             assert_bulk_import_keys(&db, false).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;

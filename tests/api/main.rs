@@ -31,6 +31,7 @@ mod llm;
 mod opt_out;
 mod oversight;
 mod patients;
+mod phi_at_rest;
 mod phone_numbers;
 mod prompt_history;
 mod prompt_variations;

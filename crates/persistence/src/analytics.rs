@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::entities::{calls, campaigns, prompt_versions, run_rows, runs};
 use crate::org_owned::{org_filter, InOrg};
+use crate::sealing::Keys;
 use crate::{OrgScope, PersistenceError, Result};
 
 /// Which calls (and, through their runs, which rows) a measure covers.
@@ -281,6 +282,9 @@ fn runs_of_campaign(scope: &OrgScope, campaign_id: CampaignId) -> sea_orm::sea_q
         .to_owned()
 }
 
+/// `(row id, run id, local day, legacy analysis, sealed analysis)` of a reaching call.
+type ReachedColumns = (Uuid, Uuid, Option<NaiveDate>, Option<Value>, Option<Vec<u8>>);
+
 /// A row a person answered, with what the call extracted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReachedRow {
@@ -295,18 +299,20 @@ pub struct ReachedRow {
 pub async fn reached_rows(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
+    keys: &Keys,
     slice: &Slice,
 ) -> Result<Vec<ReachedRow>> {
     let to_row = calls::Entity::belongs_to(run_rows::Entity)
         .from(calls::Column::RowId)
         .to(run_rows::Column::Id)
         .into();
-    let rows: Vec<(Uuid, Uuid, Option<NaiveDate>, Option<Value>)> = calls_in(scope, slice)
+    let rows: Vec<ReachedColumns> = calls_in(scope, slice)
         .select_only()
         .column(calls::Column::RowId)
         .column(calls::Column::RunId)
         .column(calls::Column::LocalDate)
         .column_as(Expr::col((run_rows::Entity, run_rows::Column::Analysis)), "analysis")
+        .column_as(Expr::col((run_rows::Entity, run_rows::Column::AnalysisSealed)), "analysis_sealed")
         .join(JoinType::InnerJoin, to_row)
         .filter(org_filter::<run_rows::Entity>(scope))
         .filter(calls::Column::Outcome.eq(CallOutcome::Reached.as_str()))
@@ -315,7 +321,7 @@ pub async fn reached_rows(
         .await?;
     let mut seen: HashMap<Uuid, usize> = HashMap::new();
     let mut reached: Vec<ReachedRow> = Vec::with_capacity(rows.len());
-    for (row, run, day, analysis) in rows {
+    for (row, run, day, analysis, analysis_sealed) in rows {
         match seen.get(&row) {
             Some(&i) => {
                 if day.is_some() && (reached[i].day.is_none() || day < reached[i].day) {
@@ -324,6 +330,9 @@ pub async fn reached_rows(
             }
             None => {
                 seen.insert(row, reached.len());
+                // Opened once per row, not per reaching call.
+                let analysis =
+                    crate::run_rows::open_analysis(keys, row, analysis_sealed.as_deref(), analysis)?;
                 reached.push(ReachedRow { run_id: RunId(run), day, analysis });
             }
         }

@@ -5,8 +5,9 @@
 //! provider's id (`provider_call_id`, unique) is stored once the provider answers; webhooks find
 //! the call by it.
 //!
-//! Numbers, transcript and summary are sealed (AAD = `calls/<column>/<call id>`); the structured
-//! analysis, recording URL and status columns are clear so analytics can group by them. The
+//! Numbers, transcript, summary, recording URL and the structured analysis are sealed (AAD =
+//! `calls/<column>/<call id>`); status, outcome and the local time columns are clear so analytics
+//! can group by them. The
 //! database holds one call per attempt of a row (`ux_calls_row_id_attempt`). Staff read calls
 //! through [`list`] (filtered, newest first, the patient's name opened and only the last digits
 //! of the number) and [`get_detail`] (everything opened). Times are
@@ -96,8 +97,6 @@ pub struct CallRecord {
     pub ended_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
     pub disconnection_reason: Option<String>,
-    pub recording_url: Option<String>,
-    pub analysis: Option<Value>,
     pub related_call_id: Option<CallId>,
     pub local_hour: Option<u32>,
     pub local_date: Option<NaiveDate>,
@@ -113,6 +112,9 @@ pub struct CallContent {
     pub to_number: String,
     pub transcript: Option<String>,
     pub summary: Option<String>,
+    pub recording_url: Option<String>,
+    /// The provider's analysis object.
+    pub analysis: Option<Value>,
 }
 
 // PHI: never printed.
@@ -194,7 +196,9 @@ pub struct CallChange {
     pub transcript: Option<String>,
     /// Sealed before it is stored.
     pub summary: Option<String>,
+    /// Sealed before it is stored.
     pub recording_url: Option<String>,
+    /// Sealed (as JSON text) before it is stored.
     pub analysis: Option<Value>,
 }
 
@@ -287,7 +291,9 @@ pub(crate) async fn insert_registered(
         transcript_sealed: None,
         summary_sealed: None,
         recording_url: None,
+        recording_url_sealed: None,
         analysis: None,
+        analysis_sealed: None,
         related_call_id: new.related_call_id.map(|c| c.as_uuid()),
         local_hour: new.local.map(|l| to_i32("local_hour", l.hour)).transpose()?,
         local_date: new.local.map(|l| l.date),
@@ -328,6 +334,15 @@ fn open_content(keys: &Keys, row: &calls::Model) -> Result<CallContent> {
         to_number: open("to_number_sealed", &row.to_number_sealed)?,
         transcript: row.transcript_sealed.as_deref().map(|s| open("transcript_sealed", s)).transpose()?,
         summary: row.summary_sealed.as_deref().map(|s| open("summary_sealed", s)).transpose()?,
+        // The plaintext columns: written before call data was sealed and not moved yet.
+        recording_url: match &row.recording_url_sealed {
+            Some(sealed) => Some(open("recording_url_sealed", sealed)?),
+            None => row.recording_url.clone(),
+        },
+        analysis: match &row.analysis_sealed {
+            Some(sealed) => Some(keys.sealer.open_json(&aad(row.id, "analysis_sealed"), sealed)?),
+            None => row.analysis.clone(),
+        },
     })
 }
 
@@ -586,10 +601,12 @@ pub async fn update(
         query = query.col_expr(calls::Column::SummarySealed, Expr::value(sealed));
     }
     if let Some(url) = change.recording_url {
-        query = query.col_expr(calls::Column::RecordingUrl, Expr::value(url));
+        let sealed = keys.sealer.seal_str(&aad(uuid, "recording_url_sealed"), &url)?;
+        query = query.col_expr(calls::Column::RecordingUrlSealed, Expr::value(sealed));
     }
     if let Some(analysis) = change.analysis {
-        query = query.col_expr(calls::Column::Analysis, Expr::value(analysis));
+        let sealed = keys.sealer.seal_json(&aad(uuid, "analysis_sealed"), &analysis)?;
+        query = query.col_expr(calls::Column::AnalysisSealed, Expr::value(sealed));
     }
     let updated = query
         .filter(calls::Column::Id.eq(uuid))
@@ -699,8 +716,6 @@ impl TryFrom<calls::Model> for CallRecord {
             ended_at: row.ended_at,
             duration_ms: row.duration_ms,
             disconnection_reason: row.disconnection_reason,
-            recording_url: row.recording_url,
-            analysis: row.analysis,
             related_call_id: row.related_call_id.map(CallId),
             local_hour: row.local_hour.and_then(|h| u32::try_from(h).ok()),
             local_date: row.local_date,
@@ -720,7 +735,7 @@ fn to_i32(field: &'static str, value: u32) -> Result<i32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::TimeDelta;
     use sea_orm::DatabaseConnection;
     use serde_json::json;
@@ -731,20 +746,24 @@ mod tests {
     use crate::patients::{self, PatientFields, PatientIdentity};
     use crate::testing::on_each_backend;
 
-    struct Fixture {
-        scope: OrgScope,
-        keys: Keys,
-        campaign: CampaignId,
-        run: RunId,
-        rows: Vec<RunRowId>,
-        patient: PatientId,
-        t0: DateTime<Utc>,
+    pub(crate) struct Fixture {
+        pub(crate) scope: OrgScope,
+        pub(crate) keys: Keys,
+        pub(crate) campaign: CampaignId,
+        pub(crate) run: RunId,
+        pub(crate) rows: Vec<RunRowId>,
+        pub(crate) patient: PatientId,
+        pub(crate) t0: DateTime<Utc>,
     }
 
     /// An organization with a campaign, a run of three rows and a patient, written as rows (the
     /// repositories that normally write them are beside the point here).
-    async fn fixture(db: &DatabaseConnection, clerk_id: &str) -> Fixture {
-        let keys = Keys::generate().unwrap();
+    pub(crate) async fn fixture(db: &DatabaseConnection, clerk_id: &str) -> Fixture {
+        fixture_sealed_with(db, clerk_id, Keys::generate().unwrap()).await
+    }
+
+    /// [`fixture`] with every sealed value sealed by `keys`.
+    pub(crate) async fn fixture_sealed_with(db: &DatabaseConnection, clerk_id: &str, keys: Keys) -> Fixture {
         let org = identity::upsert_org_by_clerk_id(db, clerk_id, None, None, false).await.unwrap();
         let scope = OrgScope::for_verified_org(org.id);
         let t0 = Utc::now();
@@ -793,15 +812,19 @@ mod tests {
         runs::Entity::insert(runs::ActiveModel::from(run.clone())).exec_without_returning(db).await.unwrap();
         let mut rows = Vec::new();
         for index in 0..3 {
+            let id = Uuid::now_v7();
+            let seal = |column, value: &[u8]| {
+                keys.sealer.seal(&Aad { table: "run_rows", column, row_id: id }, value)
+            };
             let row = run_rows::Model {
-                id: Uuid::now_v7(),
+                id,
                 run_id: run.id,
                 org_id: org.id.as_uuid(),
                 patient_id: None,
                 sort_index: index,
                 sheet_row: index + 2,
-                variables_sealed: vec![0],
-                cells_sealed: vec![0],
+                variables_sealed: seal("variables_sealed", b"{}").unwrap(),
+                cells_sealed: seal("cells_sealed", b"[]").unwrap(),
                 status: "dialing".into(),
                 skip_reason: None,
                 duplicate_of: None,
@@ -811,6 +834,7 @@ mod tests {
                 leased_by: None,
                 outcome: None,
                 analysis: None,
+                analysis_sealed: None,
                 last_error: None,
                 created_at: t0,
                 updated_at: t0,
@@ -851,7 +875,7 @@ mod tests {
             .unwrap();
     }
 
-    async fn call(
+    pub(crate) async fn call(
         db: &DatabaseConnection,
         f: &Fixture,
         row: usize,
@@ -970,7 +994,7 @@ mod tests {
             assert_eq!(detail.content.transcript.as_deref(), Some("Agent: Hello Ada"));
             assert_eq!(detail.content.summary.as_deref(), Some("Confirmed"));
             assert_eq!(detail.content.to_number, "+13125550170");
-            assert_eq!(detail.call.analysis, Some(json!({"appt_confirmed": true})));
+            assert_eq!(detail.content.analysis, Some(json!({"appt_confirmed": true})));
             assert_eq!(detail.patient_name.map(|n| n.first_name), Some("Ada".to_owned()));
             assert!(matches!(elsewhere, PersistenceError::NotFound { entity: "call", .. }), "{elsewhere}");
         })

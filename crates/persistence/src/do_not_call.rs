@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::entities::do_not_call;
 use crate::org_owned::InOrg;
-use crate::sealing::{Aad, Keys};
+use crate::sealing::{Aad, Keys, LookupScheme};
 use crate::{OrgScope, Page, PersistenceError, Result};
 
 const TABLE: &str = "do_not_call";
@@ -26,7 +26,7 @@ const NUMBER_COLUMN: &str = "number_sealed";
 pub struct DoNotCallRecord {
     pub id: Uuid,
     pub org_id: OrgId,
-    /// HMAC of the E.164 number (see [`crate::sealing::IndexKeys::phone_key`]).
+    /// HMAC of the E.164 number (see [`crate::sealing::OrgIndexKeys::phone_key`]).
     pub phone_key: String,
     /// Why (free text from staff, or `opted out during call <call id>` when the engine heard a
     /// patient ask); never quotes the number.
@@ -80,12 +80,13 @@ pub async fn add_if_absent(
     added_by: Option<UserId>,
     at: DateTime<Utc>,
 ) -> Result<(DoNotCallRecord, bool)> {
-    let phone_key = keys.index.phone_key(e164);
+    let phone_key = keys.lookup(scope).phone_key(e164);
     let id = Uuid::now_v7();
     let row = do_not_call::Model {
         id,
         org_id: scope.org_id().as_uuid(),
         phone_key: phone_key.clone(),
+        lookup_scheme: LookupScheme::PerOrganization.code(),
         number_sealed: Some(keys.sealer.seal_str(&aad(id), e164)?),
         reason: reason.to_owned(),
         added_by: added_by.map(|u| u.as_uuid()),
@@ -123,7 +124,7 @@ pub async fn find(
     keys: &Keys,
     e164: &str,
 ) -> Result<Option<DoNotCallRecord>> {
-    find_by_key(conn, scope, &keys.index.phone_key(e164)).await
+    find_by_key(conn, scope, &keys.lookup(scope).phone_key(e164)).await
 }
 
 /// Removes `e164` from the list; `false` when it was not listed.
@@ -131,7 +132,7 @@ pub async fn find(
 pub async fn remove(conn: &impl ConnectionTrait, scope: &OrgScope, keys: &Keys, e164: &str) -> Result<bool> {
     let deleted = do_not_call::Entity::delete_many()
         .in_org(scope)
-        .filter(do_not_call::Column::PhoneKey.eq(keys.index.phone_key(e164)))
+        .filter(do_not_call::Column::PhoneKey.eq(keys.lookup(scope).phone_key(e164)))
         .exec(conn)
         .await?;
     Ok(deleted.rows_affected > 0)
@@ -205,7 +206,7 @@ pub async fn contains(
     keys: &Keys,
     e164: &str,
 ) -> Result<bool> {
-    contains_key(conn, scope, &keys.index.phone_key(e164)).await
+    contains_key(conn, scope, &keys.lookup(scope).phone_key(e164)).await
 }
 
 /// Whether a phone key is on the organization's list.
@@ -316,7 +317,8 @@ mod tests {
             let legacy = do_not_call::Model {
                 id: Uuid::now_v7(),
                 org_id: a.org_id().as_uuid(),
-                phone_key: keys.index.phone_key(NUMBER),
+                phone_key: keys.lookup(&a).phone_key(NUMBER),
+                lookup_scheme: LookupScheme::PerOrganization.code(),
                 number_sealed: None,
                 reason: "before numbers were kept".into(),
                 added_by: None,

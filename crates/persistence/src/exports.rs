@@ -127,6 +127,7 @@ pub async fn run_rows_after(
             run_rows::Column::Outcome,
             run_rows::Column::SkipReason,
             run_rows::Column::Analysis,
+            run_rows::Column::AnalysisSealed,
             run_rows::Column::UpdatedAt,
         ])
         .in_org(scope)
@@ -203,6 +204,7 @@ struct RowColumns {
     outcome: Option<String>,
     skip_reason: Option<String>,
     analysis: Option<Value>,
+    analysis_sealed: Option<Vec<u8>>,
     updated_at: DateTime<Utc>,
 }
 
@@ -218,7 +220,7 @@ fn open_row(keys: &Keys, row: RowColumns, last_call: Option<LastCall>) -> Result
         attempts: u32::try_from(row.attempts).unwrap_or(0),
         outcome: row.outcome.map(|o| o.parse().map_err(|_| corrupt("outcome"))).transpose()?,
         skip_reason: row.skip_reason,
-        analysis: row.analysis,
+        analysis: crate::run_rows::open_analysis(keys, row.id, row.analysis_sealed.as_deref(), row.analysis)?,
         updated_at: row.updated_at,
         last_call,
     })

@@ -221,7 +221,7 @@ pub async fn find_caller(
     e164: &str,
     since: DateTime<Utc>,
 ) -> Result<Option<Caller>> {
-    let matches = patients_by_phone_key(conn, scope, &keys.index.phone_key(e164)).await?;
+    let matches = patients_by_phone_key(conn, scope, &keys.lookup(scope).phone_key(e164)).await?;
     let Some(most_recently_updated) = matches.first() else {
         return Ok(None);
     };

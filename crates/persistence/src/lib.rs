@@ -22,13 +22,18 @@
 //! - [`run_rows`]: a run's rows, every original cell and the variables sealed.
 //! - [`patients`]: patients of one organization, sealed, found by HMAC lookup keys.
 //! - [`uploads`]: uploaded files of one organization, found again by their SHA-256.
-//! - [`calls`]: phone calls, one per attempt; numbers, transcript and summary sealed.
+//! - [`calls`]: phone calls, one per attempt; numbers, transcript, summary, recording and
+//!   analysis sealed.
 //! - [`exports`]: a run's rows and the organization's calls for export files, in keyset pages.
 //! - [`do_not_call`]: the organization's do-not-call list, by HMAC phone key.
 //! - [`engine_queries`]: the execution engine's cross-organization reads (runs to drive, expired
 //!   leases, stale calls, a call by provider id) and the per-organization dispatch lock.
 //! - [`engine_health`]: engine instances' health reports, rows due now, active calls per
 //!   organization (the operators' health feed).
+//! - [`legacy_phi`]: rows written before per-organization lookup keys and sealed call data,
+//!   re-keyed and sealed at start-up.
+//! - [`rotation`]: every sealed column, re-sealed with the active data key in batches (key
+//!   rotation) and counted by key id.
 //! - [`sealing`]: PHI sealed at rest (AES-256-GCM with key ids) and HMAC lookup keys.
 //! - [`audit`]: the append-only audit log.
 //! - [`webhook_events`]: replay protection for incoming webhooks.
@@ -55,6 +60,7 @@ pub mod exports;
 pub mod identity;
 pub mod inbound;
 mod json_text;
+pub mod legacy_phi;
 pub mod managed_agents;
 mod org_owned;
 pub mod organizations;
@@ -63,6 +69,7 @@ pub mod patients;
 pub mod phone_numbers;
 pub mod prompt_variations;
 pub mod prompt_versions;
+pub mod rotation;
 pub mod run_overview;
 pub mod run_rows;
 pub mod runs;

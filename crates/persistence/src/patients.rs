@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::bulk;
 use crate::entities::patients;
 use crate::org_owned::InOrg;
-use crate::sealing::{Aad, Keys};
+use crate::sealing::{Aad, Keys, LookupScheme, OrgIndexKeys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
 
@@ -75,7 +75,8 @@ pub async fn find_or_create_many(
     keys: &Keys,
     patients: &[PatientIdentity],
 ) -> Result<Vec<PatientId>> {
-    let identity_keys: Vec<String> = patients.iter().map(|p| keys.index.identity_key(&p.canonical)).collect();
+    let lookup = keys.lookup(scope);
+    let identity_keys: Vec<String> = patients.iter().map(|p| lookup.identity_key(&p.canonical)).collect();
     let at = now();
     // One row per identity per statement: PostgreSQL refuses to upsert a row twice at once.
     let mut queued = HashSet::with_capacity(patients.len());
@@ -89,7 +90,15 @@ pub async fn find_or_create_many(
         batch
             .iter()
             .map(|(fields, identity_key)| {
-                sealed_row(scope, keys, PatientId::new().as_uuid(), fields, (*identity_key).clone(), at)
+                sealed_row(
+                    scope,
+                    keys,
+                    &lookup,
+                    PatientId::new().as_uuid(),
+                    fields,
+                    (*identity_key).clone(),
+                    at,
+                )
             })
             .collect::<Result<Vec<_>>>()
     };
@@ -142,7 +151,7 @@ pub async fn find_or_create(
     keys: &Keys,
     patient: &PatientIdentity,
 ) -> Result<(PatientRecord, bool)> {
-    let identity_key = keys.index.identity_key(&patient.canonical);
+    let identity_key = keys.lookup(scope).identity_key(&patient.canonical);
     let existed =
         ids_by_identity(conn, scope, std::slice::from_ref(&identity_key)).await?.contains_key(&identity_key);
     let ids = find_or_create_many(conn, scope, keys, std::slice::from_ref(patient)).await?;
@@ -192,7 +201,7 @@ pub async fn find_by_phone(
     keys: &Keys,
     e164: &str,
 ) -> Result<Vec<PatientRecord>> {
-    let phone_key = keys.index.phone_key(e164);
+    let phone_key = keys.lookup(scope).phone_key(e164);
     let rows = patients::Entity::find()
         .in_org(scope)
         .filter(
@@ -224,7 +233,9 @@ pub async fn update(
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("patient", id))?;
-    let sealed = sealed_row(scope, keys, id.as_uuid(), fields, keys.index.identity_key(canonical), now())?;
+    let lookup = keys.lookup(scope);
+    let sealed =
+        sealed_row(scope, keys, &lookup, id.as_uuid(), fields, lookup.identity_key(canonical), now())?;
     let change = patients::ActiveModel {
         id: NotSet,
         org_id: NotSet,
@@ -239,6 +250,7 @@ pub async fn update(
         phone_key: Set(sealed.phone_key),
         secondary_phone_key: Set(sealed.secondary_phone_key),
         key_id: Set(sealed.key_id),
+        lookup_scheme: Set(sealed.lookup_scheme),
         updated_at: Set(sealed.updated_at),
     };
     patients::Entity::update_many()
@@ -296,6 +308,7 @@ fn unnest_upsert(
         .nullable("secondary_phone_key", "text", secondary_phone_keys, String::new())
         // `sealed_row` gives every model the active key's id.
         .same("key_id", "text", keys.sealer.active_key_id())
+        .same("lookup_scheme", "smallint", LookupScheme::PerOrganization.code())
         .same("created_at", "timestamptz", at)
         .same("updated_at", "timestamptz", at);
     insert.statement(
@@ -331,6 +344,7 @@ async fn ids_by_identity(
 fn sealed_row(
     scope: &OrgScope,
     keys: &Keys,
+    lookup: &OrgIndexKeys,
     id: Uuid,
     fields: &PatientFields,
     identity_key: String,
@@ -352,8 +366,9 @@ fn sealed_row(
             .transpose()?,
         mrn_sealed: fields.mrn.as_deref().map(|m| seal("mrn_sealed", m)).transpose()?,
         identity_key,
-        phone_key: keys.index.phone_key(&fields.phone),
-        secondary_phone_key: fields.secondary_phone.as_deref().map(|p| keys.index.phone_key(p)),
+        phone_key: lookup.phone_key(&fields.phone),
+        secondary_phone_key: fields.secondary_phone.as_deref().map(|p| lookup.phone_key(p)),
+        lookup_scheme: LookupScheme::PerOrganization.code(),
         key_id: keys.sealer.active_key_id().to_owned(),
         created_at: at,
         updated_at: at,

@@ -83,6 +83,8 @@ pub struct RunRowRecord {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// The outcome of the row's last decided call.
     pub outcome: Option<CallOutcome>,
+    /// The campaign's analysis fields from the last attempt's call, by key.
+    pub analysis: Option<serde_json::Value>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -237,6 +239,7 @@ fn sealed_row(
         leased_by: None,
         outcome: None,
         analysis: None,
+        analysis_sealed: None,
         last_error: None,
         created_at: at,
         updated_at: at,
@@ -261,10 +264,25 @@ fn open_row(keys: &Keys, row: run_rows::Model) -> Result<RunRowRecord> {
         attempts: u32::try_from(row.attempts).unwrap_or(0),
         next_attempt_at: row.next_attempt_at,
         outcome: outcome(row.outcome.as_deref())?,
+        analysis: open_analysis(keys, row.id, row.analysis_sealed.as_deref(), row.analysis)?,
         last_error: row.last_error,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
+}
+
+/// A row's analysis: the sealed column, or the plaintext one of a row written before call data
+/// was sealed and not moved yet (`legacy`).
+pub(crate) fn open_analysis(
+    keys: &Keys,
+    row_id: Uuid,
+    sealed: Option<&[u8]>,
+    legacy: Option<serde_json::Value>,
+) -> Result<Option<serde_json::Value>> {
+    match sealed {
+        Some(sealed) => Ok(Some(keys.sealer.open_json(&aad(row_id, "analysis_sealed"), sealed)?)),
+        None => Ok(legacy),
+    }
 }
 
 /// The stored `outcome` column: a [`CallOutcome`]'s name, as the engine wrote it.
@@ -274,7 +292,7 @@ fn outcome(stored: Option<&str>) -> Result<Option<CallOutcome>> {
         .transpose()
 }
 
-fn aad(row_id: Uuid, column: &str) -> Aad<'_> {
+pub(crate) fn aad(row_id: Uuid, column: &str) -> Aad<'_> {
     Aad { table: TABLE, column, row_id }
 }
 
@@ -302,8 +320,6 @@ pub struct RowState {
     pub leased_by: Option<String>,
     /// The outcome of the row's last decided call.
     pub outcome: Option<CallOutcome>,
-    /// The campaign's analysis fields from the last attempt's call, by key.
-    pub analysis: Option<serde_json::Value>,
     pub last_error: Option<String>,
     pub skip_reason: Option<String>,
 }
@@ -314,7 +330,6 @@ pub struct RowState {
 pub struct RowUpdate {
     pub next_attempt_at: Patch<DateTime<Utc>>,
     pub outcome: Patch<CallOutcome>,
-    pub analysis: Patch<serde_json::Value>,
     /// Never quotes a patient value.
     pub last_error: Patch<String>,
     /// Never quotes a patient value.
@@ -454,9 +469,6 @@ pub async fn transition(
     if let Some(outcome) = update.outcome.into_change() {
         query = query.col_expr(run_rows::Column::Outcome, Expr::value(outcome.map(CallOutcome::as_str)));
     }
-    if let Some(analysis) = update.analysis.into_change() {
-        query = query.col_expr(run_rows::Column::Analysis, Expr::value(analysis));
-    }
     if let Some(error) = update.last_error.into_change() {
         query = query.col_expr(run_rows::Column::LastError, Expr::value(error));
     }
@@ -479,12 +491,15 @@ pub async fn transition(
     Ok((updated.rows_affected == 1).then_some(to))
 }
 
-/// Writes the outcome and analysis of a row's current attempt without moving it (a late
-/// `call_analyzed` after the row was decided). `false` when the row is at another attempt.
+/// Writes the outcome and analysis (sealed) of a row's current attempt without moving it (with a
+/// settlement, or a late `call_analyzed` after the row was decided). `false` when the row is at
+/// another attempt.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, row_id = %id), err(level = "debug"))]
+#[allow(clippy::too_many_arguments)]
 pub async fn record_result(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
+    keys: &Keys,
     id: RunRowId,
     attempt: u32,
     outcome: Option<CallOutcome>,
@@ -496,7 +511,8 @@ pub async fn record_result(
         query = query.col_expr(run_rows::Column::Outcome, Expr::value(outcome.as_str()));
     }
     if let Some(analysis) = analysis {
-        query = query.col_expr(run_rows::Column::Analysis, Expr::value(analysis));
+        let sealed = keys.sealer.seal_json(&aad(id.as_uuid(), "analysis_sealed"), &analysis)?;
+        query = query.col_expr(run_rows::Column::AnalysisSealed, Expr::value(sealed));
     }
     let updated = query
         .filter(run_rows::Column::Id.eq(id.as_uuid()))
@@ -650,7 +666,6 @@ pub(crate) fn row_state(row: run_rows::Model) -> Result<RowState> {
         lease_until: row.lease_until,
         leased_by: row.leased_by,
         outcome: outcome(row.outcome.as_deref())?,
-        analysis: row.analysis,
         last_error: row.last_error,
         skip_reason: row.skip_reason,
     })

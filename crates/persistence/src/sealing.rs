@@ -206,6 +206,11 @@ impl Sealer {
         self.ring.keys.first().map_or("", |k| k.id.as_str())
     }
 
+    /// Every key id of the ring, the active one first.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.ring.keys.iter().map(|k| k.id.as_str()).collect()
+    }
+
     /// Encrypts `plaintext` with the active key, bound to `aad`. Fails only if the system random
     /// number generator fails or the value exceeds AES-GCM's 64 GiB limit.
     pub fn seal(&self, aad: &Aad<'_>, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
@@ -242,6 +247,16 @@ impl Sealer {
     /// [`Sealer::open`] for text sealed with [`Sealer::seal_str`].
     pub fn open_string(&self, aad: &Aad<'_>, sealed: &[u8]) -> Result<String, SealError> {
         String::from_utf8(self.open(aad, sealed)?).map_err(|_| SealError::Malformed)
+    }
+
+    /// [`Sealer::seal`] for a JSON value (sealed as its compact text).
+    pub fn seal_json(&self, aad: &Aad<'_>, value: &serde_json::Value) -> Result<Vec<u8>, SealError> {
+        self.seal(aad, value.to_string().as_bytes())
+    }
+
+    /// [`Sealer::open`] for a value sealed with [`Sealer::seal_json`].
+    pub fn open_json(&self, aad: &Aad<'_>, sealed: &[u8]) -> Result<serde_json::Value, SealError> {
+        serde_json::from_slice(&self.open(aad, sealed)?).map_err(|_| SealError::Malformed)
     }
 
     /// The id of the key that sealed `sealed`, without opening it.
@@ -282,8 +297,46 @@ fn parse(sealed: &[u8]) -> Result<Parsed<'_>, SealError> {
     Ok(Parsed { header: &sealed[..2 + id_len], key_id, nonce, ciphertext })
 }
 
+/// What a lookup key stands for. Its name is hashed in first, so a phone key can never equal an
+/// identity key of the same text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupPurpose {
+    /// A patient's canonical `name + birth date + phone`.
+    Identity,
+    /// An E.164 phone number.
+    Phone,
+}
+
+impl LookupPurpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            LookupPurpose::Identity => b"identity",
+            LookupPurpose::Phone => b"phone",
+        }
+    }
+}
+
+/// How a stored lookup key was computed (the `lookup_scheme` column beside every lookup key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupScheme {
+    /// One HMAC key for every organization (before per-organization keys): the same person had
+    /// the same key in every clinic. Only read, to re-key ([`OrgIndexKeys::rekey`]).
+    Shared = 1,
+    /// The organization's own HMAC key ([`IndexKeys::for_org`]).
+    PerOrganization = 2,
+}
+
+impl LookupScheme {
+    /// The value stored in `lookup_scheme` columns.
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+}
+
 /// HMAC-SHA256 lookup keys: equal inputs give equal keys, so sealed rows can be found by value
-/// (a patient by identity, by phone) without storing the value in clear. Cheap to clone.
+/// (a patient by identity, by phone) without storing the value in clear. Keys are only handed
+/// out per organization ([`IndexKeys::for_org`]), so the same person has unrelated lookup keys in
+/// two clinics and a copy of one clinic's rows cannot be joined with another's. Cheap to clone.
 #[derive(Clone)]
 pub struct IndexKeys {
     key: Arc<[u8; KEY_LEN]>,
@@ -307,25 +360,77 @@ impl IndexKeys {
             .map_err(|reason| KeyError::Invalid { source_name: source_name.to_owned(), reason })
     }
 
+    /// The organization's lookup keys: HMAC with a key derived by HKDF-SHA256 from the index key
+    /// and the organization id. Derive once per request or batch, not per value.
+    pub fn for_org(&self, org_id: Uuid) -> OrgIndexKeys {
+        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(HKDF_SALT), self.key.as_slice());
+        let mut org_key = [0u8; KEY_LEN];
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expansion cannot fail; the
+        // fallback keeps this panic-free and would only make every lookup miss.
+        let _ = hkdf.expand(org_id.as_bytes(), &mut org_key);
+        OrgIndexKeys { shared: self.clone(), org: mac_with(&org_key) }
+    }
+
+    /// The [`LookupScheme::Shared`] key of `value`: the inner layer of every per-organization
+    /// key, and what rows written before per-organization keys still hold until re-keyed.
+    pub(crate) fn shared_key(&self, purpose: LookupPurpose, value: &str) -> String {
+        let mut mac = mac_with(&self.key);
+        mac.update(purpose.label());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// HKDF salt for per-organization lookup keys; changing it changes every lookup key.
+const HKDF_SALT: &[u8] = b"rivvi lookup keys v2";
+
+fn mac_with(key: &[u8; KEY_LEN]) -> Hmac<Sha256> {
+    // HMAC pads a key shorter than the hash's 64-byte block with zeros, so the padded block is
+    // the same key, and the fixed-size constructor cannot fail.
+    let mut block = [0u8; 64];
+    block[..KEY_LEN].copy_from_slice(key);
+    <Hmac<Sha256> as KeyInit>::new(&block.into())
+}
+
+/// One organization's lookup keys (see [`IndexKeys::for_org`]).
+///
+/// A key is `HMAC(org key, purpose || 0 || shared key)`, where the shared key is the HMAC of the
+/// value under the index key itself. The two layers let [`OrgIndexKeys::rekey`] move rows written
+/// before per-organization keys from their stored key alone, without opening any sealed value.
+#[derive(Clone)]
+pub struct OrgIndexKeys {
+    shared: IndexKeys,
+    org: Hmac<Sha256>,
+}
+
+impl fmt::Debug for OrgIndexKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OrgIndexKeys(***)")
+    }
+}
+
+impl OrgIndexKeys {
     /// The patient identity key (hex) of an already canonical `name + birth date + phone` string.
     pub fn identity_key(&self, canonical: &str) -> String {
-        self.mac(b"identity", canonical)
+        self.key(LookupPurpose::Identity, canonical)
     }
 
     /// The lookup key (hex) of an E.164 phone number.
     pub fn phone_key(&self, e164: &str) -> String {
-        self.mac(b"phone", e164)
+        self.key(LookupPurpose::Phone, e164)
     }
 
-    fn mac(&self, purpose: &[u8], value: &str) -> String {
-        // HMAC accepts keys of any length, so this cannot fail; the fallback keeps it panic-free.
-        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key.as_slice()) else {
-            return String::new();
-        };
-        // A purpose prefix: a phone key can never equal an identity key of the same text.
-        mac.update(purpose);
+    fn key(&self, purpose: LookupPurpose, value: &str) -> String {
+        self.rekey(purpose, &self.shared.shared_key(purpose, value))
+    }
+
+    /// The per-organization key of a value whose [`LookupScheme::Shared`] key is `shared`.
+    pub fn rekey(&self, purpose: LookupPurpose, shared: &str) -> String {
+        let mut mac = self.org.clone();
+        mac.update(purpose.label());
         mac.update(&[0]);
-        mac.update(value.as_bytes());
+        mac.update(shared.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 }
@@ -373,6 +478,11 @@ impl Keys {
         Ok(Keys { sealer: Sealer::new(ring), index, development_files })
     }
 
+    /// The organization's lookup keys (see [`IndexKeys::for_org`]).
+    pub fn lookup(&self, scope: &crate::scope::OrgScope) -> OrgIndexKeys {
+        self.index.for_org(scope.org_id().as_uuid())
+    }
+
     /// Fresh random keys held only in memory (tests and tools).
     pub fn generate() -> Result<Keys, KeyError> {
         let data = random_key()?;
@@ -381,6 +491,32 @@ impl Keys {
             .map_err(|reason| KeyError::Invalid { source_name: "generated key".into(), reason })?;
         Ok(Keys { sealer: Sealer::new(ring), index: IndexKeys::new(index), development_files: Vec::new() })
     }
+}
+
+/// A new data key, as the entry `kid:base64` that [`Keyring::parse`] reads; the id is `prefix`
+/// followed by the time, so ids sort by age.
+pub fn new_key_entry(prefix: &str) -> Result<(String, String), KeyError> {
+    let id = format!("{prefix}{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+    check_key_id(&id).map_err(|reason| KeyError::Invalid { source_name: "new key id".into(), reason })?;
+    let material = base64::engine::general_purpose::STANDARD.encode(random_key()?);
+    Ok((id.clone(), format!("{id}:{material}")))
+}
+
+/// Adds a new data key in front of the development key file under `dev_dir` (creating the file
+/// when there is none), so it seals from the next start on while the older keys still open.
+/// Returns the new key's id.
+pub fn add_development_key(dev_dir: &Path) -> Result<String, KeyError> {
+    let path = dev_dir.join(DEV_DATA_KEY_FILE);
+    let io = |source| KeyError::Io { path: path.clone(), source };
+    let existing = load_or_generate(&path, |key| format!("{DEV_KEY_ID}:{key}"))?;
+    let (id, entry) = new_key_entry(DEV_KEY_ID)?;
+    let spec = format!("{entry},{existing}");
+    // Checked before it replaces the file: a key file that does not parse would lock the data out.
+    Keyring::parse(&spec, &path.display().to_string())?;
+    let temp = path.with_extension(format!("tmp-{}", Uuid::new_v4().simple()));
+    write_private(&temp, spec.as_bytes()).map_err(io)?;
+    std::fs::rename(&temp, &path).map_err(io)?;
+    Ok(id)
 }
 
 fn random_key() -> Result<[u8; KEY_LEN], KeyError> {
@@ -575,27 +711,38 @@ mod tests {
     }
 
     #[test]
-    fn identity_keys_are_deterministic_and_depend_on_the_key() {
-        let a = IndexKeys::new(key(1));
-        let b = IndexKeys::new(key(2));
+    fn lookup_keys_are_deterministic_and_depend_on_the_key_and_the_organization() {
+        let org = Uuid::new_v4();
+        let a = IndexKeys::new(key(1)).for_org(org);
+        let b = IndexKeys::new(key(2)).for_org(org);
+        let other_clinic = IndexKeys::new(key(1)).for_org(Uuid::new_v4());
         let canonical = "jane|doe|1985-03-04|+13125550143";
 
         assert_eq!(a.identity_key(canonical), a.identity_key(canonical));
         assert_eq!(a.identity_key(canonical).len(), 64);
         assert!(a.identity_key(canonical).chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a.identity_key(canonical), b.identity_key(canonical));
+        assert_ne!(a.identity_key(canonical), other_clinic.identity_key(canonical));
         assert_ne!(a.identity_key(canonical), a.identity_key("john|doe|1985-03-04|+13125550143"));
         assert_eq!(a.phone_key("+13125550143"), a.phone_key("+13125550143"));
         assert_ne!(a.phone_key("+13125550143"), b.phone_key("+13125550143"));
+        assert_ne!(a.phone_key("+13125550143"), other_clinic.phone_key("+13125550143"));
         assert_ne!(a.phone_key("+13125550143"), a.identity_key("+13125550143"));
     }
 
     #[test]
-    fn the_index_key_matches_a_known_hmac() {
-        // HMAC-SHA256(key = 32 zero bytes, "phone\0+1"), computed independently with Python's
-        // `hmac` module: the format other tools must reproduce.
+    fn lookup_keys_match_a_known_hkdf_and_hmac() {
+        // Computed independently with Python's `hmac` and `hashlib`: HKDF-SHA256(salt "rivvi
+        // lookup keys v2", key = 32 zero bytes, info = the org id's 16 bytes) gives the org key;
+        // the shared key is HMAC(key, "phone\0+1") in hex (what rows written before
+        // per-organization keys hold); the org's key is HMAC(org key, "phone\0" + shared hex).
         let keys = IndexKeys::new([0; KEY_LEN]);
-        assert_eq!(keys.phone_key("+1"), "c7c80fb26c8535244d2bfd1b0c5984e027c72c31168cd9d84b6513548ea51eb4");
+        let shared = "c7c80fb26c8535244d2bfd1b0c5984e027c72c31168cd9d84b6513548ea51eb4";
+        assert_eq!(keys.shared_key(LookupPurpose::Phone, "+1"), shared);
+        let org = keys.for_org(Uuid::from_u128(1));
+        let expected = "01b3bf839d7eb5fb55644467cd1a523d52ffb85b97f77b3ff5e2ad580ded88f9";
+        assert_eq!(org.phone_key("+1"), expected);
+        assert_eq!(org.rekey(LookupPurpose::Phone, shared), expected);
     }
 
     #[test]
@@ -609,7 +756,8 @@ mod tests {
         let sealed = first.sealer.seal(&aad(row), b"x").unwrap();
         assert_eq!(second.sealer.open(&aad(row), &sealed).unwrap(), b"x");
         assert_eq!(first.sealer.active_key_id(), DEV_KEY_ID);
-        assert_eq!(first.index.phone_key("+1"), second.index.phone_key("+1"));
+        let org = Uuid::new_v4();
+        assert_eq!(first.index.for_org(org).phone_key("+1"), second.index.for_org(org).phone_key("+1"));
         assert_eq!(first.development_files.len(), 2);
         #[cfg(unix)]
         for file in [DEV_DATA_KEY_FILE, DEV_INDEX_KEY_FILE] {

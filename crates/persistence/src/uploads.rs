@@ -13,9 +13,11 @@ use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{OrgId, UploadId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use uuid::Uuid;
 
 use crate::entities::uploads;
 use crate::org_owned::InOrg;
+use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, PersistenceError, Result};
 
@@ -107,19 +109,23 @@ pub struct NewUpload {
 pub async fn find_or_create(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
+    keys: &Keys,
     new: NewUpload,
 ) -> Result<(UploadRecord, bool)> {
-    if let Some(existing) = find_by_sha256(conn, scope, &new.sha256).await? {
+    if let Some(existing) = find_by_sha256(conn, scope, keys, &new.sha256).await? {
         return Ok((existing, false));
     }
     let size_bytes = i64::try_from(new.size_bytes)
         .map_err(|_| PersistenceError::Invalid { field: "size_bytes", reason: "too large".into() })?;
     let at = now();
+    let id = new.id.as_uuid();
     let row = uploads::Model {
-        id: new.id.as_uuid(),
+        id,
         org_id: scope.org_id().as_uuid(),
         uploaded_by: new.uploaded_by.map(|user| user.as_uuid()),
-        file_name: new.file_name,
+        // Sealed only: the plaintext column is for uploads recorded before names were sealed.
+        file_name: String::new(),
+        file_name_sealed: Some(keys.sealer.seal_str(&file_name_aad(id), &new.file_name)?),
         media_type: new.media_type,
         size_bytes,
         sha256: new.sha256.to_ascii_lowercase(),
@@ -135,9 +141,9 @@ pub async fn find_or_create(
         .exec_without_returning(conn)
         .await?;
     if inserted > 0 {
-        return Ok((row.try_into()?, true));
+        return Ok((open(keys, row)?, true));
     }
-    match find_by_sha256(conn, scope, &row.sha256).await? {
+    match find_by_sha256(conn, scope, keys, &row.sha256).await? {
         Some(existing) => Ok((existing, false)),
         // The winner's upload is gone again already (deleted in between): let the client retry.
         None => Err(PersistenceError::Conflict { constraint: UPLOADS_ORG_ID_SHA256.to_owned() }),
@@ -152,6 +158,7 @@ pub const UPLOADS_ORG_ID_SHA256: &str = "ux_uploads_org_id_sha256";
 pub async fn find_by_sha256(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
+    keys: &Keys,
     sha256: &str,
 ) -> Result<Option<UploadRecord>> {
     uploads::Entity::find()
@@ -161,19 +168,24 @@ pub async fn find_by_sha256(
         .order_by_asc(uploads::Column::Id)
         .one(conn)
         .await?
-        .map(UploadRecord::try_from)
+        .map(|row| open(keys, row))
         .transpose()
 }
 
 /// One upload of the organization; an upload of another organization is not found.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, upload_id = %id), err(level = "debug"))]
-pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: UploadId) -> Result<UploadRecord> {
-    uploads::Entity::find_by_id(id.as_uuid())
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    id: UploadId,
+) -> Result<UploadRecord> {
+    let row = uploads::Entity::find_by_id(id.as_uuid())
         .in_org(scope)
         .one(conn)
         .await?
-        .ok_or_else(|| PersistenceError::not_found("upload", id))?
-        .try_into()
+        .ok_or_else(|| PersistenceError::not_found("upload", id))?;
+    open(keys, row)
 }
 
 /// Sets an upload's status and returns it as stored.
@@ -181,6 +193,7 @@ pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, id: UploadId) ->
 pub async fn mark_status(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
+    keys: &Keys,
     id: UploadId,
     status: UploadStatus,
 ) -> Result<UploadRecord> {
@@ -198,28 +211,34 @@ pub async fn mark_status(
     if updated.rows_affected == 0 {
         return Err(PersistenceError::not_found("upload", id));
     }
-    get(conn, scope, id).await
+    get(conn, scope, keys, id).await
 }
 
-impl TryFrom<uploads::Model> for UploadRecord {
-    type Error = PersistenceError;
+/// AAD of an upload's sealed file name.
+pub(crate) fn file_name_aad(upload_id: Uuid) -> Aad<'static> {
+    Aad { table: "uploads", column: "file_name_sealed", row_id: upload_id }
+}
 
-    fn try_from(row: uploads::Model) -> Result<Self> {
-        Ok(UploadRecord {
-            id: UploadId(row.id),
-            org_id: OrgId(row.org_id),
-            uploaded_by: row.uploaded_by.map(UserId),
-            file_name: row.file_name,
-            media_type: row.media_type,
-            size_bytes: u64::try_from(row.size_bytes)
-                .map_err(|_| PersistenceError::Corrupt { table: "uploads", column: "size_bytes" })?,
-            sha256: row.sha256,
-            storage_key: row.storage_key,
-            status: row.status.parse()?,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
+fn open(keys: &Keys, row: uploads::Model) -> Result<UploadRecord> {
+    let file_name = match &row.file_name_sealed {
+        Some(sealed) => keys.sealer.open_string(&file_name_aad(row.id), sealed)?,
+        // Recorded before file names were sealed and not moved yet (see `maintenance`).
+        None => row.file_name,
+    };
+    Ok(UploadRecord {
+        id: UploadId(row.id),
+        org_id: OrgId(row.org_id),
+        uploaded_by: row.uploaded_by.map(UserId),
+        file_name,
+        media_type: row.media_type,
+        size_bytes: u64::try_from(row.size_bytes)
+            .map_err(|_| PersistenceError::Corrupt { table: "uploads", column: "size_bytes" })?,
+        sha256: row.sha256,
+        storage_key: row.storage_key,
+        status: row.status.parse()?,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
 }
 
 #[cfg(test)]
@@ -231,6 +250,12 @@ mod tests {
     async fn org(db: &sea_orm::DatabaseConnection, clerk_id: &str) -> OrgScope {
         let org = identity::upsert_org_by_clerk_id(db, clerk_id, None, None, false).await.unwrap();
         OrgScope::for_verified_org(org.id)
+    }
+
+    fn keys() -> Keys {
+        // One key pair for the whole test process: records read back must open.
+        static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+        KEYS.get_or_init(|| Keys::generate().unwrap()).clone()
     }
 
     fn new_upload(scope: &OrgScope, sha256: &str) -> NewUpload {
@@ -253,12 +278,12 @@ mod tests {
         on_each_backend(|db| async move {
             let scope = org(&db, "org_a").await;
 
-            let (created, new) = find_or_create(&db, &scope, new_upload(&scope, SHA)).await.unwrap();
+            let (created, new) = find_or_create(&db, &scope, &keys(), new_upload(&scope, SHA)).await.unwrap();
 
             assert!(new);
             assert_eq!(created.status, UploadStatus::Stored);
             assert_eq!(created.size_bytes, 1234);
-            assert_eq!(get(&db, &scope, created.id).await.unwrap(), created);
+            assert_eq!(get(&db, &scope, &keys(), created.id).await.unwrap(), created);
         })
         .await;
     }
@@ -268,16 +293,19 @@ mod tests {
         on_each_backend(|db| async move {
             let a = org(&db, "org_a").await;
             let b = org(&db, "org_b").await;
-            let (first, _) = find_or_create(&db, &a, new_upload(&a, SHA)).await.unwrap();
+            let (first, _) = find_or_create(&db, &a, &keys(), new_upload(&a, SHA)).await.unwrap();
 
-            let again = find_or_create(&db, &a, new_upload(&a, &SHA.to_uppercase())).await.unwrap();
-            let (other, other_new) = find_or_create(&db, &b, new_upload(&b, SHA)).await.unwrap();
+            let again = find_or_create(&db, &a, &keys(), new_upload(&a, &SHA.to_uppercase())).await.unwrap();
+            let (other, other_new) = find_or_create(&db, &b, &keys(), new_upload(&b, SHA)).await.unwrap();
 
             assert_eq!(again, (first.clone(), false), "the same file again is the first upload");
             assert!(other_new && other.id != first.id, "another organization's file is its own");
-            assert_eq!(find_by_sha256(&db, &a, &SHA.to_uppercase()).await.unwrap(), Some(first.clone()));
-            assert_eq!(find_by_sha256(&db, &b, SHA).await.unwrap(), Some(other));
-            let err = get(&db, &b, first.id).await.unwrap_err();
+            assert_eq!(
+                find_by_sha256(&db, &a, &keys(), &SHA.to_uppercase()).await.unwrap(),
+                Some(first.clone())
+            );
+            assert_eq!(find_by_sha256(&db, &b, &keys(), SHA).await.unwrap(), Some(other));
+            let err = get(&db, &b, &keys(), first.id).await.unwrap_err();
             assert!(matches!(err, PersistenceError::NotFound { entity: "upload", .. }), "{err}");
         })
         .await;
@@ -292,14 +320,14 @@ mod tests {
             use sea_orm::TransactionTrait;
             let a = org(&db, "org_a").await;
             let winner = db.begin().await.unwrap();
-            let (won, won_new) = find_or_create(&winner, &a, new_upload(&a, SHA)).await.unwrap();
+            let (won, won_new) = find_or_create(&winner, &a, &keys(), new_upload(&a, SHA)).await.unwrap();
 
             let loser = tokio::spawn({
                 let db = db.clone();
                 let new = new_upload(&a, SHA);
                 async move {
                     let txn = db.begin().await.unwrap();
-                    let outcome = find_or_create(&txn, &a, new).await;
+                    let outcome = find_or_create(&txn, &a, &keys(), new).await;
                     txn.commit().await.unwrap();
                     outcome
                 }
@@ -310,7 +338,7 @@ mod tests {
 
             assert!(won_new && !lost_new);
             assert_eq!(lost, won);
-            assert_eq!(find_by_sha256(&db, &a, SHA).await.unwrap(), Some(won));
+            assert_eq!(find_by_sha256(&db, &a, &keys(), SHA).await.unwrap(), Some(won));
         })
         .await;
     }
@@ -320,14 +348,14 @@ mod tests {
         on_each_backend(|db| async move {
             let a = org(&db, "org_a").await;
             let b = org(&db, "org_b").await;
-            let (upload, _) = find_or_create(&db, &a, new_upload(&a, SHA)).await.unwrap();
+            let (upload, _) = find_or_create(&db, &a, &keys(), new_upload(&a, SHA)).await.unwrap();
 
-            let other = mark_status(&db, &b, upload.id, UploadStatus::Rejected).await.unwrap_err();
-            let marked = mark_status(&db, &a, upload.id, UploadStatus::Ingested).await.unwrap();
+            let other = mark_status(&db, &b, &keys(), upload.id, UploadStatus::Rejected).await.unwrap_err();
+            let marked = mark_status(&db, &a, &keys(), upload.id, UploadStatus::Ingested).await.unwrap();
 
             assert!(matches!(other, PersistenceError::NotFound { .. }), "{other}");
             assert_eq!(marked.status, UploadStatus::Ingested);
-            assert_eq!(get(&db, &a, upload.id).await.unwrap().status, UploadStatus::Ingested);
+            assert_eq!(get(&db, &a, &keys(), upload.id).await.unwrap().status, UploadStatus::Ingested);
         })
         .await;
     }
@@ -337,11 +365,11 @@ mod tests {
         on_each_backend(|db| async move {
             let a = org(&db, "org_a").await;
             let first = new_upload(&a, SHA);
-            find_or_create(&db, &a, first.clone()).await.unwrap();
+            find_or_create(&db, &a, &keys(), first.clone()).await.unwrap();
 
             let other_file = "ab".repeat(32);
             let again = NewUpload { id: UploadId::new(), sha256: other_file, ..first };
-            let err = find_or_create(&db, &a, again).await.unwrap_err();
+            let err = find_or_create(&db, &a, &keys(), again).await.unwrap_err();
 
             assert!(err.is_conflict_on(crate::constraints::UPLOADS_STORAGE_KEY), "{err}");
         })

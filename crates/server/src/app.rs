@@ -153,6 +153,7 @@ async fn build_state(
         Err(err) => tracing::warn!(storage = %storage.describe(), error = %err, "object storage unreachable"),
     }
     let keys = load_keys(&settings)?;
+    upgrade_legacy_phi(&db, &keys).await?;
     let VoiceSetup { provider, simulator, webhook_key: retell_webhook_key } =
         voice_provider(&settings, address, &clock)?;
     let (llm, llm_stand_in) = language_model(&settings, address, &clock)?;
@@ -277,7 +278,26 @@ fn engine_settings(settings: &Settings, simulated: bool) -> EngineSettings {
 
 /// PHI keys from `RIVVI_DATA_KEY` / `RIVVI_INDEX_KEY`; in development a missing one is generated
 /// into the data directory (production settings refuse to load without both).
-fn load_keys(settings: &Settings) -> anyhow::Result<Keys> {
+/// Rows written before per-organization lookup keys and sealed call data are re-keyed and sealed
+/// before the server serves: until then a patient would not be found by phone (see
+/// `rivvi_persistence::legacy_phi`).
+async fn upgrade_legacy_phi(db: &sea_orm::DatabaseConnection, keys: &Keys) -> anyhow::Result<()> {
+    use rivvi_persistence::legacy_phi;
+    let report = legacy_phi::upgrade(db, keys, legacy_phi::BATCH).await.context("upgrading stored PHI")?;
+    if report.total() > 0 {
+        tracing::info!(
+            patients = report.patients_rekeyed,
+            do_not_call = report.do_not_call_rekeyed,
+            calls = report.calls_sealed,
+            run_rows = report.run_rows_sealed,
+            uploads = report.uploads_sealed,
+            "re-keyed and sealed PHI written by an earlier version"
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn load_keys(settings: &Settings) -> anyhow::Result<Keys> {
     let dev_dir = (!settings.production).then_some(settings.data_dir.as_path());
     let keys = Keys::load(
         settings.data_key.as_ref().map(Secret::expose),

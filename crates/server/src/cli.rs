@@ -1,4 +1,5 @@
-//! The `rivvi` command line: `serve` (the default), `migrate`, `dev-token`, `bindings`.
+//! The `rivvi` command line: `serve` (the default), `migrate`, `dev-token`, `keys`, `ingest`,
+//! `bindings`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,11 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         hours: i64,
     },
+    /// Data keys: which sealed what, and rotation to a new one.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Offline ingestion tools.
     Ingest {
         #[command(subcommand)]
@@ -80,6 +86,23 @@ enum IngestAction {
         /// Print the full report as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Count the sealed values of every column by the key that sealed them.
+    Status,
+    /// Re-seal every value that another key sealed with the active key of RIVVI_DATA_KEY (online,
+    /// in batches; safe to stop and run again).
+    Rotate {
+        /// First add a new data key: written to the development key file, or printed to be put
+        /// first in RIVVI_DATA_KEY (then restart the servers and run `rivvi keys rotate`).
+        #[arg(long)]
+        new_key: bool,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = rivvi_persistence::rotation::BATCH)]
+        batch: u64,
     },
 }
 
@@ -127,6 +150,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { dev } => serve(dev).await,
         Command::Migrate { action } => migrate(action).await,
         Command::DevToken { org, role, user, claims, hours } => dev_token(org, role, user, claims, hours),
+        Command::Keys { action: KeysAction::Status } => crate::keys_cli::status().await,
+        Command::Keys { action: KeysAction::Rotate { new_key, batch } } => {
+            crate::keys_cli::rotate(new_key, batch).await
+        }
         Command::Ingest { action: IngestAction::Preview { file, campaign, sheet, json } } => {
             crate::ingest_cli::preview(&file, campaign.as_deref(), sheet.as_deref(), json)
         }

@@ -38,6 +38,7 @@ pub mod config;
 pub mod database;
 pub mod http;
 pub mod ingest_cli;
+pub mod keys_cli;
 pub mod llm_stand_in;
 pub mod services;
 pub mod simulator;

@@ -98,3 +98,124 @@ fn ingest_preview_reads_an_excel_binary_workbook_with_compact_cell_records() {
     assert_eq!(report["errors"][0]["row"], 7);
     assert_eq!(report["errors"][0]["field"], "primaryPhone");
 }
+
+/// A database and data directory of a test's own: a SQLite file in the directory, or a fresh
+/// PostgreSQL database when `RIVVI_TEST_DATABASE_URL` names a server (CI runs both).
+struct Place {
+    dir: tempfile::TempDir,
+    url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl Place {
+    async fn new() -> Place {
+        use sea_orm::ConnectionTrait;
+        let dir = tempfile::tempdir().unwrap();
+        match std::env::var("RIVVI_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            Some(admin_url) => {
+                let name = format!("rivvi_cli_{}", uuid::Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+                admin.close().await.unwrap();
+                let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+                Place { dir, url: format!("{base}/{name}"), postgres: Some((admin_url, name)) }
+            }
+            None => {
+                let url = format!("sqlite://{}/rivvi.db?mode=rwc", dir.path().display());
+                Place { dir, url, postgres: None }
+            }
+        }
+    }
+
+    /// `rivvi args` on this database and data directory, with development keys.
+    fn rivvi(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_rivvi"))
+            .args(args)
+            .env("DATABASE_URL", &self.url)
+            .env("RIVVI_DATA_DIR", self.dir.path())
+            .env("STORAGE_URL", format!("file://{}/uploads", self.dir.path().display()))
+            .env_remove("RUST_LOG")
+            .env_remove("RIVVI_ENV")
+            .env_remove("RIVVI_DATA_KEY")
+            .env_remove("RIVVI_INDEX_KEY")
+            .output()
+            .unwrap()
+    }
+
+    async fn drop_database(self) {
+        use sea_orm::ConnectionTrait;
+        if let Some((admin_url, name)) = self.postgres {
+            let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+            admin.close().await.unwrap();
+        }
+    }
+}
+
+fn succeeded(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+#[tokio::test]
+async fn keys_rotate_moves_every_sealed_value_to_a_new_key_and_a_rerun_finds_nothing_left() {
+    use rivvi_persistence::sealing::{Keyring, Keys, Sealer, DEV_DATA_KEY_FILE};
+    use rivvi_persistence::{do_not_call, identity, patients, uploads, OrgScope};
+
+    // Arrange: a migrated database holding sealed values of several tables, sealed with the
+    // development key the server generated.
+    let place = Place::new().await;
+    succeeded(&place.rivvi(&["migrate", "up"]));
+    let keys = Keys::load(None, None, Some(place.dir.path())).unwrap();
+    let db = sea_orm::Database::connect(&place.url).await.unwrap();
+    let org = identity::upsert_org_by_clerk_id(&db, "org_rotation", None, None, false).await.unwrap();
+    let scope = OrgScope::for_verified_org(org.id);
+    let fields = patients::PatientFields {
+        first_name: "Grace".into(),
+        last_name: "Hopper".into(),
+        birth_date: "1906-12-09".into(),
+        phone: "+13125550150".into(),
+        secondary_phone: Some("+13125550151".into()),
+        mrn: Some("MRN-7".into()),
+    };
+    let identity =
+        patients::PatientIdentity { canonical: "grace|hopper|1906-12-09|+13125550150".into(), fields };
+    let (patient, _) = patients::find_or_create(&db, &scope, &keys, &identity).await.unwrap();
+    do_not_call::add(&db, &scope, &keys, "+13125550150", "asked", None, chrono::Utc::now()).await.unwrap();
+    let upload_id = rivvi_domain::ids::UploadId::new();
+    let upload = uploads::NewUpload {
+        id: upload_id,
+        uploaded_by: None,
+        file_name: "Hopper, Grace.csv".into(),
+        media_type: "text/csv".into(),
+        size_bytes: 1,
+        sha256: "cd".repeat(32),
+        storage_key: format!("orgs/{}/uploads/{upload_id}", org.id),
+    };
+    uploads::find_or_create(&db, &scope, &keys, upload).await.unwrap();
+    let before = succeeded(&place.rivvi(&["keys", "status"]));
+    assert!(before.contains("patients.first_name_sealed") && before.contains("dev: 1"), "{before}");
+
+    // Act: a new key, then everything re-sealed one row per transaction; then once more.
+    let rotated = succeeded(&place.rivvi(&["keys", "rotate", "--new-key", "--batch", "1"]));
+    let again = succeeded(&place.rivvi(&["keys", "rotate"]));
+    let after = succeeded(&place.rivvi(&["keys", "status"]));
+
+    // Assert: 6 patient values, the number and the file name moved; nothing left on `dev`.
+    assert!(rotated.contains("8 values re-sealed."), "{rotated}");
+    assert!(rotated.contains("0 values left on other keys"), "{rotated}");
+    assert!(again.contains("0 values re-sealed."), "{again}");
+    assert!(after.contains("0 values left on other keys") && !after.contains("dev: "), "{after}");
+    // Everything opens with the new key alone.
+    let spec = std::fs::read_to_string(place.dir.path().join(DEV_DATA_KEY_FILE)).unwrap();
+    let newest = spec.split(',').next().unwrap();
+    assert!(newest.starts_with("dev2"), "{spec}");
+    let only_new = Keys { sealer: Sealer::new(Keyring::parse(newest, "test").unwrap()), ..keys.clone() };
+    let opened = patients::get(&db, &scope, &only_new, patient.id).await.unwrap();
+    assert_eq!(opened.fields, identity.fields);
+    assert!(do_not_call::contains(&db, &scope, &only_new, "+13125550150").await.unwrap());
+    assert_eq!(uploads::get(&db, &scope, &only_new, upload_id).await.unwrap().file_name, "Hopper, Grace.csv");
+    db.close().await.unwrap();
+    place.drop_database().await;
+}

@@ -40,7 +40,7 @@ pub(super) enum AuditLog {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(super) enum DoNotCall {
+pub(crate) enum DoNotCall {
     Table,
     Id,
     OrgId,

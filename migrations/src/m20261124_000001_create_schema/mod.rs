@@ -38,8 +38,9 @@ mod outreach;
 
 // Later migrations name these tables too.
 pub(crate) use campaigns::Campaigns;
+pub(crate) use compliance::DoNotCall;
 pub(crate) use identity::{Organizations, Users};
-pub(crate) use outreach::Runs;
+pub(crate) use outreach::{Calls, Patients, RunRows, Runs, Uploads};
 
 pub struct Migration;
 

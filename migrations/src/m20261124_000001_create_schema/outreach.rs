@@ -7,7 +7,7 @@ use super::identity::{Organizations, Users};
 use super::{create_indexes, drop_table, fk, index, unique_index};
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(super) enum Patients {
+pub(crate) enum Patients {
     Table,
     Id,
     OrgId,
@@ -29,7 +29,7 @@ pub(super) enum Patients {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(super) enum Uploads {
+pub(crate) enum Uploads {
     Table,
     Id,
     OrgId,
@@ -74,7 +74,7 @@ pub(crate) enum Runs {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(super) enum RunRows {
+pub(crate) enum RunRows {
     Table,
     Id,
     RunId,
@@ -107,7 +107,7 @@ pub(super) enum RunRows {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub(super) enum Calls {
+pub(crate) enum Calls {
     Table,
     Id,
     OrgId,

@@ -88,7 +88,8 @@ impl Engine {
             let outcome = change.outcome;
             calls::update(conn, scope, &self.keys, call.id, call.status, None, change, now).await?;
             if let (Some(row_id), true) = (call.row_id, outcome.is_some() || custom.is_some()) {
-                run_rows::record_result(conn, scope, row_id, call.attempt, outcome, custom, now).await?;
+                run_rows::record_result(conn, scope, &self.keys, row_id, call.attempt, outcome, custom, now)
+                    .await?;
             }
             let mut applied = Applied::of(call.status, None);
             if opted_out {
@@ -201,9 +202,6 @@ impl Engine {
             last_error: Patch::to(settlement.last_error),
             ..RowUpdate::default()
         };
-        if let Some(analysis) = settlement.analysis {
-            update.analysis = Patch::Set(analysis);
-        }
         match definition.retry_policy().decide(settlement.retryable, row.attempts, now) {
             RetryDecision::RetryAt(_) if run.status.is_final() => {
                 events.extend([RowEvent::Retry, RowEvent::Cancel]);
@@ -222,6 +220,11 @@ impl Engine {
         let status =
             run_rows::transition(conn, scope, row_id, row.status, &events, Some(call.attempt), update, now)
                 .await?;
+        if let (Some(_), Some(analysis)) = (status, settlement.analysis) {
+            // The row is still at this attempt (the transition above checked it, under the lock).
+            run_rows::record_result(conn, scope, &self.keys, row_id, call.attempt, None, Some(analysis), now)
+                .await?;
+        }
         if status.is_some_and(RowStatus::is_final) {
             self.complete_if_done(conn, scope, &run, now).await?;
         }

@@ -101,8 +101,8 @@ async fn an_inbound_callback_is_linked_by_its_metadata_and_never_moves_the_outbo
         assert_eq!(call.provider_call_id.as_deref(), Some("call_in_1"));
         assert_eq!((call.status, call.outcome), (CallStatus::Ended, Some(CallOutcome::Reached)));
         assert_eq!(call.related_call_id, Some(outbound.id));
-        assert!(call.analysis.is_some());
         let content = calls::get_content(&world.db, &world.scope, &world.keys, call_id).await.unwrap();
+        assert!(content.analysis.is_some());
         assert!(content.transcript.is_some() && content.summary.is_some());
 
         // Assert: the outbound row, its call and the run are as they were.

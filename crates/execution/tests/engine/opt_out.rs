@@ -106,7 +106,7 @@ async fn a_patient_who_opts_out_is_listed_once_audited_and_never_dialled_again()
         let a = world.rows(run_a).await;
         let b = world.rows(run_b).await;
         assert_eq!(a[0].1.status, RowStatus::Completed);
-        assert!(is_opted_out(a[0].1.analysis.as_ref()), "the row counts as opted out: {:?}", a[0].1);
+        assert!(is_opted_out(a[0].0.analysis.as_ref()), "the row counts as opted out: {:?}", a[0].1);
         assert_eq!(b[1].1.status, RowStatus::Skipped);
         assert_eq!(b[1].1.skip_reason.as_deref(), Some("do_not_call"));
         assert_eq!(b[1].1.attempts, 0);

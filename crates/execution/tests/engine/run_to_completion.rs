@@ -54,10 +54,7 @@ async fn a_run_goes_from_ready_to_completed_with_every_row_final_and_no_attempt_
             assert_eq!(state.outcome.map(CallOutcome::as_str), Some(last.as_str()));
             assert_eq!(state.lease_until, None);
             if last == CallOutcome::Reached {
-                assert!(
-                    state.analysis.as_ref().unwrap().get("appt_confirmed").is_some(),
-                    "the campaign's KPI"
-                );
+                assert!(row.analysis.as_ref().unwrap().get("appt_confirmed").is_some(), "the campaign's KPI");
             }
         }
         assert_eq!(calls_total, dials, "every dial has its call row");

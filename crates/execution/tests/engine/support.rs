@@ -477,6 +477,11 @@ impl World {
         calls::list_for_row(&self.db, &self.scope, row_id).await.unwrap()
     }
 
+    /// A call's sealed content (numbers, transcript, analysis...), opened.
+    pub async fn content_of(&self, call_id: rivvi_domain::ids::CallId) -> calls::CallContent {
+        calls::get_content(&self.db, &self.scope, &self.keys, call_id).await.unwrap()
+    }
+
     pub async fn active_calls(&self) -> u64 {
         calls::count_active(&self.db, &self.scope).await.unwrap()
     }

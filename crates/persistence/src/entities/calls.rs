@@ -31,10 +31,17 @@ pub struct Model {
     pub transcript_sealed: Option<Vec<u8>>,
     #[sea_orm(column_type = "Blob", nullable)]
     pub summary_sealed: Option<Vec<u8>>,
+    /// Written before sealed call data only; moved to `recording_url_sealed` at start-up.
     #[sea_orm(column_type = "Text", nullable)]
     pub recording_url: Option<String>,
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub recording_url_sealed: Option<Vec<u8>>,
+    /// Written before sealed call data only; moved to `analysis_sealed` at start-up.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub analysis: Option<Json>,
+    /// The provider's analysis object as JSON text, sealed.
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub analysis_sealed: Option<Vec<u8>>,
     pub related_call_id: Option<Uuid>,
     pub local_hour: Option<i32>,
     pub local_date: Option<Date>,

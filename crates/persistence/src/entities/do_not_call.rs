@@ -9,6 +9,8 @@ pub struct Model {
     pub org_id: Uuid,
     /// Hex HMAC of the E.164 number: what the dialler checks.
     pub phone_key: String,
+    /// `sealing::LookupScheme` code of `phone_key`.
+    pub lookup_scheme: i16,
     /// The E.164 number, sealed (AAD `do_not_call/number_sealed/<id>`); `None` for entries
     /// written before numbers were kept.
     #[sea_orm(column_type = "Blob", nullable)]

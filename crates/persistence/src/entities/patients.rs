@@ -22,6 +22,8 @@ pub struct Model {
     pub phone_key: String,
     pub secondary_phone_key: Option<String>,
     pub key_id: String,
+    /// `sealing::LookupScheme` code of the lookup keys.
+    pub lookup_scheme: i16,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -23,8 +23,12 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     pub leased_by: Option<String>,
     pub outcome: Option<String>,
+    /// Written before sealed call data only; moved to `analysis_sealed` at start-up.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub analysis: Option<Json>,
+    /// The last call's analysis object as JSON text, sealed.
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub analysis_sealed: Option<Vec<u8>>,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,

@@ -9,7 +9,10 @@ pub struct Model {
     pub id: Uuid,
     pub org_id: Uuid,
     pub uploaded_by: Option<Uuid>,
+    /// Empty since sealed call data; written before, moved to `file_name_sealed` at start-up.
     pub file_name: String,
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub file_name_sealed: Option<Vec<u8>>,
     pub media_type: String,
     pub size_bytes: i64,
     /// Lowercase hex SHA-256 of the stored bytes.

@@ -208,8 +208,8 @@ async fn get(ctx: &Ctx, input: CallById) -> ApiResult<CallDetail> {
         disconnection_reason: call.disconnection_reason,
         transcript: content.transcript,
         summary: content.summary,
-        analysis: call.analysis,
-        recording_url: call.recording_url,
+        analysis: content.analysis,
+        recording_url: content.recording_url,
         related_call_id: call.related_call_id,
     })
 }

@@ -16,6 +16,7 @@ use rivvi_domain::ids::{CampaignId, RunId};
 use rivvi_domain::lifecycle::RunStatus;
 use rivvi_domain::IanaZone;
 use rivvi_persistence::analytics::{self, ReachedRow, RunLabel, Slice};
+use rivvi_persistence::sealing::Keys;
 use rivvi_persistence::{campaigns, organizations, runs, OrgScope};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
@@ -128,7 +129,7 @@ pub async fn overview(state: &AppState, caller: &OrgCaller, range: DayRange) -> 
     let slice = Slice { from: range.from, to: range.to, ..Slice::default() };
     let calls = analytics::outcomes(&txn, scope, &slice).await?;
     let by_day = analytics::outcomes_by_day(&txn, scope, &slice).await?;
-    let runs = RunFunnels::read(&txn, scope, &slice).await?;
+    let runs = RunFunnels::read(&txn, scope, &state.keys, &slice).await?;
     let names = analytics::campaign_names(&txn, scope, &runs.campaigns()).await?;
     txn.commit().await?;
 
@@ -175,7 +176,7 @@ pub async fn campaign(
     let calls = analytics::outcomes(&txn, scope, &slice).await?;
     let calls_by_run: HashMap<RunId, OutcomeCounts> =
         analytics::outcomes_by_run(&txn, scope, &slice).await?.into_iter().collect();
-    let runs = RunFunnels::read(&txn, scope, &slice).await?;
+    let runs = RunFunnels::read(&txn, scope, &state.keys, &slice).await?;
     txn.commit().await?;
 
     let definition = campaign.definition;
@@ -228,7 +229,7 @@ pub async fn run(
     let calls = analytics::outcomes(&txn, scope, &slice).await?;
     let by_attempt = analytics::outcomes_by_attempt(&txn, scope, &slice).await?;
     let attempts_per_row = analytics::attempts_per_row(&txn, scope, run_id).await?;
-    let mut runs = RunFunnels::read(&txn, scope, &slice).await?;
+    let mut runs = RunFunnels::read(&txn, scope, &state.keys, &slice).await?;
     if runs.labels.is_empty() {
         // A run without calls in the range still names its fields.
         runs.labels = analytics::run_labels(&txn, scope, &HashSet::from([run_id])).await?;
@@ -294,9 +295,14 @@ struct RunFunnels {
 }
 
 impl RunFunnels {
-    async fn read(conn: &impl ConnectionTrait, scope: &OrgScope, slice: &Slice) -> ServiceResult<Self> {
+    async fn read(
+        conn: &impl ConnectionTrait,
+        scope: &OrgScope,
+        keys: &Keys,
+        slice: &Slice,
+    ) -> ServiceResult<Self> {
         let counts = analytics::row_counts_by_run(conn, scope, slice).await?;
-        let reached = analytics::reached_rows(conn, scope, slice).await?;
+        let reached = analytics::reached_rows(conn, scope, keys, slice).await?;
         let ids: HashSet<RunId> = counts.keys().copied().chain(reached.iter().map(|r| r.run_id)).collect();
         let labels = analytics::run_labels(conn, scope, &ids).await?;
         let mut funnels: HashMap<RunId, Funnel> = counts

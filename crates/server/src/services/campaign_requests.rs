@@ -30,7 +30,7 @@ pub async fn create(
     let valid = input.validate(today)?;
     let txn = state.db.begin().await?;
     if let Some(upload) = valid.sample_upload_id {
-        uploads::get(&txn, &caller.scope, upload)
+        uploads::get(&txn, &caller.scope, &state.keys, upload)
             .await
             .map_err(|_| ServiceError::invalid("sampleUploadId", "is not an upload of this organization"))?;
     }

@@ -321,7 +321,7 @@ async fn relay(state: &AppState, event: &BusEvent) -> Vec<Delivery> {
             None => Ok(None),
         },
         BusEventKind::UploadProcessed => match event.upload_id {
-            Some(id) => uploads::get(&state.db, &scope, id).await.map(|upload| {
+            Some(id) => uploads::get(&state.db, &scope, &state.keys, id).await.map(|upload| {
                 Some(OrgFeed::Upload { upload_id: upload.id, status: upload.status, at: upload.updated_at })
             }),
             None => Ok(None),
@@ -511,7 +511,6 @@ mod tests {
             lease_until: None,
             leased_by: None,
             outcome: None,
-            analysis: None,
             last_error: None,
             skip_reason: None,
         }

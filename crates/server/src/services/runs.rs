@@ -311,7 +311,7 @@ async fn commit_run(
     let rows_built = started.elapsed();
     run_rows::insert_many(&txn, scope, keys, run_id, &new_rows).await?;
     let rows_done = started.elapsed();
-    uploads::mark_status(&txn, scope, request.upload_id, UploadStatus::Ingested).await?;
+    uploads::mark_status(&txn, scope, keys, request.upload_id, UploadStatus::Ingested).await?;
     audit_trail::record(&txn, caller, scope.org_id(), AuditAction::RunCreated, run_id, vec![]).await?;
     let record = runs::get(&txn, scope, run_id).await?;
     txn.commit().await?;

@@ -95,7 +95,7 @@ where
 /// bytes are checked against the recorded size and SHA-256, so storage corruption is an error
 /// rather than a silently different sheet.
 pub async fn load(state: &AppState, scope: &OrgScope, id: UploadId) -> ServiceResult<(UploadRecord, Bytes)> {
-    let record = uploads::get(&state.db, scope, id).await?;
+    let record = uploads::get(&state.db, scope, &state.keys, id).await?;
     let bytes = state.storage.get(&record.storage_key).await.map_err(|err| {
         ServiceError::Internal(anyhow::Error::new(err).context(format!("reading upload {id} from storage")))
     })?;
@@ -180,7 +180,7 @@ async fn insert_unless_duplicate(
     new: NewUpload,
 ) -> ServiceResult<Received> {
     let txn = state.db.begin().await?;
-    let (record, created) = uploads::find_or_create(&txn, &caller.scope, new).await?;
+    let (record, created) = uploads::find_or_create(&txn, &caller.scope, &state.keys, new).await?;
     if !created {
         txn.rollback().await?;
         return Ok(Received { record, duplicate: true });
