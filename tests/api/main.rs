@@ -38,6 +38,7 @@ mod retell_simulator;
 mod revocation;
 mod run_engine;
 mod runs;
+mod sealed_objects;
 mod tenancy;
 mod uploads;
 mod validation;
