@@ -168,7 +168,9 @@ impl SealedStore {
     /// header and the unchanged sealed chunks replace the object (atomically: a rename locally,
     /// a completed upload on S3), so an interrupted re-wrap leaves the old, still readable,
     /// object. Its chunks are not decrypted, so a damaged body is copied as it is (and still
-    /// fails when read).
+    /// fails when read). The copy is written back under the same key: a delete of the object
+    /// landing while the copy is in flight (a retention purge) would be undone, so a caller
+    /// running both should re-check that the object is still wanted, or not run them at once.
     #[tracing::instrument(level = "debug", skip_all, fields(key = %key), err(level = "debug"))]
     pub async fn rewrap(&self, key: &str) -> Result<Rewrapped, StorageError> {
         check_key(key)?;
