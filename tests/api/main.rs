@@ -39,6 +39,7 @@ mod retell_simulator;
 mod revocation;
 mod run_engine;
 mod runs;
+mod sealed_objects;
 mod tenancy;
 mod uploads;
 mod validation;

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use reqwest::StatusCode;
 use rivvi_domain::ids::{OrgId, UploadId};
+use rivvi_persistence::sealing::Keys;
 use rivvi_persistence::OrgScope;
 use rivvi_server::app::Application;
-use rivvi_server::storage::{upload_key, ObjectStore, StorageError, StorageSettings};
+use rivvi_server::storage::envelope::MAGIC;
+use rivvi_server::storage::{upload_key, ObjectStore, SealedStore, StorageError, StorageSettings};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -124,11 +126,15 @@ fn upload_id(answer: &Answer) -> UploadId {
         .expect("uploadId is a UUID")
 }
 
-/// The store the test app writes to, opened beside it.
-async fn local_store(app: &TestApp) -> ObjectStore {
-    ObjectStore::from_settings(&StorageSettings::local(app.data_dir.path().join("uploads")))
-        .await
-        .expect("local store")
+/// The store the test app writes to, opened beside it with the app's keys.
+pub async fn app_store(app: &TestApp, settings: &StorageSettings) -> SealedStore {
+    // Test servers run without RIVVI_DATA_KEY: their development key is in the data directory.
+    let keys = Keys::load(None, None, Some(app.data_dir.path())).expect("the app's development keys");
+    SealedStore::new(ObjectStore::from_settings(settings).await.expect("object store"), keys.sealer)
+}
+
+pub async fn local_store(app: &TestApp) -> SealedStore {
+    app_store(app, &StorageSettings::local(app.data_dir.path().join("uploads"))).await
 }
 
 fn local_objects(app: &TestApp) -> Vec<PathBuf> {
@@ -467,14 +473,17 @@ async fn an_upload_round_trips_through_s3_including_a_multipart_sized_file() {
     assert_eq!(small_answer.status, StatusCode::CREATED, "{}", small_answer.body);
     assert_eq!(duplicate.status, StatusCode::OK);
     assert_eq!(upload_id(&duplicate), upload_id(&small_answer));
-    let store = ObjectStore::from_settings(&settings).await.unwrap();
+    let store = app_store(&app, &settings).await;
     let large_key = upload_key(org_id, upload_id(&large_answer));
     let small_key = upload_key(org_id, upload_id(&small_answer));
     assert_eq!(store.get(&large_key).await.unwrap().as_ref(), large.as_slice());
     assert_eq!(store.get(&small_key).await.unwrap().as_ref(), small.as_slice());
-    assert_eq!(store.head(&large_key).await.unwrap().map(|info| info.size), Some(large.len() as u64));
-    // On the server's disk, under the bucket and prefix: exactly the two objects.
-    assert_eq!(std::fs::read(s3.object_path(&small_key)).unwrap(), small);
+    // Stored sealed: a header and a 16-byte tag per 64 KiB chunk on top of the plaintext.
+    let stored_size = store.head(&large_key).await.unwrap().map(|info| info.size).unwrap();
+    assert!(stored_size > large.len() as u64 + 16 * 145, "{stored_size}");
+    // On the server's disk, under the bucket and prefix: exactly the two objects, sealed.
+    let on_disk = std::fs::read(s3.object_path(&small_key)).unwrap();
+    assert!(on_disk.starts_with(&MAGIC) && !on_disk.windows(4).any(|w| w == b"Jane"));
     let mut expected = vec![s3.object_path(&large_key), s3.object_path(&small_key)];
     expected.sort();
     assert_eq!(s3.objects(), expected);

@@ -21,7 +21,7 @@ use crate::auth::dev_key::DevKey;
 use crate::auth::{AuthCache, Authenticator};
 use crate::config::{JwtKeySource, Secret, Settings, DEFAULT_LLM_MODEL};
 use crate::state::AppState;
-use crate::storage::ObjectStore;
+use crate::storage::{ObjectStore, SealedStore};
 
 pub struct Application {
     listener: TcpListener,
@@ -146,13 +146,14 @@ async fn build_state(
         _ => None,
     };
     let auth = Authenticator::new(&settings.auth, dev_key.as_ref().map(DevKey::public_pem))?;
+    let keys = load_keys(&settings)?;
     let storage = ObjectStore::from_settings(&settings.storage).await.context("opening object storage")?;
+    let storage = SealedStore::new(storage, keys.sealer.clone());
     match storage.ping().await {
         Ok(()) => tracing::info!(storage = %storage.describe(), "object storage ready"),
         // Not fatal: /readyz reports it until the store answers.
         Err(err) => tracing::warn!(storage = %storage.describe(), error = %err, "object storage unreachable"),
     }
-    let keys = load_keys(&settings)?;
     upgrade_legacy_phi(&db, &keys).await?;
     let VoiceSetup { provider, simulator, webhook_key: retell_webhook_key } =
         voice_provider(&settings, address, &clock)?;

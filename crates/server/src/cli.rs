@@ -1,5 +1,5 @@
-//! The `rivvi` command line: `serve` (the default), `migrate`, `dev-token`, `keys`, `ingest`,
-//! `bindings`.
+//! The `rivvi` command line: `serve` (the default), `migrate`, `dev-token`, `keys`, `storage`,
+//! `ingest`, `bindings`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +10,7 @@ use sea_orm_migration::MigratorTrait;
 use crate::app::{shutdown_signal, Application};
 use crate::auth::dev_key::{session_claims, ClaimShape, DevKey};
 use crate::config::{JwtKeySource, Settings};
+use crate::storage::{ObjectStore, SealedStore, Sealing};
 
 #[derive(Parser)]
 #[command(name = "rivvi", version, about = "Rivvi backend: healthcare outreach with voice AI")]
@@ -55,6 +56,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Object storage maintenance.
+    Storage {
+        #[command(subcommand)]
+        action: StorageAction,
     },
     /// Offline ingestion tools.
     Ingest {
@@ -107,6 +113,17 @@ enum KeysAction {
 }
 
 #[derive(Subcommand)]
+enum StorageAction {
+    /// Seal every object stored before sealing (STORAGE_URL, with RIVVI_DATA_KEY's active key).
+    /// Already sealed objects are skipped, so an interrupted run can simply be run again.
+    Seal {
+        /// Only objects whose key starts with this (such as orgs/<org id>/).
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum MigrateAction {
     /// Apply all pending migrations.
     Up,
@@ -154,6 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { action: KeysAction::Rotate { new_key, batch } } => {
             crate::keys_cli::rotate(new_key, batch).await
         }
+        Command::Storage { action: StorageAction::Seal { prefix } } => seal_storage(&prefix).await,
         Command::Ingest { action: IngestAction::Preview { file, campaign, sheet, json } } => {
             crate::ingest_cli::preview(&file, campaign.as_deref(), sheet.as_deref(), json)
         }
@@ -205,6 +223,39 @@ async fn migrate(action: MigrateAction) -> anyhow::Result<()> {
             Migrator::fresh(&db).await?
         }
     }
+    Ok(())
+}
+
+/// Seals the plaintext objects under `prefix`, one at a time (each replaced atomically), and
+/// reports the counts. A failure is reported and counted, and the run goes on to the next object.
+async fn seal_storage(prefix: &str) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    crate::telemetry::init(settings.json_logs);
+    let keys = crate::app::load_keys(&settings)?;
+    let raw = ObjectStore::from_settings(&settings.storage).await?;
+    let store = SealedStore::new(raw, keys.sealer.clone());
+    let keys_listed = store.list(prefix).await?;
+    let progress = indicatif::ProgressBar::new(keys_listed.len() as u64);
+    let (mut sealed, mut already, mut failed) = (0u64, 0u64, 0u64);
+    for key in &keys_listed {
+        match store.seal_plaintext(key).await {
+            Ok(Sealing::Sealed { .. }) => sealed += 1,
+            Ok(Sealing::AlreadySealed) => already += 1,
+            Err(err) => {
+                failed += 1;
+                progress.suspend(|| eprintln!("error: sealing {key}: {:#}", anyhow::Error::new(err)));
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    println!(
+        "{}: {} objects, {sealed} sealed now with key {}, {already} already sealed, {failed} left unsealed",
+        store.describe(),
+        keys_listed.len(),
+        keys.sealer.active_key_id(),
+    );
+    anyhow::ensure!(failed == 0, "{failed} objects could not be sealed; run the command again once fixed");
     Ok(())
 }
 

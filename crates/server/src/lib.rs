@@ -20,7 +20,8 @@
 //! - [`webhooks`]: signed provider callbacks (Clerk, Retell call events and inbound calls): the
 //!   signature checked, the body parsed, a use case called.
 //! - [`services`]: the use cases every transport calls (transactions, audit entries).
-//! - [`storage`]: object storage for uploads, a local directory or S3.
+//! - [`storage`]: object storage for uploads, a local directory or S3, every object sealed
+//!   (streamed chunked AES-256-GCM, a per-object data key wrapped by `RIVVI_DATA_KEY`).
 //! - [`simulator`]: the built-in Retell simulator's HTTP API (mounted when no Retell key is set).
 //! - [`llm_stand_in`]: the built-in LLM stand-in's chat-completions API (mounted when no
 //!   `LLM_BASE_URL` is set).

@@ -12,7 +12,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthCache, Authenticator};
 use crate::config::Settings;
-use crate::storage::ObjectStore;
+use crate::storage::SealedStore;
 
 /// Cheap to clone: every field is a handle. It is the axum state and the root of the rspc context.
 #[derive(Clone)]
@@ -22,8 +22,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Verified tokens and resolved callers, remembered briefly; identity writes clear it.
     pub auth_cache: AuthCache,
-    /// Uploaded files (local directory or S3).
-    pub storage: ObjectStore,
+    /// Uploaded files (local directory or S3), sealed with `keys.sealer`.
+    pub storage: SealedStore,
     /// PHI sealing and lookup keys.
     pub keys: Keys,
     /// Time, injectable so tests can move it.

@@ -162,6 +162,7 @@ fn succeeded(output: &std::process::Output) -> String {
 async fn keys_rotate_moves_every_sealed_value_to_a_new_key_and_a_rerun_finds_nothing_left() {
     use rivvi_persistence::sealing::{Keyring, Keys, Sealer, DEV_DATA_KEY_FILE};
     use rivvi_persistence::{do_not_call, identity, patients, uploads, OrgScope};
+    use rivvi_server::storage::{ObjectStore, SealedStore, StorageSettings};
 
     // Arrange: a migrated database holding sealed values of several tables, sealed with the
     // development key the server generated.
@@ -194,8 +195,20 @@ async fn keys_rotate_moves_every_sealed_value_to_a_new_key_and_a_rerun_finds_not
         storage_key: format!("orgs/{}/uploads/{upload_id}", org.id),
     };
     uploads::find_or_create(&db, &scope, &keys, upload).await.unwrap();
+    let store = |keys: &Keys| {
+        let settings = StorageSettings::local(place.dir.path().join("uploads"));
+        let sealer = keys.sealer.clone();
+        async move { SealedStore::new(ObjectStore::from_settings(&settings).await.unwrap(), sealer) }
+    };
+    let object = format!("orgs/{}/uploads/{upload_id}", org.id);
+    let sheet = bytes::Bytes::from_static(b"First Name,Last Name\nGrace,Hopper\n");
+    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(sheet.clone())]);
+    store(&keys).await.put_stream(&object, body).await.unwrap();
     let before = succeeded(&place.rivvi(&["keys", "status"]));
     assert!(before.contains("patients.first_name_sealed") && before.contains("dev: 1"), "{before}");
+    let objects_line = before.lines().find(|l| l.contains("stored objects")).unwrap_or_default();
+    assert!(objects_line.ends_with("dev: 1"), "{before}");
+    assert!(before.contains("0 values and 0 objects left on other keys than dev"), "{before}");
 
     // Act: a new key, then everything re-sealed one row per transaction; then once more.
     let rotated = succeeded(&place.rivvi(&["keys", "rotate", "--new-key", "--batch", "1"]));
@@ -203,10 +216,16 @@ async fn keys_rotate_moves_every_sealed_value_to_a_new_key_and_a_rerun_finds_not
     let after = succeeded(&place.rivvi(&["keys", "status"]));
 
     // Assert: 6 patient values, the number and the file name moved; nothing left on `dev`.
-    assert!(rotated.contains("8 values re-sealed."), "{rotated}");
-    assert!(rotated.contains("0 values left on other keys"), "{rotated}");
-    assert!(again.contains("0 values re-sealed."), "{again}");
-    assert!(after.contains("0 values left on other keys") && !after.contains("dev: "), "{after}");
+    assert!(
+        rotated.contains("8 values re-sealed.") && rotated.contains("1 objects re-wrapped."),
+        "{rotated}"
+    );
+    assert!(rotated.contains("0 values and 0 objects left on other keys"), "{rotated}");
+    assert!(again.contains("0 values re-sealed.") && again.contains("0 objects re-wrapped."), "{again}");
+    assert!(
+        after.contains("0 values and 0 objects left on other keys") && !after.contains("dev: "),
+        "{after}"
+    );
     // Everything opens with the new key alone.
     let spec = std::fs::read_to_string(place.dir.path().join(DEV_DATA_KEY_FILE)).unwrap();
     let newest = spec.split(',').next().unwrap();
@@ -216,6 +235,89 @@ async fn keys_rotate_moves_every_sealed_value_to_a_new_key_and_a_rerun_finds_not
     assert_eq!(opened.fields, identity.fields);
     assert!(do_not_call::contains(&db, &scope, &only_new, "+13125550150").await.unwrap());
     assert_eq!(uploads::get(&db, &scope, &only_new, upload_id).await.unwrap().file_name, "Hopper, Grace.csv");
+    assert_eq!(store(&only_new).await.get(&object).await.unwrap(), sheet);
     db.close().await.unwrap();
     place.drop_database().await;
+}
+
+/// `rivvi storage seal` against a local store in `dir`, with the data key `k1` (and a fixed
+/// index key, so no development key is generated).
+fn storage_seal(dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rivvi"))
+        .args(["storage", "seal"])
+        .env_remove("RUST_LOG")
+        .env("RIVVI_DATA_DIR", dir)
+        .env("STORAGE_URL", format!("file://{}", dir.join("uploads").display()))
+        .env("RIVVI_DATA_KEY", format!("k1:{}", key_base64(1)))
+        .env("RIVVI_INDEX_KEY", key_base64(2))
+        .output()
+        .unwrap()
+}
+
+fn key_base64(byte: u8) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
+}
+
+#[test]
+fn storage_seal_seals_a_plaintext_object_in_place_and_a_rerun_finds_nothing_left() {
+    use rivvi_persistence::sealing::Keys;
+    use rivvi_server::storage::{ObjectStore, SealedStore, StorageSettings, StoredFormat};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = b"First Name,Last Name,DOB,Phone\nJane,Doe,03/04/1985,(312) 555-0101\n".repeat(3000);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let keys = Keys::load(Some(&format!("k1:{}", key_base64(1))), Some(&key_base64(2)), None).unwrap();
+    let store = runtime.block_on(async {
+        let raw =
+            ObjectStore::from_settings(&StorageSettings::local(dir.path().join("uploads"))).await.unwrap();
+        SealedStore::new(raw, keys.sealer)
+    });
+    // One object as written before sealing (plaintext, straight into the folder), one sealed.
+    let legacy = dir.path().join("uploads/orgs/0190/uploads/0191");
+    std::fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+    std::fs::write(&legacy, &sheet).unwrap();
+    let chunk = futures_util::stream::iter([Ok(bytes::Bytes::from_static(b"Alice,Smith"))]);
+    runtime.block_on(store.put_stream("orgs/0190/uploads/0192", chunk)).unwrap();
+
+    let first = storage_seal(dir.path());
+    let rerun = storage_seal(dir.path());
+
+    let report = |output: &std::process::Output| {
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let (first, rerun) = (report(&first), report(&rerun));
+    assert!(
+        first.contains("2 objects, 1 sealed now with key k1, 1 already sealed, 0 left unsealed"),
+        "{first}"
+    );
+    assert!(
+        rerun.contains("2 objects, 0 sealed now with key k1, 2 already sealed, 0 left unsealed"),
+        "{rerun}"
+    );
+    let on_disk = std::fs::read(&legacy).unwrap();
+    assert!(!on_disk.windows(4).any(|w| w == b"Jane"), "still plaintext after sealing");
+    let format = runtime.block_on(store.key_id_of("orgs/0190/uploads/0191")).unwrap();
+    assert_eq!(format, StoredFormat::Sealed { key_id: "k1".into() });
+    assert_eq!(runtime.block_on(store.get("orgs/0190/uploads/0191")).unwrap().as_ref(), sheet.as_slice());
+}
+
+#[test]
+fn storage_seal_without_a_data_key_in_production_says_which_variable_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_rivvi"))
+        .args(["storage", "seal"])
+        .env_remove("RUST_LOG")
+        .env_remove("RIVVI_DATA_KEY")
+        .env("RIVVI_ENV", "production")
+        .env("RIVVI_DATA_DIR", dir.path())
+        .env("STORAGE_URL", format!("file://{}", dir.path().join("uploads").display()))
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("RIVVI_DATA_KEY"), "{stderr}");
 }

@@ -1,6 +1,10 @@
 //! A real S3 server in-process: `s3s` + `s3s-fs` over a temporary directory on 127.0.0.1:0, with
 //! SigV4 authentication, so the production `aws-sdk-s3` code path is exercised, not a mock.
 //!
+//! Like a bucket whose policy denies unencrypted uploads, the server refuses a `PutObject` or
+//! `CreateMultipartUpload` that does not request server-side encryption (`AES256`), so every
+//! S3 test also checks that the store asks for it.
+//!
 //! Each test starts its own server (and directory), so tests stay independent when run in
 //! parallel; settings are passed as values, never through the process environment.
 
@@ -11,8 +15,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use rivvi_server::config::Secret;
 use rivvi_server::storage::{S3Credentials, StorageLocation, StorageSettings};
+use s3s::access::S3Access;
 use s3s::auth::SimpleAuth;
+use s3s::dto::{CreateMultipartUploadInput, PutObjectInput, ServerSideEncryption};
 use s3s::service::S3ServiceBuilder;
+use s3s::{S3Request, S3Result};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -38,6 +45,7 @@ impl S3Server {
         let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs over the root");
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        builder.set_access(RequireEncryption);
         let service = builder.build();
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind s3");
@@ -91,6 +99,31 @@ impl S3Server {
 impl Drop for S3Server {
     fn drop(&mut self) {
         self.accept_loop.abort();
+    }
+}
+
+/// Access control that, beyond the default (signed requests only), requires server-side
+/// encryption on every write.
+struct RequireEncryption;
+
+#[async_trait::async_trait]
+impl S3Access for RequireEncryption {
+    async fn put_object(&self, request: &mut S3Request<PutObjectInput>) -> S3Result<()> {
+        require_aes256(request.input.server_side_encryption.as_ref())
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        request: &mut S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<()> {
+        require_aes256(request.input.server_side_encryption.as_ref())
+    }
+}
+
+fn require_aes256(requested: Option<&ServerSideEncryption>) -> S3Result<()> {
+    match requested {
+        Some(sse) if sse.as_str() == ServerSideEncryption::AES256 => Ok(()),
+        _ => Err(s3s::s3_error!(AccessDenied, "uploads must request server-side encryption (AES256)")),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The one place errors become wire errors.
 //!
 //! Codes follow tRPC: 400 BAD_REQUEST (with the fields at fault), 401 UNAUTHORIZED, 403 FORBIDDEN,
-//! 404 NOT_FOUND (also for anything in another organization, so ids do not leak), 409 CONFLICT,
+//! 404 NOT_FOUND (also for anything in another organization, so ids do not leak), 409 CONFLICT
+//! (also an upload whose stored file fails its integrity check: uploading it again repairs it),
 //! 413 PAYLOAD_TOO_LARGE (uploads), 500 INTERNAL_SERVER_ERROR (logged here once, with its chain;
 //! the client gets a generic message).
 //!
@@ -242,6 +243,7 @@ impl From<UploadError> for ApiError {
     fn from(err: UploadError) -> Self {
         match err {
             UploadError::TooLarge(_) => ApiError::TooLarge(err.to_string()),
+            UploadError::Damaged(_) => ApiError::Conflict(err.to_string()),
             UploadError::Internal(inner) => ApiError::Internal(inner),
             other => ApiError::invalid("file", other.to_string()),
         }

@@ -1,8 +1,10 @@
-//! Uploaded sheets: stored in object storage with their SHA-256, recorded once per organization
-//! and hash, and read back (checked against that hash) for ingestion.
+//! Uploaded sheets: stored sealed in object storage with their SHA-256, recorded once per
+//! organization and hash, and read back (authenticated, and checked against that hash) for
+//! ingestion.
 //!
-//! The file streams to storage under `orgs/<org id>/uploads/<upload id>` while its hash and size
-//! are computed, so memory stays bounded whatever the size. More than `RIVVI_UPLOAD_LIMIT` bytes
+//! The file streams to storage under `orgs/<org id>/uploads/<upload id>`, sealed chunk by chunk
+//! (`storage::sealed`), while its hash and size are computed over the plaintext, so memory stays
+//! bounded whatever the size and identical files still share a hash. More than `RIVVI_UPLOAD_LIMIT` bytes
 //! is [`UploadError::TooLarge`] and leaves nothing stored or recorded. The same bytes uploaded
 //! again in the same organization answer the first upload (`duplicate`) and the second copy is
 //! deleted; another organization's identical file is its own upload. Two identical uploads racing
@@ -16,6 +18,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::ids::UploadId;
+use rivvi_persistence::sealing::SealError;
 use rivvi_persistence::uploads::{self, NewUpload, UploadRecord};
 use rivvi_persistence::OrgScope;
 use sea_orm::TransactionTrait;
@@ -23,7 +26,7 @@ use sea_orm::TransactionTrait;
 use super::{audit_trail, ServiceError, ServiceResult};
 use crate::auth::OrgCaller;
 use crate::state::AppState;
-use crate::storage::{sha256_hex, upload_key, PutResult, StorageError};
+use crate::storage::{sha256_hex, upload_key, EnvelopeError, PutResult, StorageError, StoredFormat};
 
 /// What can be wrong with an uploaded file or the request that carries it.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,11 @@ pub enum UploadError {
     BadMultipart(String),
     #[error("the upload was interrupted before the file was complete")]
     Interrupted,
+
+    // --- stored data
+    /// The stored object was changed, cut short or replaced since it was uploaded.
+    #[error("the stored file of upload {0} failed its integrity check (changed or cut short in storage): upload the file again")]
+    Damaged(UploadId),
 
     // --- internal
     #[error("internal error")]
@@ -92,19 +100,46 @@ where
 }
 
 /// An upload's record and bytes, for ingestion. Another organization's upload is not found. The
-/// bytes are checked against the recorded size and SHA-256, so storage corruption is an error
-/// rather than a silently different sheet.
+/// object is opened and authenticated chunk by chunk as it is read, then checked against the
+/// recorded size and SHA-256 (of the plaintext), so a changed, cut or swapped object is
+/// [`UploadError::Damaged`] rather than a silently different sheet. The check also vouches for
+/// an object stored before sealing, which is read as it is until `rivvi storage seal` runs.
 pub async fn load(state: &AppState, scope: &OrgScope, id: UploadId) -> ServiceResult<(UploadRecord, Bytes)> {
     let record = uploads::get(&state.db, scope, &state.keys, id).await?;
-    let bytes = state.storage.get(&record.storage_key).await.map_err(|err| {
-        ServiceError::Internal(anyhow::Error::new(err).context(format!("reading upload {id} from storage")))
-    })?;
+    let key = &record.storage_key;
+    let opened = state.storage.open(key).await.map_err(|err| unreadable(id, err))?;
+    let sealed = matches!(opened.format, StoredFormat::Sealed { .. });
+    let bytes = opened.read_all().await.map_err(|err| unreadable(id, err))?;
     if bytes.len() as u64 != record.size_bytes || sha256_hex(&bytes) != record.sha256 {
-        return Err(ServiceError::Internal(anyhow::anyhow!(
-            "upload {id}: stored bytes do not match the recorded size and sha256"
-        )));
+        tracing::error!(
+            upload_id = %id,
+            key = %key,
+            sealed,
+            "stored upload does not match its recorded size and sha256"
+        );
+        return Err(UploadError::Damaged(id).into());
     }
     Ok((record, bytes))
+}
+
+/// A stored object that does not open is damage (or tampering) the organization can repair by
+/// uploading again; a data key id missing from `RIVVI_DATA_KEY`, or a storage failure, is ours.
+fn unreadable(id: UploadId, err: StorageError) -> ServiceError {
+    match err {
+        StorageError::Sealed { source: EnvelopeError::DataKey(SealError::UnknownKey(_)), .. } => {
+            ServiceError::Internal(
+                anyhow::Error::new(err)
+                    .context(format!("upload {id} is sealed with a key RIVVI_DATA_KEY no longer lists")),
+            )
+        }
+        StorageError::Sealed { .. } => {
+            tracing::error!(upload_id = %id, error = ?anyhow::Error::new(err), "stored upload failed its integrity check");
+            UploadError::Damaged(id).into()
+        }
+        other => ServiceError::Internal(
+            anyhow::Error::new(other).context(format!("reading upload {id} from storage")),
+        ),
+    }
 }
 
 /// Streams `body` into storage under `key`, refusing an empty body before anything is written

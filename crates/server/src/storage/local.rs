@@ -9,10 +9,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
 
 use super::{ObjectInfo, StorageError};
+
+/// Bytes per read when streaming a file back: one sealed chunk and its tag fit.
+const READ_BUFFER: usize = 80 * 1024;
 
 /// Cheap to clone.
 #[derive(Debug, Clone)]
@@ -81,6 +86,49 @@ impl LocalStore {
         }
     }
 
+    /// The object's bytes as they are read from disk, at most `limit` of them when given.
+    pub(super) async fn get_stream(
+        &self,
+        key: &str,
+        limit: Option<u64>,
+    ) -> Result<BoxStream<'static, io::Result<Bytes>>, StorageError> {
+        let path = self.path_of(key);
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound(key.to_owned()))
+            }
+            Err(source) => return Err(StorageError::Io { op: "open", path, source }),
+        };
+        let reader = file.take(limit.unwrap_or(u64::MAX));
+        Ok(ReaderStream::with_capacity(reader, READ_BUFFER).boxed())
+    }
+
+    /// The keys of every object whose key starts with `prefix`, sorted. Files that are not
+    /// objects (a write's hidden temporary file, anything whose name starts with `.`) are left
+    /// out.
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        // Only the directory the prefix names is walked; a partial last segment filters.
+        let dir_part = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let start = if dir_part.is_empty() { self.root.to_path_buf() } else { self.path_of(dir_part) };
+        let base = dir_part.to_owned();
+        let prefix = prefix.to_owned();
+        let walked = tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            walk(&start, &base, &mut keys)?;
+            keys.retain(|key| key.starts_with(&prefix));
+            keys.sort();
+            Ok::<_, StorageError>(keys)
+        })
+        .await
+        .map_err(|err| StorageError::Io {
+            op: "list",
+            path: self.root.to_path_buf(),
+            source: io::Error::other(err),
+        })?;
+        walked
+    }
+
     pub(super) async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
         let path = self.path_of(key);
         match tokio::fs::metadata(&path).await {
@@ -112,6 +160,36 @@ impl LocalStore {
             Err(source) => Err(StorageError::Io { op: "check", path: root, source }),
         }
     }
+}
+
+/// Appends the keys of the files under `dir` (whose key is `base`) to `keys`.
+fn walk(dir: &Path, base: &str, keys: &mut Vec<String>) -> Result<(), StorageError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(StorageError::Io { op: "list", path: dir.to_owned(), source }),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| StorageError::Io { op: "list", path: dir.to_owned(), source })?;
+        let name = entry.file_name();
+        // Keys are ASCII (`check_key`): a name that is not UTF-8 is nobody's object.
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let key = if base.is_empty() { name.to_owned() } else { format!("{base}/{name}") };
+        let kind = entry.file_type().map_err(|source| StorageError::Io {
+            op: "list",
+            path: entry.path(),
+            source,
+        })?;
+        if kind.is_dir() {
+            walk(&entry.path(), &key, keys)?;
+        } else if kind.is_file() {
+            keys.push(key);
+        }
+    }
+    Ok(())
 }
 
 /// Deletes the temporary file when a write fails or its future is dropped mid-way (a client

@@ -1,4 +1,10 @@
-//! Object storage for uploaded files: a local directory (the default) or an S3 bucket.
+//! Object storage for uploaded files: a local directory (the default) or an S3 bucket, every
+//! object sealed.
+//!
+//! The application reads and writes through [`SealedStore`]: a write is encrypted as it streams
+//! (chunked AES-256-GCM with a fresh data key per object, wrapped by `RIVVI_DATA_KEY`; the format
+//! is in [`envelope`]) before any byte reaches a disk or a bucket, and a read authenticates each
+//! chunk before handing it on. [`ObjectStore`] underneath moves bytes as they are stored.
 //!
 //! [`ObjectStore`] is an enum over the two backends rather than a trait object: the set is
 //! closed, the methods are plain `async fn`s (no boxed futures, generic streams allowed), and a
@@ -12,21 +18,31 @@
 //! hold PHI; so keys are safe to log.
 //!
 //! # Layout
+//! - [`sealed`]: [`SealedStore`], sealing on write and opening on read; the key id of an object,
+//!   re-wrapping its data key, sealing objects stored before sealing, listing.
+//! - [`envelope`]: the sealed object format (header, STREAM chunks) and its streaming sealer and
+//!   opener.
 //! - [`local`]: [`LocalStore`], files under a root directory, published by rename.
-//! - [`s3`]: [`S3Store`], `aws-sdk-s3` with path-style addressing, multipart for large objects.
+//! - [`s3`]: [`S3Store`], `aws-sdk-s3` with path-style addressing, multipart for large objects,
+//!   server-side encryption requested on every write.
 
+pub mod envelope;
 pub mod local;
 pub mod s3;
+pub mod sealed;
 
 use std::io;
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
+pub use envelope::EnvelopeError;
 pub use local::LocalStore;
 pub use s3::S3Store;
+pub use sealed::{Opened, Rewrapped, SealedStore, Sealing, StoredFormat};
 
 use crate::config::Secret;
 
@@ -137,6 +153,16 @@ pub enum StorageError {
     #[error("object not found <key={0}>")]
     NotFound(String),
 
+    // stored data
+    /// A sealed object that does not open: damaged, cut short, moved to another key, or wrapped
+    /// by a key id `RIVVI_DATA_KEY` does not list.
+    #[error("sealed object does not open <key={key}>")]
+    Sealed {
+        key: String,
+        #[source]
+        source: EnvelopeError,
+    },
+
     // caller
     /// The stream being stored failed; the inner error is the caller's own (such as a size limit).
     #[error("reading the data to store failed")]
@@ -154,9 +180,18 @@ pub enum StorageError {
     },
     #[error("S3 {op} failed <key={key}>: {message}")]
     S3 { op: &'static str, key: String, message: String },
+    /// Reading an object's bytes failed after the read had started.
+    #[error("reading the object failed <key={key}>")]
+    Read {
+        key: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
-/// The object store. Cheap to clone.
+/// The backend: bytes exactly as stored, neither sealed nor opened (the application goes through
+/// [`SealedStore`]; this is for it, and for tools and tests that look at what is stored). Cheap
+/// to clone.
 #[derive(Debug, Clone)]
 pub enum ObjectStore {
     Local(LocalStore),
@@ -202,14 +237,34 @@ impl ObjectStore {
         Ok(PutResult { size, sha256: hex::encode(hasher.finalize()) })
     }
 
-    /// The whole object. Uploads are bounded by the upload limit, so reading one into memory is
-    /// bounded too.
+    /// The whole object as stored.
     #[tracing::instrument(level = "debug", skip_all, fields(key = %key), err(level = "debug"))]
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         check_key(key)?;
         match self {
             ObjectStore::Local(store) => store.get(key).await,
             ObjectStore::S3(store) => store.get(key).await,
+        }
+    }
+
+    /// The object's bytes as stored, streamed; only the first `limit` bytes when given.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+        limit: Option<u64>,
+    ) -> Result<BoxStream<'static, io::Result<Bytes>>, StorageError> {
+        check_key(key)?;
+        match self {
+            ObjectStore::Local(store) => store.get_stream(key, limit).await,
+            ObjectStore::S3(store) => store.get_stream(key, limit).await,
+        }
+    }
+
+    /// The keys of every object whose key starts with `prefix` (`""` for all), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        match self {
+            ObjectStore::Local(store) => store.list(prefix).await,
+            ObjectStore::S3(store) => store.list(prefix).await,
         }
     }
 

@@ -5,6 +5,11 @@
 //! local disk (containers often have little, or a read-only root), and keeps the object invisible
 //! until `CompleteMultipartUpload`: a failed or abandoned upload is aborted and never appears.
 //!
+//! Every write asks for server-side encryption (`x-amz-server-side-encryption: AES256`) on top of
+//! the sealing done before the bytes leave the process ([`super::envelope`]): a bucket policy
+//! that denies unencrypted uploads is satisfied, and the provider's own at-rest encryption holds
+//! even for whoever reads the bucket's disks.
+//!
 //! Addressing is path-style (`endpoint/bucket/key`), which every S3-compatible server accepts;
 //! checksums are computed and validated only where an operation requires them, a safety net for
 //! servers that do not implement the SDK's newer default checksum modes.
@@ -17,9 +22,10 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use aws_sdk_s3::Client;
 use bytes::{Bytes, BytesMut};
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
 use super::{ObjectInfo, StorageError, StorageSettings};
@@ -114,6 +120,7 @@ impl S3Store {
                 .bucket(&*self.bucket)
                 .key(&object_key)
                 .content_type("application/octet-stream")
+                .server_side_encryption(ServerSideEncryption::Aes256)
                 .content_length(i64::try_from(length).unwrap_or(i64::MAX))
                 .body(ByteStream::from(buffer.freeze()))
                 .send()
@@ -140,6 +147,7 @@ impl S3Store {
             .bucket(&*self.bucket)
             .key(object_key)
             .content_type("application/octet-stream")
+            .server_side_encryption(ServerSideEncryption::Aes256)
             .send()
             .await
             .map_err(|err| s3_error("CreateMultipartUpload", key, err))?;
@@ -226,6 +234,67 @@ impl S3Store {
             message: format!("reading the body: {}", DisplayErrorContext(&err)),
         })?;
         Ok(body.into_bytes())
+    }
+
+    /// The object's bytes as the response body delivers them; with `limit`, a ranged read of at
+    /// most that many bytes from the start.
+    pub(super) async fn get_stream(
+        &self,
+        key: &str,
+        limit: Option<u64>,
+    ) -> Result<BoxStream<'static, io::Result<Bytes>>, StorageError> {
+        let mut request = self.client.get_object().bucket(&*self.bucket).key(self.object_key(key));
+        if let Some(limit) = limit {
+            request = request.range(format!("bytes=0-{}", limit.saturating_sub(1)));
+        }
+        let output = match request.send().await {
+            Ok(output) => output,
+            Err(err)
+                if err.as_service_error().is_some_and(|e| e.is_no_such_key())
+                    || status(&err) == Some(404) =>
+            {
+                return Err(StorageError::NotFound(key.to_owned()))
+            }
+            Err(err) => return Err(s3_error("GetObject", key, err)),
+        };
+        let body = futures_util::stream::unfold(output.body, |mut body| async move {
+            match body.try_next().await {
+                Ok(Some(bytes)) => Some((Ok(bytes), body)),
+                Ok(None) => None,
+                Err(err) => Some((Err(io::Error::other(err)), body)),
+            }
+        });
+        Ok(body.boxed())
+    }
+
+    /// The keys of every object whose key starts with `prefix` (below this store's prefix),
+    /// sorted, one `ListObjectsV2` page of up to 1,000 at a time.
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let strip = if self.prefix.is_empty() { String::new() } else { format!("{}/", self.prefix) };
+        let mut keys = Vec::new();
+        let mut continuation: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&*self.bucket)
+                .prefix(format!("{strip}{prefix}"))
+                .set_continuation_token(continuation.take())
+                .send()
+                .await
+                .map_err(|err| s3_error("ListObjectsV2", prefix, err))?;
+            for object in page.contents() {
+                if let Some(key) = object.key().and_then(|key| key.strip_prefix(strip.as_str())) {
+                    keys.push(key.to_owned());
+                }
+            }
+            match page.next_continuation_token() {
+                Some(token) if page.is_truncated() == Some(true) => continuation = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        keys.sort();
+        Ok(keys)
     }
 
     pub(super) async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
