@@ -1,4 +1,11 @@
 //! The HTTP surface: routes and the middleware every request passes through.
+//!
+//! # Layout
+//! - [`router`]: the main listener's routes and middleware; [`serve`]: its accept loop.
+//! - [`metrics`]: `GET /metrics` (its own listener) and the per-route measurements;
+//!   [`procedures`]: the per-procedure ones.
+//! - [`limits`]: rate limits and the query-string limit; [`rpc_guard`]: bad rspc requests.
+//! - [`health`], [`uploads`], [`exports`]: plain HTTP routes; [`websocket`]: the rspc socket.
 
 pub mod exports;
 pub mod health;

@@ -63,7 +63,7 @@ fn code_name(code: i32) -> &'static str {
         431 => "REQUEST_HEADER_FIELDS_TOO_LARGE",
         499 => "CLIENT_CLOSED_REQUEST",
         500 => "INTERNAL_SERVER_ERROR",
-        400..=499 => "OTHER_CLIENT_ERROR",
+        other if other < 500 => "OTHER_CLIENT_ERROR",
         _ => "OTHER_SERVER_ERROR",
     }
 }
