@@ -169,4 +169,60 @@ mod tests {
         assert_eq!(code_name(404), "NOT_FOUND");
         assert_eq!(code_name(418), "OTHER_CLIENT_ERROR");
     }
+
+    /// Log lines written while a test runs.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl tracing_subscriber::fmt::MakeWriter<'_> for Captured {
+        type Writer = Captured;
+        fn make_writer(&self) -> Captured {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn a_failed_call_logs_one_line_with_its_procedure_code_and_request_id() {
+        let keys = ProcedureKeys::of(&crate::api::router());
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .finish();
+
+        tracing::subscriber::with_default(subscriber, || {
+            let ms = Duration::from_millis(3);
+            record(&keys, "runs.get", Some(404), ms, Some("req-not-found"), "http");
+            record(&keys, "calls.get", Some(500), ms, Some("req-internal"), "websocket");
+            record(&keys, "runs.get", Some(429), ms, Some("req-limited"), "http");
+            record(&keys, "runs.get", None, ms, Some("req-ok"), "http");
+        });
+
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "one line per failure, none for success or (at info) a 429:\n{text}");
+        let (warn, error) = (lines[0], lines[1]);
+        assert!(warn.contains("WARN") && warn.contains("procedure failed"), "{warn}");
+        for part in
+            ["procedure=runs.get", "code=\"NOT_FOUND\"", "request_id=\"req-not-found\"", "transport=\"http\""]
+        {
+            assert!(warn.contains(part), "{part} in {warn}");
+        }
+        assert!(error.contains("ERROR") && error.contains("code=\"INTERNAL_SERVER_ERROR\""), "{error}");
+        assert!(
+            error.contains("procedure=calls.get") && error.contains("request_id=\"req-internal\""),
+            "{error}"
+        );
+    }
 }
