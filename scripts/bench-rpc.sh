@@ -8,7 +8,8 @@
 #   3. starts `rivvi serve` on a free 127.0.0.1 port against it (RIVVI_ENV=development, so the dev
 #      data/index keys and the call simulator are used), with CLERK_JWT_KEY = the peer's
 #      keys/public.pem, CLERK_AUTHORIZED_PARTIES=http://localhost:3000 and
-#      RIVVI_OPERATOR_ORG=org_bench_operator;
+#      RIVVI_OPERATOR_ORG=org_bench_operator, with the rate limits and the metrics listener off
+#      (the load is one organization as fast as the server answers, far past any production limit);
 #   4. seeds it through its own API exactly like the Node peer: the peer's scripts/seed-rivvi.mjs
 #      (50 orgs x 40 campaigns, ~3 KB prompts, 10 variables, 5 analysis fields), run from a temp
 #      copy with one line adapted to the paged campaigns.list ({campaigns,total,hasMore});
@@ -109,6 +110,9 @@ RIVVI_ENV=development \
   CLERK_JWT_KEY="$(cat "$PEER_DIR/keys/public.pem")" \
   CLERK_AUTHORIZED_PARTIES="http://localhost:3000" \
   RIVVI_OPERATOR_ORG="org_bench_operator" \
+  RIVVI_RATE_LIMIT_RPC_PER_MINUTE=off \
+  RIVVI_RATE_LIMIT_WEBHOOK_PER_MINUTE=off \
+  RIVVI_METRICS_LISTEN=off \
   RUST_LOG="${RUST_LOG:-warn}" \
   "$BIN" serve >"$OUT_DIR/server.log" 2>&1 &
 SERVER_PID=$!

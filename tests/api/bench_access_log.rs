@@ -22,7 +22,11 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 #[tokio::test]
 #[ignore = "a load measurement: run with `just bench-access-log`"]
 async fn bench_access_log_cost_on_get_rows() {
-    let app = TestApp::spawn_with(|s| s.upload_limit = 64 * 1024 * 1024).await;
+    let app = TestApp::spawn_with(|s| {
+        s.upload_limit = 64 * 1024 * 1024;
+        crate::support::without_rate_limits(s);
+    })
+    .await;
     let world = seed::world(&app).await;
     let member = world.alpha.member.as_str();
     let campaign = app

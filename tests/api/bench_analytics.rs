@@ -83,7 +83,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 #[tokio::test]
 #[ignore = "a load measurement: run with `just bench-analytics`"]
 async fn bench_analytics_one_million_calls() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(crate::support::without_rate_limits).await;
     if !app.database.is_postgres() {
         println!("BENCH analytics: skipped (the generator writes PostgreSQL: set RIVVI_TEST_DATABASE_URL)");
         app.stop().await;

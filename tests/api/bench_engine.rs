@@ -53,6 +53,7 @@ pub(crate) async fn fast_forward_app(factor: f64) -> (TestApp, Arc<dyn Clock>) {
         |s| {
             s.upload_limit = 64 * 1024 * 1024;
             s.simulator_time_scale = 20.0;
+            crate::support::without_rate_limits(s);
         },
         clock.clone(),
     )
@@ -189,7 +190,7 @@ async fn bench_engine_10k_rows_two_instances_webhook_latency() {
     let miscounted = "SELECT COUNT(*) FROM run_rows r \
                       WHERE r.attempts <> (SELECT COUNT(*) FROM calls c WHERE c.row_id = r.id)";
     let miscounted = scalar(&db, miscounted).await;
-    let exposition = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let exposition = app.scrape_metrics().await;
 
     // Assert: correctness only.
     for stats in &stats {

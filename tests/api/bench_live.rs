@@ -128,7 +128,7 @@ async fn run_to_completion(app: &TestApp, admin: &str, run_id: &str) -> f64 {
 
 /// The engine's dispatch seconds so far (both instances share this process's recorder).
 async fn dispatch_seconds(app: &TestApp) -> f64 {
-    let exposition = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let exposition = app.scrape_metrics().await;
     sum_and_count(&exposition, "rivvi_engine_dispatch_tick_seconds").0
 }
 

@@ -42,7 +42,7 @@ async fn metrics_count_and_time_requests_by_route_without_raw_paths() {
     app.http.get(app.url(secret_path)).send().await.unwrap();
     app.http.get(app.url("/no/such/route/1234")).send().await.unwrap();
 
-    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let response = app.http.get(app.metrics_url("/metrics")).send().await.unwrap();
 
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
@@ -55,5 +55,30 @@ async fn metrics_count_and_time_requests_by_route_without_raw_paths() {
     assert!(body.contains("http_request_duration_seconds_bucket{"), "durations are histograms");
     assert!(body.contains("route=\"unmatched\""), "unknown paths share one label");
     assert!(!body.contains("patient-ish") && !body.contains("1234"), "no raw path in labels");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_and_not_on_the_main_one() {
+    let app = TestApp::spawn().await;
+    assert_ne!(app.metrics_address.unwrap().port(), app.address.port());
+
+    let main = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let other_path = app.http.get(app.metrics_url("/healthz")).send().await.unwrap();
+    let metrics = app.http.get(app.metrics_url("/metrics")).send().await.unwrap();
+
+    assert_eq!(main.status(), 404, "the public port does not serve metrics");
+    assert_eq!(other_path.status(), 404, "the metrics port serves nothing else");
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("http_requests_total{"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_can_be_turned_off() {
+    let app = TestApp::spawn_with(|s| s.metrics_listen = rivvi_server::config::MetricsListen::Off).await;
+
+    assert_eq!(app.metrics_address, None);
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
     app.stop().await;
 }

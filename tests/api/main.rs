@@ -26,6 +26,7 @@ mod health;
 mod http_surface;
 mod inbound;
 mod layout;
+mod limits;
 mod live;
 mod llm;
 mod opt_out;

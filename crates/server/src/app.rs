@@ -1,6 +1,6 @@
 //! [`Application`]: the server built from settings, bound to its port, ready to run.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,13 +19,15 @@ use tokio::net::TcpListener;
 
 use crate::auth::dev_key::DevKey;
 use crate::auth::{AuthCache, Authenticator};
-use crate::config::{JwtKeySource, Secret, Settings, DEFAULT_LLM_MODEL};
+use crate::config::{JwtKeySource, MetricsListen, Secret, Settings, DEFAULT_LLM_MODEL};
 use crate::state::AppState;
 use crate::storage::{ObjectStore, SealedStore};
 
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
+    /// `GET /metrics`, apart from the main listener (`RIVVI_METRICS_LISTEN`).
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -46,8 +48,9 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr()?;
+        let metrics_listener = bind_metrics(settings.metrics_listen).await?;
         let state = build_state(settings, address, clock).await?;
-        Ok(Self { listener, address, state })
+        Ok(Self { listener, address, metrics_listener, state })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -56,6 +59,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// Where `GET /metrics` is served; `None` when it is off (or its default port was taken).
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -67,7 +75,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = crate::http::router(self.state.clone());
+        let limiters = crate::http::limits::RateLimiters::new(&self.state.settings.rate_limits);
+        let app = crate::http::router(self.state.clone(), limiters.clone());
         tracing::info!(address = %self.address, "rivvi listening");
         // The workers stop when the server does: one signal, watched by each of them.
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -77,7 +86,20 @@ impl Application {
                 let _ = stopped.wait_for(|s| *s).await;
             }
         };
-        let mut workers = vec![crate::http::metrics::spawn_upkeep(until_stopped())];
+        let mut workers =
+            vec![crate::http::metrics::spawn_upkeep(until_stopped()), limiters.spawn_upkeep(until_stopped())];
+        if let Some(listener) = self.metrics_listener {
+            let address = listener.local_addr()?;
+            tracing::info!(address = %address, "metrics at http://{address}/metrics");
+            let serving = axum::serve(listener, crate::http::metrics::router())
+                .with_graceful_shutdown(until_stopped())
+                .into_future();
+            workers.push(tokio::spawn(async move {
+                if let Err(err) = serving.await {
+                    tracing::error!(error = %err, "the metrics listener failed");
+                }
+            }));
+        }
         if let Some(listener) = self.state.bus.spawn_listener(until_stopped()) {
             workers.push(listener);
         }
@@ -89,9 +111,7 @@ impl Application {
         if let Some(simulator) = &self.state.simulator {
             workers.push(simulator.clone().spawn_driver(until_stopped()));
         }
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = crate::http::serve::serve(self.listener, app, shutdown).await;
         let _ = stop.send(true);
         for worker in workers {
             let _ = worker.await;
@@ -99,6 +119,30 @@ impl Application {
         served?;
         tracing::info!("rivvi stopped");
         Ok(())
+    }
+}
+
+/// The metrics listener: bound now, so a configured address that cannot be had fails the start
+/// (and a test learns its port before serving).
+async fn bind_metrics(listen: MetricsListen) -> anyhow::Result<Option<TcpListener>> {
+    match listen {
+        MetricsListen::Off => Ok(None),
+        MetricsListen::Configured(address) => TcpListener::bind(address)
+            .await
+            .map(Some)
+            .with_context(|| format!("binding RIVVI_METRICS_LISTEN {address}")),
+        // Only the default: a second server on one machine (a test script next to a developer's
+        // own) must still start. It says so, and an operator sets the variable.
+        MetricsListen::Default(address) => match TcpListener::bind(address).await {
+            Ok(listener) => Ok(Some(listener)),
+            Err(err) => {
+                tracing::warn!(
+                    address = %address, error = %err,
+                    "metrics not served: the default metrics address is taken; set RIVVI_METRICS_LISTEN (or off)"
+                );
+                Ok(None)
+            }
+        },
     }
 }
 

@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,11 +58,100 @@ pub struct AuthSettings {
     pub issuer: Option<String>,
 }
 
+/// A sustained request rate and the burst allowed above it (a token bucket of `burst` tokens
+/// refilled at `per_minute`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_minute: NonZeroU32,
+    pub burst: NonZeroU32,
+}
+
+/// Request rate limits; `None` turns one off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `/rspc/*` (a websocket upgrade is one request) per organization of the authenticated
+    /// caller; a caller without an organization per user; unauthenticated requests per client IP.
+    pub rpc: Option<RateLimit>,
+    /// `/webhooks/*` per client IP.
+    pub webhook: Option<RateLimit>,
+    /// Peers (load balancers, reverse proxies) whose `X-Forwarded-For` names the client. Without
+    /// any, the client is always the socket's peer: a header anyone can write never picks a bucket.
+    pub trusted_proxies: Vec<IpNetwork>,
+}
+
+/// An address or a CIDR block (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let address: IpAddr =
+            address.trim().parse().map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(prefix) => prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {bits}"))?,
+        };
+        Ok(Self { address, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.address, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Where `GET /metrics` is served: never on the main listener, whose port is the public one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    /// `RIVVI_METRICS_LISTEN=off`.
+    Off,
+    /// Not configured: [`DEFAULT_METRICS_LISTEN`]. A second server on the same machine finds the
+    /// port taken; it then serves without metrics and says so, rather than refusing to start.
+    Default(SocketAddr),
+    /// Set explicitly: failing to bind it fails the start.
+    Configured(SocketAddr),
+}
+
+impl MetricsListen {
+    pub fn address(&self) -> Option<SocketAddr> {
+        match self {
+            MetricsListen::Off => None,
+            MetricsListen::Default(address) | MetricsListen::Configured(address) => Some(*address),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub production: bool,
     pub database_url: String,
     pub listen: SocketAddr,
+    /// `RIVVI_METRICS_LISTEN`.
+    pub metrics_listen: MetricsListen,
+    /// `RIVVI_RATE_LIMIT_*` and `RIVVI_TRUSTED_PROXIES`.
+    pub rate_limits: RateLimits,
     pub public_url: Option<String>,
     pub data_dir: PathBuf,
     /// `STORAGE_URL` (parsed) and `S3_ENDPOINT`.
@@ -108,6 +198,20 @@ pub enum ConfigError {
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// Loopback: a Prometheus agent on the same host (or pod) scrapes it; nothing outside does unless
+/// the operator says so. 9464 is the port the OpenTelemetry Prometheus exporters default to.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+/// 50 procedure calls per second per organization, sustained: a clinic's whole staff with their
+/// dashboards open and polling uses a small fraction of it; a runaway script or a stolen token
+/// does not get the database to itself.
+pub const DEFAULT_RPC_PER_MINUTE: u32 = 3_000;
+/// Page loads fire a dozen queries at once, a few users may load at the same moment.
+pub const DEFAULT_RPC_BURST: u32 = 500;
+/// 200 per second per address. Retell sends every webhook of every organization from one
+/// address, so this is the whole deployment's webhook budget: at three events per call, 4,000
+/// calls per minute. A flood of forged requests from elsewhere stops here.
+pub const DEFAULT_WEBHOOK_PER_MINUTE: u32 = 12_000;
+pub const DEFAULT_WEBHOOK_BURST: u32 = 2_000;
 /// The operator organization in development, when `RIVVI_OPERATOR_ORG` is not set.
 pub const DEV_OPERATOR_ORG: &str = "org_rivvi_operator";
 const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -179,6 +283,33 @@ impl Settings {
             name: "RIVVI_LISTEN",
             reason: format!("{listen_text:?} is not host:port ({e})"),
         })?;
+        let metrics_listen = match get("RIVVI_METRICS_LISTEN") {
+            Some(off) if off.eq_ignore_ascii_case("off") => MetricsListen::Off,
+            Some(text) => MetricsListen::Configured(text.parse().map_err(|e| ConfigError::Invalid {
+                name: "RIVVI_METRICS_LISTEN",
+                reason: format!("{text:?} is not host:port or off ({e})"),
+            })?),
+            None => MetricsListen::Default(DEFAULT_METRICS_LISTEN.parse().map_err(|e| {
+                ConfigError::Invalid { name: "RIVVI_METRICS_LISTEN", reason: format!("default: {e}") }
+            })?),
+        };
+        let rate_limits = RateLimits {
+            rpc: rate_limit(
+                &get,
+                ("RIVVI_RATE_LIMIT_RPC_PER_MINUTE", DEFAULT_RPC_PER_MINUTE),
+                ("RIVVI_RATE_LIMIT_RPC_BURST", DEFAULT_RPC_BURST),
+            )?,
+            webhook: rate_limit(
+                &get,
+                ("RIVVI_RATE_LIMIT_WEBHOOK_PER_MINUTE", DEFAULT_WEBHOOK_PER_MINUTE),
+                ("RIVVI_RATE_LIMIT_WEBHOOK_BURST", DEFAULT_WEBHOOK_BURST),
+            )?,
+            trusted_proxies: split_list(get("RIVVI_TRUSTED_PROXIES"))
+                .iter()
+                .map(|entry| IpNetwork::parse(entry))
+                .collect::<Result<_, _>>()
+                .map_err(|reason| ConfigError::Invalid { name: "RIVVI_TRUSTED_PROXIES", reason })?,
+        };
         let authorized_parties = split_list(get("CLERK_AUTHORIZED_PARTIES"));
         let cors_origins = match get("RIVVI_CORS_ORIGINS") {
             Some(list) => split_list(Some(list)),
@@ -226,6 +357,8 @@ impl Settings {
             production,
             database_url,
             listen,
+            metrics_listen,
+            rate_limits,
             public_url: get("RIVVI_PUBLIC_URL"),
             storage,
             data_dir,
@@ -261,6 +394,30 @@ impl Settings {
             expose_test_routes: false,
         })
     }
+}
+
+/// A rate limit from its per-minute variable (`off` disables it) and its burst variable, each a
+/// positive whole number.
+fn rate_limit(
+    get: &impl Fn(&str) -> Option<String>,
+    (rate_name, rate_default): (&'static str, u32),
+    (burst_name, burst_default): (&'static str, u32),
+) -> Result<Option<RateLimit>, ConfigError> {
+    let positive = |name: &'static str, default: u32| match get(name) {
+        None => NonZeroU32::new(default)
+            .ok_or_else(|| ConfigError::Invalid { name, reason: "the default must be positive".into() }),
+        Some(text) => text.parse::<NonZeroU32>().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("{text:?} is not a positive whole number (or off, for the rate)"),
+        }),
+    };
+    if get(rate_name).is_some_and(|v| v.eq_ignore_ascii_case("off")) {
+        return Ok(None);
+    }
+    Ok(Some(RateLimit {
+        per_minute: positive(rate_name, rate_default)?,
+        burst: positive(burst_name, burst_default)?,
+    }))
 }
 
 fn split_list(value: Option<String>) -> Vec<String> {
@@ -369,6 +526,53 @@ mod tests {
         assert_eq!(settings.llm_api_key.as_ref().map(Secret::expose), Some("sk-topsecret"));
         assert_eq!(settings.llm_model.as_deref(), Some("gpt-4.1-mini"));
         assert!(!format!("{settings:?}").contains("sk-topsecret"));
+    }
+
+    #[test]
+    fn limits_and_the_metrics_listener_have_defaults_and_can_be_turned_off() {
+        let settings = Settings::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(settings.metrics_listen, MetricsListen::Default("127.0.0.1:9464".parse().unwrap()));
+        let rpc = settings.rate_limits.rpc.unwrap();
+        assert_eq!((rpc.per_minute.get(), rpc.burst.get()), (DEFAULT_RPC_PER_MINUTE, DEFAULT_RPC_BURST));
+        assert!(settings.rate_limits.webhook.is_some());
+        assert!(settings.rate_limits.trusted_proxies.is_empty());
+
+        let settings = Settings::from_vars(&vars(&[
+            ("RIVVI_METRICS_LISTEN", "off"),
+            ("RIVVI_RATE_LIMIT_RPC_PER_MINUTE", "OFF"),
+            ("RIVVI_RATE_LIMIT_WEBHOOK_PER_MINUTE", "60"),
+            ("RIVVI_RATE_LIMIT_WEBHOOK_BURST", "5"),
+            ("RIVVI_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,fd00::/8"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.metrics_listen, MetricsListen::Off);
+        assert_eq!(settings.rate_limits.rpc, None);
+        let webhook = settings.rate_limits.webhook.unwrap();
+        assert_eq!((webhook.per_minute.get(), webhook.burst.get()), (60, 5));
+        let proxies = &settings.rate_limits.trusted_proxies;
+        let trusted = |ip: &str| proxies.iter().any(|p| p.contains(ip.parse().unwrap()));
+        assert!(trusted("10.1.2.3") && trusted("192.0.2.7") && trusted("fd00::1"));
+        assert!(trusted("::ffff:10.9.9.9"), "an IPv4-mapped peer is its IPv4 address");
+        assert!(!trusted("11.0.0.1") && !trusted("192.0.2.8") && !trusted("fe80::1"));
+
+        let settings = Settings::from_vars(&vars(&[("RIVVI_METRICS_LISTEN", "0.0.0.0:9100")])).unwrap();
+        assert_eq!(settings.metrics_listen, MetricsListen::Configured("0.0.0.0:9100".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_limits_are_named() {
+        for (name, value) in [
+            ("RIVVI_RATE_LIMIT_RPC_PER_MINUTE", "0"),
+            ("RIVVI_RATE_LIMIT_RPC_BURST", "-3"),
+            ("RIVVI_RATE_LIMIT_WEBHOOK_PER_MINUTE", "lots"),
+            ("RIVVI_RATE_LIMIT_WEBHOOK_BURST", "1.5"),
+            ("RIVVI_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("RIVVI_TRUSTED_PROXIES", "proxy.internal"),
+            ("RIVVI_METRICS_LISTEN", "9464"),
+        ] {
+            let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
     }
 
     #[test]

@@ -15,8 +15,9 @@
 //!   ([`auth::OrgCaller`]), and Svix webhook signatures.
 //! - [`api`]: the rspc procedure router: wire types and thin handlers, one module per namespace,
 //!   and the one map of errors to the wire.
-//! - [`http`]: plain HTTP routes (health, metrics, uploads, exports), the rspc websocket (token
-//!   expiry, subscription refusals) and the middleware stack.
+//! - [`http`]: plain HTTP routes (health, uploads, exports), the rspc websocket (token expiry,
+//!   subscription refusals), the middleware stack (rate and query-string limits, per-procedure
+//!   metrics), the metrics listener's router and the main listener's accept loop.
 //! - [`webhooks`]: signed provider callbacks (Clerk, Retell call events and inbound calls): the
 //!   signature checked, the body parsed, a use case called.
 //! - [`services`]: the use cases every transport calls (transactions, audit entries).

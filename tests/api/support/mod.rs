@@ -31,6 +31,8 @@ pub const WEBHOOK_SECRET: &str = "whsec_dGVzdC1zZWNyZXQtZm9yLXN2aXgtc2lnbmF0dXJl
 
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The metrics listener (`GET /metrics`), on a port of its own.
+    pub metrics_address: Option<SocketAddr>,
     pub http: reqwest::Client,
     pub database: TestDatabase,
     pub data_dir: Arc<TempDir>,
@@ -56,6 +58,7 @@ struct Server {
 /// the whole `AppState`, whose database pool would outlive the server and hold its database).
 struct Started {
     address: SocketAddr,
+    metrics_address: Option<SocketAddr>,
     llm: LlmClient,
     llm_stand_in: Option<Arc<LlmStandIn>>,
 }
@@ -74,6 +77,7 @@ impl Server {
             let state = app.state();
             let _ = bound.send(Started {
                 address: app.address(),
+                metrics_address: app.metrics_address(),
                 llm: state.llm.clone(),
                 llm_stand_in: state.llm_stand_in.clone(),
             });
@@ -106,6 +110,8 @@ pub fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings
         ("RIVVI_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ("RIVVI_DATA_DIR".to_owned(), data_dir.display().to_string()),
         ("RIVVI_OPERATOR_ORG".to_owned(), OPERATOR_ORG.to_owned()),
+        // A port of its own per test server: tests run in parallel.
+        ("RIVVI_METRICS_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
     ]))
     .expect("test settings");
     settings.auth.jwt_key = JwtKeySource::Pem(tokens::public_pem().to_owned());
@@ -114,6 +120,14 @@ pub fn test_settings(database_url: &str, data_dir: &std::path::Path) -> Settings
     settings.cors_origins = vec![FRONTEND_ORIGIN.to_owned()];
     settings.expose_test_routes = true;
     settings
+}
+
+/// For load measurements: no rate limits. They send one organization's requests (or the
+/// simulator's webhooks, all from loopback) as fast as the server answers, far past any limit
+/// that suits production.
+pub fn without_rate_limits(settings: &mut Settings) {
+    settings.rate_limits.rpc = None;
+    settings.rate_limits.webhook = None;
 }
 
 /// The first column of the first row `sql` returns, as an integer (mostly a count).
@@ -146,6 +160,7 @@ impl TestApp {
         let (server, started) = Server::start(settings.clone(), clock.clone()).await;
         TestApp {
             address: started.address,
+            metrics_address: started.metrics_address,
             http: reqwest::Client::new(),
             database,
             data_dir,
@@ -172,6 +187,7 @@ impl TestApp {
         let (server, started) = Server::start(settings.clone(), self.clock.clone()).await;
         TestApp {
             address: started.address,
+            metrics_address: started.metrics_address,
             http: reqwest::Client::new(),
             database: self.database.borrowed(),
             data_dir: self.data_dir.clone(),
@@ -197,12 +213,25 @@ impl TestApp {
         let (server, started) = Server::start(self.settings.clone(), self.clock.clone()).await;
         self.server = Some(server);
         self.address = started.address;
+        self.metrics_address = started.metrics_address;
         self.llm = started.llm;
         self.llm_stand_in = started.llm_stand_in;
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
+    }
+
+    /// `path` on the metrics listener.
+    pub fn metrics_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.metrics_address.expect("this server serves metrics"), path)
+    }
+
+    /// The Prometheus exposition from the metrics listener.
+    pub async fn scrape_metrics(&self) -> String {
+        let response = self.http.get(self.metrics_url("/metrics")).send().await.expect("metrics scraped");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.expect("metrics text")
     }
 
     /// An rspc query; `input` of `Value::Null` sends no `?input=`, as the TS client does for unit input.

@@ -1,16 +1,22 @@
 //! `GET /metrics` in Prometheus text format, and the HTTP measurements behind it.
 //!
+//! Served by [`router`] on a listener of its own (`RIVVI_METRICS_LISTEN`, loopback by default),
+//! never on the main one: the main port is the public one, and the exposition tells anyone who
+//! reads it the traffic, error rates and run activity of every clinic together.
+//!
 //! The recorder is process-wide (the `metrics` facade has one global recorder), installed once;
-//! every server in the process renders the same registry. Labels carry routes, methods, statuses
-//! and results, never organization ids or anything about a patient.
+//! every server in the process renders the same registry. Labels carry routes, methods, statuses,
+//! procedure keys and results, never organization ids or anything about a patient.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Bucket bounds (seconds) of every `*_seconds` histogram: fine below 100 ms, where the webhook
@@ -36,6 +42,13 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
         }
         handle
+    })
+}
+
+/// The metrics listener's whole router: `GET /metrics`, and a 404 for anything else.
+pub fn router() -> Router {
+    Router::new().route("/metrics", get(render)).fallback(|| async {
+        (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "only /metrics is served here"})))
     })
 }
 

@@ -1,12 +1,23 @@
 //! The HTTP surface: routes and the middleware every request passes through.
+//!
+//! # Layout
+//! - [`router`]: the main listener's routes and middleware; [`serve`]: its accept loop.
+//! - [`metrics`]: `GET /metrics` (its own listener) and the per-route measurements;
+//!   [`procedures`]: the per-procedure ones.
+//! - [`limits`]: rate limits and the query-string limit; [`rpc_guard`]: bad rspc requests.
+//! - [`health`], [`uploads`], [`exports`]: plain HTTP routes; [`websocket`]: the rspc socket.
 
 pub mod exports;
 pub mod health;
+pub mod limits;
 pub mod metrics;
+pub mod procedures;
 pub mod rpc_guard;
+pub mod serve;
 pub mod uploads;
 pub mod websocket;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Method, Request, StatusCode};
@@ -24,33 +35,42 @@ use crate::state::AppState;
 
 pub use crate::telemetry::REQUEST_ID_HEADER;
 
-/// The whole application router with its middleware.
-pub fn router(state: AppState) -> Router {
+/// The whole application router with its middleware. `GET /metrics` is not on it: see
+/// [`metrics::router`], served on a listener of its own.
+pub fn router(state: AppState, limiters: Arc<limits::RateLimiters>) -> Router {
     let procedures = api::router();
+    let keys = procedures::ProcedureKeys::of(&procedures);
     let websocket = {
         let procedures = procedures.clone();
+        let keys = keys.clone();
         move |state, identity, expiry, headers, upgrade| {
-            websocket::upgrade(procedures, state, identity, expiry, headers, upgrade)
+            websocket::upgrade(procedures, keys, state, identity, expiry, headers, upgrade)
         }
     };
+    // Innermost first: the rate limit needs the caller's organization, so it follows
+    // authentication, and it precedes the guard, which reads the body.
     let rpc = Router::new()
         .route("/ws", get(websocket))
         .merge(rspc_axum::endpoint(procedures, api::context::from_request))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::middleware::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rpc_guard::guard))
+        .layer(axum::middleware::from_fn_with_state(limiters.clone(), limits::limit_procedures))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::middleware::authenticate))
         // A panicking procedure answers like any other rspc error, not with a dropped connection.
         .layer(CatchPanicLayer::custom(|_| {
             rpc_guard::error_response(StatusCode::INTERNAL_SERVER_ERROR, 500, "internal error")
-        }));
+        }))
+        .layer(axum::middleware::from_fn_with_state(keys, procedures::track));
+    let webhooks = Router::new()
+        .route("/clerk", post(crate::webhooks::clerk::receive))
+        .route("/retell", post(crate::webhooks::retell::receive))
+        .route("/retell/inbound", post(crate::webhooks::retell_inbound::receive))
+        .layer(axum::middleware::from_fn_with_state(limiters, limits::limit_webhooks));
 
     let mut routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
         .nest("/rspc", rpc)
-        .route("/webhooks/clerk", post(crate::webhooks::clerk::receive))
-        .route("/webhooks/retell", post(crate::webhooks::retell::receive))
-        .route("/webhooks/retell/inbound", post(crate::webhooks::retell_inbound::receive))
+        .nest("/webhooks", webhooks)
         .merge(uploads::router(&state))
         .merge(exports::router(&state));
     if state.settings.expose_test_routes {
@@ -67,6 +87,7 @@ pub fn router(state: AppState) -> Router {
     }
     let app = routes
         .layer(CatchPanicLayer::custom(|_| internal_error()))
+        .layer(axum::middleware::from_fn(limits::limit_query_string))
         .layer(axum::middleware::from_fn(metrics::track));
 
     // Outermost first: every response, errors included, carries a request id, a trace span and

@@ -7,7 +7,8 @@
 //! subscriber. Here:
 //! - a writer task owns the socket's sending half, fed by a bounded outbox of ready frames, and
 //!   writes whatever is queued before flushing once;
-//! - queries and mutations go through rspc's JSON-RPC executor;
+//! - queries and mutations go through rspc's JSON-RPC executor, each counted and timed by
+//!   procedure and outcome like an HTTP call (`http::procedures`);
 //! - the live subscriptions (`api::live`) are served here: each item's JSON is rendered once per
 //!   instance and framed per subscriber; a refusal answers the subscribing message; a subscriber
 //!   whose socket cannot keep up stops reading its feed and is told to resync;
@@ -20,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -33,6 +34,7 @@ use rspc::internal::jsonrpc::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::procedures::{self as procedure_metrics, ProcedureKeys};
 use super::rpc_guard::error_response;
 use crate::api::{live, Ctx};
 use crate::auth::middleware::TokenExpiry;
@@ -63,6 +65,7 @@ pub const TOKEN_EXPIRED_CLOSE_CODE: u16 = 4001;
 /// Accepts the upgrade (a plain GET is a 400 in rspc's error shape).
 pub async fn upgrade(
     procedures: Arc<rspc::Router<Ctx>>,
+    keys: Arc<ProcedureKeys>,
     State(state): State<AppState>,
     identity: Option<Extension<RequestIdentity>>,
     expiry: Option<Extension<TokenExpiry>>,
@@ -77,6 +80,7 @@ pub async fn upgrade(
         identity: identity.map(|Extension(i)| i).unwrap_or(RequestIdentity::Anonymous),
         request_id: crate::telemetry::request_id(&headers),
         expires_at: expiry.map(|Extension(TokenExpiry(exp))| exp),
+        keys,
     };
     upgrade.on_upgrade(move |socket| connection.serve(socket, procedures))
 }
@@ -88,6 +92,7 @@ struct Connection {
     request_id: Option<String>,
     /// The token's `exp` (unix seconds).
     expires_at: Option<i64>,
+    keys: Arc<ProcedureKeys>,
 }
 
 /// What a connection's reader hands out: where frames go, and its subscriptions (dropping an
@@ -211,8 +216,17 @@ impl Connection {
                 RequestInner::SubscriptionStop { input }
                     if session.live_subscriptions.remove(&input).is_some() => {}
                 inner => {
+                    let procedure = match &inner {
+                        RequestInner::Query { path, .. } | RequestInner::Mutation { path, .. } => {
+                            Some(path.clone())
+                        }
+                        _ => None,
+                    };
                     let request = jsonrpc::Request { jsonrpc: request.jsonrpc, id: request.id, inner };
-                    self.execute(ctx, request, procedures, session).await;
+                    match procedure {
+                        Some(procedure) => self.call(ctx, request, &procedure, procedures, session).await,
+                        None => self.execute(ctx, request, procedures, session).await,
+                    }
                 }
             }
         }
@@ -235,6 +249,42 @@ impl Connection {
             &mut SubscriptionMap::Ref(&mut session.rspc_subscriptions),
         )
         .await;
+    }
+
+    /// A query or a mutation: rspc's executor, its answer read on the way out for the
+    /// procedure's measurements.
+    async fn call(
+        &self,
+        ctx: Ctx,
+        request: jsonrpc::Request,
+        procedure: &str,
+        procedures: &Arc<rspc::Router<Ctx>>,
+        session: &mut Session,
+    ) {
+        let started = Instant::now();
+        // Room for everything rspc answers one query or mutation: at most a complaint about the
+        // `jsonrpc` version, then the result. Nothing else holds this sender.
+        let (mut answer, mut answered) = mpsc::channel::<jsonrpc::Response>(4);
+        handle_json_rpc(
+            ctx,
+            request,
+            procedures,
+            &mut Sender::Channel(&mut answer),
+            &mut SubscriptionMap::Ref(&mut session.rspc_subscriptions),
+        )
+        .await;
+        drop(answer);
+        let mut outcome = None;
+        while let Ok(response) = answered.try_recv() {
+            outcome = match &response.result {
+                ResponseInner::Error(error) => Some(error.code),
+                _ => None,
+            };
+            let _ = session.answers.send(response).await;
+        }
+        let elapsed = started.elapsed();
+        let request_id = self.request_id.as_deref();
+        procedure_metrics::record(&self.keys, procedure, outcome, elapsed, request_id, "websocket");
     }
 
     fn ctx(&self) -> Ctx {
