@@ -1630,7 +1630,12 @@ status?: RunStatus | null; limit?: number | null; offset?: number | null }
 /**
  * A run's numbers, counted from the rows and calls tables.
  */
-export type RunStats = { run: Run; rows: StatusCount[]; calls: OutcomeCount[] }
+export type RunStats = { run: Run; rows: StatusCount[]; calls: OutcomeCount[]; 
+/**
+ * A running run's pending rows by why they are not dialled yet, and until when (empty when
+ * the run is not running: its status says why).
+ */
+waiting: Waiting[] }
 
 /**
  * Where a run is in its life (DESIGN.md §4). "Waiting for office hours" is not a status:
@@ -1852,3 +1857,62 @@ export type VariationWarningCode =
  * The proposal holds a character a prompt cannot store (NUL).
  */
 "invalid_character"
+
+/**
+ * What keeps pending rows from being dialled now.
+ */
+export type WaitReason = 
+/**
+ * The organization has no caller number: nothing can be dialled until an operator
+ * assigns one.
+ */
+"no_caller_number" | 
+/**
+ * The organization's office hours are closed; `until` is when they open.
+ */
+"outside_office_hours" | 
+/**
+ * As many calls as the concurrent call limit allows are in progress.
+ */
+"concurrency_full" | 
+/**
+ * As many calls as the calls-per-minute limit allows started in the last minute; `until`
+ * is when the oldest of them leaves the minute.
+ */
+"calls_per_minute" | 
+/**
+ * The patient's local calling window (08:00–21:00 in their zone) is closed; `until` is
+ * when the earliest of these rows' windows opens.
+ */
+"outside_patient_window" | 
+/**
+ * A retry is scheduled after an earlier attempt; `until` is the earliest retry.
+ */
+"retry_scheduled" | 
+/**
+ * The number is on the organization's do-not-call list: the row is skipped, not dialled,
+ * when its turn comes.
+ */
+"do_not_call" | 
+/**
+ * Nothing keeps these rows back: the dispatcher takes them at its next step.
+ */
+"due"
+
+/**
+ * One group of waiting rows.
+ */
+export type Waiting = { 
+/**
+ * Why they wait.
+ */
+reason: WaitReason; 
+/**
+ * How many rows.
+ */
+rows: number; 
+/**
+ * When the reason clears, when it is known (`null`: it needs someone to act, or it is
+ * now).
+ */
+until: string | null }

@@ -44,3 +44,4 @@ mod sealed_objects;
 mod tenancy;
 mod uploads;
 mod validation;
+mod waiting;

@@ -21,6 +21,7 @@
 //! - [`prompt`]: placeholders, composing run instructions into a prompt, line diffs, checking a
 //!   proposed variation.
 //! - [`lifecycle`]: run, row and call state machines.
+//! - [`waiting`]: why a running run's pending rows wait, and until when.
 //! - [`audit`]: audit actions and actor kinds.
 //! - [`export`]: export files: CSV injection neutralised, local times, column names.
 //! - [`string_enum`]: the macro behind every enum stored as a string.
@@ -46,6 +47,7 @@ pub mod role;
 pub mod stored;
 pub mod time_zone;
 pub mod validation;
+pub mod waiting;
 
 pub use patch::Patch;
 pub use phone::PhoneNumber;

@@ -647,6 +647,27 @@ pub async fn count_active(conn: &impl ConnectionTrait, scope: &OrgScope) -> Resu
         .await?)
 }
 
+/// When the oldest outbound call of the organization created at or after `since` was created
+/// (the calls-per-minute budget frees a slot a minute after it).
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
+pub async fn oldest_created_since(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    since: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(calls::Entity::find()
+        .in_org(scope)
+        .filter(calls::Column::Direction.eq(Direction::Outbound.as_str()))
+        .filter(calls::Column::CreatedAt.gte(since))
+        .select_only()
+        .column(calls::Column::CreatedAt)
+        .order_by_asc(calls::Column::CreatedAt)
+        .limit(1)
+        .into_tuple::<DateTime<Utc>>()
+        .one(conn)
+        .await?)
+}
+
 /// Outbound calls of the organization created at or after `since` (the calls-per-minute budget).
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn count_created_since(

@@ -25,6 +25,7 @@
 //! - [`calls`]: phone calls, one per attempt; numbers, transcript, summary, recording and
 //!   analysis sealed.
 //! - [`exports`]: a run's rows and the organization's calls for export files, in keyset pages.
+//! - [`waiting`]: a run's pending rows by why they wait (do-not-call, due, retry, patient window).
 //! - [`do_not_call`]: the organization's do-not-call list, by HMAC phone key.
 //! - [`engine_queries`]: the execution engine's cross-organization reads (runs to drive, expired
 //!   leases, stale calls, a call by provider id) and the per-organization dispatch lock.
@@ -79,6 +80,7 @@ pub mod sealing;
 pub mod testing;
 mod time;
 pub mod uploads;
+pub mod waiting;
 pub mod webhook_events;
 
 pub use db::{connect, migrate};

@@ -17,6 +17,8 @@
 //!   (`opt_out`).
 //! - [`Engine::recover_tick`]: reconciles rows whose lease expired and calls that never got
 //!   their final event by asking the provider, never by redialling.
+//! - [`Engine::waiting`]: why a running run's pending rows are not being dialled and until when
+//!   (the dispatcher's checks, asked without claiming: `runs.getStats`).
 //! - Run lifecycle: [`Engine::change_run`] (start, pause, resume, cancel, schedule), checked by
 //!   the run state machine and audit-logged in the same transaction; the one front door for the
 //!   API and the tests alike.
@@ -51,6 +53,7 @@ mod org;
 mod recover;
 mod report;
 mod schedule;
+mod waiting;
 
 use std::future::Future;
 use std::sync::Arc;

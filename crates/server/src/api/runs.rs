@@ -9,6 +9,7 @@ use rivvi_domain::ids::{
     CampaignId, PatientId, PromptVariationId, PromptVersionId, RunId, RunRowId, UploadId,
 };
 use rivvi_domain::lifecycle::{RowStatus, RunStatus};
+use rivvi_domain::waiting::Waiting;
 use rivvi_domain::Role;
 use rivvi_execution::engine::lifecycle::RunChange;
 use rivvi_ingestion::map::{ColumnRef, ExplicitColumn};
@@ -186,6 +187,9 @@ pub struct RunStats {
     pub run: Run,
     pub rows: Vec<StatusCount>,
     pub calls: Vec<OutcomeCount>,
+    /// A running run's pending rows by why they are not dialled yet, and until when (empty when
+    /// the run is not running: its status says why).
+    pub waiting: Vec<Waiting>,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -436,6 +440,7 @@ pub(super) fn stats_view(stats: runs::RunStats) -> RunStats {
                 count: count(n),
             })
             .collect(),
+        waiting: stats.waiting,
     }
 }
 

@@ -14,6 +14,7 @@ use rivvi_domain::ids::{CampaignId, OrgId, PatientId, PromptVariationId, RunId, 
 use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
 use rivvi_domain::prompt;
 use rivvi_domain::validation::{single_line, ValidationErrors};
+use rivvi_domain::waiting::Waiting;
 use rivvi_execution::bus::{BusEvent, BusEventKind};
 use rivvi_execution::engine::lifecycle::{ChangedBy, RunChange};
 use rivvi_execution::engine::AgentContent;
@@ -27,7 +28,7 @@ use rivvi_persistence::run_overview::{self, RunOverview};
 use rivvi_persistence::run_rows::{self, NewRunRow, RowContent, RowIssue, RunRowRecord};
 use rivvi_persistence::runs::{self, NewRun, RunRecord};
 use rivvi_persistence::uploads::{self, UploadStatus};
-use rivvi_persistence::{calls, engine_queries, OrgScope, Page};
+use rivvi_persistence::{calls, engine_queries, organizations, OrgScope, Page};
 use sea_orm::TransactionTrait;
 
 use super::error::conflict_as;
@@ -84,6 +85,8 @@ pub struct RunStats {
     pub rows: Vec<(RowStatus, u64)>,
     /// Per outcome; `None` for calls still going.
     pub calls: Vec<(Option<CallOutcome>, u64)>,
+    /// A running run's pending rows by why they wait (empty otherwise).
+    pub waiting: Vec<Waiting>,
 }
 
 /// What the upload would become as a run of the campaign.
@@ -416,7 +419,8 @@ pub(crate) async fn stats_in(state: &AppState, scope: &OrgScope, run_id: RunId) 
     let rows = run_rows::counts_by_status(&txn, scope, run_id).await?;
     let calls = calls::counts_by_outcome(&txn, scope, run_id).await?;
     txn.commit().await?;
-    Ok(RunStats { run, rows, calls })
+    let waiting = state.engine.waiting(scope, &run, state.clock.now()).await?;
+    Ok(RunStats { run, rows, calls, waiting })
 }
 
 /// A lifecycle change (start, pause, resume, cancel, schedule), through the engine's one front
@@ -428,9 +432,40 @@ pub async fn change(
     run_id: RunId,
     change: RunChange,
 ) -> ServiceResult<RunRecord> {
+    if matches!(change, RunChange::Start | RunChange::Resume | RunChange::Schedule { .. }) {
+        can_place_calls(state, &caller.scope, run_id).await?;
+    }
     let by = ChangedBy { actor: caller.audit_actor(), request_id: caller.request_id.clone() };
     // The engine publishes the change to every instance once it is committed.
     Ok(state.engine.change_run(&caller.scope, run_id, change, &by).await?)
+}
+
+/// Refuses to start (resume, schedule) a run that could not place a single call, naming the
+/// fix, instead of letting it sit at `running` with every row pending. (An agent cannot be
+/// missing: `agentId` is required when a campaign is created.)
+async fn can_place_calls(state: &AppState, scope: &OrgScope, run_id: RunId) -> ServiceResult<()> {
+    let run = runs::get(&state.db, scope, run_id).await?;
+    let org = organizations::get(&state.db, scope).await?;
+    if org.caller_number.is_none() {
+        return Err(ServiceError::invalid(
+            "callerNumber",
+            "the organization has no caller number, so no call can be placed: an operator assigns \
+             one (admin.phoneNumbers.assign), then start the run again",
+        ));
+    }
+    let campaign = campaigns::definition(&state.db, scope, run.campaign_id).await?;
+    match campaign.status() {
+        CampaignStatus::Active => Ok(()),
+        CampaignStatus::Paused => Err(ServiceError::invalid(
+            "campaignId",
+            "the run's campaign is paused: set it active (campaigns.update with status \"active\") first",
+        )),
+        CampaignStatus::Archived => Err(ServiceError::invalid(
+            "campaignId",
+            "the run's campaign is archived: archived campaigns place no calls; create the run \
+             from an active campaign",
+        )),
+    }
 }
 
 /// Reads the upload and runs ingestion on the blocking pool.
