@@ -334,6 +334,10 @@ async fn every_procedure_answers_every_kind_of_caller_as_declared() {
     // Arrange
     let app = TestApp::spawn().await;
     let world = seed::world(&app).await;
+    // A caller number, so that alpha's run may start (runs.start refuses a run without one).
+    // Office hours closed all week: the started run dials nothing, whatever the hour.
+    let caller = json!({"callerNumber": "+13125550100", "officeHours": {}});
+    seed::configure(&app, &world.super_admin, &world.alpha.admin, &world.alpha.id, caller).await;
     let call_id = crate::calls::seed_call(&app, &world.alpha).await;
     let suggest = json!({"campaignId": world.alpha.campaign_id, "request": "mention parking"});
     let variation = app.mutation(Some(&world.alpha.admin), "campaigns.suggestPromptVariation", suggest).await;

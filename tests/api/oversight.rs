@@ -12,6 +12,9 @@ async fn a_super_admin_pauses_a_clinics_run_by_org_id_and_the_audit_log_shows_th
     let app = TestApp::spawn().await;
     let world = seed::world(&app).await;
     let run = world.alpha.run_id.as_str();
+    // Office hours closed all week: the started run dials nothing, whatever the hour.
+    let caller = json!({"callerNumber": "+13125550100", "officeHours": {}});
+    seed::configure(&app, &world.super_admin, &world.alpha.admin, &world.alpha.id, caller).await;
     app.mutation(Some(&world.alpha.member), "runs.start", json!({"id": run})).await.data();
 
     // Act

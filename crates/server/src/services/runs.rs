@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::campaign::{CampaignDefinition, CampaignStatus, Direction};
 use rivvi_domain::ids::{CampaignId, OrgId, PatientId, PromptVariationId, RunId, RunRowId, UploadId};
-use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunStatus};
+use rivvi_domain::lifecycle::{CallOutcome, RowStatus, RunEvent, RunStatus};
 use rivvi_domain::prompt;
 use rivvi_domain::validation::{single_line, ValidationErrors};
 use rivvi_domain::waiting::Waiting;
@@ -432,8 +432,14 @@ pub async fn change(
     run_id: RunId,
     change: RunChange,
 ) -> ServiceResult<RunRecord> {
-    if matches!(change, RunChange::Start | RunChange::Resume | RunChange::Schedule { .. }) {
-        can_place_calls(state, &caller.scope, run_id).await?;
+    let starts = match change {
+        RunChange::Start => Some(RunEvent::Start),
+        RunChange::Resume => Some(RunEvent::Resume),
+        RunChange::Schedule { .. } => Some(RunEvent::Schedule),
+        RunChange::Pause { .. } | RunChange::Cancel => None,
+    };
+    if let Some(event) = starts {
+        can_place_calls(state, &caller.scope, run_id, event).await?;
     }
     let by = ChangedBy { actor: caller.audit_actor(), request_id: caller.request_id.clone() };
     // The engine publishes the change to every instance once it is committed.
@@ -443,8 +449,17 @@ pub async fn change(
 /// Refuses to start (resume, schedule) a run that could not place a single call, naming the
 /// fix, instead of letting it sit at `running` with every row pending. (An agent cannot be
 /// missing: `agentId` is required when a campaign is created.)
-async fn can_place_calls(state: &AppState, scope: &OrgScope, run_id: RunId) -> ServiceResult<()> {
+async fn can_place_calls(
+    state: &AppState,
+    scope: &OrgScope,
+    run_id: RunId,
+    event: RunEvent,
+) -> ServiceResult<()> {
     let run = runs::get(&state.db, scope, run_id).await?;
+    if run.status.transition(event).is_err() {
+        // The state machine refuses it anyway: the engine answers that (409), not this.
+        return Ok(());
+    }
     let org = organizations::get(&state.db, scope).await?;
     if org.caller_number.is_none() {
         return Err(ServiceError::invalid(
