@@ -35,3 +35,47 @@ fn a_module_with_children_is_a_folder_with_mod_rs_never_a_file_beside_a_folder()
         "these modules have children in a folder of the same name; move each to <name>/mod.rs: {file_style:?}"
     );
 }
+
+/// The environment variable names `config.rs` reads (string literals of the known prefixes in its
+/// non-test code).
+fn variables_read_by_the_config() -> std::collections::BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("crates/server/src/config.rs")).unwrap();
+    let code = text.split("#[cfg(test)]").next().unwrap();
+    const PREFIXES: &[&str] = &["RIVVI_", "CLERK_", "RETELL_", "LLM_", "S3_", "STORAGE_", "DATABASE_"];
+    code.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|literal| {
+            PREFIXES.iter().any(|p| literal.starts_with(p))
+                && literal.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The names in the first cell of the README's configuration table.
+fn variables_in_the_readme() -> std::collections::BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme.split("\n## Configuration").nth(1).unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|line| line.split(" |").next())
+        .flat_map(|cell| cell.split(", ").map(|name| name.trim_matches('`').to_owned()).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn every_environment_variable_the_server_reads_is_in_the_readme_and_nothing_else_is() {
+    let read = variables_read_by_the_config();
+    let documented = variables_in_the_readme();
+    assert!(read.len() > 20, "the scan found the variables: {read:?}");
+    let undocumented: Vec<&String> = read.difference(&documented).collect();
+    assert!(undocumented.is_empty(), "read by config.rs, missing from the README's table: {undocumented:?}");
+    // RUST_LOG is read by the log filter, not by config.rs.
+    let stale: Vec<&String> = documented.difference(&read).filter(|name| *name != "RUST_LOG").collect();
+    assert!(stale.is_empty(), "in the README's table, never read: {stale:?}");
+}
