@@ -297,8 +297,14 @@ async fn an_oversized_query_string_gets_a_json_error_naming_the_limit() {
     assert!(line.body["error"].as_str().unwrap().contains("16384 bytes"), "{}", line.body);
     assert_eq!(line.body["result"]["data"]["code"], 414, "{}", line.body);
 
-    assert_eq!(head.status, 431, "{}", head.head);
-    assert!(head.body["error"].as_str().unwrap().contains("request head too large"), "{}", head.body);
+    // Which of hyper's two limits trips first depends on how much of the line it has read when
+    // it gives up (seen both ways under load): either way the answer is JSON naming a limit.
+    let error = head.body["error"].as_str().unwrap_or_default();
+    match head.status {
+        431 => assert!(error.contains("request head too large"), "{}", head.body),
+        414 => assert!(error.contains("16384 bytes"), "{}", head.body),
+        other => panic!("status {other}: {}", head.head),
+    }
     assert_eq!(still_serving.status(), 200);
     app.stop().await;
 }
