@@ -1071,7 +1071,17 @@ export type OrgId = string
 /**
  * An organization as the frontend sees it.
  */
-export type Organization = { id: OrgId; clerkOrgId: string; name: string; slug: string | null; timeZone: string; officeHours: OfficeHours; callerNumber: string | null; concurrentCallLimit: number; callsPerMinute: number; isOperator: boolean; createdAt: string; updatedAt: string }
+export type Organization = { id: OrgId; clerkOrgId: string; name: string; slug: string | null; timeZone: string; officeHours: OfficeHours; callerNumber: string | null; concurrentCallLimit: number; callsPerMinute: number; 
+/**
+ * Days an upload is kept after the last run made from it ended (or after it was uploaded,
+ * when no run was made from it); then the file is deleted (the runs keep every cell).
+ */
+uploadRetentionDays: number; 
+/**
+ * Days a call's transcript, summary and recording URL are kept after the call ended; then
+ * they are cleared (the analysis stays).
+ */
+transcriptRetentionDays: number; isOperator: boolean; createdAt: string; updatedAt: string }
 
 export type OrganizationPage = { organizations: Organization[]; total: number; hasMore: boolean }
 
@@ -1109,7 +1119,15 @@ concurrentCallLimit?: number | null;
 /**
  * New calls per minute, 1..=600.
  */
-callsPerMinute?: number | null }
+callsPerMinute?: number | null; 
+/**
+ * Days an upload is kept after the last run made from it ended, 1..=3650.
+ */
+uploadRetentionDays?: number | null; 
+/**
+ * Days a call's transcript, summary and recording URL are kept after it ended, 1..=3650.
+ */
+transcriptRetentionDays?: number | null }
 
 export type OutcomeCount = { 
 /**

@@ -20,6 +20,8 @@
 //!   reports.
 //! - [`m20261205_000007_analytics_exports`]: sealed header rows of runs for exports, call indexes
 //!   by local day for analytics.
+//! - [`m20261205_000008_phi_at_rest`]: per-organization lookup keys and sealed call data.
+//! - [`m20261205_000009_retention`]: per-organization retention of uploads and transcripts.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -34,6 +36,7 @@ pub mod m20261205_000005_inbound_agent_version;
 pub mod m20261205_000006_live_events;
 pub mod m20261205_000007_analytics_exports;
 pub mod m20261205_000008_phi_at_rest;
+pub mod m20261205_000009_retention;
 
 pub struct Migrator;
 
@@ -52,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000006_live_events::Migration),
             Box::new(m20261205_000007_analytics_exports::Migration),
             Box::new(m20261205_000008_phi_at_rest::Migration),
+            Box::new(m20261205_000009_retention::Migration),
         ]
     }
 }

@@ -148,11 +148,11 @@ async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1, "the run follows the kept upload");
 
     // The later migrations (bulk import keys, provider agents, variations) and the second go down.
-    Migrator::down(db, Some(10)).await.unwrap();
+    Migrator::down(db, Some(11)).await.unwrap();
     assert_second_migration(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), true).await;
-    Migrator::down(db, Some(8)).await.unwrap();
+    Migrator::down(db, Some(9)).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
     caller_numbers_become_assignments(db).await;
@@ -161,7 +161,7 @@ async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
 /// `m20261205_000003_phone_numbers`: a caller number one organization had becomes its
 /// assignment; one that two organizations had is assigned to neither and cleared from both.
 async fn caller_numbers_become_assignments(db: &DatabaseConnection) {
-    Migrator::down(db, Some(6)).await.unwrap();
+    Migrator::down(db, Some(7)).await.unwrap();
     let backend = db.get_database_backend();
     let id = |n: u8| match backend {
         DatabaseBackend::Sqlite => format!("X'{}'", uuid::Uuid::from_bytes([n; 16]).simple()),
@@ -188,6 +188,17 @@ async fn caller_numbers_become_assignments(db: &DatabaseConnection) {
     let cleared = "SELECT COUNT(*) FROM organizations WHERE clerk_org_id IN ('org_p42', 'org_p43') \
                    AND caller_number IS NULL";
     assert_eq!(one(cleared.into()).await, 2, "a disputed number is cleared from every claimant");
+    // `m20261205_000009_retention`: organizations that existed before get the default retention.
+    let defaults =
+        "SELECT COUNT(*) FROM organizations WHERE clerk_org_id IN ('org_p41', 'org_p42', 'org_p43') \
+                    AND upload_retention_days = 30 AND transcript_retention_days = 365";
+    assert_eq!(one(defaults.into()).await, 3);
+    let manager = SchemaManager::new(db);
+    assert!(manager.has_index("runs", "ix_runs_upload_id").await.unwrap());
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert!(!manager.has_column("organizations", "upload_retention_days").await.unwrap());
+    assert!(!manager.has_index("runs", "ix_runs_upload_id").await.unwrap());
+    Migrator::up(db, None).await.unwrap();
 }
 
 /// What `m20261205_000001_provider_agents` adds (`applied`) or leaves as before.
@@ -247,7 +258,7 @@ async fn the_schema_migrates_up_down_and_up_again_on_postgres() {
             duplicate_uploads_are_merged(&db).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;
-            Migrator::down(&db, Some(9)).await.unwrap();
+            Migrator::down(&db, Some(10)).await.unwrap();
             assert_bulk_import_keys(&db, false).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;

@@ -37,6 +37,7 @@ mod phone_numbers;
 mod prompt_history;
 mod prompt_variations;
 mod retell_simulator;
+mod retention;
 mod revocation;
 mod run_engine;
 mod runs;

@@ -98,6 +98,9 @@ string_enum! {
         RunRowsViewed = "run.rows_viewed",
         /// An upload's rows were read into a preview (`runs.preview`).
         UploadPreviewed = "upload.previewed",
+        /// Retention deleted the organization's expired uploads and cleared expired transcripts,
+        /// summaries and recording URLs (a system action; the entry names counts only).
+        RetentionPurged = "retention.purged",
     }
 }
 

@@ -124,6 +124,23 @@ bounded_u32!(
     600,
     10
 );
+bounded_u32!(
+    /// How many days an uploaded sheet is kept after the last run made from it ended (or after
+    /// it was uploaded, when no run was made from it), 1..=3650 (default 30). The runs keep every
+    /// cell; only the file goes.
+    UploadRetentionDays,
+    1,
+    3650,
+    30
+);
+bounded_u32!(
+    /// How many days a call's transcript, summary and recording URL are kept after the call
+    /// ended, 1..=3650 (default 365). The structured analysis stays.
+    TranscriptRetentionDays,
+    1,
+    3650,
+    365
+);
 
 /// An organization's settings, as stored and as returned by `organizations.get`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,11 +159,15 @@ pub struct OrgSettings {
     pub concurrent_call_limit: ConcurrentCallLimit,
     /// Calls started per minute.
     pub calls_per_minute: CallsPerMinute,
+    /// Days an upload is kept after its runs ended.
+    pub upload_retention_days: UploadRetentionDays,
+    /// Days a call's transcript, summary and recording URL are kept after it ended.
+    pub transcript_retention_days: TranscriptRetentionDays,
 }
 
 impl OrgSettings {
     /// A new organization's settings: New York time, weekdays 09:00–17:00, no caller number,
-    /// 20 concurrent calls, 10 calls a minute.
+    /// 20 concurrent calls, 10 calls a minute, uploads kept 30 days and transcripts 365.
     pub fn new(name: OrgName) -> OrgSettings {
         OrgSettings {
             name,
@@ -155,6 +176,8 @@ impl OrgSettings {
             caller_number: None,
             concurrent_call_limit: ConcurrentCallLimit::default(),
             calls_per_minute: CallsPerMinute::default(),
+            upload_retention_days: UploadRetentionDays::default(),
+            transcript_retention_days: TranscriptRetentionDays::default(),
         }
     }
 
@@ -188,6 +211,18 @@ impl OrgSettings {
             &mut changed,
         );
         set(&mut self.calls_per_minute, update.calls_per_minute, "callsPerMinute", &mut changed);
+        set(
+            &mut self.upload_retention_days,
+            update.upload_retention_days,
+            "uploadRetentionDays",
+            &mut changed,
+        );
+        set(
+            &mut self.transcript_retention_days,
+            update.transcript_retention_days,
+            "transcriptRetentionDays",
+            &mut changed,
+        );
         changed
     }
 }
@@ -224,6 +259,14 @@ pub struct OrganizationUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "specta", specta(optional))]
     pub calls_per_minute: Option<i32>,
+    /// Days an upload is kept after the last run made from it ended, 1..=3650.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "specta", specta(optional))]
+    pub upload_retention_days: Option<i32>,
+    /// Days a call's transcript, summary and recording URL are kept after it ended, 1..=3650.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "specta", specta(optional))]
+    pub transcript_retention_days: Option<i32>,
 }
 
 /// A validated [`OrganizationUpdate`]: `None` leaves a field unchanged.
@@ -241,6 +284,10 @@ pub struct ValidOrganizationUpdate {
     pub concurrent_call_limit: Option<ConcurrentCallLimit>,
     /// New calls per minute.
     pub calls_per_minute: Option<CallsPerMinute>,
+    /// New upload retention.
+    pub upload_retention_days: Option<UploadRetentionDays>,
+    /// New transcript retention.
+    pub transcript_retention_days: Option<TranscriptRetentionDays>,
 }
 
 impl OrganizationUpdate {
@@ -267,6 +314,12 @@ impl OrganizationUpdate {
         let calls_per_minute = self
             .calls_per_minute
             .and_then(|v| errors.check("callsPerMinute", CallsPerMinute::parse(v.into())));
+        let upload_retention_days = self
+            .upload_retention_days
+            .and_then(|v| errors.check("uploadRetentionDays", UploadRetentionDays::parse(v.into())));
+        let transcript_retention_days = self
+            .transcript_retention_days
+            .and_then(|v| errors.check("transcriptRetentionDays", TranscriptRetentionDays::parse(v.into())));
         errors.finish(ValidOrganizationUpdate {
             name,
             time_zone,
@@ -274,6 +327,8 @@ impl OrganizationUpdate {
             caller_number,
             concurrent_call_limit,
             calls_per_minute,
+            upload_retention_days,
+            transcript_retention_days,
         })
     }
 }
@@ -303,7 +358,9 @@ mod tests {
             "officeHours": {"monday": {"open": "08:00", "close": "18:00"}, "holidays": ["2026-12-25"]},
             "callerNumber": "+13125550143",
             "concurrentCallLimit": 5,
-            "callsPerMinute": 30
+            "callsPerMinute": 30,
+            "uploadRetentionDays": 7,
+            "transcriptRetentionDays": 90
         }))
         .validate()
         .unwrap();
@@ -311,8 +368,19 @@ mod tests {
         let changed = settings.apply(valid);
         assert_eq!(
             changed,
-            ["name", "timeZone", "officeHours", "callerNumber", "concurrentCallLimit", "callsPerMinute"]
+            [
+                "name",
+                "timeZone",
+                "officeHours",
+                "callerNumber",
+                "concurrentCallLimit",
+                "callsPerMinute",
+                "uploadRetentionDays",
+                "transcriptRetentionDays"
+            ]
         );
+        assert_eq!(settings.upload_retention_days.get(), 7);
+        assert_eq!(settings.transcript_retention_days.get(), 90);
         assert_eq!(settings.name.as_str(), "Lakeside Family Medicine");
         assert_eq!(settings.time_zone.name(), "America/Chicago");
         assert_eq!(settings.caller_number.as_ref().map(PhoneNumber::as_str), Some("+13125550143"));
@@ -328,7 +396,9 @@ mod tests {
             "officeHours": {"monday": {"open": "17:00", "close": "09:00"}, "friday": {"open": "09:00", "close": "5pm"}},
             "callerNumber": "(312) 555-0143",
             "concurrentCallLimit": 0,
-            "callsPerMinute": 601
+            "callsPerMinute": 601,
+            "uploadRetentionDays": 0,
+            "transcriptRetentionDays": 3651
         }))
         .validate()
         .unwrap_err();
@@ -347,6 +417,8 @@ mod tests {
                 ("callerNumber", "must be in E.164 form such as +13125550143"),
                 ("concurrentCallLimit", "must be between 1 and 100"),
                 ("callsPerMinute", "must be between 1 and 600"),
+                ("uploadRetentionDays", "must be between 1 and 3650"),
+                ("transcriptRetentionDays", "must be between 1 and 3650"),
             ]
         );
     }
@@ -361,6 +433,11 @@ mod tests {
             (json!({"callsPerMinute": 1}), true),
             (json!({"callsPerMinute": 600}), true),
             (json!({"callsPerMinute": 0}), false),
+            (json!({"uploadRetentionDays": 1}), true),
+            (json!({"uploadRetentionDays": 3650}), true),
+            (json!({"uploadRetentionDays": 3651}), false),
+            (json!({"transcriptRetentionDays": 0}), false),
+            (json!({"transcriptRetentionDays": 3650}), true),
             (json!({"name": "x".repeat(120)}), true),
             (json!({"name": "x".repeat(121)}), false),
         ];
@@ -403,6 +480,8 @@ mod tests {
         assert_eq!(json["callerNumber"], serde_json::Value::Null);
         assert_eq!(json["concurrentCallLimit"], 20);
         assert_eq!(json["callsPerMinute"], 10);
+        assert_eq!(json["uploadRetentionDays"], 30);
+        assert_eq!(json["transcriptRetentionDays"], 365);
         assert_eq!(serde_json::from_value::<OrgSettings>(json).unwrap(), settings);
     }
 }

@@ -83,7 +83,16 @@ fn patch_inputs_export_every_field_as_optional() {
     let org = inline::<crate::organization::OrganizationUpdate>(&mut map);
     assert_eq!(
         optional_fields(&org),
-        ["name", "timeZone", "officeHours", "callerNumber", "concurrentCallLimit", "callsPerMinute"]
+        [
+            "name",
+            "timeZone",
+            "officeHours",
+            "callerNumber",
+            "concurrentCallLimit",
+            "callsPerMinute",
+            "uploadRetentionDays",
+            "transcriptRetentionDays"
+        ]
     );
     let campaign = inline::<crate::campaign::CampaignUpdate>(&mut map);
     assert_eq!(optional_fields(&campaign).len(), 8);

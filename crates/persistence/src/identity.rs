@@ -19,7 +19,10 @@ use crate::org_owned::InOrg;
 use crate::organizations::{
     default_office_hours, hours_column, zone_column, OrganizationRecord, DEFAULT_TIME_ZONE,
 };
-use crate::organizations::{DEFAULT_CALLS_PER_MINUTE, DEFAULT_CONCURRENT_CALL_LIMIT};
+use crate::organizations::{
+    DEFAULT_CALLS_PER_MINUTE, DEFAULT_CONCURRENT_CALL_LIMIT, DEFAULT_TRANSCRIPT_RETENTION_DAYS,
+    DEFAULT_UPLOAD_RETENTION_DAYS,
+};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
 
@@ -155,6 +158,8 @@ pub async fn upsert_org_by_clerk_id(
         caller_number: Set(None),
         concurrent_call_limit: Set(DEFAULT_CONCURRENT_CALL_LIMIT),
         calls_per_minute: Set(DEFAULT_CALLS_PER_MINUTE),
+        upload_retention_days: Set(DEFAULT_UPLOAD_RETENTION_DAYS),
+        transcript_retention_days: Set(DEFAULT_TRANSCRIPT_RETENTION_DAYS),
         is_operator: Set(is_operator),
         created_at: Set(at),
         updated_at: Set(at),

@@ -33,6 +33,8 @@
 //!   organization (the operators' health feed).
 //! - [`legacy_phi`]: rows written before per-organization lookup keys and sealed call data,
 //!   re-keyed and sealed at start-up.
+//! - [`retention`]: the uploads and call transcripts each organization's retention settings say
+//!   have expired; deleting and clearing them, batched and safe with several instances.
 //! - [`rotation`]: every sealed column, re-sealed with the active data key in batches (key
 //!   rotation) and counted by key id.
 //! - [`sealing`]: PHI sealed at rest (AES-256-GCM with key ids) and HMAC lookup keys.
@@ -70,6 +72,7 @@ pub mod patients;
 pub mod phone_numbers;
 pub mod prompt_variations;
 pub mod prompt_versions;
+pub mod retention;
 pub mod rotation;
 pub mod run_overview;
 pub mod run_rows;

@@ -25,6 +25,10 @@ use crate::{OrgScope, PersistenceError, Result};
 pub const DEFAULT_TIME_ZONE: IanaZone = IanaZone::DEFAULT;
 pub const DEFAULT_CONCURRENT_CALL_LIMIT: i32 = 20;
 pub const DEFAULT_CALLS_PER_MINUTE: i32 = 10;
+/// As the migration's column default and the domain's `UploadRetentionDays::default()`.
+pub const DEFAULT_UPLOAD_RETENTION_DAYS: i32 = 30;
+/// As the migration's column default and the domain's `TranscriptRetentionDays::default()`.
+pub const DEFAULT_TRANSCRIPT_RETENTION_DAYS: i32 = 365;
 
 /// Monday to Friday, 09:00-17:00 local time, no holidays: the office hours a new organization
 /// gets (the domain's default).
@@ -46,6 +50,10 @@ pub struct OrganizationRecord {
     pub caller_number: Option<PhoneNumber>,
     pub concurrent_call_limit: u32,
     pub calls_per_minute: u32,
+    /// Days an upload is kept after the last run made from it ended.
+    pub upload_retention_days: u32,
+    /// Days a call's transcript, summary and recording URL are kept after it ended.
+    pub transcript_retention_days: u32,
     pub is_operator: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -62,6 +70,8 @@ pub struct OrgSettingsChange {
     pub caller_number: Patch<PhoneNumber>,
     pub concurrent_call_limit: Option<u32>,
     pub calls_per_minute: Option<u32>,
+    pub upload_retention_days: Option<u32>,
+    pub transcript_retention_days: Option<u32>,
 }
 
 impl OrgSettingsChange {
@@ -79,6 +89,8 @@ impl OrgSettingsChange {
         note(!self.caller_number.is_keep(), "caller_number");
         note(self.concurrent_call_limit.is_some(), "concurrent_call_limit");
         note(self.calls_per_minute.is_some(), "calls_per_minute");
+        note(self.upload_retention_days.is_some(), "upload_retention_days");
+        note(self.transcript_retention_days.is_some(), "transcript_retention_days");
         fields
     }
 }
@@ -140,6 +152,14 @@ pub async fn update_settings(
         },
         calls_per_minute: match change.calls_per_minute {
             Some(limit) => Set(to_i32("calls_per_minute", limit)?),
+            None => NotSet,
+        },
+        upload_retention_days: match change.upload_retention_days {
+            Some(days) => Set(to_i32("upload_retention_days", days)?),
+            None => NotSet,
+        },
+        transcript_retention_days: match change.transcript_retention_days {
+            Some(days) => Set(to_i32("transcript_retention_days", days)?),
             None => NotSet,
         },
         updated_at: Set(now()),
@@ -223,6 +243,9 @@ pub async fn create(conn: &impl ConnectionTrait, new: NewOrganization) -> Result
             Some(limit) => to_i32("calls_per_minute", limit)?,
             None => DEFAULT_CALLS_PER_MINUTE,
         },
+        // Set afterwards with `update_settings` when the creator chose them.
+        upload_retention_days: DEFAULT_UPLOAD_RETENTION_DAYS,
+        transcript_retention_days: DEFAULT_TRANSCRIPT_RETENTION_DAYS,
         is_operator: new.is_operator,
         created_at: at,
         updated_at: at,
@@ -291,6 +314,8 @@ impl TryFrom<organizations::Model> for OrganizationRecord {
                 .map_err(|_| corrupt("caller_number"))?,
             concurrent_call_limit: to_u32("concurrent_call_limit", row.concurrent_call_limit)?,
             calls_per_minute: to_u32("calls_per_minute", row.calls_per_minute)?,
+            upload_retention_days: to_u32("upload_retention_days", row.upload_retention_days)?,
+            transcript_retention_days: to_u32("transcript_retention_days", row.transcript_retention_days)?,
             is_operator: row.is_operator,
             created_at: row.created_at,
             updated_at: row.updated_at,

@@ -107,6 +107,11 @@ impl Application {
         if self.state.settings.engine_enabled {
             workers.push(self.state.engine.clone().spawn(until_stopped()));
             workers.push(wake_on_bus_events(&self.state, until_stopped()));
+            // With the engine: an API-only instance (`RIVVI_ENGINE=off`) leaves maintenance to
+            // the instances that run it. Several may purge at once; they share the rows.
+            if let Some(every) = self.state.settings.retention_every {
+                workers.push(crate::services::retention::spawn(self.state.clone(), every, until_stopped()));
+            }
         }
         if let Some(simulator) = &self.state.simulator {
             workers.push(simulator.clone().spawn_driver(until_stopped()));

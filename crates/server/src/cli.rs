@@ -1,5 +1,5 @@
 //! The `rivvi` command line: `serve` (the default), `migrate`, `dev-token`, `keys`, `storage`,
-//! `ingest`, `bindings`.
+//! `purge`, `ingest`, `bindings`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +61,13 @@ enum Command {
     Storage {
         #[command(subcommand)]
         action: StorageAction,
+    },
+    /// Delete what the organizations' retention settings say expired (uploads, call transcripts,
+    /// summaries and recording URLs), as the servers do every RIVVI_RETENTION_EVERY.
+    Purge {
+        /// List what would go, per organization, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Offline ingestion tools.
     Ingest {
@@ -172,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::keys_cli::rotate(new_key, batch).await
         }
         Command::Storage { action: StorageAction::Seal { prefix } } => seal_storage(&prefix).await,
+        Command::Purge { dry_run } => crate::purge_cli::purge(dry_run).await,
         Command::Ingest { action: IngestAction::Preview { file, campaign, sheet, json } } => {
             crate::ingest_cli::preview(&file, campaign.as_deref(), sheet.as_deref(), json)
         }

@@ -179,6 +179,9 @@ pub struct Settings {
     pub json_logs: bool,
     /// Run the engine loop in this instance (`RIVVI_ENGINE=off` for an API-only instance).
     pub engine_enabled: bool,
+    /// `RIVVI_RETENTION_EVERY`: how often an instance with the engine enabled deletes what the
+    /// organizations' retention settings say expired; `None` (`off`) never.
+    pub retention_every: Option<Duration>,
     /// Simulated seconds per real second in the built-in Retell simulator.
     pub simulator_time_scale: f64,
     /// Seeds the simulator's outcomes, so a local run is repeatable.
@@ -220,6 +223,9 @@ pub const DEFAULT_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
 /// The model asked when `LLM_BASE_URL` is set without `LLM_MODEL`: small, cheap and able to follow
 /// a JSON schema strictly.
 pub const DEFAULT_LLM_MODEL: &str = "gpt-4o-mini";
+/// An hour: retention is counted in days, and a pass over an idle deployment costs a few
+/// queries per organization.
+pub const DEFAULT_RETENTION_EVERY: Duration = Duration::from_secs(60 * 60);
 /// A minute: rewriting a long prompt takes a model tens of seconds.
 pub const DEFAULT_LLM_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -342,6 +348,14 @@ impl Settings {
             get("STORAGE_URL").unwrap_or_else(|| format!("file://{}/uploads", data_dir.display()));
         let storage = StorageSettings::parse(&storage_url, get("S3_ENDPOINT"))
             .map_err(|reason| ConfigError::Invalid { name: "STORAGE_URL", reason })?;
+        let retention_every = match get("RIVVI_RETENTION_EVERY") {
+            None => Some(DEFAULT_RETENTION_EVERY),
+            Some(off) if off.eq_ignore_ascii_case("off") => None,
+            Some(text) => Some(
+                parse_duration(&text)
+                    .map_err(|reason| ConfigError::Invalid { name: "RIVVI_RETENTION_EVERY", reason })?,
+            ),
+        };
         let migrate_on_start = match get("RIVVI_MIGRATE_ON_START").as_deref() {
             None | Some("true") | Some("1") => true,
             Some("false") | Some("0") => false,
@@ -387,6 +401,7 @@ impl Settings {
                 get("RIVVI_ENGINE").as_deref(),
                 Some("off") | Some("false") | Some("0")
             ),
+            retention_every,
             simulator_time_scale: get("RIVVI_SIMULATOR_TIME_SCALE")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(20.0),
@@ -418,6 +433,24 @@ fn rate_limit(
         per_minute: positive(rate_name, rate_default)?,
         burst: positive(burst_name, burst_default)?,
     }))
+}
+
+/// A positive duration as a whole number and a unit: `200ms`, `30s`, `15m`, `1h`, `1d`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let unit_at = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(unit_at);
+    let bad = || format!("{text:?} is not a duration such as 200ms, 30s, 15m, 1h or 1d (or off)");
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let millis_per = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    let millis = number.checked_mul(millis_per).filter(|ms| *ms > 0).ok_or_else(bad)?;
+    Ok(Duration::from_millis(millis))
 }
 
 fn split_list(value: Option<String>) -> Vec<String> {
@@ -572,6 +605,25 @@ mod tests {
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_retention_period_defaults_to_an_hour_reads_units_and_can_be_turned_off() {
+        let every = |value: &str| Settings::from_vars(&vars(&[("RIVVI_RETENTION_EVERY", value)]));
+        assert_eq!(
+            Settings::from_vars(&HashMap::new()).unwrap().retention_every,
+            Some(DEFAULT_RETENTION_EVERY)
+        );
+        assert_eq!(every("200ms").unwrap().retention_every, Some(Duration::from_millis(200)));
+        assert_eq!(every("45s").unwrap().retention_every, Some(Duration::from_secs(45)));
+        assert_eq!(every("15m").unwrap().retention_every, Some(Duration::from_secs(900)));
+        assert_eq!(every("2h").unwrap().retention_every, Some(Duration::from_secs(7200)));
+        assert_eq!(every("1d").unwrap().retention_every, Some(Duration::from_secs(86_400)));
+        assert_eq!(every("OFF").unwrap().retention_every, None);
+        for bad in ["0s", "1", "h", "1.5h", "-1h", "1w", "99999999999999999d"] {
+            let err = every(bad).unwrap_err();
+            assert!(err.to_string().contains("RIVVI_RETENTION_EVERY"), "{bad}: {err}");
         }
     }
 

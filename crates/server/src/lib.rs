@@ -5,8 +5,11 @@
 //! Transports (`api`, `http`, `webhooks`) parse and authorize, then call one use case in
 //! `services`; `services` calls domain, ingestion, persistence and execution and imports no
 //! transport.
-//! - [`cli`]: the `rivvi` subcommands (`serve`, `migrate`, `dev-token`, `ingest`, `bindings`).
+//! - [`cli`]: the `rivvi` subcommands (`serve`, `migrate`, `dev-token`, `keys`, `storage`, `purge`,
+//!   `ingest`, `bindings`).
 //! - [`ingest_cli`]: `rivvi ingest preview`, the offline sheet check.
+//! - [`keys_cli`]: `rivvi keys status` and `rivvi keys rotate`.
+//! - [`purge_cli`]: `rivvi purge [--dry-run]`, the retention step by hand.
 //! - [`config`]: settings from the environment, with the embedded development defaults.
 //! - [`database`]: connecting and migrating from the settings.
 //! - [`app`]: [`app::Application`], the built server that tests start on port 0.
@@ -42,6 +45,7 @@ pub mod http;
 pub mod ingest_cli;
 pub mod keys_cli;
 pub mod llm_stand_in;
+pub mod purge_cli;
 pub mod services;
 pub mod simulator;
 pub mod state;

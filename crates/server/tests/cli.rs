@@ -321,3 +321,107 @@ fn storage_seal_without_a_data_key_in_production_says_which_variable_is_missing(
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("RIVVI_DATA_KEY"), "{stderr}");
 }
+
+/// Sets `column` of the `table` row `id` to `at`, as if it had been written then (the command
+/// reads the wall clock, so the data is made old instead).
+async fn backdate(
+    db: &sea_orm::DatabaseConnection,
+    table: &str,
+    column: &str,
+    id: uuid::Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    use sea_orm::ConnectionTrait;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("UPDATE {table} SET {column} = $1 WHERE id = $2"),
+        _ => format!("UPDATE {table} SET {column} = ? WHERE id = ?"),
+    };
+    let statement = sea_orm::Statement::from_sql_and_values(backend, sql, [at.into(), id.into()]);
+    assert_eq!(db.execute(statement).await.unwrap().rows_affected(), 1, "{table} {id}");
+}
+
+#[tokio::test]
+async fn purge_dry_run_lists_the_expired_upload_and_deletes_nothing_then_purge_deletes_it() {
+    use rivvi_persistence::{identity, uploads, OrgScope};
+    use rivvi_server::storage::{upload_key, ObjectStore, SealedStore, StorageSettings};
+    use sea_orm::ConnectionTrait;
+
+    // Arrange: an organization with the default 30 days, one upload made 40 days ago and never
+    // used, one made today; both stored.
+    let place = Place::new().await;
+    succeeded(&place.rivvi(&["migrate", "up"]));
+    let keys = rivvi_persistence::sealing::Keys::load(None, None, Some(place.dir.path())).unwrap();
+    let db = sea_orm::Database::connect(&place.url).await.unwrap();
+    let org =
+        identity::upsert_org_by_clerk_id(&db, "org_purge", Some("Purge Clinic"), None, false).await.unwrap();
+    let scope = OrgScope::for_verified_org(org.id);
+    let store = SealedStore::new(
+        ObjectStore::from_settings(&StorageSettings::local(place.dir.path().join("uploads"))).await.unwrap(),
+        keys.sealer.clone(),
+    );
+    let mut stored = Vec::new();
+    for (n, name) in ["Old, Patient.csv", "New, Patient.csv"].into_iter().enumerate() {
+        let id = rivvi_domain::ids::UploadId::new();
+        let key = upload_key(org.id, id);
+        let new = uploads::NewUpload {
+            id,
+            uploaded_by: None,
+            file_name: name.into(),
+            media_type: "text/csv".into(),
+            size_bytes: 1,
+            sha256: format!("{n}").repeat(64),
+            storage_key: key.clone(),
+        };
+        uploads::find_or_create(&db, &scope, &keys, new).await.unwrap();
+        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+            b"First Name\nAda\n",
+        ))]);
+        store.put_stream(&key, body).await.unwrap();
+        stored.push((id, place.dir.path().join("uploads").join(&key)));
+    }
+    let (old, old_file) = stored[0].clone();
+    let (new, new_file) = stored[1].clone();
+    backdate(&db, "uploads", "created_at", old.as_uuid(), chrono::Utc::now() - chrono::TimeDelta::days(40))
+        .await;
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+            db.query_one(statement).await.unwrap().unwrap().try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+
+    // Act: a dry run, then the purge, then another dry run.
+    let dry = succeeded(&place.rivvi(&["purge", "--dry-run"]));
+    let uploads_after_dry_run = count("SELECT COUNT(*) FROM uploads").await;
+    let old_file_after_dry_run = old_file.is_file();
+    let purged = succeeded(&place.rivvi(&["purge"]));
+    let again = succeeded(&place.rivvi(&["purge", "--dry-run"]));
+
+    // Assert: the dry run named the old upload in its organization and changed nothing.
+    assert!(dry.starts_with("Dry run: nothing is changed."), "{dry}");
+    assert!(dry.contains(&format!("Purge Clinic ({})", org.id)), "{dry}");
+    assert!(dry.contains(&format!("upload {old}")) && !dry.contains(&new.to_string()), "{dry}");
+    assert!(dry.contains("Total: 1 uploads would be deleted, 0 calls would be cleared"), "{dry}");
+    assert_eq!(uploads_after_dry_run, 2);
+    assert!(old_file_after_dry_run);
+    // The purge deleted the old object and row, kept the new one, and audited it.
+    assert!(purged.contains(&format!("upload {old}")), "{purged}");
+    assert!(
+        purged.contains("Total: 1 uploads deleted, 0 calls cleared, in 1 of 1 organizations."),
+        "{purged}"
+    );
+    assert!(!old_file.exists(), "the old object is still stored");
+    assert!(new_file.is_file());
+    assert!(uploads::get(&db, &scope, &keys, old).await.is_err());
+    assert_eq!(uploads::get(&db, &scope, &keys, new).await.unwrap().file_name, "New, Patient.csv");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'retention.purged' AND actor_kind = 'system'")
+            .await,
+        1
+    );
+    assert!(again.contains("Total: 0 uploads would be deleted"), "{again}");
+    db.close().await.unwrap();
+    place.drop_database().await;
+}

@@ -14,6 +14,8 @@ pub struct Model {
     pub caller_number: Option<String>,
     pub concurrent_call_limit: i32,
     pub calls_per_minute: i32,
+    pub upload_retention_days: i32,
+    pub transcript_retention_days: i32,
     pub is_operator: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

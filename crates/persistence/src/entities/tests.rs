@@ -50,6 +50,8 @@ async fn seed_org_user_campaign(db: &DatabaseConnection) -> Ids {
         caller_number: Some("+15555550100".into()),
         concurrent_call_limit: 5,
         calls_per_minute: 3,
+        upload_retention_days: 7,
+        transcript_retention_days: 90,
         is_operator: true,
         created_at: at,
         updated_at: at,

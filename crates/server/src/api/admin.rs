@@ -106,6 +106,8 @@ async fn create(ctx: &Ctx, input: CreateOrganization) -> ApiResult<Organization>
             caller_number: input.caller_number.map_or(Patch::Keep, Patch::Set),
             concurrent_call_limit: input.concurrent_call_limit,
             calls_per_minute: input.calls_per_minute,
+            // Retention starts at its defaults; `admin.organizations.update` changes it.
+            ..OrganizationUpdate::default()
         },
     };
     Ok(organizations::create(&ctx.state, &caller, request).await?.into())

@@ -40,6 +40,12 @@ pub struct Organization {
     pub caller_number: Option<String>,
     pub concurrent_call_limit: u32,
     pub calls_per_minute: u32,
+    /// Days an upload is kept after the last run made from it ended (or after it was uploaded,
+    /// when no run was made from it); then the file is deleted (the runs keep every cell).
+    pub upload_retention_days: u32,
+    /// Days a call's transcript, summary and recording URL are kept after the call ended; then
+    /// they are cleared (the analysis stays).
+    pub transcript_retention_days: u32,
     pub is_operator: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -57,6 +63,8 @@ impl From<OrganizationRecord> for Organization {
             caller_number: record.caller_number.map(String::from),
             concurrent_call_limit: record.concurrent_call_limit,
             calls_per_minute: record.calls_per_minute,
+            upload_retention_days: record.upload_retention_days,
+            transcript_retention_days: record.transcript_retention_days,
             is_operator: record.is_operator,
             created_at: record.created_at,
             updated_at: record.updated_at,

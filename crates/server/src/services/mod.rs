@@ -32,6 +32,8 @@
 //! - [`dnc`]: the do-not-call list.
 //! - [`audit`]: reading the audit log.
 //! - [`live`]: live feeds of a run, an organization and the engine, from the event bus.
+//! - [`retention`]: the maintenance step deleting expired uploads and clearing expired call
+//!   transcripts (per organization, audited as system actions), and its background worker.
 
 pub mod analytics;
 pub mod audit;
@@ -51,6 +53,7 @@ pub mod oversight;
 pub mod patients;
 pub mod phone_numbers;
 pub mod prompt_variations;
+pub mod retention;
 pub mod runs;
 pub mod uploads;
 

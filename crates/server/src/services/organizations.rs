@@ -5,6 +5,7 @@ use rivvi_domain::audit::AuditAction;
 use rivvi_domain::ids::OrgId;
 use rivvi_domain::organization::{
     CallsPerMinute, ConcurrentCallLimit, NumberPurpose, OrgName, OrgSettings, OrganizationUpdate,
+    TranscriptRetentionDays, UploadRetentionDays,
 };
 use rivvi_domain::validation::ValidationErrors;
 use rivvi_domain::Patch;
@@ -149,10 +150,19 @@ pub async fn create(
         calls_per_minute: settings.calls_per_minute.map(|l| l.get()),
     };
     let caller_number = new.caller_number.clone();
+    let retention = OrgSettingsChange {
+        upload_retention_days: settings.upload_retention_days.map(|d| d.get()),
+        transcript_retention_days: settings.transcript_retention_days.map(|d| d.get()),
+        ..OrgSettingsChange::default()
+    };
     let txn = state.db.begin().await?;
     let record = organizations::create(&txn, new)
         .await
         .map_err(conflict_as("an organization with this clerkOrgId already exists"))?;
+    // Created with the default retention; a chosen one is written in the same transaction (an
+    // empty change writes nothing).
+    let record =
+        organizations::update_settings(&txn, &OrgScope::for_verified_org(record.id), retention).await?;
     // An operator creating an organization with a caller number assigns it that number.
     if let Some(number) = caller_number {
         let scope = OrgScope::for_verified_org(record.id);
@@ -187,6 +197,10 @@ fn settings_of(record: &OrganizationRecord) -> ServiceResult<OrgSettings> {
             .map_err(|_| corrupt("concurrent call limit"))?,
         calls_per_minute: CallsPerMinute::parse(record.calls_per_minute.into())
             .map_err(|_| corrupt("calls per minute"))?,
+        upload_retention_days: UploadRetentionDays::parse(record.upload_retention_days.into())
+            .map_err(|_| corrupt("upload retention"))?,
+        transcript_retention_days: TranscriptRetentionDays::parse(record.transcript_retention_days.into())
+            .map_err(|_| corrupt("transcript retention"))?,
     })
 }
 
@@ -203,5 +217,8 @@ fn change_for(settings: OrgSettings, changed: &[&str]) -> OrgSettingsChange {
         },
         concurrent_call_limit: has("concurrentCallLimit").then(|| settings.concurrent_call_limit.get()),
         calls_per_minute: has("callsPerMinute").then(|| settings.calls_per_minute.get()),
+        upload_retention_days: has("uploadRetentionDays").then(|| settings.upload_retention_days.get()),
+        transcript_retention_days: has("transcriptRetentionDays")
+            .then(|| settings.transcript_retention_days.get()),
     }
 }

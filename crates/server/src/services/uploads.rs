@@ -132,6 +132,13 @@ fn unreadable(id: UploadId, err: StorageError) -> ServiceError {
                     .context(format!("upload {id} is sealed with a key RIVVI_DATA_KEY no longer lists")),
             )
         }
+        // Retention deletes an expired upload's object, then its row, in one pass: a read in
+        // between finds the row without its object, and the upload is as good as gone. Logged,
+        // since outside retention it would mean an object was lost.
+        StorageError::NotFound(_) => {
+            tracing::warn!(upload_id = %id, "stored upload has no object (being purged by retention, or lost)");
+            ServiceError::not_found("upload")
+        }
         StorageError::Sealed { .. } => {
             tracing::error!(upload_id = %id, error = ?anyhow::Error::new(err), "stored upload failed its integrity check");
             UploadError::Damaged(id).into()
