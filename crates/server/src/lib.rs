@@ -6,6 +6,7 @@
 //! `services`; `services` calls domain, ingestion, persistence and execution and imports no
 //! transport.
 //! - [`cli`]: the `rivvi` subcommands (`serve`, `migrate`, `dev-token`, `ingest`, `bindings`).
+//! - [`demo`]: `rivvi demo`, the guided tour on a simulated clock.
 //! - [`ingest_cli`]: `rivvi ingest preview`, the offline sheet check.
 //! - [`config`]: settings from the environment, with the embedded development defaults.
 //! - [`database`]: connecting and migrating from the settings.
@@ -38,6 +39,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod demo;
 pub mod http;
 pub mod ingest_cli;
 pub mod keys_cli;
