@@ -79,6 +79,17 @@ enum Command {
         #[arg(long, default_value = "bindings/procedures.ts")]
         out: PathBuf,
     },
+    /// A guided tour on the embedded defaults: a demo clinic, campaign and sheet of synthetic
+    /// patients, called on the built-in simulator on a simulated clock that skips idle time (it
+    /// works at any hour), then a summary and the commands to explore the result.
+    Demo {
+        /// Start the simulated clock at this RFC 3339 instant instead of now (tests pin the hour).
+        #[arg(long, hide = true, value_parser = crate::demo::parse_instant)]
+        start_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Real milliseconds between clock steps while calls are going.
+        #[arg(long, hide = true)]
+        step_ms: Option<u64>,
+    },
     /// Prints, as TypeScript, every body Rivvi sends to Retell and every body its simulator
     /// answers, each `satisfies` its retell-sdk type (tests/client/run.sh type-checks it).
     RetellContract,
@@ -187,6 +198,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::api::export_bindings(&out)?;
             println!("wrote {}", out.display());
             Ok(())
+        }
+        Command::Demo { start_at, step_ms } => {
+            let pace = step_ms.map_or(crate::demo::DEFAULT_PACE, std::time::Duration::from_millis);
+            crate::demo::run(crate::demo::DemoOptions { start_at, pace }).await
         }
         Command::RetellContract => {
             let module = rivvi_execution::retell::contract::typescript()

@@ -6,7 +6,8 @@
 //! `services`; `services` calls domain, ingestion, persistence and execution and imports no
 //! transport.
 //! - [`cli`]: the `rivvi` subcommands (`serve`, `migrate`, `dev-token`, `keys`, `storage`, `purge`,
-//!   `ingest`, `bindings`).
+//!   `demo`, `ingest`, `bindings`).
+//! - [`demo`]: `rivvi demo`, the guided tour on a simulated clock.
 //! - [`ingest_cli`]: `rivvi ingest preview`, the offline sheet check.
 //! - [`keys_cli`]: `rivvi keys status` and `rivvi keys rotate`.
 //! - [`purge_cli`]: `rivvi purge [--dry-run]`, the retention step by hand.
@@ -41,6 +42,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod demo;
 pub mod http;
 pub mod ingest_cli;
 pub mod keys_cli;

@@ -423,5 +423,88 @@ async fn purge_dry_run_lists_the_expired_upload_and_deletes_nothing_then_purge_d
     );
     assert!(again.contains("Total: 0 uploads would be deleted"), "{again}");
     db.close().await.unwrap();
+
+/// `rivvi demo` on `place`, with the simulated clock starting at `start_at`; fails the test
+/// unless it exits 0 well inside the three minutes it promises. Returns its stdout.
+fn demo(place: &Place, start_at: &str) -> String {
+    let started = std::time::Instant::now();
+    let output = place.rivvi(&["demo", "--start-at", start_at]);
+    let took = started.elapsed();
+    let stdout = succeeded(&output);
+    assert!(took < std::time::Duration::from_secs(180), "the demo took {took:?}:\n{stdout}");
+    stdout
+}
+
+/// The callable rows the preview reported, and the final outcomes of the summary, which must add
+/// up to them.
+fn assert_every_callable_patient_has_a_final_outcome(stdout: &str) {
+    let number_after = |line: &str, before: &str| -> u32 {
+        let (_, rest) = line.split_once(before).unwrap_or_else(|| panic!("no {before:?} in {line}"));
+        rest.trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    let sheet = stdout.lines().find(|l| l.starts_with("Sheet ")).expect("the preview's counts");
+    let callable = number_after(sheet, "data rows:");
+    assert_eq!(callable, 32, "{sheet}");
+    let outcomes = stdout.lines().find(|l| l.starts_with("Patients by final outcome:")).expect("a summary");
+    let (terms, total) = outcomes.trim_start_matches("Patients by final outcome:").split_once('=').unwrap();
+    let parts: Vec<u32> =
+        terms.split('+').map(|term| term.trim().rsplit(' ').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(parts.iter().sum::<u32>(), callable, "{outcomes}");
+    assert!(total.trim().starts_with(&format!("{callable} of {callable} callable rows")), "{outcomes}");
+    for label in ["reached", "voicemail", "no answer", "busy", "failed"] {
+        assert!(terms.contains(label), "{label}: {outcomes}");
+    }
+    assert!(stdout.contains("Converted (appt_confirmed = yes):"), "{stdout}");
+    assert!(stdout.contains("Calls by hour (America/New_York):"), "{stdout}");
+    assert!(stdout.contains("dev-token --org org_rivvi_demo --role admin"), "{stdout}");
+    assert!(stdout.contains("/exports/runs/") && stdout.contains("/rspc/calls.get"), "{stdout}");
+}
+
+#[tokio::test]
+async fn demo_on_a_saturday_night_waits_for_monday_office_hours_and_completes_and_a_rerun_reuses_the_clinic()
+{
+    let place = Place::new().await;
+
+    // Saturday 2026-12-05 03:00 UTC: Friday 22:00 in New York, office hours closed until Monday.
+    let first = demo(&place, "2026-12-05T03:00:00Z");
+    let again = demo(&place, "2026-12-05T03:00:00Z");
+
+    assert!(
+        first.contains(
+            "simulated clock: skipped 2 d 11 h to Mon 09:00 America/New_York — outside office hours"
+        ),
+        "{first}"
+    );
+    // The patients further west wait for their own 08:00 (Denver and Phoenix: 10:00 in New York).
+    assert!(first.contains("to Mon 10:00 America/New_York — outside the patients' 08:00–21:00 local window"));
+    assert!(
+        first.contains("Campaign \"Appointment reminders (demo)\"")
+            && first.contains("created by the operator")
+    );
+    assert_every_callable_patient_has_a_final_outcome(&first);
+    // The rerun finds the clinic and campaign, and starts after the first run's calls.
+    assert!(again.contains("): reused."), "{again}");
+    assert!(again.contains("just after the previous demo's last call"), "{again}");
+    assert_every_callable_patient_has_a_final_outcome(&again);
+    let run_of = |out: &str| out.lines().find(|l| l.starts_with("Run ")).unwrap().to_owned();
+    assert_ne!(run_of(&first), run_of(&again), "a fresh run each time");
+    place.drop_database().await;
+}
+
+#[tokio::test]
+async fn demo_on_a_weekday_before_office_hours_skips_to_nine_in_new_york_and_completes() {
+    let place = Place::new().await;
+
+    // Wednesday 2026-12-02 11:30 UTC: 06:30 in New York.
+    let stdout = demo(&place, "2026-12-02T11:30:00Z");
+
+    assert!(stdout.contains("starts Wed 2026-12-02 11:30 UTC (Wed 06:30 America/New_York)"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "simulated clock: skipped 2 h 30 min to Wed 09:00 America/New_York — outside office hours"
+        ),
+        "{stdout}"
+    );
+    assert_every_callable_patient_has_a_final_outcome(&stdout);
     place.drop_database().await;
 }
