@@ -423,6 +423,8 @@ async fn purge_dry_run_lists_the_expired_upload_and_deletes_nothing_then_purge_d
     );
     assert!(again.contains("Total: 0 uploads would be deleted"), "{again}");
     db.close().await.unwrap();
+    place.drop_database().await;
+}
 
 /// `rivvi demo` on `place`, with the simulated clock starting at `start_at`; fails the test
 /// unless it exits 0 well inside the three minutes it promises. Returns its stdout.
