@@ -238,3 +238,35 @@ async fn a_failed_provisioning_writes_no_campaign_and_the_retry_resumes_its_reco
     assert_eq!(count("SELECT COUNT(*) FROM managed_agents WHERE campaign_id IS NULL").await, 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_managed_campaign_made_before_a_restart_still_publishes_and_calls_on_its_agent() {
+    // Arrange: a managed campaign, then the server restarted (the built-in simulator, like
+    // Retell, keeps the campaign's LLM and agent).
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap()));
+    let mut app = TestApp::spawn_with_clock(|s| s.simulator_time_scale = 1.0, clock.clone()).await;
+    let world = seed::world(&app).await;
+    let admin = world.alpha.admin.as_str();
+    let settings = json!({"officeHours": seed::open_all_week(), "callerNumber": "+13125550100"});
+    seed::configure(&app, &world.super_admin, admin, &world.alpha.id, settings).await;
+    let mut campaign = seed::reminder_campaign("Survives restarts");
+    campaign.as_object_mut().unwrap().remove("agentId");
+    campaign["basePrompt"] = json!(VERSION_ONE);
+    let input = json!({"orgId": world.alpha.id, "campaign": campaign});
+    let created = app.mutation(Some(&world.super_admin), "campaigns.create", input).await;
+    let campaign_id = created.data()["id"].clone();
+    let agent_id = created.data()["config"]["agentId"].as_str().unwrap().to_owned();
+
+    // Act
+    app.restart().await;
+    let run = run_of(&app, admin, &campaign_id, "after-restart", &["+13125550121"]).await;
+    app.mutation(Some(admin), "runs.start", json!({"id": run})).await.data();
+    drive_until_completed(&app, &clock, admin, &[&run]).await;
+
+    // Assert: the call ran on a published version of the same agent, with the campaign's prompt.
+    let heard = heard(&app).await;
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert_eq!(heard[0].1, agent_id);
+    assert!(heard[0].3.contains("version one of the reminder"), "{heard:?}");
+    app.stop().await;
+}

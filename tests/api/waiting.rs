@@ -130,8 +130,11 @@ async fn a_full_concurrency_limit_and_a_scheduled_retry_are_named() {
     })
     .await;
 
-    // Assert
-    assert_eq!(full, vec![json!({"reason": "concurrency_full", "rows": 1, "until": null})]);
+    // Assert: the rows not dialled wait for the slot the first call holds (how many of the two
+    // are pending at that instant depends on the engine's pace).
+    assert_eq!(full.len(), 1, "{full:?}");
+    assert_eq!(full[0]["until"], Value::Null);
+    assert!((1..=2).contains(&full[0]["rows"].as_u64().unwrap()), "{full:?}");
     let retry = group(&retrying, "retry_scheduled").unwrap();
     assert_eq!(retry["rows"], 1);
     let until: chrono::DateTime<Utc> = retry["until"].as_str().unwrap().parse().unwrap();

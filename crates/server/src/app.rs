@@ -176,6 +176,9 @@ where
     })
 }
 
+/// The built-in simulator's LLMs and agents, under the data directory.
+pub const SIMULATOR_AGENTS_FILE: &str = "simulator-agents.json";
+
 async fn build_state(
     settings: Settings,
     address: SocketAddr,
@@ -264,6 +267,9 @@ fn voice_provider(
     let mut config = SimulatorConfig::new(key.clone(), format!("{base}/webhooks/retell"));
     config.time_scale = settings.simulator_time_scale;
     config.seed = settings.simulator_seed;
+    // Retell keeps the LLMs and agents Rivvi makes for campaigns; so does the simulator, or a
+    // campaign made before a restart could not publish a version for its next run.
+    config.agents_file = Some(settings.data_dir.join(SIMULATOR_AGENTS_FILE));
     let simulator = Arc::new(Simulator::new(config, clock.clone()));
     let client = RetellClient::new(RetellConfig::new(format!("{base}/simulator/retell"), key.clone()))
         .map_err(|e| anyhow::anyhow!("simulator client: {e}"))?;

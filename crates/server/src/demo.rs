@@ -47,8 +47,6 @@ const CLINIC_NAME: &str = "Rivvi Demo Clinic";
 /// A fictional number (555-01xx), assigned to the clinic as its caller id.
 const CALLER_NUMBER: &str = "+12125550100";
 const CAMPAIGN_NAME: &str = "Appointment reminders (demo)";
-/// The Retell agent the campaign names (the simulator answers for any agent id).
-const DEMO_AGENT: &str = "agent_0000000000de";
 const ADMIN_USER: &str = "user_demo_admin";
 const OPERATOR_USER: &str = "user_demo_operator";
 
@@ -311,10 +309,7 @@ fn reminder_campaign() -> Value {
     json!({
         "name": CAMPAIGN_NAME,
         "direction": "outbound",
-        // An existing agent that Rivvi versions, rather than one it creates: the built-in
-        // simulator keeps the LLMs of managed agents in memory only, so a managed campaign made
-        // by an earlier process could not make runs after a restart (see the README).
-        "agentId": DEMO_AGENT,
+        // No agentId: Rivvi creates the campaign's Retell LLM and agent, as for a real clinic.
         "basePrompt": "You are a friendly scheduling assistant calling on behalf of {{organization_name}}. \
             Ask for {{first_name}} {{last_name}}; if someone else answers, ask when {{first_name}} can be reached \
             and share no details. Once the patient confirms their date of birth, remind them of their \

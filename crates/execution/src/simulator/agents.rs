@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SimError;
@@ -34,14 +35,14 @@ pub struct HeardAgent {
     pub voicemail_message: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Llm {
     general_prompt: String,
     begin_message: Option<String>,
     modified_ms: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct AgentVersionState {
     request: AgentRequest,
     /// The LLM's prompt frozen at publication; drafts read the LLM live.
@@ -50,7 +51,9 @@ struct AgentVersionState {
     modified_ms: i64,
 }
 
-#[derive(Debug, Default)]
+/// Kept in a file when the simulator is given one ([`super::SimulatorConfig::agents_file`]), as
+/// Retell keeps them: a campaign's managed agent outlives a restart of the server.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct Agents {
     llms: HashMap<String, Llm>,
     /// Versions by agent, index = version number.
@@ -58,6 +61,38 @@ pub(super) struct Agents {
 }
 
 impl Agents {
+    /// The agents kept in `path`, or none when there is no file yet. A file that does not read
+    /// is left alone (logged) and the simulator starts empty.
+    pub(super) fn load(path: &std::path::Path) -> Agents {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
+                tracing::warn!(path = %path.display(), error = %err, "simulator agents file unreadable: starting empty");
+                Agents::default()
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Agents::default(),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "simulator agents file unreadable: starting empty");
+                Agents::default()
+            }
+        }
+    }
+
+    /// Writes the agents to `path` (a temporary file renamed over it, so a crash leaves the
+    /// previous state whole). Failing is logged: the simulator goes on in memory.
+    pub(super) fn save(&self, path: &std::path::Path) {
+        let written = serde_json::to_vec(self).map_err(std::io::Error::other).and_then(|bytes| {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let temp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::write(&temp, bytes)?;
+            std::fs::rename(&temp, path)
+        });
+        if let Err(err) = written {
+            tracing::warn!(path = %path.display(), error = %err, "simulator agents not saved");
+        }
+    }
+
     pub(super) fn create_llm(&mut self, request: RetellLlmRequest, now_ms: i64) -> RetellLlmResponse {
         let llm_id = format!("llm_{}", uuid::Uuid::new_v4().simple());
         let llm = Llm {

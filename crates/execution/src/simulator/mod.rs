@@ -156,6 +156,9 @@ pub struct SimulatorConfig {
     pub webhook_retries: u32,
     /// How often [`Simulator::spawn_driver`] delivers due webhooks (real time).
     pub tick: Duration,
+    /// Where the LLMs and agents created through the API are kept across restarts (`None`: in
+    /// memory only).
+    pub agents_file: Option<std::path::PathBuf>,
 }
 
 impl SimulatorConfig {
@@ -173,6 +176,7 @@ impl SimulatorConfig {
             reorder: false,
             webhook_retries: 3,
             tick: Duration::from_millis(100),
+            agents_file: None,
         }
     }
 }
@@ -337,7 +341,7 @@ impl Simulator {
             scripts: HashMap::new(),
             opt_outs: HashSet::new(),
             agents: HashMap::new(),
-            retell_agents: agents::Agents::default(),
+            retell_agents: config.agents_file.as_deref().map(agents::Agents::load).unwrap_or_default(),
             heard: Vec::new(),
             calls: HashMap::new(),
             queue: BTreeMap::new(),
@@ -545,12 +549,21 @@ impl Simulator {
             .collect()
     }
 
+    /// Writes the LLMs and agents to the configured file, if any.
+    fn keep_agents(&self, state: &State) {
+        if let Some(path) = &self.config.agents_file {
+            state.retell_agents.save(path);
+        }
+    }
+
     /// `POST /create-retell-llm`.
     pub fn create_retell_llm(&self, request: RetellLlmRequest) -> Result<RetellLlmResponse, SimError> {
         let now_ms = self.clock.now_ms();
         let mut state = self.state();
         Self::agent_failure(&mut state)?;
-        Ok(state.retell_agents.create_llm(request, now_ms))
+        let created = state.retell_agents.create_llm(request, now_ms);
+        self.keep_agents(&state);
+        Ok(created)
     }
 
     /// `PATCH /update-retell-llm/{llm_id}`.
@@ -562,7 +575,9 @@ impl Simulator {
         let now_ms = self.clock.now_ms();
         let mut state = self.state();
         Self::agent_failure(&mut state)?;
-        state.retell_agents.update_llm(llm_id, request, now_ms)
+        let updated = state.retell_agents.update_llm(llm_id, request, now_ms)?;
+        self.keep_agents(&state);
+        Ok(updated)
     }
 
     /// `POST /create-agent`.
@@ -570,7 +585,9 @@ impl Simulator {
         let now_ms = self.clock.now_ms();
         let mut state = self.state();
         Self::agent_failure(&mut state)?;
-        state.retell_agents.create_agent(request, now_ms)
+        let created = state.retell_agents.create_agent(request, now_ms)?;
+        self.keep_agents(&state);
+        Ok(created)
     }
 
     /// `PATCH /update-agent/{agent_id}`: the latest draft.
@@ -578,7 +595,9 @@ impl Simulator {
         let now_ms = self.clock.now_ms();
         let mut state = self.state();
         Self::agent_failure(&mut state)?;
-        state.retell_agents.update_agent(agent_id, request, now_ms)
+        let updated = state.retell_agents.update_agent(agent_id, request, now_ms)?;
+        self.keep_agents(&state);
+        Ok(updated)
     }
 
     /// `POST /publish-agent-version/{agent_id}`.
@@ -590,7 +609,9 @@ impl Simulator {
         let now_ms = self.clock.now_ms();
         let mut state = self.state();
         Self::agent_failure(&mut state)?;
-        state.retell_agents.publish(agent_id, request.version, now_ms)
+        state.retell_agents.publish(agent_id, request.version, now_ms)?;
+        self.keep_agents(&state);
+        Ok(())
     }
 
     /// `GET /get-agent-versions/{agent_id}`.
@@ -598,7 +619,10 @@ impl Simulator {
         let now_ms = self.clock.now_ms();
         let mut state = self.state();
         Self::agent_failure(&mut state)?;
-        state.retell_agents.versions(agent_id, now_ms)
+        // Reading a dashboard agent's versions makes it appear (see `agents`): kept too.
+        let versions = state.retell_agents.versions(agent_id, now_ms)?;
+        self.keep_agents(&state);
+        Ok(versions)
     }
 
     /// `GET /v2/get-call/{call_id}`: the call as it stands on the clock now.
