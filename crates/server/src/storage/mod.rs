@@ -221,20 +221,16 @@ impl ObjectStore {
         S: Stream<Item = io::Result<Bytes>> + Send,
     {
         check_key(key)?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let mut digest = BytesSeen::default();
         let counted = stream.map(|chunk| {
-            if let Ok(bytes) = &chunk {
-                hasher.update(bytes);
-                size += bytes.len() as u64;
-            }
+            digest.add(&chunk);
             chunk
         });
         match self {
             ObjectStore::Local(store) => store.put(key, counted).await?,
             ObjectStore::S3(store) => store.put(key, counted).await?,
         }
-        Ok(PutResult { size, sha256: hex::encode(hasher.finalize()) })
+        Ok(digest.result())
     }
 
     /// The whole object as stored.
@@ -327,6 +323,26 @@ fn check_key(key: &str) -> Result<(), StorageError> {
 }
 
 /// Lowercase hex SHA-256 of `bytes`, as [`PutResult::sha256`] reports it.
+/// The size and SHA-256 of the bytes a stream carried, taken as they pass.
+#[derive(Default)]
+pub(crate) struct BytesSeen {
+    hasher: Sha256,
+    size: u64,
+}
+
+impl BytesSeen {
+    pub(crate) fn add(&mut self, chunk: &io::Result<Bytes>) {
+        if let Ok(bytes) = chunk {
+            self.hasher.update(bytes);
+            self.size += bytes.len() as u64;
+        }
+    }
+
+    pub(crate) fn result(self) -> PutResult {
+        PutResult { size: self.size, sha256: hex::encode(self.hasher.finalize()) }
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }

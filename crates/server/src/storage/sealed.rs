@@ -16,10 +16,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use rivvi_persistence::sealing::Sealer;
-use sha2::{Digest, Sha256};
 
 use super::envelope::{self, EnvelopeError, ReadError, DEFAULT_CHUNK_SIZE, MAX_HEADER_LEN};
-use super::{check_key, ObjectInfo, ObjectStore, PutResult, StorageError};
+use super::{check_key, BytesSeen, ObjectInfo, ObjectStore, PutResult, StorageError};
 
 /// How an object is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,19 +107,15 @@ impl SealedStore {
         S: Stream<Item = io::Result<Bytes>> + Send,
     {
         check_key(key)?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let mut digest = BytesSeen::default();
         let counted = stream.map(|chunk| {
-            if let Ok(bytes) = &chunk {
-                hasher.update(bytes);
-                size += bytes.len() as u64;
-            }
+            digest.add(&chunk);
             chunk
         });
         let sealed =
             envelope::seal(&self.sealer, key, counted, self.chunk_size).map_err(sealed_error(key))?;
         self.raw.put_stream(key, sealed).await.map_err(|err| unwrap_sealing_failure(key, err))?;
-        Ok(PutResult { size, sha256: hex::encode(hasher.finalize()) })
+        Ok(digest.result())
     }
 
     /// Opens the object under `key` for reading: its header is read and its data key unwrapped
