@@ -430,7 +430,14 @@ fn validate_variables(
             continue;
         }
         if builtins::is_engine_variable(variable.key()) {
-            errors.push(format!("{path}.key"), "is a built-in variable the engine sends; choose another key");
+            let names: Vec<&str> = builtins::ENGINE_VARIABLES.iter().map(|v| v.name).collect();
+            errors.push(
+                format!("{path}.key"),
+                format_args!(
+                    "is a built-in variable the engine sends; choose another key (built-in: {})",
+                    names.join(", ")
+                ),
+            );
         }
         if let Some(role) = variable.role() {
             if let Some(first) = roles.insert(role, i) {
@@ -759,6 +766,20 @@ mod tests {
             errors.reason_for("analysisFields[2].isMainKpi"),
             Some("must be false: analysisFields[0] is already the main kpi")
         );
+    }
+
+    #[test]
+    fn a_variable_named_like_a_built_in_is_refused_and_the_error_lists_the_built_ins() {
+        let vars = json!([
+            {"key": "primaryPhone", "label": "Phone", "fieldType": "phone", "required": true, "role": "phone"},
+            {"key": "first_name", "label": "First name", "fieldType": "text"}
+        ]);
+        let errors = new_campaign(json!({"variables": vars})).validate().unwrap_err();
+        let reason = errors.reason_for("variables[1].key").unwrap();
+        assert!(reason.starts_with("is a built-in variable the engine sends"), "{reason}");
+        for builtin in builtins::ENGINE_VARIABLES {
+            assert!(reason.contains(builtin.name), "{reason} lists {}", builtin.name);
+        }
     }
 
     #[test]
