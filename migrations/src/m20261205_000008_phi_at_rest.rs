@@ -14,6 +14,10 @@
 //! starts, before it serves (`rivvi_server::maintenance::phi`), in batches that can be
 //! interrupted and resumed.
 //!
+//! Partial indexes on the rows still in the earlier format (`ix_*_legacy_phi`) keep that start-up
+//! step a few index probes once nothing is left, however large the tables (SQLite and PostgreSQL
+//! both index a `WHERE` subset; the step's queries imply these predicates).
+//!
 //! `down` drops the new columns: sealed values written since are lost, and scheme-2 lookup keys
 //! stay (a server of the earlier version would not find those patients by phone or identity).
 
@@ -49,6 +53,15 @@ fn additions() -> Vec<(TableRef, ColumnDef)> {
     ]
 }
 
+/// `(index, table, predicate)`: the rows `rivvi_persistence::legacy_phi` still has to upgrade.
+const LEGACY_INDEXES: [(&str, &str, &str); 5] = [
+    ("ix_patients_legacy_phi", "patients", "lookup_scheme = 1"),
+    ("ix_do_not_call_legacy_phi", "do_not_call", "lookup_scheme = 1"),
+    ("ix_calls_legacy_phi", "calls", "recording_url IS NOT NULL OR analysis IS NOT NULL"),
+    ("ix_run_rows_legacy_phi", "run_rows", "analysis IS NOT NULL"),
+    ("ix_uploads_legacy_phi", "uploads", "file_name <> ''"),
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -56,10 +69,19 @@ impl MigrationTrait for Migration {
         for (table, column) in additions() {
             manager.alter_table(Table::alter().table(table).add_column(column).to_owned()).await?;
         }
+        // sea-query's index builder has no WHERE clause; this SQL is the same on both databases.
+        let db = manager.get_connection();
+        for (index, table, predicate) in LEGACY_INDEXES {
+            db.execute_unprepared(&format!("CREATE INDEX {index} ON {table} (id) WHERE {predicate}")).await?;
+        }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for (index, _, _) in LEGACY_INDEXES {
+            db.execute_unprepared(&format!("DROP INDEX {index}")).await?;
+        }
         for (table, column) in additions().into_iter().rev() {
             let name = Alias::new(column.get_column_name());
             manager.alter_table(Table::alter().table(table).drop_column(name).to_owned()).await?;
