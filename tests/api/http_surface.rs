@@ -244,3 +244,31 @@ async fn the_server_stops_promptly_when_idle() {
 
     assert!(stopped.is_ok(), "stop() did not complete within 10 s");
 }
+
+#[tokio::test]
+async fn a_procedure_error_is_answered_with_its_code_as_http_status_and_the_same_body() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let world = crate::support::seed::world(&app).await;
+    let member = world.alpha.member.as_str();
+    let unknown_run = json!({"id": "00000000-0000-7000-8000-000000000000"});
+
+    // Act
+    let ok = app.query(Some(member), "runs.get", json!({"id": world.alpha.run_id})).await;
+    let not_found = app.query(Some(member), "runs.get", unknown_run).await;
+    let bad_input = app.mutation(Some(member), "runs.create", json!({"campaignId": "x"})).await;
+    let anonymous = app.query(None, "organizations.getCurrent", Value::Null).await;
+    let forbidden = app.query(Some(member), "admin.organizations.list", json!({})).await;
+    let conflict = app.mutation(Some(member), "runs.pause", json!({"id": world.alpha.run_id})).await;
+
+    // Assert: the status is the body's code; the body is what rspc always answered.
+    assert_eq!(ok.http_status, 200);
+    for (response, code) in
+        [(&not_found, 404), (&bad_input, 400), (&anonymous, 401), (&forbidden, 403), (&conflict, 409)]
+    {
+        assert_eq!(response.code(), code, "{}", response.body);
+        assert_eq!(response.http_status.as_u16(), code, "{}", response.body);
+        assert_eq!(response.body["result"]["type"], "error", "{}", response.body);
+    }
+    app.stop().await;
+}

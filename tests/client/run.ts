@@ -117,6 +117,40 @@ await check("organizations.isSuperAdmin over the websocket (?token=) returns a b
   }
 });
 
+// Procedure errors answer with their code as the HTTP status (404 here) and the same body; the
+// client still throws its typed error, over HTTP and over the websocket alike.
+const unknownRun = { id: "00000000-0000-7000-8000-000000000000" };
+await check("runs.get of an unknown run is a typed 404 over HTTP (HTTP status 404)", async () => {
+  const response = await fetch(`${url}/rspc/runs.get?input=${encodeURIComponent(JSON.stringify(unknownRun))}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (response.status !== 404) throw new Error(`expected HTTP 404, got ${response.status}`);
+  let outcome: string;
+  try {
+    outcome = `resolved with ${JSON.stringify(await within(client.query(["runs.get", unknownRun])))}`;
+  } catch (err) {
+    if (parseRivviError(err).code === 404) return;
+    outcome = describe(err);
+  }
+  throw new Error(`expected error 404, got ${outcome}`);
+});
+
+await check("runs.get of an unknown run is a typed 404 over the websocket", async () => {
+  const ws = await createRivviWsClient<Api>({ url, getToken: () => token, WebSocket });
+  try {
+    let outcome: string;
+    try {
+      outcome = `resolved with ${JSON.stringify(await within(ws.client.query(["runs.get", unknownRun])))}`;
+    } catch (err) {
+      if (parseRivviError(err).code === 404) return;
+      outcome = describe(err);
+    }
+    throw new Error(`expected error 404, got ${outcome}`);
+  } finally {
+    ws.close();
+  }
+});
+
 // The prompt workflow with the generated types: an operator creates a managed campaign, the
 // clinic admin asks the language model for a variation, the operator applies it.
 const operatorToken = process.env.RIVVI_OPERATOR_TOKEN;

@@ -2,9 +2,15 @@
 //! by name, or `ok`) and `rivvi_rpc_request_duration_seconds{procedure}`, and one log line per
 //! failed call with its procedure, code and request id (never its input: it may hold PHI).
 //!
-//! Over HTTP each request is one call, read from its path and its answer's body (procedure
-//! errors are HTTP 200s whose code only the body carries); over the websocket each query and
-//! mutation message is one call, measured by `http::websocket`. Subscriptions are not counted.
+//! Over HTTP each request is one call, read from its path and its answer's body; over the
+//! websocket each query and mutation message is one call, measured by `http::websocket`.
+//! Subscriptions are not counted.
+//!
+//! rspc-axum answers every procedure error with HTTP 200 and the code in the body; the answer
+//! leaves here with that code as its HTTP status (400, 401, 403, 404, 409, 429, 500...), so load
+//! balancers, logs and monitoring see what happened. The body is unchanged: `@rspc/client`
+//! 0.3.1's fetch transport reads the body whatever the status and throws its `RSPCError(code,
+//! message)` as before (checked by the TypeScript client test).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -98,7 +104,8 @@ pub fn record(
     }
 }
 
-/// The HTTP side: every `/rspc/<key>` request but the websocket upgrade.
+/// The HTTP side: every `/rspc/<key>` request but the websocket upgrade, measured and answered
+/// with its code as HTTP status.
 pub async fn track(State(keys): State<Arc<ProcedureKeys>>, request: Request, next: Next) -> Response {
     // Nested under /rspc, the path is `/<key>`.
     let procedure = request.uri().path().trim_start_matches('/').to_owned();
@@ -121,6 +128,19 @@ pub async fn track(State(keys): State<Arc<ProcedureKeys>>, request: Request, nex
         }
     };
     record(&keys, &procedure, outcome, started.elapsed(), request_id.as_deref(), "http");
+    with_status_of(response, outcome)
+}
+
+/// A failed call's answer with its rspc code as the HTTP status (see the module docs); answers
+/// that already carry an error status (the guard's, the limiter's) keep theirs.
+fn with_status_of(mut response: Response, outcome: Outcome) -> Response {
+    let status = outcome
+        .and_then(|code| u16::try_from(code).ok())
+        .filter(|code| (400..=599).contains(code))
+        .and_then(|code| StatusCode::from_u16(code).ok());
+    if let (Some(status), StatusCode::OK) = (status, response.status()) {
+        *response.status_mut() = status;
+    }
     response
 }
 
