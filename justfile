@@ -39,6 +39,10 @@ ci:
 client-test:
     bash tests/client/run.sh
 
+# A minimal Next.js 15 app built against bindings/ (installed as bindings/README.md says).
+next-check:
+    bash tests/next-app/build.sh
+
 # Benchmarks (release builds): ingestion preview against bare calamine/csv reads (criterion), then
 # runs.create of 100k rows into the local PostgreSQL, then two clinics' 10k-row runs through two
 # server instances and the simulator (webhook latency, dispatch), then 1,000 websocket subscribers
