@@ -635,6 +635,7 @@ fn combined_names(s: &mut State<'_>) {
         return;
     };
     if s.var_taken[first] || s.var_taken[last] {
+        given_name_beside_surname(s, first, last);
         return;
     }
     // A full-name variable's column splits into first and last.
@@ -658,6 +659,22 @@ fn combined_names(s: &mut State<'_>) {
             let candidates = several.iter().map(|&c| s.candidate(c, first, 0.85)).collect();
             s.ambiguities.push(several_columns(candidates));
         }
+    }
+}
+
+/// `Nombre` beside a mapped `Apellido` column is the given name (see
+/// [`vocab::is_given_name_beside_surname`]); two such columns are left to the low-confidence
+/// report.
+fn given_name_beside_surname(s: &mut State<'_>, first: usize, last: usize) {
+    let surname = s.edges.iter().any(|e| e.field == s.vars[last].def.key() && e.part == ValuePart::Whole);
+    if s.var_taken[first] || !surname {
+        return;
+    }
+    let given: Vec<usize> = (0..s.headers.len())
+        .filter(|&c| !s.column_taken[c] && vocab::is_given_name_beside_surname(&s.headers[c]))
+        .collect();
+    if let [c] = given.as_slice() {
+        s.assign(*c, first, ValuePart::Whole, 0.85, MatchMethod::Fuzzy);
     }
 }
 

@@ -18,6 +18,9 @@
 //! - A date field accepts a date with a time and keeps the date; a datetime field refuses a date
 //!   without a time (the time would be invented).
 //! - Birth dates after `today` or before 1900 are refused.
+//! - Month and weekday names come from the vocabulary (`vocab/words.txt`): English and Spanish
+//!   (`3 de marzo de 1985`, `15/ene/2026`, `mar. 3, 1985`, `miércoles 2 de dic. 2026`), in any
+//!   case, with or without accents and abbreviation dots.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rivvi_domain::campaign::{normalize_header, FieldType};
@@ -25,6 +28,7 @@ use rivvi_domain::phone::PhoneError;
 use rivvi_domain::PhoneNumber;
 
 use crate::table::{Cell, CellValue, Row};
+use crate::vocab;
 
 /// Why a cell could not be read, as the end of a sentence starting with the field's label and
 /// the cell's text: `phone '555-0100'` + ` is not a full number`.
@@ -280,39 +284,6 @@ fn check_birth_date(date: NaiveDate, today: NaiveDate, birth: bool) -> Result<()
     Ok(())
 }
 
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
-fn month_from_name(word: &str) -> Option<u32> {
-    let w = word.trim_end_matches('.');
-    if w.len() < 3 {
-        return None;
-    }
-    if w == "sept" {
-        return Some(9);
-    }
-    MONTHS.iter().position(|m| m.starts_with(w) && (w.len() == 3 || w.len() == m.len())).map(|i| i as u32 + 1)
-}
-
-fn is_weekday(word: &str) -> bool {
-    let w = word.trim_end_matches('.');
-    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-        .iter()
-        .any(|d| w.len() >= 3 && d.starts_with(w) && (w.len() <= 4 || w.len() == d.len()))
-}
-
 fn yyyymmdd(s: &str) -> Option<NaiveDate> {
     if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -444,7 +415,8 @@ fn numeric_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDa
     ymd(year, month, day).map(Some)
 }
 
-/// `March 4, 1985`, `Mar 4 1985`, `4 Mar 1985`, `4-Mar-85`, `Monday, March 4th, 1985`.
+/// `March 4, 1985`, `Mar 4 1985`, `4 Mar 1985`, `4-Mar-85`, `Monday, March 4th, 1985`, and the
+/// same in the other languages of the vocabulary (`3 de marzo de 1985`, `15/ene/2026`).
 fn worded_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDate>, Problem> {
     let lower = t.to_lowercase();
     let words: Vec<&str> = lower
@@ -454,13 +426,13 @@ fn worded_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDat
     let mut month = None;
     let mut numbers: Vec<(u32, usize)> = Vec::new();
     for w in &words {
-        if let Some(m) = month_from_name(w) {
+        if let Some(m) = vocab::month(w) {
             if month.replace(m).is_some() {
                 return Ok(None);
             }
             continue;
         }
-        if is_weekday(w) {
+        if vocab::is_weekday(w) || vocab::is_date_filler(w) {
             continue;
         }
         let digits = w.trim_end_matches(['.', 's', 't', 'n', 'd', 'r', 'h']);
@@ -745,6 +717,35 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(date(input), Ok(expected), "{input}");
         }
+    }
+
+    #[test]
+    fn spanish_month_and_weekday_names_parse_like_english_ones() {
+        let cases = [
+            ("3 de marzo de 1985", d(1985, 3, 3)),
+            ("3 de Marzo del 1985", d(1985, 3, 3)),
+            ("03-mar-1985", d(1985, 3, 3)),
+            ("15/ene/2026", d(2026, 1, 15)),
+            ("15 ENE. 2026", d(2026, 1, 15)),
+            ("marzo 3, 1985", d(1985, 3, 3)),
+            ("1 de septiembre de 1999", d(1999, 9, 1)),
+            ("1 setiembre 1999", d(1999, 9, 1)),
+            ("7-dic-85", d(1985, 12, 7)),
+            ("lunes, 3 de agosto de 2026", d(2026, 8, 3)),
+            ("Miércoles 2 de Dic. 2020", d(2020, 12, 2)),
+            ("sáb 4 abr 2026", d(2026, 4, 4)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(date(input), Ok(expected), "{input}");
+        }
+        assert_eq!(date("3 de 1985"), Err("is not a date".into()));
+        assert_eq!(date("3 de marzo de 1985 de"), Ok(d(1985, 3, 3)), "fillers are only skipped");
+        assert_eq!(date("31 de febrero de 1985"), Err("is not a real date".into()));
+        assert_eq!(date("3 de marzo y 1985"), Err("is not a date".into()));
+        assert_eq!(
+            parse_datetime_text("15/ene/2026 10:30", today()),
+            Some(d(2026, 1, 15).and_hms_opt(10, 30, 0).unwrap())
+        );
     }
 
     #[test]
