@@ -4,8 +4,9 @@
 //! 1. the caller's explicit mapping (a header or column index -> a variable key, or `null` to
 //!    ignore the column);
 //! 2. exact match of the normalised header ([`normalize_header`]: case, spaces and punctuation
-//!    ignored, so `D.O.B.` is `dob` and `Mobile #` is `mobile`) against each variable's key and
-//!    label (method `exact`) or aliases (method `alias`); when several columns match one
+//!    ignored, so `D.O.B.` is `dob` and `Mobile #` is `mobile`; accents folded, so `TELEFONO`
+//!    is `Teléfono`) against each variable's key and label (method `exact`) or aliases
+//!    (method `alias`); when several columns match one
 //!    variable, the one matching its earliest name wins (key, label, then aliases in the order
 //!    the campaign lists them: `Primary Phone` before `Cell Phone`), and columns matching the
 //!    same name (two `Phone` columns) are a tie;
@@ -299,8 +300,8 @@ fn map_with_evidence(
         .iter()
         .map(|def| Var {
             def,
-            exact: [def.key(), def.label()].iter().map(|n| normalize_header(n)).collect(),
-            aliases: def.aliases().iter().map(|a| normalize_header(a)).collect(),
+            exact: [def.key(), def.label()].iter().map(|n| vocab::normalize(n)).collect(),
+            aliases: def.aliases().iter().map(|a| vocab::normalize(a)).collect(),
             tokens: def.header_names().map(vocab::tokens).collect(),
         })
         .collect();
@@ -437,7 +438,7 @@ fn exact_matches(s: &mut State<'_>) {
         if s.column_taken[c] {
             continue;
         }
-        let n = normalize_header(header);
+        let n = vocab::normalize(header);
         if n.is_empty() {
             continue;
         }

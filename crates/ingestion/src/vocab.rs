@@ -322,6 +322,19 @@ pub(crate) fn is_whole_name(tokens: &[Token]) -> bool {
         && tokens.iter().all(|t| matches!(t, Token::Concept(C::Name | C::Full)))
 }
 
+/// A header or variable name for exact comparison: [`normalize_header`] (case, spaces and
+/// punctuation ignored), with accents folded too.
+///
+/// [`normalize_header`]: rivvi_domain::campaign::normalize_header
+pub(crate) fn normalize(name: &str) -> String {
+    let n = rivvi_domain::campaign::normalize_header(name);
+    if n.is_ascii() {
+        n
+    } else {
+        fold_word(&n)
+    }
+}
+
 /// Whether a header is just a word that is the given name when another column holds the
 /// surname (`Nombre`, `Nombres`, `Nombre(s)` beside `Apellido`). A header saying whose name it
 /// is (`Nombre del Paciente`) is the whole name, and so is English `Name`: beside `Last Name` it

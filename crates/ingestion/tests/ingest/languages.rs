@@ -1,0 +1,210 @@
+//! Sheets in other languages than English (Spanish so far): headers map without help, accents
+//! and case do not matter, and month names in dates read; and headers that describe the layout
+//! of a whole-name column (`Name (Last, First)`) settle how its cells split.
+
+use rivvi_ingestion::map::{AmbiguityKind, MatchMethod, ValuePart};
+use rivvi_ingestion::preview::RowStatus;
+
+use crate::support::{preview, text_rows, vars_at, xlsx, V};
+
+/// Column header -> variable key, for every mapped column part.
+fn mapped(p: &rivvi_ingestion::Preview) -> Vec<(String, String)> {
+    p.mapping.iter().map(|m| (m.header.clone(), m.field.clone())).collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(h, f)| ((*h).to_owned(), (*f).to_owned())).collect()
+}
+
+fn all_callable(p: &rivvi_ingestion::Preview) {
+    let reasons: Vec<_> = p.rows.iter().filter_map(|r| r.reason.clone()).collect();
+    assert!(p.rows.iter().all(|r| r.status == RowStatus::Callable), "{reasons:?}");
+}
+
+#[test]
+fn a_spanish_clinic_export_maps_every_field_it_holds() {
+    let csv = "Nombre,Apellido,Fecha de Nacimiento,Teléfono,Celular,Fecha de la Cita,Hora de la Cita,Médico,Consultorio\n\
+               María José,Muñoz,15/03/1985,(312) 555-0143,312-555-0199,3 de diciembre de 2026,9:30,Dra. Pérez,Consultorio 2\n\
+               Juan,Pérez García,1990-07-21,312 555 0144,,15/12/2026,16:45,Dr. Ruiz,Sede Norte\n\
+               Eva,Gil,1992-01-30,,3125550145,15/12/2026,17:00,Dr. Ruiz,Sede Norte\n";
+    let p = preview(csv.as_bytes(), "citas.csv");
+    assert_eq!(
+        mapped(&p),
+        pairs(&[
+            ("Nombre", "firstName"),
+            ("Apellido", "lastName"),
+            ("Fecha de Nacimiento", "dob"),
+            ("Teléfono", "primaryPhone"),
+            ("Fecha de la Cita", "appointmentDate"),
+            ("Hora de la Cita", "appointmentTime"),
+            ("Médico", "provider"),
+            ("Consultorio", "location"),
+        ])
+    );
+    // `Celular` beside `Teléfono` is what `Cell` is beside `Phone`: the plain phone is called.
+    assert_eq!(p.unmapped_columns.iter().map(|c| c.header.as_str()).collect::<Vec<_>>(), ["Celular"]);
+    assert!(p.ambiguities.is_empty(), "{:?}", p.ambiguities);
+    assert_eq!(p.mapping.iter().find(|m| m.header == "Teléfono").map(|m| m.method), Some(MatchMethod::Alias));
+    let statuses: Vec<RowStatus> = p.rows.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [RowStatus::Callable, RowStatus::Callable, RowStatus::Invalid]);
+    // As with `Phone` and `Cell`, the unmapped `Celular` does not stand in for an empty `Teléfono`.
+    assert_eq!(p.rows[2].reason.as_deref(), Some("phone missing"));
+    let v = vars_at(&p, 2);
+    assert_eq!(v["firstName"], "María José");
+    assert_eq!(v["lastName"], "Muñoz");
+    assert_eq!(v["dob"], "1985-03-15");
+    assert_eq!(v["primaryPhone"], "+13125550143");
+    assert_eq!(v["appointmentDate"], "2026-12-03");
+    assert_eq!(v["appointmentTime"], "09:30");
+    assert_eq!(v["provider"], "Dra. Pérez");
+    assert_eq!(v["location"], "Consultorio 2");
+    let v = vars_at(&p, 3);
+    assert_eq!((v["firstName"].as_str(), v["lastName"].as_str()), ("Juan", "Pérez García"));
+    assert_eq!((v["appointmentDate"].as_str(), v["primaryPhone"].as_str()), ("2026-12-15", "+13125550144"));
+}
+
+#[test]
+fn a_spanish_export_with_a_whole_name_and_a_date_time_column_maps_without_help() {
+    let csv = "Expediente,Nombre del Paciente,Fec. Nac.,Tel. Celular,Fecha/Hora de la Cita\n\
+               A-1001,\"Muñoz, María José\",03-mar-1985,312 555 0143,2026-12-15 10:30\n\
+               A-1002,\"Pérez García, Juan\",21/JUL/1990,(312) 555-0144,3 dic 2026 9:00 AM\n";
+    let p = preview(csv.as_bytes(), "agenda.csv");
+    let parts: Vec<(String, String, ValuePart)> =
+        p.mapping.iter().map(|m| (m.header.clone(), m.field.clone(), m.part)).collect();
+    let expect = |h: &str, f: &str, part| (h.to_owned(), f.to_owned(), part);
+    assert_eq!(
+        parts,
+        [
+            expect("Expediente", "mrn", ValuePart::Whole),
+            expect("Nombre del Paciente", "firstName", ValuePart::GivenName),
+            expect("Nombre del Paciente", "lastName", ValuePart::FamilyName),
+            expect("Fec. Nac.", "dob", ValuePart::Whole),
+            expect("Tel. Celular", "primaryPhone", ValuePart::Whole),
+            expect("Fecha/Hora de la Cita", "appointmentDate", ValuePart::Date),
+            expect("Fecha/Hora de la Cita", "appointmentTime", ValuePart::Time),
+        ]
+    );
+    all_callable(&p);
+    let v = vars_at(&p, 2);
+    assert_eq!((v["firstName"].as_str(), v["lastName"].as_str()), ("María José", "Muñoz"));
+    assert_eq!((v["dob"].as_str(), v["mrn"].as_str()), ("1985-03-03", "A-1001"));
+    assert_eq!(v["primaryPhone"], "+13125550143");
+    assert_eq!((v["appointmentDate"].as_str(), v["appointmentTime"].as_str()), ("2026-12-15", "10:30"));
+    let v = vars_at(&p, 3);
+    assert_eq!((v["firstName"].as_str(), v["lastName"].as_str()), ("Juan", "Pérez García"));
+    assert_eq!(v["dob"], "1990-07-21");
+    assert_eq!((v["appointmentDate"].as_str(), v["appointmentTime"].as_str()), ("2026-12-03", "09:00"));
+}
+
+#[test]
+fn spanish_headers_map_whatever_their_case_and_accents() {
+    for header in [
+        "NOMBRE,APELLIDOS,FECHA DE NACIMIENTO,TELEFONO,MEDICO",
+        "nombre,apellidos,fecha de nacimiento,teléfono,médico",
+        "Nombre(s),Apellido(s),F. Nacimiento,TELÉFONO,Doctor(a)",
+        "NOMBRES,APELLIDOS,FECHANACIMIENTO,TELEFONO,DOCTORA",
+    ] {
+        let csv = format!("{header}\nAna,López Díaz,21/07/1990,3125550143,Dr. Ruiz\n");
+        let p = preview(csv.as_bytes(), "pacientes.csv");
+        let fields: Vec<&str> = p.mapping.iter().map(|m| m.field.as_str()).collect();
+        assert_eq!(fields, ["firstName", "lastName", "dob", "primaryPhone", "provider"], "{header}");
+        all_callable(&p);
+        let v = vars_at(&p, 2);
+        assert_eq!((v["firstName"].as_str(), v["lastName"].as_str()), ("Ana", "López Díaz"), "{header}");
+        assert_eq!(v["dob"], "1990-07-21", "{header}");
+    }
+}
+
+#[test]
+fn two_surname_columns_give_the_first_surname_as_the_last_name() {
+    let csv = "Primer Nombre,Segundo Nombre,Primer Apellido,Segundo Apellido,Fecha de Nacimiento,Celular\n\
+               Ana,Lucía,López,Díaz,21/07/1990,3125550143\n";
+    let p = preview(csv.as_bytes(), "dos_apellidos.csv");
+    assert_eq!(
+        mapped(&p),
+        pairs(&[
+            ("Primer Nombre", "firstName"),
+            ("Primer Apellido", "lastName"),
+            ("Fecha de Nacimiento", "dob"),
+            ("Celular", "primaryPhone"),
+        ])
+    );
+    let unmapped: Vec<&str> = p.unmapped_columns.iter().map(|c| c.header.as_str()).collect();
+    assert_eq!(unmapped, ["Segundo Nombre", "Segundo Apellido"]);
+    assert!(p.ambiguities.is_empty(), "{:?}", p.ambiguities);
+    let v = vars_at(&p, 2);
+    assert_eq!((v["firstName"].as_str(), v["lastName"].as_str()), ("Ana", "López"));
+    // The second surname stays in the row's cells.
+    assert_eq!(p.rows[0].cells[3].text, "Díaz");
+
+    // Mexican exports name the two surnames by parent; the same rule holds.
+    let csv = "Nombre(s),Apellido Paterno,Apellido Materno,Fecha de Nacimiento,Celular\n\
+               Ana,López,Díaz,21/07/1990,3125550143\n";
+    let p = preview(csv.as_bytes(), "paterno.csv");
+    let v = vars_at(&p, 2);
+    assert_eq!((v["firstName"].as_str(), v["lastName"].as_str()), ("Ana", "López"));
+    assert_eq!(
+        p.unmapped_columns.iter().map(|c| c.header.as_str()).collect::<Vec<_>>(),
+        ["Apellido Materno"]
+    );
+}
+
+#[test]
+fn spanish_month_and_weekday_names_read_in_dates() {
+    let csv = "Nombre,Apellido,Fecha de Nacimiento,Teléfono,Fecha de la Cita\n\
+               Ana,López,3 de marzo de 1985,3125550101,\"lunes, 7 de diciembre de 2026\"\n\
+               Luis,Mora,15/ene/1990,3125550102,7-DIC-2026\n\
+               Eva,Gil,\"marzo 3, 1985\",3125550103,Miércoles 9 de Dic. 2026\n\
+               Paz,Rey,1 de setiembre de 1999,3125550104,15 ene 2027\n";
+    let p = preview(csv.as_bytes(), "fechas.csv");
+    all_callable(&p);
+    let got: Vec<(String, String)> = (2..=5)
+        .map(|row| {
+            let v = vars_at(&p, row);
+            (v["dob"].clone(), v["appointmentDate"].clone())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        pairs(&[
+            ("1985-03-03", "2026-12-07"),
+            ("1990-01-15", "2026-12-07"),
+            ("1985-03-03", "2026-12-09"),
+            ("1999-09-01", "2027-01-15"),
+        ])
+    );
+}
+
+#[test]
+fn a_spanish_workbook_with_date_cells_maps_and_reads() {
+    let header =
+        ["No. de Expediente", "Paciente", "Fecha de Nacimiento", "Móvil", "Fecha de la Cita", "Hora"];
+    let mut rows = text_rows(&[&header]);
+    // 31110 is 1985-03-04 and 46359 is 2026-12-03 in Excel's 1900 system; 0.375 is 9:00.
+    rows.push(vec![
+        V::S("HC-77"),
+        V::S("Ramírez, Sofía"),
+        V::F(31110.0, "dd/mm/yyyy"),
+        V::S("312-555-0143"),
+        V::F(46359.0, "dd/mm/yyyy"),
+        V::F(0.375, "hh:mm"),
+    ]);
+    let bytes = xlsx(&[("Citas", rows)]);
+    let p = preview(&bytes, "citas.xlsx");
+    all_callable(&p);
+    let v = vars_at(&p, 2);
+    assert_eq!(v["mrn"], "HC-77");
+    assert_eq!((v["firstName"].as_str(), v["lastName"].as_str()), ("Sofía", "Ramírez"));
+    assert_eq!((v["dob"].as_str(), v["appointmentDate"].as_str()), ("1985-03-04", "2026-12-03"));
+    assert_eq!((v["primaryPhone"].as_str(), v["appointmentTime"].as_str()), ("+13125550143", "09:00"));
+}
+
+#[test]
+fn an_emergency_contact_column_is_not_read_as_the_patient() {
+    let csv = "Nombre,Apellido,Fecha de Nacimiento,Teléfono de Emergencia,Nombre del Cónyuge\n\
+               Ana,López,21/07/1990,3125550143,Luis Mora\n";
+    let p = preview(csv.as_bytes(), "contactos.csv");
+    assert!(p.mapping.iter().all(|m| m.column < 3), "{:?}", mapped(&p));
+    assert_eq!(p.rows[0].errors[0].reason, "phone missing");
+    assert!(p.ambiguities.iter().all(|a| a.kind == AmbiguityKind::LowConfidence), "{:?}", p.ambiguities);
+}
