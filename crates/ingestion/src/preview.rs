@@ -24,7 +24,7 @@ use rivvi_domain::IanaZone;
 use serde::Serialize;
 
 use crate::identity;
-use crate::map::{Ambiguity, ColumnMapping, Mapping, ValuePart};
+use crate::map::{Ambiguity, ColumnMapping, Mapping, NameOrder, ValuePart};
 use crate::read::Progress;
 use crate::table::{Cell, CellValue, Row, SourceFormat, Table};
 use crate::transform::{self, collapse_whitespace};
@@ -347,6 +347,8 @@ struct Plan {
     required: bool,
     role: Option<PatientField>,
     source: Option<(usize, ValuePart)>,
+    /// The order the header gives a whole-name column's cells.
+    name_order: Option<NameOrder>,
     header: String,
 }
 
@@ -383,6 +385,7 @@ pub(crate) fn build_with_progress(
                 required: v.required(),
                 role: v.role(),
                 source: edge.map(|e| (e.column, e.part)),
+                name_order: edge.and_then(|e| e.name_order),
                 header: edge.map(|e| e.header.clone()).unwrap_or_default(),
             }
         })
@@ -653,8 +656,13 @@ fn owned_value(
             if cell.is_blank() {
                 return Ok(None);
             }
-            let (first, last) = split_full_name(&cell.text);
-            Ok(if part == ValuePart::GivenName { first } else { last })
+            let name = collapse_whitespace(&cell.text);
+            let (first, last) = match plan.name_order {
+                Some(NameOrder::LastFirst) if !name.contains(',') => split_last_first(&name),
+                _ => split_name_slices(&name),
+            };
+            let wanted = if part == ValuePart::GivenName { first } else { last };
+            Ok(wanted.map(str::to_owned))
         }
     }
 }
@@ -725,6 +733,31 @@ fn split_name_slices(name: &str) -> (Option<&str>, Option<&str>) {
     (some(&name[..cut]).map(without_middle_initial), some(&name[cut + 1..]))
 }
 
+/// A whole name without a comma under a header that says `Last First` (`SMITH JOHN A`, `De la
+/// Cruz Maria`, `Smith Jr John`): the family name is the first word, with the particles before
+/// it and a generational suffix after it; the rest is the given name, without a middle initial.
+/// One word is a family name only.
+fn split_last_first(name: &str) -> (Option<&str>, Option<&str>) {
+    // Byte offsets of the spaces between words (`name` has single spaces).
+    let spaces: Vec<usize> = name.match_indices(' ').map(|(i, _)| i).collect();
+    let words: Vec<String> = name.split(' ').map(str::to_lowercase).collect();
+    let mut end = 0;
+    while end + 1 < words.len() && PARTICLES.contains(&words[end].as_str()) {
+        end += 1;
+    }
+    end += 1;
+    if end + 1 < words.len() && SUFFIXES.contains(&words[end].as_str()) {
+        end += 1;
+    }
+    let cut = spaces.get(end - 1).copied().unwrap_or(name.len());
+    fn some(s: &str) -> Option<&str> {
+        let s = s.trim();
+        (!s.is_empty()).then_some(s)
+    }
+    let (last, first) = name.split_at(cut);
+    (some(first).map(without_middle_initial), some(last))
+}
+
 /// `John A` -> `John`; `Mary Ann` and a lone `A` stay as they are.
 fn without_middle_initial(given: &str) -> &str {
     match given.rsplit_once(' ') {
@@ -761,6 +794,16 @@ mod tests {
         assert_eq!(split("John A. Smith"), (Some("John"), Some("Smith")));
         assert_eq!(split("Lee, A"), (Some("A"), Some("Lee")));
         assert_eq!(split("J. Robert Oppenheimer"), (Some("J. Robert"), Some("Oppenheimer")));
+    }
+
+    #[test]
+    fn names_without_a_comma_split_family_first_under_a_last_first_header() {
+        assert_eq!(split_last_first("Smith John"), (Some("John"), Some("Smith")));
+        assert_eq!(split_last_first("SMITH JOHN A"), (Some("JOHN"), Some("SMITH")));
+        assert_eq!(split_last_first("De la Cruz Maria Elena"), (Some("Maria Elena"), Some("De la Cruz")));
+        assert_eq!(split_last_first("Smith Jr John"), (Some("John"), Some("Smith Jr")));
+        assert_eq!(split_last_first("Muñoz María José"), (Some("María José"), Some("Muñoz")));
+        assert_eq!(split_last_first("Cher"), (None, Some("Cher")));
     }
 
     #[test]

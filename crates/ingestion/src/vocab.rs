@@ -136,6 +136,11 @@ pub(crate) fn is_date_filler(word: &str) -> bool {
     vocabulary().is_date_filler(&fold_word(word))
 }
 
+/// Whether a header word joins two parts (`and`, `y`: `Nombre y Apellido`).
+pub(crate) fn is_conjunction(word: &str) -> bool {
+    vocabulary().is_conjunction(word)
+}
+
 /// How much a token counts in [`similarity`].
 fn weight(token: &Token) -> f64 {
     match token {

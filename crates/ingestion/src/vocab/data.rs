@@ -47,6 +47,7 @@ pub(crate) struct Vocabulary {
     months: HashMap<String, u32>,
     weekdays: Vec<String>,
     date_fillers: HashSet<String>,
+    conjunctions: HashSet<String>,
 }
 
 impl Vocabulary {
@@ -98,6 +99,10 @@ impl Vocabulary {
 
     pub(super) fn is_date_filler(&self, word: &str) -> bool {
         self.date_fillers.contains(word)
+    }
+
+    pub(super) fn is_conjunction(&self, word: &str) -> bool {
+        self.conjunctions.contains(word)
     }
 }
 
@@ -181,6 +186,7 @@ fn add_entry(v: &mut Vocabulary, key: &str, words: Vec<String>, language: usize)
         "given-beside-surname" => v.given_beside_surname.extend(words),
         "weekday" => v.weekdays.extend(words),
         "date-filler" => v.date_fillers.extend(words),
+        "conjunction" => v.conjunctions.extend(words),
         _ if key.starts_with("month-") => {
             let month = key["month-".len()..]
                 .parse::<u32>()

@@ -2,10 +2,11 @@
 //! and case do not matter, and month names in dates read; and headers that describe the layout
 //! of a whole-name column (`Name (Last, First)`) settle how its cells split.
 
-use rivvi_ingestion::map::{AmbiguityKind, MatchMethod, ValuePart};
+use rivvi_ingestion::map::{AmbiguityKind, MatchMethod, NameOrder, ValuePart};
 use rivvi_ingestion::preview::RowStatus;
+use rivvi_ingestion::{ExplicitMapping, ReadOptions};
 
-use crate::support::{preview, text_rows, vars_at, xlsx, V};
+use crate::support::{preview, preview_with, text_rows, vars_at, xlsx, V};
 
 /// Column header -> variable key, for every mapped column part.
 fn mapped(p: &rivvi_ingestion::Preview) -> Vec<(String, String)> {
@@ -207,4 +208,138 @@ fn an_emergency_contact_column_is_not_read_as_the_patient() {
     assert!(p.mapping.iter().all(|m| m.column < 3), "{:?}", mapped(&p));
     assert_eq!(p.rows[0].errors[0].reason, "phone missing");
     assert!(p.ambiguities.iter().all(|a| a.kind == AmbiguityKind::LowConfidence), "{:?}", p.ambiguities);
+}
+
+/// (given, family) of the data row at sheet row `row`.
+fn name_at(p: &rivvi_ingestion::Preview, row: u32) -> (String, String) {
+    let v = vars_at(p, row);
+    (v["firstName"].clone(), v["lastName"].clone())
+}
+
+fn names(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs(list)
+}
+
+#[test]
+fn a_header_giving_the_name_order_splits_cells_without_a_comma_in_that_order() {
+    let csv = "\"Patient Name (Last, First)\",DOB,Phone\n\
+               \"Smith, John A\",03/04/1985,3125550101\n\
+               \"Van der Berg, Dmitri\",05/06/1970,3125550102\n\
+               Lee Ann,07/08/1990,3125550103\n";
+    let p = preview(csv.as_bytes(), "layout.csv");
+    let edges: Vec<(usize, &str, ValuePart, Option<NameOrder>)> =
+        p.mapping.iter().map(|m| (m.column, m.field.as_str(), m.part, m.name_order)).collect();
+    assert_eq!(
+        edges[..2],
+        [
+            (0, "firstName", ValuePart::GivenName, Some(NameOrder::LastFirst)),
+            (0, "lastName", ValuePart::FamilyName, Some(NameOrder::LastFirst)),
+        ]
+    );
+    all_callable(&p);
+    let got: Vec<(String, String)> = (2..=4).map(|row| name_at(&p, row)).collect();
+    assert_eq!(got, names(&[("John", "Smith"), ("Dmitri", "Van der Berg"), ("Ann", "Lee")]));
+    // The order reaches the JSON the API and the CLI show.
+    let json = serde_json::to_value(&p.mapping).unwrap();
+    assert_eq!(json[0]["nameOrder"], "lastFirst");
+    assert!(json.as_array().unwrap().iter().skip(2).all(|m| m.get("nameOrder").is_none()), "{json}");
+    let report = serde_json::to_value(crate::support::report(csv.as_bytes(), "layout.csv")).unwrap();
+    assert_eq!(report["mapping"][1]["nameOrder"], "lastFirst");
+}
+
+#[test]
+fn a_last_first_header_without_a_comma_reads_last_first_cells() {
+    let csv = "Name (Last First),DOB,Phone\n\
+               SMITH JOHN,03/04/1985,3125550101\n\
+               De la Cruz Maria Elena,05/06/1970,3125550102\n\
+               \"Lee, Ann\",07/08/1990,3125550103\n";
+    let p = preview(csv.as_bytes(), "last_first.csv");
+    all_callable(&p);
+    let got: Vec<(String, String)> = (2..=4).map(|row| name_at(&p, row)).collect();
+    assert_eq!(got, names(&[("JOHN", "SMITH"), ("Maria Elena", "De la Cruz"), ("Ann", "Lee")]));
+}
+
+#[test]
+fn one_quoted_header_naming_both_parts_is_one_whole_name_column() {
+    for header in
+        ["\"Last Name, First Name\"", "\"LAST, FIRST\"", "\"Nombre (Apellido, Nombre)\"", "Apellido y Nombre"]
+    {
+        let csv = format!(
+            "{header},DOB,Phone\n\"Smith, John\",03/04/1985,3125550101\n\"Muñoz, María José\",05/06/1970,3125550102\n"
+        );
+        let p = preview(csv.as_bytes(), "one_column.csv");
+        assert_eq!(p.headers.len(), 3, "{header}");
+        assert_eq!(p.headers[0], header.trim_matches('"'));
+        let parts: Vec<(usize, ValuePart)> =
+            p.mapping.iter().filter(|m| m.column == 0).map(|m| (m.column, m.part)).collect();
+        assert_eq!(parts, [(0, ValuePart::GivenName), (0, ValuePart::FamilyName)], "{header}");
+        all_callable(&p);
+        assert_eq!(name_at(&p, 2), ("John".into(), "Smith".into()), "{header}");
+        assert_eq!(name_at(&p, 3), ("María José".into(), "Muñoz".into()), "{header}");
+    }
+}
+
+#[test]
+fn a_first_last_header_reads_first_last_cells() {
+    for header in ["Patient (First Last)", "Name (First Last)", "Nombre y Apellido"] {
+        let csv = format!(
+            "{header},DOB,Phone\nJohn Smith,03/04/1985,3125550101\nMaria de la Cruz,05/06/1970,3125550102\n"
+        );
+        let p = preview(csv.as_bytes(), "first_last.csv");
+        assert_eq!(
+            p.mapping.iter().find(|m| m.field == "firstName").and_then(|m| m.name_order),
+            Some(NameOrder::FirstLast),
+            "{header}"
+        );
+        all_callable(&p);
+        assert_eq!(name_at(&p, 2), ("John".into(), "Smith".into()), "{header}");
+        assert_eq!(name_at(&p, 3), ("Maria".into(), "de la Cruz".into()), "{header}");
+    }
+}
+
+#[test]
+fn a_header_its_cells_contradict_is_an_ambiguity_not_a_guess() {
+    // The header promises `Last, First` but no name has a comma: `John Smith` could be either.
+    let csv = "\"Name (Last, First)\",DOB,Phone\nJohn Smith,03/04/1985,3125550101\nMary Jones,05/06/1970,3125550102\n\
+               \"Lee, Ann\",07/08/1990,3125550103\n";
+    let p = preview(csv.as_bytes(), "contradiction.csv");
+    assert!(p.mapping.iter().all(|m| m.column != 0), "{:?}", mapped(&p));
+    let doubt =
+        p.ambiguities.iter().find(|a| a.kind == AmbiguityKind::NameOrder).expect("a name-order doubt");
+    let fields: Vec<&str> = doubt.candidates.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["firstName", "lastName"]);
+    assert!(doubt.message.contains("2 of 3 sampled names have none"), "{}", doubt.message);
+    assert!(p.rows.iter().all(|r| r.status == RowStatus::Invalid));
+    assert_eq!(p.rows[0].errors[0].reason, "first name missing");
+
+    // The user settles it: mapped explicitly, each name splits by itself.
+    let explicit: ExplicitMapping =
+        serde_json::from_str(r#"[{"column": 0, "field": "firstName"}, {"column": 0, "field": "lastName"}]"#)
+            .unwrap();
+    let p = preview_with(csv.as_bytes(), "contradiction.csv", ReadOptions::default(), Some(explicit));
+    all_callable(&p);
+    assert_eq!(name_at(&p, 2), ("John".into(), "Smith".into()));
+    assert_eq!(name_at(&p, 4), ("Ann".into(), "Lee".into()));
+
+    // And the other way round: `First Last` over cells that are mostly `Last, First`.
+    let csv = "Patient (First Last),DOB,Phone\n\"Smith, John\",03/04/1985,3125550101\n\"Jones, Mary\",05/06/1970,3125550102\n";
+    let p = preview(csv.as_bytes(), "contradiction2.csv");
+    assert!(p.ambiguities.iter().any(|a| a.kind == AmbiguityKind::NameOrder), "{:?}", p.ambiguities);
+    assert!(p.mapping.iter().all(|m| m.column != 0));
+}
+
+#[test]
+fn a_provider_or_contact_name_layout_is_not_the_patient() {
+    let csv = "First Name,Last Name,DOB,Phone,\"Provider (Last, First)\"\nJohn,Smith,03/04/1985,3125550101,\"Jones, Mary\"\n";
+    let p = preview(csv.as_bytes(), "provider.csv");
+    let v = vars_at(&p, 2);
+    assert_eq!((v["firstName"].as_str(), v["lastName"].as_str()), ("John", "Smith"));
+    assert!(
+        p.mapping.iter().filter(|m| m.column == 4).all(|m| m.part == ValuePart::Whole),
+        "{:?}",
+        mapped(&p)
+    );
+    let csv = "\"Guarantor Name (Last, First)\",DOB,Phone\n\"Jones, Mary\",03/04/1985,3125550101\n";
+    let p = preview(csv.as_bytes(), "guarantor.csv");
+    assert!(p.mapping.iter().all(|m| m.column != 0), "{:?}", mapped(&p));
 }
