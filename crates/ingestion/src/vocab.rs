@@ -120,20 +120,30 @@ fn is_noise(word: &str) -> bool {
 
 /// The month a word of a written date names (`march`, `mar.`, `marzo`, `Dic`), from 1.
 pub(crate) fn month(word: &str) -> Option<u32> {
-    vocabulary().month(&fold_word(word.trim_end_matches('.')))
+    vocabulary().month(&folded(word.trim_end_matches('.')))
 }
 
 /// Whether a word of a written date is a weekday: a name or its 3- or 4-letter prefix (`Tue`,
 /// `Tues.`, `miércoles`, `Mié`).
 pub(crate) fn is_weekday(word: &str) -> bool {
-    let w = fold_word(word.trim_end_matches('.'));
+    let w = folded(word.trim_end_matches('.'));
     let n = w.chars().count();
-    vocabulary().weekdays().iter().any(|d| n >= 3 && d.starts_with(&w) && (n <= 4 || w == *d))
+    vocabulary().weekdays().iter().any(|d| n >= 3 && d.starts_with(&*w) && (n <= 4 || *w == **d))
 }
 
 /// Whether a word inside a written date only links its parts (`de` in `3 de marzo de 1985`).
 pub(crate) fn is_date_filler(word: &str) -> bool {
-    vocabulary().is_date_filler(&fold_word(word))
+    vocabulary().is_date_filler(&folded(word))
+}
+
+/// [`fold_word`] without a copy for a word already folded (date words arrive lower-cased, and
+/// a preview reads many of them).
+fn folded(word: &str) -> std::borrow::Cow<'_, str> {
+    if word.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        std::borrow::Cow::Borrowed(word)
+    } else {
+        std::borrow::Cow::Owned(fold_word(word))
+    }
 }
 
 /// Whether a header word joins two parts (`and`, `y`: `Nombre y Apellido`).
@@ -473,6 +483,9 @@ mod tests {
             ("Historia Clínica", &[C::Mrn]),
             ("No. de Expediente", &[C::Mrn, C::Number]),
             ("Número de Historia", &[C::Mrn, C::Number]),
+            ("Nº Historia", &[C::Mrn, C::Number]),
+            ("N° de Historia Clínica", &[C::Mrn, C::Number]),
+            ("Teléfono Fijo", &[C::Phone, C::Home]),
             ("Correo Electrónico", &[C::Email]),
             ("Tipo de Cita", &[C::Appt, C::Kind]),
             ("Observaciones", &[C::Note]),
