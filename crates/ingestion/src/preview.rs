@@ -27,7 +27,8 @@ use crate::identity;
 use crate::map::{Ambiguity, ColumnMapping, Mapping, NameOrder, ValuePart};
 use crate::read::Progress;
 use crate::table::{Cell, CellValue, Row, SourceFormat, Table};
-use crate::transform::{self, collapse_whitespace};
+use crate::transform::{self, collapse_whitespace, DateOrder};
+use crate::vocab;
 
 /// How to build a preview.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,6 +350,8 @@ struct Plan {
     source: Option<(usize, ValuePart)>,
     /// The order the header gives a whole-name column's cells.
     name_order: Option<NameOrder>,
+    /// The order of the column's numeric dates.
+    date_order: DateOrder,
     header: String,
 }
 
@@ -386,6 +389,14 @@ pub(crate) fn build_with_progress(
                 role: v.role(),
                 source: edge.map(|e| (e.column, e.part)),
                 name_order: edge.and_then(|e| e.name_order),
+                date_order: match (edge, v.field_type()) {
+                    (Some(e), FieldType::Date | FieldType::Datetime) => transform::column_date_order(
+                        table.data_rows(),
+                        e.column,
+                        vocab::header_date_order(&e.header).unwrap_or_default(),
+                    ),
+                    _ => DateOrder::default(),
+                },
                 header: edge.map(|e| e.header.clone()).unwrap_or_default(),
             }
         })
@@ -635,7 +646,8 @@ fn owned_value(
     let birth = plan.role == Some(PatientField::BirthDate);
     match part {
         ValuePart::Whole | ValuePart::Date => {
-            let v = transform::transform(cell, plan.field_type, &plan.options, birth, today)?;
+            let v =
+                transform::transform_in(cell, plan.field_type, &plan.options, birth, today, plan.date_order)?;
             if plan.role == Some(PatientField::TimeZone) {
                 if let Some(zone) = &v {
                     return IanaZone::parse(zone)
@@ -651,7 +663,9 @@ fn owned_value(
             }
             Ok(transform::time_part(cell, today))
         }
-        ValuePart::Time => transform::transform(cell, plan.field_type, &plan.options, birth, today),
+        ValuePart::Time => {
+            transform::transform_in(cell, plan.field_type, &plan.options, birth, today, plan.date_order)
+        }
         ValuePart::GivenName | ValuePart::FamilyName => {
             if cell.is_blank() {
                 return Ok(None);

@@ -6,8 +6,11 @@
 //! and text trimmed (names also with inner whitespace collapsed; case is kept as written).
 //!
 //! Decisions:
-//! - US order first: `3/4/1985` is March 4. A first number above 12 makes it day-first
-//!   (`25/12/1990`), since no other reading exists.
+//! - Numeric dates read in their column's order ([`column_date_order`]): day first when some
+//!   cells show it (`25/12/1990`) and none show month first (`12/25/1990`), or, with no such
+//!   evidence, when the header is in a day-first language (`Fecha de Nacimiento`); otherwise
+//!   US order: `3/4/1985` is March 4. A cell that cannot be read in its column's order
+//!   (`25/12/1990` in a US column) is read the other way, since no other reading exists.
 //! - Two-digit years: a birth date takes the latest century that does not put it after `today`
 //!   (`3/4/85` -> 1985, `3/4/19` -> 2019); other dates take the century that puts them within
 //!   80 years before to 20 years after `today`.
@@ -34,14 +37,37 @@ use crate::vocab;
 /// the cell's text: `phone '555-0100'` + ` is not a full number`.
 pub(crate) type Problem = String;
 
+/// Which of the first two numbers of a numeric date (`03/04/1985`) is the month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum DateOrder {
+    /// `03/04/1985` is March 4 (US).
+    #[default]
+    MonthFirst,
+    /// `03/04/1985` is April 3 (most of the world, Spanish-speaking countries among them).
+    DayFirst,
+}
+
 /// Reads `cell` as `field_type`: `Ok(None)` for a blank cell, `Ok(Some(normal form))`, or the
-/// problem.
+/// problem. Numeric dates are month first unless a number above 12 says otherwise.
+#[cfg(test)]
 pub(crate) fn transform(
     cell: &Cell,
     field_type: FieldType,
     options: &[String],
     birth_date: bool,
     today: NaiveDate,
+) -> Result<Option<String>, Problem> {
+    transform_in(cell, field_type, options, birth_date, today, DateOrder::MonthFirst)
+}
+
+/// [`transform`] with the column's [`DateOrder`] (see [`column_date_order`]).
+pub(crate) fn transform_in(
+    cell: &Cell,
+    field_type: FieldType,
+    options: &[String],
+    birth_date: bool,
+    today: NaiveDate,
+    order: DateOrder,
 ) -> Result<Option<String>, Problem> {
     if cell.is_blank() {
         return Ok(None);
@@ -53,9 +79,9 @@ pub(crate) fn transform(
     let out = match field_type {
         FieldType::Text => text.to_owned(),
         FieldType::Name => collapse_whitespace(text),
-        FieldType::Date => iso_date(cell_date(cell, today, birth_date)?),
+        FieldType::Date => iso_date(cell_date(cell, today, birth_date, order)?),
         FieldType::Time => format_time(cell_time(cell)?),
-        FieldType::Datetime => format_datetime(cell_datetime(cell, today)?),
+        FieldType::Datetime => format_datetime(cell_datetime(cell, today, order)?),
         FieldType::Phone => String::from(phone(text)?),
         FieldType::Number => number(cell)?,
         FieldType::Boolean => boolean(cell)?.to_string(),
@@ -244,13 +270,13 @@ pub fn excel_serial_to_datetime(serial: f64) -> Option<NaiveDateTime> {
     excel_epoch().checked_add_signed(Duration::days(days) + Duration::seconds(seconds))
 }
 
-fn cell_date(cell: &Cell, today: NaiveDate, birth: bool) -> Result<NaiveDate, Problem> {
+fn cell_date(cell: &Cell, today: NaiveDate, birth: bool, order: DateOrder) -> Result<NaiveDate, Problem> {
     let date = match cell.value {
         CellValue::Date(d) => d,
         CellValue::DateTime(dt) => dt.date(),
         CellValue::Time(_) => return Err("is a time, not a date".to_owned()),
         CellValue::Number(n) => number_as_date(n)?,
-        _ => parse_date_text(cell.text.trim(), today, birth)?,
+        _ => parse_date_text_in(cell.text.trim(), today, birth, order)?,
     };
     check_birth_date(date, today, birth)?;
     Ok(date)
@@ -327,14 +353,23 @@ fn ymd(y: i32, m: u32, d: u32) -> Result<NaiveDate, Problem> {
     NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| "is not a real date".to_owned())
 }
 
-/// Reads a date written as text (see the module documentation for the forms).
+/// Reads a date written as text (see the module documentation for the forms), month first.
 pub(crate) fn parse_date_text(t: &str, today: NaiveDate, birth: bool) -> Result<NaiveDate, Problem> {
+    parse_date_text_in(t, today, birth, DateOrder::MonthFirst)
+}
+
+fn parse_date_text_in(
+    t: &str,
+    today: NaiveDate,
+    birth: bool,
+    order: DateOrder,
+) -> Result<NaiveDate, Problem> {
     let t = t.trim();
     let not_a_date = || "is not a date".to_owned();
     if t.is_empty() || t.len() > 64 {
         return Err(not_a_date());
     }
-    if let Some(d) = numeric_date(t, today, birth)? {
+    if let Some(d) = numeric_date(t, today, birth, order)? {
         return Ok(d);
     }
     if let Some(d) = worded_date(t, today, birth)? {
@@ -358,7 +393,7 @@ pub(crate) fn parse_date_text(t: &str, today: NaiveDate, birth: bool) -> Result<
         }
     }
     // A date followed by a time: keep the date.
-    if let Some((date, _)) = split_date_time(t, today, birth) {
+    if let Some((date, _)) = split_date_time(t, today, birth, order) {
         return Ok(date);
     }
     // A birth date exported as an ISO timestamp with fractions or a zone
@@ -370,7 +405,7 @@ pub(crate) fn parse_date_text(t: &str, today: NaiveDate, birth: bool) -> Result<
         let clock = clock.split(['+', '-']).next().unwrap_or(clock);
         let clock = clock.split('.').next().unwrap_or(clock);
         if date.len() == 10 && parse_time_text(clock).is_some() {
-            if let Some(d) = numeric_date(date, today, birth)? {
+            if let Some(d) = numeric_date(date, today, birth, order)? {
                 return Ok(d);
             }
         }
@@ -386,7 +421,12 @@ fn num(s: &str) -> Option<u32> {
 }
 
 /// `1985-03-04`, `1985/3/4`, `3/4/1985`, `3-4-85`, `25.12.1990`.
-fn numeric_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDate>, Problem> {
+fn numeric_date(
+    t: &str,
+    today: NaiveDate,
+    birth: bool,
+    order: DateOrder,
+) -> Result<Option<NaiveDate>, Problem> {
     let sep = match t.bytes().find(|b| !b.is_ascii_digit()) {
         Some(b @ (b'/' | b'-' | b'.')) => b as char,
         _ => return Ok(None),
@@ -405,8 +445,13 @@ fn numeric_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDa
     if year_digits == 3 {
         return Ok(None);
     }
-    // Month first unless the first number cannot be a month.
-    let (month, day) = if a > 12 && b <= 12 { (b, a) } else { (a, b) };
+    // In the column's order unless that number cannot be a month.
+    let (month, day) = match order {
+        DateOrder::MonthFirst if a > 12 && b <= 12 => (b, a),
+        DateOrder::MonthFirst => (a, b),
+        DateOrder::DayFirst if b > 12 && a <= 12 => (a, b),
+        DateOrder::DayFirst => (b, a),
+    };
     if month == 0 || month > 12 || day == 0 || day > 31 {
         return Err("is not a real date".to_owned());
     }
@@ -575,7 +620,7 @@ pub(crate) fn iso_date(d: NaiveDate) -> String {
 // ---------------------------------------------------------------------------------------------
 // datetimes
 
-fn cell_datetime(cell: &Cell, today: NaiveDate) -> Result<NaiveDateTime, Problem> {
+fn cell_datetime(cell: &Cell, today: NaiveDate, order: DateOrder) -> Result<NaiveDateTime, Problem> {
     match cell.value {
         CellValue::DateTime(dt) => Ok(dt),
         CellValue::Date(_) => Err("is a date without a time".to_owned()),
@@ -583,24 +628,33 @@ fn cell_datetime(cell: &Cell, today: NaiveDate) -> Result<NaiveDateTime, Problem
         CellValue::Number(n) if n >= 1.0 => {
             excel_serial_to_datetime(n).ok_or_else(|| "is not a date and time".to_owned())
         }
-        _ => parse_datetime_text(cell.text.trim(), today).ok_or_else(|| "is not a date and time".to_owned()),
+        _ => split_date_time(cell.text.trim(), today, false, order)
+            .map(|(d, time)| d.and_time(time))
+            .ok_or_else(|| "is not a date and time".to_owned()),
     }
 }
 
 /// `2026-12-14 08:15`, `2026-12-02T08:00`, `12/14/2026 8:15 AM`, `Dec 14, 2026 at 8:15 AM`.
 pub(crate) fn parse_datetime_text(t: &str, today: NaiveDate) -> Option<NaiveDateTime> {
-    split_date_time(t, today, false).map(|(d, time)| d.and_time(time))
+    split_date_time(t, today, false, DateOrder::MonthFirst).map(|(d, time)| d.and_time(time))
 }
 
 /// Finds a split of `t` into a date and a time (at a `T` after an ISO date, or at a space).
-fn split_date_time(t: &str, today: NaiveDate, birth: bool) -> Option<(NaiveDate, NaiveTime)> {
+fn split_date_time(
+    t: &str,
+    today: NaiveDate,
+    birth: bool,
+    order: DateOrder,
+) -> Option<(NaiveDate, NaiveTime)> {
     let t = t.trim();
     if t.len() > 64 {
         return None;
     }
     if let Some((d, rest)) = t.split_once('T') {
         if d.len() == 10 {
-            if let (Ok(date), Some(time)) = (parse_date_text_only(d, today, birth), parse_time_text(rest)) {
+            if let (Ok(date), Some(time)) =
+                (parse_date_text_only(d, today, birth, order), parse_time_text(rest))
+            {
                 return Some((date, time));
             }
         }
@@ -610,7 +664,7 @@ fn split_date_time(t: &str, today: NaiveDate, birth: bool) -> Option<(NaiveDate,
         let rest = rest.trim_start();
         let rest = rest.strip_prefix("at ").unwrap_or(rest);
         if let (Ok(date), Some(time)) =
-            (parse_date_text_only(d.trim_end_matches(','), today, birth), parse_time_text(rest))
+            (parse_date_text_only(d.trim_end_matches(','), today, birth, order), parse_time_text(rest))
         {
             return Some((date, time));
         }
@@ -619,8 +673,13 @@ fn split_date_time(t: &str, today: NaiveDate, birth: bool) -> Option<(NaiveDate,
 }
 
 /// [`parse_date_text`] without the date-and-time fallback (no recursion).
-fn parse_date_text_only(t: &str, today: NaiveDate, birth: bool) -> Result<NaiveDate, Problem> {
-    if let Some(d) = numeric_date(t, today, birth)? {
+fn parse_date_text_only(
+    t: &str,
+    today: NaiveDate,
+    birth: bool,
+    order: DateOrder,
+) -> Result<NaiveDate, Problem> {
+    if let Some(d) = numeric_date(t, today, birth, order)? {
         return Ok(d);
     }
     worded_date(t, today, birth)?.ok_or_else(|| "is not a date".to_owned())
@@ -671,6 +730,39 @@ pub(crate) fn holds_dates_with_times(rows: &[Row], column: usize, today: NaiveDa
         }
     }
     seen > 0 && past_midnight && dated * 5 >= seen * 4
+}
+
+/// The order of a column's numeric dates: a date whose first number is above 12 (`25/12/1990`)
+/// shows day first, one whose second number is (`12/25/1990`) shows month first. Cells showing
+/// one order and none the other settle it for the whole column, so `03/04/1985` beside
+/// `25/12/1990` is April 3; with no evidence, `default` (the header's language, see
+/// [`crate::vocab::header_date_order`]); with both, each cell by itself, month first.
+pub(crate) fn column_date_order(rows: &[Row], column: usize, default: DateOrder) -> DateOrder {
+    let (mut day_first, mut month_first) = (false, false);
+    let cells = rows.iter().map(|r| r.cell(column)).filter(|c| c.value == CellValue::Text && !c.is_blank());
+    for cell in cells.take(SHAPE_SAMPLE) {
+        if let Some((a, b)) = leading_numbers(cell.text.trim()) {
+            day_first |= a > 12 && b <= 12;
+            month_first |= b > 12 && a <= 12;
+        }
+    }
+    match (day_first, month_first) {
+        (true, false) => DateOrder::DayFirst,
+        (false, true) | (true, true) => DateOrder::MonthFirst,
+        (false, false) => default,
+    }
+}
+
+/// The first two numbers of a numeric date that does not start with its year (`25/12/1990`,
+/// `3-4-85 10:00`).
+fn leading_numbers(t: &str) -> Option<(u32, u32)> {
+    let date = t.split([' ', 'T']).next()?;
+    let sep = date.bytes().find(|b| !b.is_ascii_digit()).filter(|b| matches!(b, b'/' | b'-' | b'.'))?;
+    let parts: Vec<&str> = date.split(char::from(sep)).collect();
+    match parts.as_slice() {
+        [a, b, _] if a.len() <= 2 && b.len() <= 2 => Some((num(a)?, num(b)?)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -749,6 +841,34 @@ mod tests {
     }
 
     #[test]
+    fn a_column_shows_its_date_order_and_day_first_columns_read_day_first() {
+        let rows = |cells: &[&str]| -> Vec<Row> {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Row { number: i as u32 + 2, cells: vec![Cell::text(*c)] })
+                .collect()
+        };
+        use DateOrder::*;
+        assert_eq!(column_date_order(&rows(&["03/04/1985", "25/12/1990"]), 0, MonthFirst), DayFirst);
+        assert_eq!(column_date_order(&rows(&["03/04/1985", "12/25/1990 10:00"]), 0, DayFirst), MonthFirst);
+        assert_eq!(column_date_order(&rows(&["03/04/1985", "1990-12-25"]), 0, DayFirst), DayFirst);
+        assert_eq!(column_date_order(&rows(&["03/04/1985", "1990-12-25"]), 0, MonthFirst), MonthFirst);
+        assert_eq!(column_date_order(&rows(&["25/12/1990", "12/25/1990"]), 0, DayFirst), MonthFirst);
+        let day_first = |t: &str| parse_date_text_in(t, today(), true, DayFirst);
+        assert_eq!(day_first("03/04/1985"), Ok(d(1985, 4, 3)));
+        assert_eq!(day_first("25.12.1990"), Ok(d(1990, 12, 25)));
+        assert_eq!(day_first("12/25/1990"), Ok(d(1990, 12, 25)), "a day cannot be the month");
+        assert_eq!(day_first("1985-03-04"), Ok(d(1985, 3, 4)), "year first is always year-month-day");
+        assert_eq!(day_first("03/04/1985 10:00"), Ok(d(1985, 4, 3)));
+        let cell = Cell::text("03/04/2026 10:30");
+        assert_eq!(
+            transform_in(&cell, FieldType::Datetime, &[], false, today(), DayFirst),
+            Ok(Some("2026-04-03T10:30".into()))
+        );
+    }
+
+    #[test]
     fn two_digit_years_never_put_a_birth_date_in_the_future() {
         assert_eq!(date("3/4/85"), Ok(d(1985, 3, 4)));
         assert_eq!(date("3/4/19"), Ok(d(2019, 3, 4)));
@@ -768,8 +888,12 @@ mod tests {
         assert_eq!(date("soon"), Err("is not a date".into()));
         assert_eq!(date("1985"), Err("is not a date".into()));
         let cell = Cell::text("12/1/2030");
-        assert_eq!(cell_date(&cell, today(), true), Err("is in the future".into()));
-        assert_eq!(cell_date(&Cell::text("1/1/1850"), today(), true), Err("is before 1900".into()));
+        let month_first = DateOrder::MonthFirst;
+        assert_eq!(cell_date(&cell, today(), true, month_first), Err("is in the future".into()));
+        assert_eq!(
+            cell_date(&Cell::text("1/1/1850"), today(), true, month_first),
+            Err("is before 1900".into())
+        );
     }
 
     #[test]
@@ -783,10 +907,10 @@ mod tests {
         assert_eq!(dt, d(2026, 12, 14).and_hms_opt(10, 45, 0).unwrap());
         let num = |n| Cell { text: String::new(), value: CellValue::Number(n) };
         assert_eq!(
-            cell_date(&num(60.0), today(), true),
+            cell_date(&num(60.0), today(), true, DateOrder::MonthFirst),
             Err("is Excel's 1900-02-29, a date that does not exist".into())
         );
-        assert_eq!(cell_date(&num(19850304.0), today(), true), Ok(d(1985, 3, 4)));
+        assert_eq!(cell_date(&num(19850304.0), today(), true, DateOrder::MonthFirst), Ok(d(1985, 3, 4)));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 mod data;
 
 use crate::identity::fold_word;
+use crate::transform::DateOrder;
 use data::vocabulary;
 
 /// A header concept: several spellings with one meaning.
@@ -144,6 +145,16 @@ fn folded(word: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(fold_word(word))
     }
+}
+
+/// The numeric date order of a header's language (`Fecha de Nacimiento`: day first): the
+/// languages every known word of the header belongs to, when they agree on it. `None` for a
+/// header of no known word, of words shared by languages that disagree (`Tel`), or mixing
+/// languages.
+pub(crate) fn header_date_order(header: &str) -> Option<DateOrder> {
+    let v = vocabulary();
+    let languages = words(header).iter().filter_map(|w| v.languages_of(w)).reduce(|a, b| a & b)?;
+    v.date_order(languages)
 }
 
 /// Whether a header word joins two parts (`and`, `y`: `Nombre y Apellido`).
@@ -495,6 +506,18 @@ mod tests {
         for (header, concepts) in cases {
             assert_eq!(tokens(header), c(concepts), "{header}");
         }
+    }
+
+    #[test]
+    fn a_header_in_spanish_reads_dates_day_first() {
+        assert_eq!(header_date_order("Fecha de Nacimiento"), Some(DateOrder::DayFirst));
+        assert_eq!(header_date_order("F. Nac."), Some(DateOrder::DayFirst));
+        assert_eq!(header_date_order("FECHA/HORA DE LA CITA"), Some(DateOrder::DayFirst));
+        assert_eq!(header_date_order("Date of Birth"), Some(DateOrder::MonthFirst));
+        assert_eq!(header_date_order("DOB"), Some(DateOrder::MonthFirst));
+        assert_eq!(header_date_order("Fecha DOB"), None, "mixed languages");
+        assert_eq!(header_date_order("No."), None, "shared by languages that disagree");
+        assert_eq!(header_date_order("Geburtsdatum"), None);
     }
 
     #[test]

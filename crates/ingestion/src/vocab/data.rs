@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use super::Concept;
 use crate::identity::fold_word;
+use crate::transform::DateOrder;
 
 const WORDS: &str = include_str!("words.txt");
 
@@ -22,7 +23,7 @@ pub(super) fn vocabulary() -> &'static Vocabulary {
 }
 
 /// Languages an entry belongs to, one bit per section in file order.
-type Languages = u32;
+pub(super) type Languages = u32;
 
 /// The most language sections [`Languages`] can tell apart.
 const MAX_LANGUAGES: usize = Languages::BITS as usize;
@@ -48,6 +49,8 @@ pub(crate) struct Vocabulary {
     weekdays: Vec<String>,
     date_fillers: HashSet<String>,
     conjunctions: HashSet<String>,
+    /// Per language: how its numeric dates are written.
+    date_orders: Vec<Option<DateOrder>>,
 }
 
 impl Vocabulary {
@@ -82,6 +85,21 @@ impl Vocabulary {
         let bit = 1 << language;
         self.concepts.get(word).is_some_and(|e| e.languages & bit != 0)
             || self.noise.get(word).is_some_and(|l| l & bit != 0)
+    }
+
+    /// The languages a word (not a phrase) belongs to, as concept or noise.
+    pub(super) fn languages_of(&self, word: &str) -> Option<Languages> {
+        let of_concept = self.concepts.get(word).map(|e| e.languages);
+        let of_noise = self.noise.get(word).copied();
+        of_concept.into_iter().chain(of_noise).reduce(|a, b| a | b)
+    }
+
+    /// The date order of every language in `languages`, when they agree.
+    pub(super) fn date_order(&self, languages: Languages) -> Option<DateOrder> {
+        let mut orders =
+            (0..self.languages).filter(|l| languages & (1 << l) != 0).map(|l| self.date_orders[l]);
+        let first = orders.next()??;
+        orders.all(|o| o == Some(first)).then_some(first)
     }
 
     /// How many language sections there are.
@@ -139,6 +157,7 @@ pub(crate) fn parse(text: &str) -> Result<Vocabulary, ParseError> {
             }
             language = Some(v.languages);
             v.languages += 1;
+            v.date_orders.push(None);
             continue;
         }
         let Some(language) = language else {
@@ -147,6 +166,14 @@ pub(crate) fn parse(text: &str) -> Result<Vocabulary, ParseError> {
         let Some((key, list)) = line.split_once(':') else {
             return Err(err(format!("expected `key: words`, found {line:?}")));
         };
+        if key.trim() == "date-order" {
+            v.date_orders[language] = Some(match list.trim() {
+                "month-first" => DateOrder::MonthFirst,
+                "day-first" => DateOrder::DayFirst,
+                other => return Err(err(format!("date-order is month-first or day-first, not {other:?}"))),
+            });
+            continue;
+        }
         let words: Vec<String> =
             list.split_whitespace().map(read_word).collect::<Result<_, _>>().map_err(err)?;
         if words.is_empty() {
@@ -255,6 +282,7 @@ mod tests {
         assert_eq!((1..=12).filter(|m| v.months.values().any(|x| x == m)).count(), 12);
         assert!(v.weekdays().contains(&"miercoles".to_owned()));
         assert!(v.is_person("paciente") && v.is_noise("paciente"));
+        assert_eq!(v.date_orders, [Some(DateOrder::MonthFirst), Some(DateOrder::DayFirst)]);
     }
 
     #[test]
@@ -271,6 +299,7 @@ mod tests {
         assert_eq!(bad("[en]\nmonth-1: jan\nmonth-2: jan").line, 3);
         assert_eq!(bad("[en]\nphone: te-l").line, 2);
         assert_eq!(bad("[EN]").line, 1);
+        assert_eq!(bad("[en]\ndate-order: year-first").line, 2);
         assert_eq!(bad("[en]\nphone: tel\ngiven-beside-surname: tel").line, 0);
     }
 

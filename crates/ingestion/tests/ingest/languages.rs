@@ -177,6 +177,36 @@ fn spanish_month_and_weekday_names_read_in_dates() {
 }
 
 #[test]
+fn numeric_dates_read_in_the_order_of_the_column() {
+    // A Spanish header: day first, even when no day is above 12.
+    let csv = "Nombre,Apellido,Fecha de Nacimiento,Teléfono,Fecha/Hora de la Cita\n\
+               Ana,López,03/04/1985,3125550101,03/12/2026 10:30\n\
+               Luis,Mora,05.06.1970,3125550102,01-12-2026 9:15\n";
+    let p = preview(csv.as_bytes(), "dia_primero.csv");
+    all_callable(&p);
+    let v = vars_at(&p, 2);
+    assert_eq!((v["dob"].as_str(), v["appointmentDate"].as_str()), ("1985-04-03", "2026-12-03"));
+    assert_eq!(v["appointmentTime"], "10:30");
+    let v = vars_at(&p, 3);
+    assert_eq!((v["dob"].as_str(), v["appointmentDate"].as_str()), ("1970-06-05", "2026-12-01"));
+
+    // The cells outrank the header's language: a day above 12 in second place is US order.
+    let csv = "Nombre,Apellido,Fecha de Nacimiento,Teléfono\nAna,López,03/04/1985,3125550101\nLuis,Mora,12/25/1990,3125550102\n";
+    let p = preview(csv.as_bytes(), "us.csv");
+    assert_eq!(vars_at(&p, 2)["dob"], "1985-03-04");
+    assert_eq!(vars_at(&p, 3)["dob"], "1990-12-25");
+
+    // An English header over day-first cells: the column shows its order.
+    let csv = "First Name,Last Name,DOB,Phone\nAnn,Lee,03/04/1985,3125550101\nBo,Li,25/12/1990,3125550102\n";
+    let p = preview(csv.as_bytes(), "uk.csv");
+    assert_eq!(vars_at(&p, 2)["dob"], "1985-04-03");
+    assert_eq!(vars_at(&p, 3)["dob"], "1990-12-25");
+    // And without evidence, English stays month first.
+    let csv = "First Name,Last Name,DOB,Phone\nAnn,Lee,03/04/1985,3125550101\n";
+    assert_eq!(vars_at(&preview(csv.as_bytes(), "us.csv"), 2)["dob"], "1985-03-04");
+}
+
+#[test]
 fn a_spanish_workbook_with_date_cells_maps_and_reads() {
     let header =
         ["No. de Expediente", "Paciente", "Fecha de Nacimiento", "Móvil", "Fecha de la Cita", "Hora"];
