@@ -533,6 +533,7 @@ pub(crate) fn parse_time_text(t: &str) -> Option<NaiveTime> {
         "midnight" => return NaiveTime::from_hms_opt(0, 0, 0),
         _ => {}
     }
+    let lower = vocab::without_time_unit(&lower);
     if t.trim().starts_with("0.") {
         return t
             .trim()
@@ -546,7 +547,7 @@ pub(crate) fn parse_time_text(t: &str) -> Option<NaiveTime> {
     } else if let Some(c) = lower.strip_suffix("pm").or_else(|| lower.strip_suffix('p')) {
         (c, Some(true))
     } else {
-        (lower.as_str(), None)
+        (lower, None)
     };
     let parts: Vec<&str> = clock.split(':').collect();
     let (h, m, s) = match parts.as_slice() {
@@ -662,7 +663,7 @@ fn split_date_time(
     for (i, _) in t.char_indices().filter(|(_, c)| c.is_whitespace()) {
         let (d, rest) = t.split_at(i);
         let rest = rest.trim_start();
-        let rest = rest.strip_prefix("at ").unwrap_or(rest);
+        let rest = vocab::without_date_time_joiner(rest);
         if let (Ok(date), Some(time)) =
             (parse_date_text_only(d.trim_end_matches(','), today, birth, order), parse_time_text(rest))
         {
@@ -935,8 +936,14 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(parse_time_text(input), Some(expected), "{input}");
         }
+        // Spanish exports write a unit after the time.
+        for (input, expected) in
+            [("10:30 hrs", t(10, 30)), ("10.30 h", t(10, 30)), ("16:45 Horas", t(16, 45))]
+        {
+            assert_eq!(parse_time_text(input), Some(expected), "{input}");
+        }
         // "1é1" is four bytes: it once reached a byte slice inside the é.
-        for bad in ["13:00 PM", "25:00", "7:5", "later", "0 AM", "1é1", "é1"] {
+        for bad in ["13:00 PM", "25:00", "7:5", "later", "0 AM", "1é1", "é1", "hrs", "10:30 days"] {
             assert_eq!(parse_time_text(bad), None, "{bad}");
         }
         let fraction = Cell { text: "10:45 AM".into(), value: CellValue::Number(0.4479166666666667) };
@@ -960,6 +967,9 @@ mod tests {
         expect("2026-12-02T08:00", "2026-12-02T08:00");
         expect("12/14/2026 8:15 AM", "2026-12-14T08:15");
         expect("Dec 14, 2026 at 8:15 PM", "2026-12-14T20:15");
+        expect("14 de diciembre de 2026 a las 8:15", "2026-12-14T08:15");
+        expect("14/12/2026 A LAS 16:00 hrs", "2026-12-14T16:00");
+        expect("14/12/2026 a la 1:00 p. m.", "2026-12-14T13:00");
         let cell = Cell { text: "12/14/2026".into(), value: CellValue::Date(d(2026, 12, 14)) };
         assert_eq!(
             transform(&cell, FieldType::Datetime, &[], false, today()),

@@ -137,6 +137,33 @@ pub(crate) fn is_date_filler(word: &str) -> bool {
     vocabulary().is_date_filler(&folded(word))
 }
 
+/// A time without the unit word after it (`10:30hrs` -> `10:30`), for text already lower-cased
+/// and without spaces.
+pub(crate) fn without_time_unit(time: &str) -> &str {
+    if !time.ends_with(|c: char| c.is_alphabetic()) {
+        return time;
+    }
+    vocabulary()
+        .time_units()
+        .iter()
+        .filter_map(|unit| time.strip_suffix(unit.as_str()))
+        .find(|clock| clock.ends_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(time)
+}
+
+/// The time part of a date-and-time text after a joining word (`at 9:30`, `a las 9:30`), or
+/// the text as it is.
+pub(crate) fn without_date_time_joiner(rest: &str) -> &str {
+    for joiner in vocabulary().date_time_joiners() {
+        let n = joiner.len();
+        let starts = rest.get(..n).is_some_and(|head| head.eq_ignore_ascii_case(joiner));
+        if let Some(after) = rest.get(n..).filter(|after| starts && after.starts_with(' ')) {
+            return after.trim_start();
+        }
+    }
+    rest
+}
+
 /// [`fold_word`] without a copy for a word already folded (date words arrive lower-cased, and
 /// a preview reads many of them).
 fn folded(word: &str) -> std::borrow::Cow<'_, str> {

@@ -49,6 +49,8 @@ pub(crate) struct Vocabulary {
     weekdays: Vec<String>,
     date_fillers: HashSet<String>,
     conjunctions: HashSet<String>,
+    time_units: Vec<String>,
+    date_time_joiners: Vec<String>,
     /// Per language: how its numeric dates are written.
     date_orders: Vec<Option<DateOrder>>,
 }
@@ -117,6 +119,14 @@ impl Vocabulary {
 
     pub(super) fn is_date_filler(&self, word: &str) -> bool {
         self.date_fillers.contains(word)
+    }
+
+    pub(super) fn time_units(&self) -> &[String] {
+        &self.time_units
+    }
+
+    pub(super) fn date_time_joiners(&self) -> &[String] {
+        &self.date_time_joiners
     }
 
     pub(super) fn is_conjunction(&self, word: &str) -> bool {
@@ -214,6 +224,8 @@ fn add_entry(v: &mut Vocabulary, key: &str, words: Vec<String>, language: usize)
         "weekday" => v.weekdays.extend(words),
         "date-filler" => v.date_fillers.extend(words),
         "conjunction" => v.conjunctions.extend(words),
+        "time-unit" => v.time_units.extend(words),
+        "date-time-joiner" => v.date_time_joiners.extend(words),
         _ if key.starts_with("month-") => {
             let month = key["month-".len()..]
                 .parse::<u32>()

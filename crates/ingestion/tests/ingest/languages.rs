@@ -26,7 +26,7 @@ fn all_callable(p: &rivvi_ingestion::Preview) {
 fn a_spanish_clinic_export_maps_every_field_it_holds() {
     let csv = "Nombre,Apellido,Fecha de Nacimiento,Teléfono,Celular,Fecha de la Cita,Hora de la Cita,Médico,Consultorio\n\
                María José,Muñoz,15/03/1985,(312) 555-0143,312-555-0199,3 de diciembre de 2026,9:30,Dra. Pérez,Consultorio 2\n\
-               Juan,Pérez García,1990-07-21,312 555 0144,,15/12/2026,16:45,Dr. Ruiz,Sede Norte\n\
+               Juan,Pérez García,1990-07-21,312 555 0144,,15/12/2026,16:45 hrs,Dr. Ruiz,Sede Norte\n\
                Eva,Gil,1992-01-30,,3125550145,15/12/2026,17:00,Dr. Ruiz,Sede Norte\n";
     let p = preview(csv.as_bytes(), "citas.csv");
     assert_eq!(
@@ -62,6 +62,7 @@ fn a_spanish_clinic_export_maps_every_field_it_holds() {
     let v = vars_at(&p, 3);
     assert_eq!((v["firstName"].as_str(), v["lastName"].as_str()), ("Juan", "Pérez García"));
     assert_eq!((v["appointmentDate"].as_str(), v["primaryPhone"].as_str()), ("2026-12-15", "+13125550144"));
+    assert_eq!(v["appointmentTime"], "16:45");
 }
 
 #[test]
