@@ -137,7 +137,7 @@ impl Vocabulary {
 /// A line of the vocabulary that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ParseError {
-    /// 1-based line number.
+    /// 1-based line number; 0 for a problem of the whole file.
     pub line: usize,
     pub message: String,
 }

@@ -99,6 +99,58 @@ fn a_spanish_export_with_a_whole_name_and_a_date_time_column_maps_without_help()
 }
 
 #[test]
+fn spanish_header_sets_map_what_a_person_would() {
+    // (headers, the variable of each column in order, `-` for a column left unmapped)
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "Nº Historia,Paciente,F. Nac.,Teléfono Móvil,Teléfono Fijo,Fecha Cita,Hora Cita,Profesional,Centro",
+            &["mrn", "name", "dob", "primaryPhone", "secondaryPhone", "appointmentDate", "appointmentTime", "provider", "location"],
+        ),
+        (
+            "Expediente,Nombre,Apellido Paterno,Apellido Materno,Fecha de Nacimiento,Teléfono Celular,Teléfono Casa,\
+             Fecha/Hora de la Cita,Doctor(a),Consultorio",
+            &["mrn", "firstName", "lastName", "-", "dob", "primaryPhone", "secondaryPhone", "appointment", "provider", "location"],
+        ),
+        (
+            "Historia Clínica,Nombre del Paciente,Fecha de Nacimiento,Teléfono 1,Teléfono 2,Hora,Médico",
+            &["mrn", "name", "dob", "primaryPhone", "secondaryPhone", "appointmentTime", "provider"],
+        ),
+        (
+            "NHC,Apellido y Nombre,Fecha Nac,Tel,Profesional,Obra Social",
+            &["mrn", "name", "dob", "primaryPhone", "provider", "-"],
+        ),
+        (
+            "ID Paciente,Nombres,Apellidos,Fecha Nacimiento,Celular,Correo,Hora,Médico Tratante,Sede",
+            &["mrn", "firstName", "lastName", "dob", "primaryPhone", "-", "appointmentTime", "provider", "location"],
+        ),
+        (
+            "Nombre,Apellido,Fecha de Nacimiento,Celular,Teléfono Trabajo,Contacto de Emergencia,Teléfono de Emergencia",
+            &["firstName", "lastName", "dob", "primaryPhone", "secondaryPhone", "-", "-"],
+        ),
+    ];
+    for (headers, expected) in cases {
+        let width = headers.split(',').count();
+        let csv = format!("{headers}\n{}\n", vec!["x"; width].join(","));
+        let p = preview(csv.as_bytes(), "encabezados.csv");
+        let got: Vec<&str> = (0..width)
+            .map(|c| {
+                let fields: Vec<&str> =
+                    p.mapping.iter().filter(|m| m.column == c).map(|m| m.field.as_str()).collect();
+                match fields.as_slice() {
+                    [] => "-",
+                    [one] => one,
+                    ["firstName", "lastName"] => "name",
+                    ["appointmentDate", "appointmentTime"] => "appointment",
+                    other => panic!("{headers}: column {c} fills {other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(got, *expected, "{headers}");
+        assert!(p.ambiguities.is_empty(), "{headers}: {:?}", p.ambiguities);
+    }
+}
+
+#[test]
 fn spanish_headers_map_whatever_their_case_and_accents() {
     for header in [
         "NOMBRE,APELLIDOS,FECHA DE NACIMIENTO,TELEFONO,MEDICO",
