@@ -529,6 +529,8 @@ mod tests {
             ("Observaciones", &[C::Note]),
             ("Teléfono de Emergencia", &[C::Phone, C::SomeoneElse]),
             ("Nombre del Cónyuge", &[C::Name, C::SomeoneElse]),
+            ("Policy Holder Phone", &[C::Phone, C::SomeoneElse]),
+            ("Teléfono del Apoderado", &[C::Phone, C::SomeoneElse]),
         ];
         for (header, concepts) in cases {
             assert_eq!(tokens(header), c(concepts), "{header}");
