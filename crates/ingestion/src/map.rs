@@ -6,10 +6,9 @@
 //! 2. exact match of the normalised header ([`normalize_header`]: case, spaces and punctuation
 //!    ignored, so `D.O.B.` is `dob` and `Mobile #` is `mobile`; accents folded, so `TELEFONO`
 //!    is `Teléfono`) against each variable's key and label (method `exact`) or aliases
-//!    (method `alias`); when several columns match one
-//!    variable, the one matching its earliest name wins (key, label, then aliases in the order
-//!    the campaign lists them: `Primary Phone` before `Cell Phone`), and columns matching the
-//!    same name (two `Phone` columns) are a tie;
+//!    (method `alias`); when several columns match one variable, the one matching its earliest
+//!    name wins (key, label, then aliases in the order the campaign lists them: `Primary Phone`
+//!    before `Cell Phone`), and columns matching the same name (two `Phone` columns) are a tie;
 //! 3. a column whose header says how its names are written (`Name (Last, First)`,
 //!    `Last Name, First Name`) fills the first-name and last-name variables in that order
 //!    ([`NameOrder`]), when its cells do not contradict the header (see `name_layout`);
@@ -702,9 +701,11 @@ fn name_layouts(s: &mut State<'_>) {
             let candidates = vec![s.candidate(*c, first, 0.5), s.candidate(*c, last, 0.5)];
             let message = format!(
                 "column {:?} (column {c}) says names are written {said}, but {} of {seen} sampled names {found}; \
-                 it was not mapped: map it to firstName and lastName explicitly to split each name by itself",
+                 it was not mapped: map it to {} and {} explicitly to split each name by itself",
                 s.headers[*c],
                 if layout.order == NameOrder::LastFirst { seen - commas } else { commas },
+                s.vars[first].def.key(),
+                s.vars[last].def.key(),
             );
             s.ambiguities.push(Ambiguity { kind: AmbiguityKind::NameOrder, candidates, message });
             s.column_taken[*c] = true;

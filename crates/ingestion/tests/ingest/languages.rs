@@ -392,6 +392,7 @@ fn a_header_its_cells_contradict_is_an_ambiguity_not_a_guess() {
     let fields: Vec<&str> = doubt.candidates.iter().map(|c| c.field.as_str()).collect();
     assert_eq!(fields, ["firstName", "lastName"]);
     assert!(doubt.message.contains("2 of 3 sampled names have none"), "{}", doubt.message);
+    assert!(doubt.message.contains("map it to firstName and lastName explicitly"), "{}", doubt.message);
     assert!(p.rows.iter().all(|r| r.status == RowStatus::Invalid));
     assert_eq!(p.rows[0].errors[0].reason, "first name missing");
 
