@@ -20,7 +20,18 @@
 //!    by hand; a time variable's column fills the unmapped date variable the same way when its
 //!    cells hold dates with times (`scheduled_time` = `2026-12-01T09:30`).
 //!
-//! Headers decide, with two pieces of evidence from the sheet ([`map_table`]): a column whose
+//! Before step 2, a column whose header (or group label) names someone other than the patient
+//! (`Emergency Contact Phone`, `Guarantor Name`, `Responsible Party`, `Next of Kin`) is set
+//! aside: only an explicit mapping can use it, whatever its cells look like.
+//!
+//! With a table ([`map_table`]), the cells are evidence too (`content`, from each column's
+//! [`profile`]): after step 3, a header match whose cells clearly hold something else (dates
+//! under a phone header) is reported instead of taken; after step 4, variables still free are
+//! filled from free columns whose cells fit them strongly and uniquely (a `Contact Number`
+//! column of phone numbers is the phone; a bare `Date` column of dates near today is the
+//! appointment date), with method `content`.
+//!
+//! Headers decide, with two more pieces of evidence from the sheet ([`map_table`]): a column whose
 //! cells are dates with times of day counts as saying "date and time" when its header says
 //! neither, so an `Appointment` column of `Dec 1, 2026 9:30 AM` fills the date and the time; and
 //! in a two-row header, a column whose own header matches nothing for sure (a bare `Date`) is
@@ -36,9 +47,12 @@ use rivvi_domain::campaign::{normalize_header, FieldType, PatientField, Variable
 use serde::{Deserialize, Serialize};
 
 use crate::error::IngestError;
+use crate::profile::{self, ColumnProfile};
 use crate::table::{Row, Table};
 use crate::transform;
 use crate::vocab::{self, Token};
+
+mod content;
 
 /// The least token-overlap score at which a column is mapped without asking.
 pub const ACCEPT: f64 = 0.6;
@@ -59,6 +73,9 @@ pub enum MatchMethod {
     Fuzzy,
     /// The caller said so.
     Explicit,
+    /// The cells decided: the header alone named the variable too weakly or not at all, and the
+    /// column's values fit it strongly and better than any other column's (see `content`).
+    Content,
 }
 
 /// Which part of the cell a variable takes.
@@ -105,6 +122,9 @@ pub enum AmbiguityKind {
     SeveralFields,
     /// The best column for an unmapped variable is a weak match.
     LowConfidence,
+    /// The header names the variable but the cells clearly hold something else (dates in a
+    /// column headed like a phone).
+    CellsDisagree,
 }
 
 /// A possible match that was not taken.
@@ -192,6 +212,8 @@ struct State<'a> {
     dated_times: &'a [bool],
     /// Per column: the tokens of the group label above its header, if the sheet has one.
     groups: &'a [Vec<Token>],
+    /// Per column: what its cells hold; empty when mapping headers alone ([`map_columns`]).
+    profiles: &'a [ColumnProfile],
     vars: Vec<Var<'a>>,
     column_taken: Vec<bool>,
     var_taken: Vec<bool>,
@@ -235,7 +257,11 @@ pub fn map_columns(
     variables: &[VariableDefinition],
     explicit: Option<&ExplicitMapping>,
 ) -> Result<Mapping, IngestError> {
-    let none = Evidence { dated_times: vec![false; headers.len()], groups: vec![Vec::new(); headers.len()] };
+    let none = Evidence {
+        dated_times: vec![false; headers.len()],
+        groups: vec![Vec::new(); headers.len()],
+        profiles: Vec::new(),
+    };
     map_with_evidence(headers, &none, variables, explicit)
 }
 
@@ -243,11 +269,13 @@ pub fn map_columns(
 struct Evidence {
     dated_times: Vec<bool>,
     groups: Vec<Vec<Token>>,
+    profiles: Vec<ColumnProfile>,
 }
 
 /// [`map_columns`] for a table, also using what the sheet shows beyond the header texts: a
-/// column of dates with times of day is a date-and-time column, and a two-row header's group
-/// labels settle bare column names (see the module documentation).
+/// column of dates with times of day is a date-and-time column, a two-row header's group
+/// labels settle bare column names, and each column's [`profile`] of cells settles what the
+/// headers leave open (see the module documentation).
 pub fn map_table(
     table: &Table,
     variables: &[VariableDefinition],
@@ -258,7 +286,9 @@ pub fn map_table(
     let dated_times: Vec<bool> =
         (0..headers.len()).map(|c| transform::holds_dates_with_times(table.data_rows(), c, today)).collect();
     let groups = group_labels(table.row_above_header(), headers.len());
-    map_with_evidence(&headers, &Evidence { dated_times, groups }, variables, explicit)
+    let mut profiles = profile::profile_table(table, today);
+    profiles.resize(headers.len(), ColumnProfile::default());
+    map_with_evidence(&headers, &Evidence { dated_times, groups, profiles }, variables, explicit)
 }
 
 /// The most characters a group label has; a longer text above the header is a title.
@@ -308,6 +338,7 @@ fn map_with_evidence(
         headers,
         dated_times: &evidence.dated_times,
         groups: &evidence.groups,
+        profiles: &evidence.profiles,
         column_taken: vec![false; headers.len()],
         var_taken: vec![false; vars.len()],
         vars,
@@ -317,9 +348,12 @@ fn map_with_evidence(
     if let Some(explicit) = explicit {
         apply_explicit(&mut s, explicit)?;
     }
+    set_aside_someone_else(&mut s);
     exact_matches(&mut s);
     let low = fuzzy_matches(&mut s);
+    content::veto_contradicted(&mut s);
     combined_names(&mut s);
+    content::fill_from_cells(&mut s);
     date_time_pairs(&mut s);
     report_low_confidence(&mut s, low);
 
@@ -407,6 +441,21 @@ fn explicit_parts(s: &State<'_>, vars: &[usize]) -> Option<Vec<(usize, ValuePart
         (FieldType::Date, FieldType::Time) => Some(vec![(*a, ValuePart::Date), (*b, ValuePart::Time)]),
         (FieldType::Time, FieldType::Date) => Some(vec![(*b, ValuePart::Date), (*a, ValuePart::Time)]),
         _ => None,
+    }
+}
+
+/// Takes columns headed for someone other than the patient (`Emergency Contact Phone`, or any
+/// column under an `Emergency Contact` group label) out of every automatic step: their words
+/// and cells look like the patient's, and calling a guarantor as the patient is the worst
+/// mistake a mapping can make. Only an explicit mapping, applied before, can use them.
+fn set_aside_someone_else(s: &mut State<'_>) {
+    for c in 0..s.headers.len() {
+        if !s.column_taken[c]
+            && (vocab::names_someone_else(&vocab::tokens(&s.headers[c]))
+                || vocab::names_someone_else(&s.groups[c]))
+        {
+            s.column_taken[c] = true;
+        }
     }
 }
 
@@ -699,7 +748,8 @@ fn date_time_pairs(s: &mut State<'_>) {
 fn report_low_confidence(s: &mut State<'_>, low: Vec<(usize, usize, f64)>) {
     for (c, v, score) in low {
         let mapped = s.edges.iter().any(|e| e.field == s.vars[v].def.key() || e.column == c);
-        if mapped || s.var_taken[v] {
+        // A column the cells put in doubt is already reported.
+        if mapped || s.var_taken[v] || s.column_taken[c] {
             continue;
         }
         let candidate = s.candidate(c, v, score);

@@ -42,6 +42,8 @@ pub(crate) enum Concept {
     Note,
     Zone,
     Language,
+    /// Someone other than the patient: an emergency contact, guarantor, guardian, insured...
+    SomeoneElse,
 }
 
 /// One element of a header's token set.
@@ -102,6 +104,10 @@ fn lookup(word: &str) -> Option<&'static [Concept]> {
         "note" | "notes" | "comment" | "comments" | "memo" | "remarks" | "remark" => &[C::Note],
         "tz" | "timezone" | "zone" => &[C::Zone],
         "lang" | "language" => &[C::Language],
+        "emergency" | "guarantor" | "guardian" | "responsible" | "kin" | "spouse" | "parent" | "mother"
+        | "father" | "insured" | "subscriber" | "policyholder" | "holder" | "relative" | "caregiver" => {
+            &[C::SomeoneElse]
+        }
         _ => return None,
     })
 }
@@ -307,6 +313,13 @@ pub(crate) fn is_whole_name(tokens: &[Token]) -> bool {
         && tokens.iter().all(|t| matches!(t, Token::Concept(C::Name | C::Full)))
 }
 
+/// Whether a header names someone other than the patient (`Emergency Contact Phone`,
+/// `Guarantor Name`, `Responsible Party`): such a column never fills a patient field on its own.
+/// A provider is a field of its own, so `Responsible Provider` is not someone else.
+pub(crate) fn names_someone_else(tokens: &[Token]) -> bool {
+    tokens.contains(&Token::Concept(C::SomeoneElse)) && !tokens.contains(&Token::Concept(C::Provider))
+}
+
 /// Whether a token set says both date and time (`Appointment Date/Time`, `appointment_datetime`).
 pub(crate) fn says_date_and_time(tokens: &[Token]) -> bool {
     tokens.contains(&Token::Concept(C::Date)) && tokens.contains(&Token::Concept(C::Time))
@@ -385,5 +398,24 @@ mod tests {
         assert!(says_date_and_time(&tokens("appointment_datetime")));
         assert!(says_date_and_time(&tokens("Appt Date/Time")));
         assert!(!says_date_and_time(&tokens("Appt Date")));
+    }
+
+    #[test]
+    fn headers_naming_someone_else_are_recognised_but_providers_are_not() {
+        for h in [
+            "Emergency Contact Phone",
+            "Guarantor Name",
+            "Responsible Party Phone",
+            "Next of Kin",
+            "Parent/Guardian Cell",
+            "Insured's DOB",
+            "Policy Holder Name",
+            "EMERGENCYPHONE",
+        ] {
+            assert!(names_someone_else(&tokens(h)), "{h}");
+        }
+        for h in ["Patient Phone", "Contact Number", "Responsible Provider", "Name"] {
+            assert!(!names_someone_else(&tokens(h)), "{h}");
+        }
     }
 }
