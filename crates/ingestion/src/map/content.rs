@@ -95,11 +95,15 @@ fn is_evidence(p: &ColumnProfile) -> bool {
     p.filled >= MIN_CELLS && p.filled * 2 >= p.sampled
 }
 
-/// Whether every concept of the header is one the variable's names use (a count word such as
-/// `Number` or `#` says nothing).
-fn header_allows(header: &[Token], names: &[Vec<Token>]) -> bool {
+/// Whether every concept of the header is one the variable's names use. A count word (`Number`,
+/// `#`) says nothing, and a line qualifier (`Home`, `Other`, `2`) only tells phones apart:
+/// `Col2` may hold birth dates.
+fn header_allows(header: &[Token], names: &[Vec<Token>], phone: bool) -> bool {
     header.iter().all(|t| match t {
         Token::Concept(Concept::Number) | Token::Word(_) => true,
+        Token::Concept(
+            Concept::Primary | Concept::Secondary | Concept::Home | Concept::Work | Concept::Mobile,
+        ) if !phone => true,
         concept => names.iter().any(|set| set.contains(concept)),
     })
 }
@@ -262,7 +266,8 @@ fn pairs(s: &State<'_>) -> Vec<Pair> {
                 continue;
             }
             let fit = fit(p, want);
-            if fit < STRONG - MARGIN || !header_allows(&header, &var.tokens) {
+            let phone = var.def.field_type() == FieldType::Phone;
+            if fit < STRONG - MARGIN || !header_allows(&header, &var.tokens, phone) {
                 continue;
             }
             let h = header_score(&header, &var.tokens);
@@ -291,7 +296,7 @@ fn whole_names(s: &mut State<'_>) {
         let Some(p) = s.profiles.get(c).filter(|p| is_evidence(p)) else { continue };
         let header = header_tokens(s, c);
         let fit = fit(p, Want::WholeName);
-        if fit >= STRONG - MARGIN && header_allows(&header, &names) {
+        if fit >= STRONG - MARGIN && header_allows(&header, &names, false) {
             let score = CELLS_WEIGHT * fit + (1.0 - CELLS_WEIGHT) * header_score(&header, &names);
             found.push(Pair { column: c, var: first, fit, score });
         }
