@@ -21,7 +21,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 
 use crate::table::{Cell, CellValue, Table};
@@ -102,13 +102,13 @@ struct Window {
 
 impl Window {
     fn new(today: NaiveDate) -> Window {
-        let years_back =
-            |n: i32| today.with_year(today.year() - n).unwrap_or(today - Duration::days(365 * n as i64));
+        // Checked: `today` comes from the caller, and chrono's operators panic at its limits.
+        let shift = |days: i64| today.checked_add_signed(Duration::days(days));
         Window {
             today,
-            oldest_birth: years_back(120),
-            year_ago: today - Duration::days(365),
-            latest_recent: today + Duration::days(2 * 365 + 1),
+            oldest_birth: shift(-(120 * 365 + 30)).unwrap_or(NaiveDate::MIN),
+            year_ago: shift(-365).unwrap_or(NaiveDate::MIN),
+            latest_recent: shift(2 * 365 + 1).unwrap_or(NaiveDate::MAX),
         }
     }
 
@@ -337,6 +337,15 @@ mod tests {
         assert_eq!(p[0].birth_date, 1.0);
         assert_eq!(p[1].phone, 1.0);
         assert_eq!((p[2].date, p[2].identifier), (0.0, 1.0));
+    }
+
+    #[test]
+    fn a_today_at_the_calendar_limits_does_not_panic() {
+        let rows = vec![vec![Cell::text("3/4/1985"), Cell::text("12/01/2026")]; 3];
+        let t = table(&["A", "B"], &rows);
+        for today in [NaiveDate::MIN, NaiveDate::MAX] {
+            assert_eq!(profile_table(&t, today).len(), 2);
+        }
     }
 
     #[test]
