@@ -447,14 +447,49 @@ fn explicit_parts(s: &State<'_>, vars: &[usize]) -> Option<Vec<(usize, ValuePart
 /// Takes columns headed for someone other than the patient (`Emergency Contact Phone`, or any
 /// column under an `Emergency Contact` group label) out of every automatic step: their words
 /// and cells look like the patient's, and calling a guarantor as the patient is the worst
-/// mistake a mapping can make. Only an explicit mapping, applied before, can use them.
+/// mistake a mapping can make. Only an explicit mapping, applied before, can give them to a
+/// patient field; a variable that is itself named for someone else (a campaign's `Emergency
+/// contact phone`) takes its column here, by the same name and word-overlap rules.
 fn set_aside_someone_else(s: &mut State<'_>) {
+    let theirs: Vec<usize> = (0..s.vars.len())
+        .filter(|&v| !s.var_taken[v] && s.vars[v].tokens.iter().any(|t| vocab::names_someone_else(t)))
+        .collect();
     for c in 0..s.headers.len() {
-        if !s.column_taken[c]
-            && (vocab::names_someone_else(&vocab::tokens(&s.headers[c]))
-                || vocab::names_someone_else(&s.groups[c]))
-        {
-            s.column_taken[c] = true;
+        if s.column_taken[c] {
+            continue;
+        }
+        let mut tokens = vocab::tokens(&s.headers[c]);
+        if !vocab::names_someone_else(&tokens) {
+            if !vocab::names_someone_else(&s.groups[c]) {
+                continue;
+            }
+            tokens.extend(s.groups[c].iter().cloned());
+            tokens.sort();
+            tokens.dedup();
+        }
+        s.column_taken[c] = true;
+        let n = normalize_header(&s.headers[c]);
+        let mut scored: Vec<(usize, f64, MatchMethod)> = theirs
+            .iter()
+            .filter(|&&v| !s.var_taken[v])
+            .map(|&v| {
+                let var = &s.vars[v];
+                if var.exact.contains(&n) {
+                    (v, 1.0, MatchMethod::Exact)
+                } else if var.aliases.contains(&n) {
+                    (v, 0.95, MatchMethod::Alias)
+                } else {
+                    let score = var.tokens.iter().map(|t| vocab::similarity(&tokens, t)).fold(0.0, f64::max);
+                    (v, 0.9 * score, MatchMethod::Fuzzy)
+                }
+            })
+            .filter(|&(_, score, _)| score >= 0.9 * ACCEPT)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        if let [(v, score, method), rest @ ..] = scored.as_slice() {
+            if rest.first().is_none_or(|next| score - next.1 >= MARGIN) {
+                s.assign(c, *v, ValuePart::Whole, *score, *method);
+            }
         }
     }
 }

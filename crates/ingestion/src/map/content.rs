@@ -21,9 +21,11 @@
 //!
 //! A column is considered only when its header does not name something else: every concept in
 //! it must be one the variable's names use (`Contact Number` and `Col3` can be a phone; `Home`
-//! cannot be the phone to call, `Provider` cannot be a patient's name); the MRN also needs some
-//! header support (`Acct`), since any code column looks alike. It also needs [`MIN_CELLS`]
-//! non-blank cells, at least half its sampled rows: one cell is not evidence.
+//! cannot be the phone to call, `Provider` cannot be a patient's name), and an optional
+//! variable also refuses words the vocabulary does not know (`Pharmacy Phone`), placeholders
+//! aside (`Col5`); the MRN also needs some header support (`Acct`), since any code column looks
+//! alike. It also needs [`MIN_CELLS`] non-blank cells, at least half its sampled rows: one cell
+//! is not evidence.
 
 use rivvi_domain::campaign::{FieldType, PatientField, VariableDefinition};
 
@@ -97,15 +99,29 @@ fn is_evidence(p: &ColumnProfile) -> bool {
 
 /// Whether every concept of the header is one the variable's names use. A count word (`Number`,
 /// `#`) says nothing, and a line qualifier (`Home`, `Other`, `2`) only tells phones apart:
-/// `Col2` may hold birth dates.
-fn header_allows(header: &[Token], names: &[Vec<Token>], phone: bool) -> bool {
+/// `Col2` may hold birth dates. Words the vocabulary does not know are allowed for a required
+/// variable (`Contact Number` is the phone when nothing else is), but for an optional one only
+/// when they are placeholders (`Col5`, `Field 3`, `Unnamed: 4`): a `Pharmacy Phone` or
+/// `Employer Phone` beside the patient's phone is not their other number.
+fn header_allows(header: &[Token], names: &[Vec<Token>], phone: bool, required: bool) -> bool {
     header.iter().all(|t| match t {
-        Token::Concept(Concept::Number) | Token::Word(_) => true,
+        Token::Concept(Concept::Number) => true,
+        Token::Word(word) => required || is_placeholder(word),
         Token::Concept(
             Concept::Primary | Concept::Secondary | Concept::Home | Concept::Work | Concept::Mobile,
         ) if !phone => true,
         concept => names.iter().any(|set| set.contains(concept)),
     })
+}
+
+/// Words spreadsheet programs and exports put where a header is missing, and bare numbers.
+fn is_placeholder(word: &str) -> bool {
+    word.chars().count() == 1
+        || word.bytes().all(|b| b.is_ascii_digit())
+        || matches!(
+            word,
+            "col" | "column" | "field" | "unnamed" | "untitled" | "blank" | "data" | "value" | "var"
+        )
 }
 
 fn header_score(header: &[Token], names: &[Vec<Token>]) -> f64 {
@@ -267,7 +283,7 @@ fn pairs(s: &State<'_>) -> Vec<Pair> {
             }
             let fit = fit(p, want);
             let phone = var.def.field_type() == FieldType::Phone;
-            if fit < STRONG - MARGIN || !header_allows(&header, &var.tokens, phone) {
+            if fit < STRONG - MARGIN || !header_allows(&header, &var.tokens, phone, var.def.required()) {
                 continue;
             }
             let h = header_score(&header, &var.tokens);
@@ -291,12 +307,13 @@ fn whole_names(s: &mut State<'_>) {
         return;
     }
     let names: Vec<Vec<Token>> = s.vars[first].tokens.iter().chain(&s.vars[last].tokens).cloned().collect();
+    let required = s.vars[first].def.required() || s.vars[last].def.required();
     let mut found: Vec<Pair> = Vec::new();
     for c in (0..s.headers.len()).filter(|&c| !s.column_taken[c]) {
         let Some(p) = s.profiles.get(c).filter(|p| is_evidence(p)) else { continue };
         let header = header_tokens(s, c);
         let fit = fit(p, Want::WholeName);
-        if fit >= STRONG - MARGIN && header_allows(&header, &names, false) {
+        if fit >= STRONG - MARGIN && header_allows(&header, &names, false, required) {
             let score = CELLS_WEIGHT * fit + (1.0 - CELLS_WEIGHT) * header_score(&header, &names);
             found.push(Pair { column: c, var: first, fit, score });
         }

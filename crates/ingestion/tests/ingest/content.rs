@@ -3,6 +3,7 @@
 //! matches the cells contradict are questioned, and columns about someone else than the patient
 //! are never taken for the patient's.
 
+use rivvi_domain::campaign::{FieldType, VariableDefinitionInput};
 use rivvi_ingestion::defaults::appointment_reminder;
 use rivvi_ingestion::map::{AmbiguityKind, ColumnRef, ExplicitColumn, MatchMethod, ValuePart};
 use rivvi_ingestion::preview::RowStatus;
@@ -267,17 +268,51 @@ fn columns_under_an_emergency_contact_group_label_are_set_aside() {
 }
 
 #[test]
-fn a_generic_column_of_phones_beside_the_named_phone_is_the_other_phone() {
-    // Through a workbook of text cells as well as CSV: a `Tel.` column is named, a generic
-    // `Reach At` column full of phones beside it becomes the other phone.
+fn an_unnamed_column_of_phones_is_the_other_phone_but_a_pharmacys_is_not() {
+    // Through a workbook of text cells: `Tel.` is named; of the two other phone columns, the one
+    // whose header says nothing else becomes the other phone, the pharmacy's does not.
     let rows = text_rows(&[
-        &["First Name", "Last Name", "DOB", "Tel.", "Reach At"],
-        &["Ann", "Lee", "11/30/1972", "3125550102", "3125550902"],
-        &["Bob", "Okafor", "01/15/1990", "3125550104", "3125550904"],
-        &["Cy", "Chen", "01/04/1992", "3125550105", ""],
-        &["Di", "Diaz", "02/05/1993", "3125550106", "3125550906"],
+        &["First Name", "Last Name", "DOB", "Tel.", "Pharmacy Phone", "Other"],
+        &["Ann", "Lee", "11/30/1972", "3125550102", "3125557000", "3125550902"],
+        &["Bob", "Okafor", "01/15/1990", "3125550104", "3125557000", "3125550904"],
+        &["Cy", "Chen", "01/04/1992", "3125550105", "3125557001", ""],
+        &["Di", "Diaz", "02/05/1993", "3125550106", "3125557002", "3125550906"],
     ]);
     let p = preview(&xlsx(&[("Sheet1", rows)]), "reach.xlsx");
     assert_eq!(edge(&p, "primaryPhone").map(|e| e.0), Some("Tel.".into()));
-    assert_eq!(edge(&p, "secondaryPhone"), Some(("Reach At".into(), MatchMethod::Content)));
+    assert_eq!(edge(&p, "secondaryPhone"), Some(("Other".into(), MatchMethod::Content)));
+    assert!(p.unmapped_columns.iter().any(|c| c.header == "Pharmacy Phone"));
+    // Without `Other`, the pharmacy's phone stays unmapped rather than be the patient's.
+    let rows = text_rows(&[
+        &["First Name", "Last Name", "DOB", "Tel.", "Pharmacy Phone"],
+        &["Ann", "Lee", "11/30/1972", "3125550102", "3125557000"],
+        &["Bob", "Okafor", "01/15/1990", "3125550104", "3125557000"],
+        &["Cy", "Chen", "01/04/1992", "3125550105", "3125557001"],
+    ]);
+    let p = preview(&xlsx(&[("Sheet1", rows)]), "pharmacy.xlsx");
+    assert_eq!(edge(&p, "secondaryPhone"), None);
+}
+
+#[test]
+fn a_campaign_variable_named_for_someone_else_takes_their_column() {
+    let mut vars = appointment_reminder();
+    let input = VariableDefinitionInput {
+        key: "emergencyPhone".into(),
+        label: "Emergency contact phone".into(),
+        field_type: FieldType::Phone,
+        required: false,
+        aliases: Vec::new(),
+        options: Vec::new(),
+        role: None,
+    };
+    vars.push(input.validate().unwrap());
+    let csv = "First Name,Last Name,DOB,Emergency Contact Phone\n\
+        Ann,Lee,11/30/1972,3125550902\n\
+        Bob,Okafor,01/15/1990,3125550904\n\
+        Cy,Chen,01/04/1992,3125550905\n";
+    let table = read_table(csv.as_bytes(), "emergency.csv", &ReadOptions::default()).unwrap();
+    let m = map_table(&table, &vars, None, today()).unwrap();
+    let e = m.for_field("emergencyPhone").unwrap();
+    assert_eq!((e.column, e.method), (3, MatchMethod::Exact));
+    assert!(m.for_field("primaryPhone").is_none());
 }
