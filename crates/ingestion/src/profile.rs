@@ -3,7 +3,7 @@
 //! A profile reads a bounded sample of the data rows ([`SAMPLE_ROWS`], spread evenly over the
 //! table, so a sorted export shows its start, middle and end) and counts, among the non-blank
 //! cells, the share that read as each kind of value. The readers are the preview's own
-//! ([`crate::transform`]), so a cell counted as a phone here is a phone the preview accepts.
+//! (`transform`), so a cell counted as a phone here is a phone the preview accepts.
 //!
 //! Decisions:
 //! - Kinds are not exclusive in principle but are made so in practice: a cell is tried as a date,
