@@ -160,11 +160,13 @@ pub(super) fn veto_contradicted(s: &mut State<'_>) {
             vetoed.push((i, v, what));
         }
     }
+    let mut doubts = Vec::with_capacity(vetoed.len());
+    // Removed from the end so the earlier indexes stay valid; reported in column order.
     for &(i, v, what) in vetoed.iter().rev() {
         let edge = s.edges.remove(i);
         s.var_taken[v] = false;
         let candidate = s.candidate(edge.column, v, edge.confidence);
-        s.ambiguities.push(Ambiguity {
+        doubts.push(Ambiguity {
             kind: AmbiguityKind::CellsDisagree,
             message: format!(
                 "column {:?} (column {}) is headed like {} but its cells are {what}; it was not mapped: \
@@ -174,6 +176,8 @@ pub(super) fn veto_contradicted(s: &mut State<'_>) {
             candidates: vec![candidate],
         });
     }
+    doubts.sort_by_key(|d| d.candidates.first().map(|c| c.column));
+    s.ambiguities.extend(doubts);
 }
 
 /// What the cells clearly are instead of what the variable wants, if they contradict it.

@@ -214,6 +214,26 @@ fn a_header_match_the_cells_contradict_is_questioned_not_taken() {
 }
 
 #[test]
+fn an_explicit_mapping_is_not_questioned_by_the_cells() {
+    let csv = "First Name,Last Name,DOB,Phone\n\
+        Ann,Lee,3125550102,11/30/1972\n\
+        Bob,Okafor,3125550104,01/15/1990\n\
+        Cy,Chen,3125550105,01/04/1992\n";
+    // Without a mapping both swapped columns are questioned.
+    let p = preview(csv.as_bytes(), "swapped.csv");
+    let questioned: Vec<Vec<String>> = ambiguity_columns(&p, AmbiguityKind::CellsDisagree);
+    assert_eq!(questioned, [vec!["DOB"], vec!["Phone"]]);
+    // The caller's word stands, even where the cells disagree: the rows then say why.
+    let mapping = ExplicitMapping(vec![ExplicitColumn {
+        column: ColumnRef::Header("Phone".into()),
+        field: Some("primaryPhone".into()),
+    }]);
+    let p = preview_with(csv.as_bytes(), "swapped.csv", ReadOptions::default(), Some(mapping));
+    assert_eq!(edge(&p, "primaryPhone"), Some(("Phone".into(), MatchMethod::Explicit)));
+    assert_eq!(ambiguity_columns(&p, AmbiguityKind::CellsDisagree), [vec!["DOB"]]);
+}
+
+#[test]
 fn an_emergency_contact_phone_is_never_the_patients_phone() {
     let csv = "First Name,Last Name,DOB,Emergency Contact Phone\n\
         Ann,Lee,11/30/1972,3125550902\n\
