@@ -39,7 +39,8 @@ use crate::vocab::{self, Concept, Token};
 pub(crate) const STRONG: f64 = 0.8;
 /// Below this fit, a header match whose cells are strongly something else is contradicted.
 const CONTRADICTED: f64 = 0.2;
-/// The fewest non-blank sampled cells that count as evidence.
+/// The fewest non-blank sampled cells that count as evidence: two agreeing cells are as often
+/// a coincidence of a short sheet as the nature of the column.
 pub(crate) const MIN_CELLS: usize = 3;
 /// Personal names repeat less than this only in columns of categories (`Annual`, `Recall`).
 const NAME_DISTINCT: f64 = 0.3;
@@ -182,7 +183,9 @@ pub(super) fn veto_contradicted(s: &mut State<'_>) {
 
 /// What the cells clearly are instead of what the variable wants, if they contradict it.
 fn contradiction(p: &ColumnProfile, def: &VariableDefinition) -> Option<&'static str> {
-    let names = if p.distinct >= NAME_DISTINCT { p.name } else { 0.0 };
+    // Only whole names (`Smith, John`) are clearly names: a lone capitalised word may be a
+    // status or a city (`Morning`, `Confirmed`, `Springfield`).
+    let names = if p.distinct >= NAME_DISTINCT { p.whole_name } else { 0.0 };
     let is_name =
         matches!(def.role(), Some(PatientField::FirstName | PatientField::LastName | PatientField::FullName))
             || def.field_type() == FieldType::Name;

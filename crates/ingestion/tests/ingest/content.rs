@@ -203,6 +203,21 @@ fn a_header_match_the_cells_contradict_is_questioned_not_taken() {
     assert_eq!(edge(&p, "dob"), None);
     let json = serde_json::to_value(doubt).unwrap();
     assert_eq!(json["kind"], "cellsDisagree");
+    // Lone words are not clearly names: a time column of `Morning` is not questioned.
+    let csv = "First Name,Last Name,DOB,Phone,Time\n\
+        Ann,Lee,11/30/1972,3125550102,Morning\n\
+        Bob,Okafor,01/15/1990,3125550104,Afternoon\n\
+        Cy,Chen,01/04/1992,3125550105,Evening\n";
+    let p = preview(csv.as_bytes(), "slots.csv");
+    assert_eq!(edge(&p, "appointmentTime"), Some(("Time".into(), MatchMethod::Alias)));
+    // Whole names are: a time column of patients' names is.
+    let csv = csv
+        .replace("Morning", "\"Lee, Ann\"")
+        .replace("Afternoon", "Bob Okafor")
+        .replace("Evening", "Cy Chen");
+    let p = preview(csv.as_bytes(), "names.csv");
+    assert_eq!(edge(&p, "appointmentTime"), None);
+    assert_eq!(ambiguity_columns(&p, AmbiguityKind::CellsDisagree), [vec!["Time"]]);
     // A few bad cells are not a contradiction: a phone column with one date stays the phone.
     let csv = "First Name,Last Name,DOB,Phone\n\
         Ann,Lee,11/30/1972,3125550102\n\
