@@ -4,17 +4,21 @@
 //! 1. the caller's explicit mapping (a header or column index -> a variable key, or `null` to
 //!    ignore the column);
 //! 2. exact match of the normalised header ([`normalize_header`]: case, spaces and punctuation
-//!    ignored, so `D.O.B.` is `dob` and `Mobile #` is `mobile`) against each variable's key and
-//!    label (method `exact`) or aliases (method `alias`); when several columns match one
-//!    variable, the one matching its earliest name wins (key, label, then aliases in the order
-//!    the campaign lists them: `Primary Phone` before `Cell Phone`), and columns matching the
-//!    same name (two `Phone` columns) are a tie;
-//! 3. scored token overlap ([`crate::vocab`]: `PT_FNAME` ~ `First name`, `Patient Cell` ~
+//!    ignored, so `D.O.B.` is `dob` and `Mobile #` is `mobile`; accents folded, so `TELEFONO`
+//!    is `Teléfono`) against each variable's key and label (method `exact`) or aliases
+//!    (method `alias`); when several columns match one variable, the one matching its earliest
+//!    name wins (key, label, then aliases in the order the campaign lists them: `Primary Phone`
+//!    before `Cell Phone`), and columns matching the same name (two `Phone` columns) are a tie;
+//! 3. a column whose header says how its names are written (`Name (Last, First)`,
+//!    `Last Name, First Name`) fills the first-name and last-name variables in that order
+//!    ([`NameOrder`]), when its cells do not contradict the header (see `name_layout`);
+//! 4. scored token overlap ([`crate::vocab`]: `PT_FNAME` ~ `First name`, `Patient Cell` ~
 //!    `Cell`), accepted at [`ACCEPT`] or above (method `fuzzy`, confidence 0.9 x score);
-//! 4. a column that is only a name (`Name`, `Patient Name`) fills both the first-name and the
+//! 5. a column that is only a name (`Name`, `Patient Name`) fills both the first-name and the
 //!    last-name variables when neither has a column (`Last, First` or `First Last`), and a
-//!    full-name variable's column does the same;
-//! 5. a date variable's column also fills the unmapped time variable of the same pair
+//!    full-name variable's column does the same; a bare `Nombre` beside a mapped surname
+//!    column (`Apellido`) is the given name;
+//! 6. a date variable's column also fills the unmapped time variable of the same pair
 //!    (`appointmentDate` / `appointmentTime`: same label apart from date/time), from the time
 //!    part of each cell, so `2026-12-02T08:00` or an `appointment_datetime` column is not split
 //!    by hand; a time variable's column fills the unmapped date variable the same way when its
@@ -47,6 +51,7 @@ use rivvi_domain::campaign::{normalize_header, FieldType, PatientField, Variable
 use serde::{Deserialize, Serialize};
 
 use crate::error::IngestError;
+use crate::name_layout;
 use crate::profile::{self, ColumnProfile};
 use crate::table::{Row, Table};
 use crate::transform;
@@ -94,6 +99,16 @@ pub enum ValuePart {
     Time,
 }
 
+/// The order of the parts of a whole-name cell, when its header says it (`Name (Last, First)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NameOrder {
+    /// Family name first: `Smith, John` or `Smith John`.
+    LastFirst,
+    /// Given name first: `John Smith`.
+    FirstLast,
+}
+
 /// One column filling one variable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -110,6 +125,10 @@ pub struct ColumnMapping {
     pub confidence: f64,
     /// How the match was found.
     pub method: MatchMethod,
+    /// For a given-name or family-name part: the order the header gives the cells (a cell
+    /// without a comma is split in that order); absent when each cell is split by itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_order: Option<NameOrder>,
 }
 
 /// What kind of doubt.
@@ -125,6 +144,9 @@ pub enum AmbiguityKind {
     /// The header names the variable but the cells clearly hold something else (dates in a
     /// column headed like a phone).
     CellsDisagree,
+    /// A header says how its names are written (`Name (Last, First)`) and the cells say
+    /// otherwise (most have no comma).
+    NameOrder,
 }
 
 /// A possible match that was not taken.
@@ -214,6 +236,8 @@ struct State<'a> {
     groups: &'a [Vec<Token>],
     /// Per column: what its cells hold; empty when mapping headers alone ([`map_columns`]).
     profiles: &'a [ColumnProfile],
+    /// Per column: (sampled cells with a comma, sampled cells), to check a name layout.
+    name_commas: &'a [(usize, usize)],
     vars: Vec<Var<'a>>,
     column_taken: Vec<bool>,
     var_taken: Vec<bool>,
@@ -232,6 +256,7 @@ impl State<'_> {
             part,
             confidence: (confidence * 100.0).round() / 100.0,
             method,
+            name_order: None,
         });
     }
 
@@ -261,6 +286,7 @@ pub fn map_columns(
         dated_times: vec![false; headers.len()],
         groups: vec![Vec::new(); headers.len()],
         profiles: Vec::new(),
+        name_commas: vec![(0, 0); headers.len()],
     };
     map_with_evidence(headers, &none, variables, explicit)
 }
@@ -270,6 +296,7 @@ struct Evidence {
     dated_times: Vec<bool>,
     groups: Vec<Vec<Token>>,
     profiles: Vec<ColumnProfile>,
+    name_commas: Vec<(usize, usize)>,
 }
 
 /// [`map_columns`] for a table, also using what the sheet shows beyond the header texts: a
@@ -286,9 +313,16 @@ pub fn map_table(
     let dated_times: Vec<bool> =
         (0..headers.len()).map(|c| transform::holds_dates_with_times(table.data_rows(), c, today)).collect();
     let groups = group_labels(table.row_above_header(), headers.len());
+    let name_commas = (0..headers.len())
+        .map(|c| match name_layout::name_layout(&headers[c]) {
+            Some(_) => name_layout::comma_count(table.data_rows(), c),
+            None => (0, 0),
+        })
+        .collect();
     let mut profiles = profile::profile_table(table, today);
     profiles.resize(headers.len(), ColumnProfile::default());
-    map_with_evidence(&headers, &Evidence { dated_times, groups, profiles }, variables, explicit)
+    let evidence = Evidence { dated_times, groups, name_commas, profiles };
+    map_with_evidence(&headers, &evidence, variables, explicit)
 }
 
 /// The most characters a group label has; a longer text above the header is a title.
@@ -329,8 +363,8 @@ fn map_with_evidence(
         .iter()
         .map(|def| Var {
             def,
-            exact: [def.key(), def.label()].iter().map(|n| normalize_header(n)).collect(),
-            aliases: def.aliases().iter().map(|a| normalize_header(a)).collect(),
+            exact: [def.key(), def.label()].iter().map(|n| vocab::normalize(n)).collect(),
+            aliases: def.aliases().iter().map(|a| vocab::normalize(a)).collect(),
             tokens: def.header_names().map(vocab::tokens).collect(),
         })
         .collect();
@@ -339,6 +373,7 @@ fn map_with_evidence(
         dated_times: &evidence.dated_times,
         groups: &evidence.groups,
         profiles: &evidence.profiles,
+        name_commas: &evidence.name_commas,
         column_taken: vec![false; headers.len()],
         var_taken: vec![false; vars.len()],
         vars,
@@ -350,6 +385,7 @@ fn map_with_evidence(
     }
     set_aside_someone_else(&mut s);
     exact_matches(&mut s);
+    name_layouts(&mut s);
     let low = fuzzy_matches(&mut s);
     content::veto_contradicted(&mut s);
     combined_names(&mut s);
@@ -468,7 +504,7 @@ fn set_aside_someone_else(s: &mut State<'_>) {
             tokens.dedup();
         }
         s.column_taken[c] = true;
-        let n = normalize_header(&s.headers[c]);
+        let n = vocab::normalize(&s.headers[c]);
         let mut scored: Vec<(usize, f64, MatchMethod)> = theirs
             .iter()
             .filter(|&&v| !s.var_taken[v])
@@ -521,7 +557,7 @@ fn exact_matches(s: &mut State<'_>) {
         if s.column_taken[c] {
             continue;
         }
-        let n = normalize_header(header);
+        let n = vocab::normalize(header);
         if n.is_empty() {
             continue;
         }
@@ -713,12 +749,68 @@ fn date_time_pair(s: &State<'_>, a: usize, b: usize) -> Option<(usize, usize)> {
     (!sd.is_empty() && sd == st).then_some((date, time))
 }
 
+/// A column whose header says how its names are written (`Name (Last, First)`, see
+/// [`name_layout`]) fills the first-name and last-name variables in that order, unless its
+/// cells contradict the header: then it is an ambiguity and fills neither.
+fn name_layouts(s: &mut State<'_>) {
+    let (Some(first), Some(last)) = (s.role_var(PatientField::FirstName), s.role_var(PatientField::LastName))
+    else {
+        return;
+    };
+    if s.var_taken[first] || s.var_taken[last] {
+        return;
+    }
+    let columns: Vec<(usize, name_layout::NameLayout)> = (0..s.headers.len())
+        .filter(|&c| !s.column_taken[c])
+        .filter_map(|c| name_layout::name_layout(&s.headers[c]).map(|l| (c, l)))
+        .collect();
+    match columns.as_slice() {
+        [] => {}
+        [(c, layout)] if name_layout::confirmed_by_cells(*layout, s.name_commas[*c]) => {
+            for (var, part) in [(first, ValuePart::GivenName), (last, ValuePart::FamilyName)] {
+                s.assign(*c, var, part, 0.9, MatchMethod::Fuzzy);
+                if let Some(edge) = s.edges.last_mut() {
+                    edge.name_order = Some(layout.order);
+                }
+            }
+        }
+        [(c, layout)] => {
+            let (commas, seen) = s.name_commas[*c];
+            let (said, found) = match layout.order {
+                NameOrder::LastFirst => ("\"Last, First\" with a comma", "have none"),
+                NameOrder::FirstLast => ("\"First Last\"", "are \"Last, First\""),
+            };
+            let candidates = vec![s.candidate(*c, first, 0.5), s.candidate(*c, last, 0.5)];
+            let message = format!(
+                "column {:?} (column {c}) says names are written {said}, but {} of {seen} sampled names {found}; \
+                 it was not mapped: map it to {} and {} explicitly to split each name by itself",
+                s.headers[*c],
+                if layout.order == NameOrder::LastFirst { seen - commas } else { commas },
+                s.vars[first].def.key(),
+                s.vars[last].def.key(),
+            );
+            s.ambiguities.push(Ambiguity { kind: AmbiguityKind::NameOrder, candidates, message });
+            s.column_taken[*c] = true;
+            s.var_taken[first] = true;
+            s.var_taken[last] = true;
+        }
+        several => {
+            let candidates = several.iter().map(|&(c, _)| s.candidate(c, first, 0.9)).collect();
+            s.ambiguities.push(several_columns(candidates));
+            for &(c, _) in several {
+                s.column_taken[c] = true;
+            }
+        }
+    }
+}
+
 fn combined_names(s: &mut State<'_>) {
     let (Some(first), Some(last)) = (s.role_var(PatientField::FirstName), s.role_var(PatientField::LastName))
     else {
         return;
     };
     if s.var_taken[first] || s.var_taken[last] {
+        given_name_beside_surname(s, first, last);
         return;
     }
     // A full-name variable's column splits into first and last.
@@ -742,6 +834,22 @@ fn combined_names(s: &mut State<'_>) {
             let candidates = several.iter().map(|&c| s.candidate(c, first, 0.85)).collect();
             s.ambiguities.push(several_columns(candidates));
         }
+    }
+}
+
+/// `Nombre` beside a mapped `Apellido` column is the given name (see
+/// [`vocab::is_given_name_beside_surname`]); two such columns are left to the low-confidence
+/// report.
+fn given_name_beside_surname(s: &mut State<'_>, first: usize, last: usize) {
+    let surname = s.edges.iter().any(|e| e.field == s.vars[last].def.key() && e.part == ValuePart::Whole);
+    if s.var_taken[first] || !surname {
+        return;
+    }
+    let given: Vec<usize> = (0..s.headers.len())
+        .filter(|&c| !s.column_taken[c] && vocab::is_given_name_beside_surname(&s.headers[c]))
+        .collect();
+    if let [c] = given.as_slice() {
+        s.assign(*c, first, ValuePart::Whole, 0.85, MatchMethod::Fuzzy);
     }
 }
 

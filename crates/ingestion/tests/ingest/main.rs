@@ -9,6 +9,7 @@ mod exports;
 mod fixtures;
 mod formats;
 mod generated;
+mod languages;
 mod mapping;
 mod support;
 
