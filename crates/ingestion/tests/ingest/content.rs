@@ -271,6 +271,19 @@ fn an_emergency_contact_phone_is_never_the_patients_phone() {
 }
 
 #[test]
+fn a_spanish_emergency_phone_is_set_aside_like_an_english_one() {
+    // The words are the vocabulary's (`words.txt`); setting the column aside is the mapping's.
+    let csv = "Nombre,Apellido,Fecha de Nacimiento,Teléfono de Emergencia,Número de Contacto\n\
+        Ana,López,30/11/1972,3125550902,3125550102\n\
+        Luis,Pérez,15/01/1990,3125550904,3125550104\n\
+        Inés,Ruiz,04/01/1992,3125550905,3125550105\n";
+    let p = preview(csv.as_bytes(), "es.csv");
+    assert_eq!(edge(&p, "primaryPhone"), Some(("Número de Contacto".into(), MatchMethod::Content)));
+    assert!(p.mapping.iter().all(|m| m.column != 3), "{:?}", p.mapping);
+    assert_eq!(vars_at(&p, 2)["primaryPhone"], "+13125550102");
+}
+
+#[test]
 fn a_guarantors_or_responsible_partys_columns_are_never_the_patients() {
     let csv = "Guarantor Name,DOB,Responsible Party Phone,Contact Number\n\
         \"Lee, Ann\",11/30/1972,3125550902,3125550102\n\
