@@ -23,6 +23,7 @@
 //! - `transform`: per field type parsing and normal forms.
 //! - `numfmt`: Excel number formats, to show workbook cells as Excel does.
 //! - [`identity`]: the canonical identity string of a patient.
+//! - [`profile`]: what a column's cells look like (phones, dates, names...), from a sample.
 //! - [`preview`]: rows, statuses, de-duplication and counts.
 //! - [`defaults`]: the built-in appointment-reminder variables.
 //! - [`report`]: the operator's JSON summary.
@@ -36,6 +37,7 @@ pub mod map;
 mod name_layout;
 mod numfmt;
 pub mod preview;
+pub mod profile;
 pub mod read;
 pub mod report;
 pub mod table;

@@ -24,7 +24,18 @@
 //!    by hand; a time variable's column fills the unmapped date variable the same way when its
 //!    cells hold dates with times (`scheduled_time` = `2026-12-01T09:30`).
 //!
-//! Headers decide, with two pieces of evidence from the sheet ([`map_table`]): a column whose
+//! Before step 2, a column whose header (or group label) names someone other than the patient
+//! (`Emergency Contact Phone`, `Guarantor Name`, `Responsible Party`, `Next of Kin`) is set
+//! aside: only an explicit mapping can use it, whatever its cells look like.
+//!
+//! With a table ([`map_table`]), the cells are evidence too (`content`, from each column's
+//! [`profile`]): after step 3, a header match whose cells clearly hold something else (dates
+//! under a phone header) is reported instead of taken; after step 4, variables still free are
+//! filled from free columns whose cells fit them strongly and uniquely (a `Contact Number`
+//! column of phone numbers is the phone; a bare `Date` column of dates near today is the
+//! appointment date), with method `content`.
+//!
+//! Headers decide, with two more pieces of evidence from the sheet ([`map_table`]): a column whose
 //! cells are dates with times of day counts as saying "date and time" when its header says
 //! neither, so an `Appointment` column of `Dec 1, 2026 9:30 AM` fills the date and the time; and
 //! in a two-row header, a column whose own header matches nothing for sure (a bare `Date`) is
@@ -41,9 +52,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::IngestError;
 use crate::name_layout;
+use crate::profile::{self, ColumnProfile};
 use crate::table::{Row, Table};
 use crate::transform;
 use crate::vocab::{self, Token};
+
+mod content;
 
 /// The least token-overlap score at which a column is mapped without asking.
 pub const ACCEPT: f64 = 0.6;
@@ -64,6 +78,9 @@ pub enum MatchMethod {
     Fuzzy,
     /// The caller said so.
     Explicit,
+    /// The cells decided: the header alone named the variable too weakly or not at all, and the
+    /// column's values fit it strongly and better than any other column's (see `content`).
+    Content,
 }
 
 /// Which part of the cell a variable takes.
@@ -124,6 +141,9 @@ pub enum AmbiguityKind {
     SeveralFields,
     /// The best column for an unmapped variable is a weak match.
     LowConfidence,
+    /// The header names the variable but the cells clearly hold something else (dates in a
+    /// column headed like a phone).
+    CellsDisagree,
     /// A header says how its names are written (`Name (Last, First)`) and the cells say
     /// otherwise (most have no comma).
     NameOrder,
@@ -214,6 +234,8 @@ struct State<'a> {
     dated_times: &'a [bool],
     /// Per column: the tokens of the group label above its header, if the sheet has one.
     groups: &'a [Vec<Token>],
+    /// Per column: what its cells hold; empty when mapping headers alone ([`map_columns`]).
+    profiles: &'a [ColumnProfile],
     /// Per column: (sampled cells with a comma, sampled cells), to check a name layout.
     name_commas: &'a [(usize, usize)],
     vars: Vec<Var<'a>>,
@@ -263,6 +285,7 @@ pub fn map_columns(
     let none = Evidence {
         dated_times: vec![false; headers.len()],
         groups: vec![Vec::new(); headers.len()],
+        profiles: Vec::new(),
         name_commas: vec![(0, 0); headers.len()],
     };
     map_with_evidence(headers, &none, variables, explicit)
@@ -272,12 +295,14 @@ pub fn map_columns(
 struct Evidence {
     dated_times: Vec<bool>,
     groups: Vec<Vec<Token>>,
+    profiles: Vec<ColumnProfile>,
     name_commas: Vec<(usize, usize)>,
 }
 
 /// [`map_columns`] for a table, also using what the sheet shows beyond the header texts: a
-/// column of dates with times of day is a date-and-time column, and a two-row header's group
-/// labels settle bare column names (see the module documentation).
+/// column of dates with times of day is a date-and-time column, a two-row header's group
+/// labels settle bare column names, and each column's [`profile`] of cells settles what the
+/// headers leave open (see the module documentation).
 pub fn map_table(
     table: &Table,
     variables: &[VariableDefinition],
@@ -294,7 +319,10 @@ pub fn map_table(
             None => (0, 0),
         })
         .collect();
-    map_with_evidence(&headers, &Evidence { dated_times, groups, name_commas }, variables, explicit)
+    let mut profiles = profile::profile_table(table, today);
+    profiles.resize(headers.len(), ColumnProfile::default());
+    let evidence = Evidence { dated_times, groups, name_commas, profiles };
+    map_with_evidence(&headers, &evidence, variables, explicit)
 }
 
 /// The most characters a group label has; a longer text above the header is a title.
@@ -344,6 +372,7 @@ fn map_with_evidence(
         headers,
         dated_times: &evidence.dated_times,
         groups: &evidence.groups,
+        profiles: &evidence.profiles,
         name_commas: &evidence.name_commas,
         column_taken: vec![false; headers.len()],
         var_taken: vec![false; vars.len()],
@@ -354,10 +383,13 @@ fn map_with_evidence(
     if let Some(explicit) = explicit {
         apply_explicit(&mut s, explicit)?;
     }
+    set_aside_someone_else(&mut s);
     exact_matches(&mut s);
     name_layouts(&mut s);
     let low = fuzzy_matches(&mut s);
+    content::veto_contradicted(&mut s);
     combined_names(&mut s);
+    content::fill_from_cells(&mut s);
     date_time_pairs(&mut s);
     report_low_confidence(&mut s, low);
 
@@ -445,6 +477,56 @@ fn explicit_parts(s: &State<'_>, vars: &[usize]) -> Option<Vec<(usize, ValuePart
         (FieldType::Date, FieldType::Time) => Some(vec![(*a, ValuePart::Date), (*b, ValuePart::Time)]),
         (FieldType::Time, FieldType::Date) => Some(vec![(*b, ValuePart::Date), (*a, ValuePart::Time)]),
         _ => None,
+    }
+}
+
+/// Takes columns headed for someone other than the patient (`Emergency Contact Phone`, or any
+/// column under an `Emergency Contact` group label) out of every automatic step: their words
+/// and cells look like the patient's, and calling a guarantor as the patient is the worst
+/// mistake a mapping can make. Only an explicit mapping, applied before, can give them to a
+/// patient field; a variable that is itself named for someone else (a campaign's `Emergency
+/// contact phone`) takes its column here, by the same name and word-overlap rules.
+fn set_aside_someone_else(s: &mut State<'_>) {
+    let theirs: Vec<usize> = (0..s.vars.len())
+        .filter(|&v| !s.var_taken[v] && s.vars[v].tokens.iter().any(|t| vocab::names_someone_else(t)))
+        .collect();
+    for c in 0..s.headers.len() {
+        if s.column_taken[c] {
+            continue;
+        }
+        let mut tokens = vocab::tokens(&s.headers[c]);
+        if !vocab::names_someone_else(&tokens) {
+            if !vocab::names_someone_else(&s.groups[c]) {
+                continue;
+            }
+            tokens.extend(s.groups[c].iter().cloned());
+            tokens.sort();
+            tokens.dedup();
+        }
+        s.column_taken[c] = true;
+        let n = vocab::normalize(&s.headers[c]);
+        let mut scored: Vec<(usize, f64, MatchMethod)> = theirs
+            .iter()
+            .filter(|&&v| !s.var_taken[v])
+            .map(|&v| {
+                let var = &s.vars[v];
+                if var.exact.contains(&n) {
+                    (v, 1.0, MatchMethod::Exact)
+                } else if var.aliases.contains(&n) {
+                    (v, 0.95, MatchMethod::Alias)
+                } else {
+                    let score = var.tokens.iter().map(|t| vocab::similarity(&tokens, t)).fold(0.0, f64::max);
+                    (v, 0.9 * score, MatchMethod::Fuzzy)
+                }
+            })
+            .filter(|&(_, score, _)| score >= 0.9 * ACCEPT)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        if let [(v, score, method), rest @ ..] = scored.as_slice() {
+            if rest.first().is_none_or(|next| score - next.1 >= MARGIN) {
+                s.assign(c, *v, ValuePart::Whole, *score, *method);
+            }
+        }
     }
 }
 
@@ -809,7 +891,8 @@ fn date_time_pairs(s: &mut State<'_>) {
 fn report_low_confidence(s: &mut State<'_>, low: Vec<(usize, usize, f64)>) {
     for (c, v, score) in low {
         let mapped = s.edges.iter().any(|e| e.field == s.vars[v].def.key() || e.column == c);
-        if mapped || s.var_taken[v] {
+        // A column the cells put in doubt is already reported.
+        if mapped || s.var_taken[v] || s.column_taken[c] {
             continue;
         }
         let candidate = s.candidate(c, v, score);

@@ -92,7 +92,7 @@ pub(crate) fn transform_in(
 
 /// The value inside Excel's text-forcing formula `="00123"`, which exports use to keep leading
 /// zeros and long digit strings; any other text as it is.
-fn without_text_formula(text: &str) -> &str {
+pub(crate) fn without_text_formula(text: &str) -> &str {
     match text.strip_prefix("=\"").and_then(|t| t.strip_suffix('"')) {
         Some(inner) if !inner.contains('"') => inner,
         _ => text,

@@ -375,6 +375,13 @@ pub(crate) fn is_whole_name(tokens: &[Token]) -> bool {
         && tokens.iter().all(|t| matches!(t, Token::Concept(C::Name | C::Full)))
 }
 
+/// Whether a header names someone other than the patient (`Emergency Contact Phone`,
+/// `Guarantor Name`, `Responsible Party`): such a column never fills a patient field on its own.
+/// A provider is a field of its own, so `Responsible Provider` is not someone else.
+pub(crate) fn names_someone_else(tokens: &[Token]) -> bool {
+    tokens.contains(&Token::Concept(C::SomeoneElse)) && !tokens.contains(&Token::Concept(C::Provider))
+}
+
 /// A header or variable name for exact comparison: [`normalize_header`] (case, spaces and
 /// punctuation ignored), with accents folded too.
 ///
@@ -556,6 +563,25 @@ mod tests {
         }
         for h in ["Nombre del Paciente", "Nombre Completo", "Name", "Paciente", "Primer Nombre"] {
             assert!(!is_given_name_beside_surname(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn headers_naming_someone_else_are_recognised_but_providers_are_not() {
+        for h in [
+            "Emergency Contact Phone",
+            "Guarantor Name",
+            "Responsible Party Phone",
+            "Next of Kin",
+            "Parent/Guardian Cell",
+            "Insured's DOB",
+            "Policy Holder Name",
+            "EMERGENCYPHONE",
+        ] {
+            assert!(names_someone_else(&tokens(h)), "{h}");
+        }
+        for h in ["Patient Phone", "Contact Number", "Responsible Provider", "Name"] {
+            assert!(!names_someone_else(&tokens(h)), "{h}");
         }
     }
 }
