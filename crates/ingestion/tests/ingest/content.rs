@@ -271,6 +271,23 @@ fn an_emergency_contact_phone_is_never_the_patients_phone() {
 }
 
 #[test]
+fn another_partys_number_is_never_the_phone_to_call_even_when_no_other_phone_exists() {
+    for header in
+        ["Fax", "Pharmacy Phone", "Employer Phone", "Referring Office Phone", "Fax Number", "Tel. Farmacia"]
+    {
+        let csv = format!(
+            "First Name,Last Name,DOB,{header}\n\
+             Ann,Lee,11/30/1972,3125550902\n\
+             Bob,Okafor,01/15/1990,3125550904\n\
+             Cy,Chen,01/04/1992,3125550905\n"
+        );
+        let p = preview(csv.as_bytes(), "other-party.csv");
+        assert!(p.mapping.iter().all(|m| m.column != 3), "{header}: {:?}", p.mapping);
+        assert_eq!(p.counts.callable_rows, 0, "{header}");
+    }
+}
+
+#[test]
 fn a_spanish_emergency_phone_is_set_aside_like_an_english_one() {
     // The words are the vocabulary's (`words.txt`); setting the column aside is the mapping's.
     let csv = "Nombre,Apellido,Fecha de Nacimiento,Teléfono de Emergencia,Número de Contacto\n\
