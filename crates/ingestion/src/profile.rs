@@ -232,7 +232,7 @@ fn is_time_of_day(text: &str) -> bool {
 
 /// One to three name words, or `Last, First` with one to three on each side.
 fn personal_name(text: &str) -> Option<Kind> {
-    if text.chars().count() > 60 {
+    if text.chars().count() > 60 || names_a_clinician(text) {
         return None;
     }
     let words = |part: &str| -> Option<usize> {
@@ -255,6 +255,30 @@ fn personal_name(text: &str) -> Option<Kind> {
         }
     }
 }
+
+/// A name written with a clinician's title or credentials (`Dr. Lee`, `Ann Chen, MD`, `Dra.
+/// Ruiz`): a provider column, not a patient's name, so it does not compete for the patient's. The
+/// title counts only in front and the credentials only at the end, and credentials that are also
+/// family names (`DO`, as in `Lan Do`) are left out.
+fn names_a_clinician(text: &str) -> bool {
+    let words: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_matches('.').to_ascii_lowercase())
+        .collect();
+    let titled = words.first().is_some_and(|w| CLINICIAN_TITLES.contains(&w.as_str()));
+    let credentialed = words.len() > 1 && words.last().is_some_and(|w| CREDENTIALS.contains(&w.as_str()));
+    titled || credentialed
+}
+
+/// Titles written before a clinician's name.
+const CLINICIAN_TITLES: [&str; 4] = ["dr", "dra", "doctor", "doctora"];
+
+/// Credentials written after a clinician's name.
+const CREDENTIALS: [&str; 16] = [
+    "md", "dds", "dmd", "np", "fnp", "pa-c", "rn", "lcsw", "lpc", "phd", "psyd", "dpm", "aprn", "crnp",
+    "mft", "facs",
+];
 
 /// A capitalised word of letters (`O'Brien`, `Anne-Marie`, `J.`), or a lower-case particle of a
 /// family name (`van`, `de la`): a note such as `needs interpreter, Spanish` is not a name.
@@ -294,6 +318,16 @@ mod tests {
     fn profile_of(column: &[&str]) -> ColumnProfile {
         let rows: Vec<Vec<Cell>> = column.iter().map(|t| vec![Cell::text("x"), Cell::text(*t)]).collect();
         profile_table(&table(&["First Name", "Value"], &rows), today()).swap_remove(1)
+    }
+
+    #[test]
+    fn a_clinicians_name_is_not_a_patients() {
+        for text in ["Dr. Lee", "Ann Chen, MD", "Dra. Ruiz", "John Smith DDS", "Okafor, Bob NP"] {
+            assert_eq!(personal_name(text), None, "{text}");
+        }
+        assert!(personal_name("Doris Lee").is_some());
+        assert!(personal_name("Md Rahman").is_some(), "a credential counts only at the end");
+        assert!(personal_name("Lan Do").is_some(), "a family name that is also a credential");
     }
 
     #[test]

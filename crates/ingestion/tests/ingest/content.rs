@@ -91,6 +91,19 @@ fn numbered_columns_are_mapped_by_their_cells_alone() {
 }
 
 #[test]
+fn a_column_of_clinicians_names_does_not_compete_for_the_patients_name() {
+    let csv = "Col1,Col2,Col3,Col4\n\
+        John Smith,03/04/1985,(312) 555-0101,Dr. Lee\n\
+        Ann Lee,11/30/1972,(312) 555-0102,Maria Ruiz MD\n\
+        Chidi Okafor,7/9/2001,(312) 555-0103,Dra. Núñez\n\
+        Lan Do,2/21/2012,(312) 555-0104,Dr. Lee\n";
+    let p = preview(csv.as_bytes(), "cols.csv");
+    assert_eq!(edge(&p, "firstName"), Some(("Col1".into(), MatchMethod::Content)));
+    assert!(p.mapping.iter().all(|m| m.column != 3 || m.field == "provider"), "{:?}", p.mapping);
+    assert_eq!(vars_at(&p, 5)["lastName"], "Do");
+}
+
+#[test]
 fn workbook_cells_count_by_their_type() {
     // Date cells, numeric phone cells and time cells under headers that say nothing.
     let date = |serial: f64| V::F(serial, "mm/dd/yyyy");
