@@ -3,6 +3,7 @@
 // Test helpers outside `#[test]` functions unwrap too; a failure there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod corpus;
 mod errors;
 mod exports;
 mod fixtures;
@@ -15,3 +16,6 @@ mod fuzz;
 #[path = "../../benches/support/gen.rs"]
 #[allow(dead_code)]
 mod gen;
+#[path = "../corpus/sheets.rs"]
+#[allow(dead_code)]
+mod sheets;
