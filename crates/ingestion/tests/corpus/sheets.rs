@@ -285,6 +285,46 @@ fn describe(column: &Column) -> String {
     column.expected.iter().map(join).collect::<Vec<_>>().join(" or ")
 }
 
+/// The library's own reading of a set's file under the built-in reminder variables: the file
+/// name, its bytes and the preview (what the CLI and `runs.preview` must agree with).
+pub fn preview(
+    set: &HeaderSet,
+    today: NaiveDate,
+) -> Result<(String, Vec<u8>, rivvi_ingestion::Preview), String> {
+    let (name, bytes) = file(set, today)?;
+    let options = rivvi_ingestion::IngestOptions {
+        read: rivvi_ingestion::ReadOptions::default(),
+        today,
+        mapping: None,
+    };
+    let variables = rivvi_ingestion::defaults::appointment_reminder();
+    let preview = rivvi_ingestion::ingest(&bytes, &name, &variables, &options, None)
+        .map_err(|e| format!("{name} cannot be read: {e}"))?;
+    Ok((name, bytes, preview))
+}
+
+/// A preview's column -> variable edges.
+pub fn edges(p: &rivvi_ingestion::Preview) -> Vec<(usize, String)> {
+    p.mapping.iter().map(|m| (m.column, m.field.clone())).collect()
+}
+
+/// A preview's ambiguities as doubts, one per candidate.
+pub fn doubts(p: &rivvi_ingestion::Preview) -> Vec<Doubt> {
+    p.ambiguities
+        .iter()
+        .flat_map(|a| a.candidates.iter().map(|c| Doubt { column: Some(c.column), field: c.field.clone() }))
+        .collect()
+}
+
+/// Doubts from ambiguity messages alone (the CLI's report): every variable key a message names.
+pub fn doubts_in_messages<'a>(messages: impl IntoIterator<Item = &'a str>) -> Vec<Doubt> {
+    messages
+        .into_iter()
+        .flat_map(|m| KEYS.iter().filter(move |k| m.contains(*k)))
+        .map(|k| Doubt { column: None, field: (*k).to_owned() })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------- the cells
 
 /// Every cell kind [`file`] can generate.

@@ -3,9 +3,9 @@
 //! graded right, ambiguous, missed or wrong. Run with `--nocapture` for the table:
 //! `cargo test -p rivvi-ingestion --test ingest corpus -- --nocapture`.
 
-use rivvi_ingestion::{defaults, ingest, IngestOptions, Preview, ReadOptions};
+use rivvi_ingestion::Preview;
 
-use crate::sheets::{self, Doubt, Grade, HeaderSet, Verdict};
+use crate::sheets::{self, Grade, HeaderSet, Verdict};
 use crate::support::today;
 
 /// The share of sets the issue asks to be mapped right with no help.
@@ -17,31 +17,13 @@ struct Graded {
     grade: Grade,
 }
 
-fn edges(p: &Preview) -> Vec<(usize, String)> {
-    p.mapping.iter().map(|m| (m.column, m.field.clone())).collect()
-}
-
-fn doubts(p: &Preview) -> Vec<Doubt> {
-    p.ambiguities
-        .iter()
-        .flat_map(|a| a.candidates.iter().map(|c| Doubt { column: Some(c.column), field: c.field.clone() }))
-        .collect()
-}
-
-fn preview(set: &HeaderSet) -> Preview {
-    let (name, bytes) = sheets::file(set, today()).unwrap();
-    let options = IngestOptions { read: ReadOptions::default(), today: today(), mapping: None };
-    ingest(&bytes, &name, &defaults::appointment_reminder(), &options, None)
-        .unwrap_or_else(|e| panic!("{name} cannot be read: {e}"))
-}
-
 fn grade_all() -> Vec<Graded> {
     sheets::sets()
         .unwrap()
         .into_iter()
         .map(|set| {
-            let preview = preview(&set);
-            let grade = sheets::judge(&set, &edges(&preview), &doubts(&preview));
+            let (_, _, preview) = sheets::preview(&set, today()).unwrap();
+            let grade = sheets::judge(&set, &sheets::edges(&preview), &sheets::doubts(&preview));
             Graded { set, preview, grade }
         })
         .collect()
