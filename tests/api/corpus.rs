@@ -5,7 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{seed, TestApp};
+use crate::support::seed::world_with_reminders;
+use crate::support::TestApp;
 
 // The corpus and its generator, shared with the ingestion and CLI tests so all three grade the
 // same sheets.
@@ -28,16 +29,8 @@ const SHEETS: [&str; 7] = [
 /// Each sheet's set, its `runs.preview` over HTTP and the library's preview of the same bytes.
 async fn previews() -> Vec<(sheets::HeaderSet, Value, rivvi_ingestion::Preview)> {
     let app = TestApp::spawn().await;
-    let world = seed::world(&app).await;
+    let (world, campaign) = world_with_reminders(&app).await;
     let member = world.alpha.member.as_str();
-    let created = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Reminders")}),
-        )
-        .await;
-    let campaign = created.data()["id"].clone();
     // The server previews on its clock's day; the system clock here.
     let today = chrono::Utc::now().date_naive();
     let sets = sheets::sets().unwrap();
@@ -58,12 +51,7 @@ async fn previews() -> Vec<(sheets::HeaderSet, Value, rivvi_ingestion::Preview)>
 }
 
 fn wire_edges(preview: &Value) -> Vec<(usize, String)> {
-    preview["mapping"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| (m["column"].as_u64().unwrap() as usize, m["field"].as_str().unwrap().to_owned()))
-        .collect()
+    sheets::wire_mapping(&preview["mapping"], "column").into_iter().map(|(c, f, _)| (c, f)).collect()
 }
 
 fn wire_doubts(preview: &Value) -> Vec<sheets::Doubt> {
@@ -83,23 +71,8 @@ fn wire_doubts(preview: &Value) -> Vec<sheets::Doubt> {
 async fn runs_preview_of_corpus_sheets_gives_the_mapping_doubts_and_counts_the_library_finds() {
     for (set, preview, library) in previews().await {
         let id = &set.id;
-        let parts: Vec<(usize, String, Value)> = preview["mapping"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                (
-                    m["column"].as_u64().unwrap() as usize,
-                    m["field"].as_str().unwrap().to_owned(),
-                    m["part"].clone(),
-                )
-            })
-            .collect();
-        let expected: Vec<(usize, String, Value)> = library
-            .mapping
-            .iter()
-            .map(|m| (m.column, m.field.clone(), serde_json::to_value(m.part).unwrap()))
-            .collect();
+        let parts = sheets::wire_mapping(&preview["mapping"], "column");
+        let expected = sheets::mapping_parts(&library);
         assert_eq!(parts, expected, "{id}: mapping");
         assert_eq!(wire_doubts(&preview), sheets::doubts(&library), "{id}: ambiguities");
         assert_eq!(preview["headers"], json!(set.headers()), "{id}: headers");

@@ -138,35 +138,15 @@ fn corpus_reports() -> Vec<(sheets::HeaderSet, serde_json::Value, rivvi_ingestio
 }
 
 fn report_edges(report: &serde_json::Value) -> Vec<(usize, String)> {
-    report["mapping"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| (m["index"].as_u64().unwrap() as usize, m["field"].as_str().unwrap().to_owned()))
-        .collect()
+    sheets::wire_mapping(&report["mapping"], "index").into_iter().map(|(c, f, _)| (c, f)).collect()
 }
 
 #[test]
 fn ingest_preview_json_of_corpus_sheets_reports_the_mapping_doubts_and_counts_the_library_finds() {
     for (set, report, preview) in corpus_reports() {
         let id = &set.id;
-        let parts: Vec<(usize, String, serde_json::Value)> = report["mapping"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                (
-                    m["index"].as_u64().unwrap() as usize,
-                    m["field"].as_str().unwrap().to_owned(),
-                    m["part"].clone(),
-                )
-            })
-            .collect();
-        let library: Vec<(usize, String, serde_json::Value)> = preview
-            .mapping
-            .iter()
-            .map(|m| (m.column, m.field.clone(), serde_json::to_value(m.part).unwrap()))
-            .collect();
+        let parts = sheets::wire_mapping(&report["mapping"], "index");
+        let library = sheets::mapping_parts(&preview);
         assert_eq!(parts, library, "{id}: mapping");
         let doubts: Vec<&str> =
             report["ambiguities"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();

@@ -21,19 +21,10 @@ use serde_json::Value;
 /// Data rows per generated sheet.
 pub const ROWS: usize = 50;
 
-/// The variables of the built-in appointment-reminder set a corpus column may name.
-pub const KEYS: [&str; 10] = [
-    "firstName",
-    "lastName",
-    "dob",
-    "primaryPhone",
-    "secondaryPhone",
-    "mrn",
-    "appointmentDate",
-    "appointmentTime",
-    "provider",
-    "location",
-];
+/// The variables a corpus column may name: the keys of the built-in reminder set.
+pub fn keys() -> Vec<String> {
+    rivvi_ingestion::defaults::appointment_reminder().iter().map(|v| v.key().to_owned()).collect()
+}
 
 /// The file type a set is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +81,7 @@ fn parse_set(set: &Value) -> Result<HeaderSet, String> {
         set[field].as_str().map(str::to_owned).ok_or_else(|| format!("`{field}` is missing or not text"))
     };
     let id = text("id")?;
+    let keys = keys();
     let format = match set["format"].as_str() {
         None | Some("csv") => Format::Csv,
         Some("xlsx") => Format::Xlsx,
@@ -99,13 +91,13 @@ fn parse_set(set: &Value) -> Result<HeaderSet, String> {
         .as_array()
         .ok_or_else(|| format!("{id}: `columns` is missing"))?
         .iter()
-        .map(|c| parse_column(c).map_err(|e| format!("{id}: {e}")))
+        .map(|c| parse_column(c, &keys).map_err(|e| format!("{id}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     let ambiguous = match &set["ambiguous"] {
         Value::Null => Vec::new(),
         Value::Array(keys) => keys
             .iter()
-            .map(|k| k.as_str().filter(|k| KEYS.contains(k)).map(str::to_owned))
+            .map(|k| k.as_str().filter(|k| keys.iter().any(|key| key == k)).map(str::to_owned))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| format!("{id}: `ambiguous` names an unknown variable"))?,
         _ => return Err(format!("{id}: `ambiguous` is not a list")),
@@ -121,7 +113,7 @@ fn parse_set(set: &Value) -> Result<HeaderSet, String> {
     })
 }
 
-fn parse_column(column: &Value) -> Result<Column, String> {
+fn parse_column(column: &Value, keys: &[String]) -> Result<Column, String> {
     let [header, expected, kind] = column.as_array().map(Vec::as_slice).unwrap_or_default() else {
         return Err(format!("column {column} is not [header, expected, kind]"));
     };
@@ -132,7 +124,7 @@ fn parse_column(column: &Value) -> Result<Column, String> {
             Value::Null => Ok(BTreeSet::new()),
             Value::String(s) => s
                 .split('+')
-                .map(|k| KEYS.contains(&k).then(|| k.to_owned()))
+                .map(|k| keys.iter().any(|key| key == k).then(|| k.to_owned()))
                 .collect::<Option<BTreeSet<_>>>()
                 .ok_or_else(|| format!("column {header:?}: unknown variable in {s:?}")),
             other => Err(format!("column {header:?}: expected {other} is not a variable")),
@@ -316,12 +308,36 @@ pub fn doubts(p: &rivvi_ingestion::Preview) -> Vec<Doubt> {
         .collect()
 }
 
+/// A preview's mapping as (column, variable, part as on the wire).
+pub fn mapping_parts(p: &rivvi_ingestion::Preview) -> Vec<(usize, String, Value)> {
+    p.mapping
+        .iter()
+        .map(|m| (m.column, m.field.clone(), serde_json::to_value(m.part).unwrap_or_default()))
+        .collect()
+}
+
+/// A mapping as the CLI report (`index`) or `runs.preview` (`column`) sends it, as
+/// (column, variable, part); entries missing a field are left out, so a comparison fails.
+pub fn wire_mapping(mapping: &Value, column_key: &str) -> Vec<(usize, String, Value)> {
+    mapping
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| {
+            let column = usize::try_from(m[column_key].as_u64()?).ok()?;
+            Some((column, m["field"].as_str()?.to_owned(), m["part"].clone()))
+        })
+        .collect()
+}
+
 /// Doubts from ambiguity messages alone (the CLI's report): every variable key a message names.
 pub fn doubts_in_messages<'a>(messages: impl IntoIterator<Item = &'a str>) -> Vec<Doubt> {
+    let keys = keys();
     messages
         .into_iter()
-        .flat_map(|m| KEYS.iter().filter(move |k| m.contains(*k)))
-        .map(|k| Doubt { column: None, field: (*k).to_owned() })
+        .flat_map(|m| keys.iter().filter(move |k| m.contains(k.as_str())))
+        .map(|k| Doubt { column: None, field: k.clone() })
         .collect()
 }
 
@@ -404,101 +420,29 @@ pub const KINDS: &[&str] = &[
     "zip",
 ];
 
+#[rustfmt::skip]
 const FIRST_EN: &[&str] = &[
-    "John",
-    "Mary",
-    "José",
-    "Zoë",
-    "Chloé",
-    "Liam",
-    "Noah",
-    "Aaliyah",
-    "Kenji",
-    "Fatima",
-    "Wei",
-    "Olivia",
-    "Dmitri",
-    "Anne-Marie",
-    "Seán",
-    "Priya",
-    "Grace",
-    "Mateo",
-    "Harper",
-    "Björn",
-    "Jean-Luc",
-    "Amara",
-    "Nguyen Van",
-    "Ellie",
+    "John", "Mary", "José", "Zoë", "Chloé", "Liam", "Noah", "Aaliyah", "Kenji", "Fatima", "Wei",
+    "Olivia", "Dmitri", "Anne-Marie", "Seán", "Priya", "Grace", "Mateo", "Harper", "Björn", "Jean-Luc",
+    "Amara", "Nguyen Van", "Ellie",
 ];
+#[rustfmt::skip]
 const LAST_EN: &[&str] = &[
-    "Smith",
-    "Muñoz",
-    "O'Connor",
-    "Van der Berg",
-    "Kowalski",
-    "Nguyen",
-    "Dubois",
-    "Johnson",
-    "Okafor",
-    "Chen",
-    "Patel",
-    "Smith-Jones",
-    "Garcia",
-    "Lee",
-    "O'Brien",
-    "D'Angelo",
-    "Martin",
-    "Brown",
-    "Müller",
-    "Washington",
-    "Nakamura",
-    "Abernathy-Cole",
-    "Ruiz",
-    "Fitzgerald",
+    "Smith", "Muñoz", "O'Connor", "Van der Berg", "Kowalski", "Nguyen", "Dubois", "Johnson", "Okafor",
+    "Chen", "Patel", "Smith-Jones", "Garcia", "Lee", "O'Brien", "D'Angelo", "Martin", "Brown", "Müller",
+    "Washington", "Nakamura", "Abernathy-Cole", "Ruiz", "Fitzgerald",
 ];
+#[rustfmt::skip]
 const FIRST_ES: &[&str] = &[
-    "María",
-    "José",
-    "Juan Carlos",
-    "Lucía",
-    "Sofía",
-    "Mateo",
-    "Valentina",
-    "Santiago",
-    "Camila",
-    "Diego",
-    "Ximena",
-    "Andrés",
-    "Guadalupe",
-    "Martín",
-    "Renée",
-    "Íñigo",
-    "Paula",
-    "Ángel",
-    "Begoña",
+    "María", "José", "Juan Carlos", "Lucía", "Sofía", "Mateo", "Valentina", "Santiago", "Camila",
+    "Diego", "Ximena", "Andrés", "Guadalupe", "Martín", "Renée", "Íñigo", "Paula", "Ángel", "Begoña",
     "Raúl",
 ];
+#[rustfmt::skip]
 const LAST_ES: &[&str] = &[
-    "García",
-    "Martínez",
-    "Rodríguez",
-    "López",
-    "Hernández",
-    "González",
-    "Pérez",
-    "Sánchez",
-    "Ramírez",
-    "Torres",
-    "Flores",
-    "Rivera",
-    "Gómez",
-    "Díaz",
-    "Muñoz",
-    "Álvarez",
-    "Peña",
-    "Ortiz-Ruiz",
-    "de la Cruz",
-    "Ibáñez",
+    "García", "Martínez", "Rodríguez", "López", "Hernández", "González", "Pérez", "Sánchez", "Ramírez",
+    "Torres", "Flores", "Rivera", "Gómez", "Díaz", "Muñoz", "Álvarez", "Peña", "Ortiz-Ruiz",
+    "de la Cruz", "Ibáñez",
 ];
 const AREA_CODES: &[u32] = &[617, 312, 212, 415, 305, 512, 206, 303, 404, 702, 213, 646];
 const MONTHS_ES: [&str; 12] = [
