@@ -123,6 +123,58 @@ fn the_expected_mapping_of_every_set_grades_right_and_a_trap_column_taken_grades
     }
 }
 
+/// The texts of every generated cell of the given kinds, over all sets of a language.
+fn generated(sets: &[HeaderSet], spanish: bool, kinds: &[&str]) -> Vec<String> {
+    sets.iter()
+        .filter(|s| s.spanish() == spanish)
+        .flat_map(|set| {
+            let rows = sheets::rows(set, today());
+            let columns: Vec<usize> =
+                (0..set.columns.len()).filter(|&i| kinds.contains(&set.columns[i].kind.as_str())).collect();
+            rows.iter().skip(1).flat_map(|r| columns.iter().map(|&i| r[i].text.clone())).collect::<Vec<_>>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+#[test]
+fn generated_sheets_are_the_same_every_time_and_vary_as_exports_do() {
+    let sets = sheets::sets().unwrap();
+    for set in &sets {
+        let (name, bytes) = sheets::file(set, today()).unwrap();
+        assert_eq!(sheets::file(set, today()).unwrap().1, bytes, "{name}: generated twice alike");
+        if set.format == sheets::Format::Xlsx {
+            assert!(bytes.starts_with(b"PK"), "{name} is a workbook");
+        }
+    }
+    let phones = generated(&sets, false, &["phone"]);
+    let dates = generated(&sets, false, &["dob", "appt_date"]);
+    let times = generated(&sets, false, &["appt_time"]);
+    let names = generated(&sets, false, &["first_name", "last_name"]);
+    let spanish_dates = generated(&sets, true, &["dob", "appt_date"]);
+    let any = |texts: &[String], f: &dyn Fn(&str) -> bool| texts.iter().any(|t| f(t));
+
+    assert!(any(&phones, &|p| p.starts_with('(')) && any(&phones, &|p| p.contains('.')), "{phones:?}");
+    assert!(any(&phones, &|p| p.starts_with("+1 ")) && any(&phones, &|p| p.len() == 10), "{phones:?}");
+    assert!(any(&dates, &|d| d.contains('/')) && any(&dates, &|d| d.contains('-')), "{dates:?}");
+    assert!(any(&dates, &|d| d.contains(", ")), "an Excel-like `Dec 1, 2026`: {dates:?}");
+    assert!(any(&spanish_dates, &|d| d.contains(" de ")), "{spanish_dates:?}");
+    assert!(any(&times, &|t| t.ends_with("AM") || t.ends_with("PM")), "{times:?}");
+    assert!(any(&times, &|t| t.starts_with("1") && t.len() == 5 && !t.contains('M')), "24-hour: {times:?}");
+    for mark in ['é', '-', '\''] {
+        assert!(any(&names, &|n| n.contains(mark)), "a name with {mark:?}");
+    }
+    // Birth dates decades back, appointments within three weeks (ISO columns read back).
+    let iso = |kind: &str| -> Vec<chrono::NaiveDate> {
+        generated(&sets, false, &[kind]).iter().filter_map(|t| t.get(..10)?.parse().ok()).collect()
+    };
+    let births = iso("dob_iso");
+    let appointments = iso("appt_datetime_iso");
+    assert!(!births.is_empty() && births.iter().all(|d| (today() - *d).num_days() >= 18 * 365));
+    assert!(!appointments.is_empty());
+    assert!(appointments.iter().all(|d| (1..=21).contains(&(*d - today()).num_days())), "{appointments:?}");
+}
+
 #[test]
 fn every_corpus_sheet_is_read_whole_and_its_counts_add_up() {
     let graded = grade_all();
