@@ -20,6 +20,7 @@ mod calling;
 mod calls;
 mod campaign_requests;
 mod clerk_webhook;
+mod corpus;
 mod dnc;
 mod exports;
 mod health;

@@ -5,7 +5,8 @@
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
-use crate::support::{seed, TestApp};
+use crate::support::seed::world_with_reminders;
+use crate::support::TestApp;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/ingestion/tests/fixtures");
 
@@ -25,20 +26,6 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
         .unwrap()
         .unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
-}
-
-/// A world with a reminder campaign in alpha; returns (world, campaign id).
-async fn world_with_reminders(app: &TestApp) -> (seed::World, String) {
-    let world = seed::world(app).await;
-    let created = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Reminders")}),
-        )
-        .await;
-    let id = created.data()["id"].as_str().unwrap().to_owned();
-    (world, id)
 }
 
 fn create_input(campaign: &str, upload: &str, request: &str) -> Value {

@@ -87,6 +87,24 @@ pub fn reminder_campaign(name: &str) -> Value {
     })
 }
 
+/// A world with a reminder campaign (the built-in reminder variables) in alpha; returns (world,
+/// campaign id).
+pub async fn world_with_reminders(app: &TestApp) -> (World, String) {
+    let world = world(app).await;
+    let created = app
+        .mutation(
+            Some(&world.super_admin),
+            "campaigns.create",
+            json!({"orgId": world.alpha.id, "campaign": reminder_campaign("Reminders")}),
+        )
+        .await;
+    let id = created.data()["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no campaign id in {}", created.body))
+        .to_owned();
+    (world, id)
+}
+
 /// A valid `patients.create` input for a patient named after `people`.
 pub fn patient_input(people: &str) -> Value {
     json!({"firstName": "Ada", "lastName": format!("{people} Lovelace"), "birthDate": "1961-02-04", "phone": "(312) 555-0143"})

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod content;
+mod corpus;
 mod errors;
 mod exports;
 mod fixtures;
@@ -17,3 +18,6 @@ mod fuzz;
 #[path = "../../benches/support/gen.rs"]
 #[allow(dead_code)]
 mod gen;
+#[path = "../corpus/sheets.rs"]
+#[allow(dead_code)]
+mod sheets;
