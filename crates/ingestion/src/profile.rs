@@ -61,6 +61,14 @@ pub struct ColumnProfile {
     pub identifier: f64,
     /// Share that read as none of the above.
     pub free_text: f64,
+    /// Share of phone numbers written as phone numbers (with a `+`, brackets, dashes, dots or
+    /// spaces): ten bare digits may as well be a record number.
+    pub written_phone: f64,
+    /// Share that is a clinician's name (`Dr. Lee`, `CHEN, ANN MD`): who an appointment is with.
+    pub clinician: f64,
+    /// Share that is a bare whole number (digits only, as text or a number cell): a code, not a
+    /// name a person would say.
+    pub bare_number: f64,
     /// Distinct non-blank texts over non-blank cells.
     pub distinct: f64,
 }
@@ -126,6 +134,7 @@ impl Window {
 fn profile_cells<'a>(cells: impl Iterator<Item = &'a Cell>, window: &Window) -> ColumnProfile {
     let mut p = ColumnProfile::default();
     let mut counts = [0usize; 9];
+    let (mut written_phones, mut bare_numbers, mut clinicians) = (0usize, 0usize, 0usize);
     let mut distinct: HashSet<&str> = HashSet::new();
     for cell in cells {
         p.sampled += 1;
@@ -133,8 +142,15 @@ fn profile_cells<'a>(cells: impl Iterator<Item = &'a Cell>, window: &Window) -> 
             continue;
         }
         p.filled += 1;
-        distinct.insert(cell.text.trim());
-        let slot = match classify(cell, window) {
+        let text = cell.text.trim();
+        distinct.insert(text);
+        bare_numbers += usize::from(text.bytes().all(|b| b.is_ascii_digit()));
+        clinicians += usize::from(cell.value == CellValue::Text && names_a_clinician(text));
+        let kind = classify(cell, window);
+        if kind == Kind::Phone && text.contains(['+', '(', '-', '.', ' ']) {
+            written_phones += 1;
+        }
+        let slot = match kind {
             Kind::BirthDate => 0,
             Kind::RecentDate => 1,
             Kind::OtherDate => 2,
@@ -170,6 +186,9 @@ fn profile_cells<'a>(cells: impl Iterator<Item = &'a Cell>, window: &Window) -> 
     p.identifier = share(counts[8]);
     p.free_text =
         1.0 - share(counts[0] + counts[1] + counts[2] + counts[3] + counts[4] + counts[7] + counts[8]);
+    p.written_phone = share(written_phones);
+    p.bare_number = share(bare_numbers);
+    p.clinician = share(clinicians);
     p.distinct = distinct.len() as f64 / p.filled as f64;
     p
 }

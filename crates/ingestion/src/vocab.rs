@@ -59,6 +59,9 @@ pub(crate) enum Concept {
     SomeoneElse,
     /// A second (in Spanish usually maternal) surname, kept apart from the last name.
     SecondSurname,
+    /// The end of an interval (`End Date & Time`): no variable is an appointment's end, so an
+    /// end column does not tie with the start column for the appointment.
+    End,
 }
 
 /// One element of a header's token set.
@@ -104,6 +107,7 @@ impl Concept {
             "language" => C::Language,
             "someone-else" => C::SomeoneElse,
             "second-surname" => C::SecondSurname,
+            "end" => C::End,
             _ => return None,
         })
     }

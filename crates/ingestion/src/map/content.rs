@@ -59,9 +59,11 @@ enum Want {
     NamePart,
     WholeName,
     Identifier,
+    /// A clinician's name: a provider variable.
+    Clinician,
 }
 
-fn want(def: &VariableDefinition) -> Option<Want> {
+fn want(def: &VariableDefinition, names: &[Vec<Token>]) -> Option<Want> {
     match def.role() {
         Some(PatientField::FirstName | PatientField::LastName) => return Some(Want::NamePart),
         Some(PatientField::FullName) => return Some(Want::WholeName),
@@ -71,6 +73,11 @@ fn want(def: &VariableDefinition) -> Option<Want> {
         Some(PatientField::Phone | PatientField::SecondaryPhone) | None => {}
     }
     match def.field_type() {
+        FieldType::Text | FieldType::Name
+            if def.role().is_none() && names.iter().flatten().any(|t| *t == Token::Concept(Concept::Provider)) =>
+        {
+            Some(Want::Clinician)
+        }
         FieldType::Phone => Some(Want::Phone),
         FieldType::Date => Some(Want::RecentDate),
         FieldType::Time => Some(Want::Time),
@@ -89,6 +96,7 @@ fn fit(p: &ColumnProfile, want: Want) -> f64 {
         Want::NamePart if p.distinct >= NAME_DISTINCT && p.whole_name < 0.5 => p.name,
         Want::WholeName if p.distinct >= NAME_DISTINCT => p.whole_name.min(p.name),
         Want::Identifier if p.distinct >= ID_DISTINCT => p.identifier,
+        Want::Clinician => p.clinician,
         Want::NamePart | Want::WholeName | Want::Identifier => 0.0,
     }
 }
@@ -112,6 +120,16 @@ fn header_allows(header: &[Token], names: &[Vec<Token>], phone: bool, required: 
             Concept::Primary | Concept::Secondary | Concept::Home | Concept::Work | Concept::Mobile,
         ) if !phone => true,
         concept => names.iter().any(|set| set.contains(concept)),
+    })
+}
+
+/// Whether a header says nothing that a column of clinicians' names would contradict: only
+/// words the vocabulary does not know (`Agenda`, `Calendar`, `Column`), the appointment and the
+/// provider. Titles and credentials in the cells (`Dr.`, `MD`) are strong evidence of their own;
+/// a `Provider Phone` or `Appointment Date` header still rules the column out.
+fn names_no_other_thing(header: &[Token]) -> bool {
+    header.iter().all(|t| {
+        matches!(t, Token::Word(_) | Token::Concept(Concept::Appt | Concept::Provider | Concept::Name | Concept::Full))
     })
 }
 
@@ -157,7 +175,10 @@ pub(super) fn veto_contradicted(s: &mut State<'_>) {
         }
         let Some(v) = s.vars.iter().position(|v| v.def.key() == e.field) else { continue };
         let Some(p) = s.profiles.get(e.column).filter(|p| is_evidence(p)) else { continue };
-        if let Some(what) = contradiction(p, s.vars[v].def) {
+        let names_a_record = vocab::tokens(&s.headers[e.column])
+            .iter()
+            .any(|t| matches!(t, Token::Concept(Concept::Mrn | Concept::Id)));
+        if let Some(what) = contradiction(p, s.vars[v].def, e.method, names_a_record) {
             vetoed.push((i, v, what));
         }
     }
@@ -166,6 +187,8 @@ pub(super) fn veto_contradicted(s: &mut State<'_>) {
     for &(i, v, what) in vetoed.iter().rev() {
         let edge = s.edges.remove(i);
         s.var_taken[v] = false;
+        // The column is free again for what its cells are (`Number` full of phones is the phone).
+        s.column_taken[edge.column] = false;
         let candidate = s.candidate(edge.column, v, edge.confidence);
         doubts.push(Ambiguity {
             kind: AmbiguityKind::CellsDisagree,
@@ -182,7 +205,29 @@ pub(super) fn veto_contradicted(s: &mut State<'_>) {
 }
 
 /// What the cells clearly are instead of what the variable wants, if they contradict it.
-fn contradiction(p: &ColumnProfile, def: &VariableDefinition) -> Option<&'static str> {
+///
+/// A record number may be ten bare digits that also read as a phone number, so under a header
+/// that names a record (`MRN`, `Patient ID`) only a column of phone numbers mostly written as such
+/// contradicts it; under a bare `Number`, any column of phone numbers does. A text variable (a provider, a location) is said
+/// aloud, so a column of bare numbers (`1`, `2`: a resource id) contradicts a header that is
+/// not the variable's own name.
+fn contradiction(
+    p: &ColumnProfile,
+    def: &VariableDefinition,
+    method: MatchMethod,
+    names_a_record: bool,
+) -> Option<&'static str> {
+    if def.role() == Some(PatientField::Mrn) {
+        // Phone numbers, most of them written as such, or any phone numbers under a header that
+        // names no record (`Number`, `#`): bare ten-digit values under `MRN` may be records.
+        if p.phone >= STRONG && (!names_a_record || p.written_phone * 2.0 >= p.phone) {
+            return Some("phone numbers");
+        }
+        return (p.date >= STRONG).then_some("dates");
+    }
+    if def.role().is_none() && def.field_type() == FieldType::Text {
+        return (method != MatchMethod::Exact && p.bare_number >= STRONG).then_some("bare numbers");
+    }
     // Only whole names (`Smith, John`) are clearly names: a lone capitalised word may be a
     // status or a city (`Morning`, `Confirmed`, `Springfield`).
     let names = if p.distinct >= NAME_DISTINCT { p.whole_name } else { 0.0 };
@@ -283,14 +328,19 @@ fn pairs(s: &State<'_>) -> Vec<Pair> {
             if s.var_taken[v] {
                 continue;
             }
-            let Some(want) = want(var.def) else { continue };
+            let Some(want) = want(var.def, &var.tokens) else { continue };
             // First and last name together come from one whole-name column (`whole_names`).
             if want == Want::WholeName && s.vars[v].def.role() != Some(PatientField::FullName) {
                 continue;
             }
             let fit = fit(p, want);
             let phone = var.def.field_type() == FieldType::Phone;
-            if fit < STRONG - MARGIN || !header_allows(&header, &var.tokens, phone, var.def.required()) {
+            let allowed = if want == Want::Clinician {
+                names_no_other_thing(&header)
+            } else {
+                header_allows(&header, &var.tokens, phone, var.def.required())
+            };
+            if fit < STRONG - MARGIN || !allowed {
                 continue;
             }
             let h = header_score(&header, &var.tokens);
