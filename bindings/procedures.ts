@@ -895,9 +895,14 @@ part: string;
  */
 confidence: number; 
 /**
- * `exact`, `alias`, `fuzzy` or `explicit`.
+ * `exact`, `alias`, `fuzzy`, `content` (the cells decided) or `explicit`.
  */
-method: string }
+method: string; 
+/**
+ * For a whole-name column whose header gives the layout (`Name (Last, First)`): `lastFirst`
+ * or `firstLast`; cells without a comma are split in that order.
+ */
+nameOrder: string | null }
 
 /**
  * A mapping doubt left for the user to settle with an explicit mapping.

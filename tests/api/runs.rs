@@ -255,6 +255,68 @@ async fn a_date_and_time_column_fills_the_appointment_date_and_time() {
     app.stop().await;
 }
 
+/// A Spanish clinic export whose name column gives its layout (`Apellido, Nombre` with cells
+/// written with and without the comma) maps with no help over HTTP: the name column says its
+/// order on the wire, and every row's names, phone, birth date and appointment come out right.
+#[tokio::test]
+async fn a_spanish_export_with_a_layout_header_previews_with_no_help() {
+    let app = TestApp::spawn().await;
+    let (world, campaign) = world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let csv = "Expediente,\"Nombre (Apellido, Nombre)\",Fecha de Nacimiento,Teléfono,Fecha de la Cita,Hora de la Cita\n\
+               A-1001,\"Pérez, Lucía\",3 de marzo de 1985,(312) 555-0101,15/ene/2027,10:30 hrs\n\
+               A-1002,\"Núñez, José\",21/11/1979,312.555.0102,16/ene/2027,14:00\n\
+               A-1003,GARCÍA MARÍA,07-abr-1990,3125550103,17/ene/2027,9:15\n";
+    let upload = app.upload(member, "citas.csv", csv.as_bytes().to_vec()).await;
+
+    let preview =
+        app.query(Some(member), "runs.preview", json!({"campaignId": campaign, "uploadId": upload})).await;
+
+    let data = preview.data();
+    let edge = |field: &str| {
+        data["mapping"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["field"] == field)
+            .cloned()
+            .unwrap_or_else(|| panic!("{field} not mapped: {}", preview.body))
+    };
+    assert_eq!(edge("firstName")["nameOrder"], "lastFirst");
+    assert_eq!(edge("lastName")["header"], "Nombre (Apellido, Nombre)");
+    assert_eq!(edge("mrn")["header"], "Expediente");
+    assert_eq!(edge("dob")["header"], "Fecha de Nacimiento");
+    assert_eq!(edge("primaryPhone")["header"], "Teléfono");
+    assert_eq!(data["counts"]["callableRows"], 3, "{}", preview.body);
+    let rows: Vec<Value> = data["sampleRows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let v = &r["variables"];
+            json!([
+                v["firstName"],
+                v["lastName"],
+                v["dob"],
+                v["primaryPhone"],
+                v["appointmentDate"],
+                v["appointmentTime"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            json!(["Lucía", "Pérez", "1985-03-03", "+13125550101", "2027-01-15", "10:30"]),
+            json!(["José", "Núñez", "1979-11-21", "+13125550102", "2027-01-16", "14:00"]),
+            json!(["MARÍA", "GARCÍA", "1990-04-07", "+13125550103", "2027-01-17", "09:15"]),
+        ],
+        "{}",
+        preview.body
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn row_data_is_sealed_at_rest() {
     let app = TestApp::spawn().await;

@@ -34,6 +34,14 @@ const PATIENT_ALIASES: &[(&str, &[&str])] = &[
             "Best Phone",
             "Phone 1",
             "Cell Phone Number",
+            // Spanish, in the same order: the plain phone before the mobile, as `Phone` before
+            // `Cell` (a sheet with both calls the `Teléfono`).
+            "Teléfono",
+            "Teléfono Principal",
+            "Celular",
+            "Móvil",
+            "Teléfono Celular",
+            "Tel. Celular",
         ],
     ),
 ];
@@ -75,6 +83,12 @@ pub fn appointment_reminder() -> Vec<VariableDefinition> {
                 "Evening Phone",
                 "Landline",
                 "Secondary Phone Number",
+                "Teléfono Casa",
+                "Teléfono de Casa",
+                "Teléfono Fijo",
+                "Teléfono Trabajo",
+                "Otro Teléfono",
+                "Teléfono 2",
             ],
         ),
         optional(

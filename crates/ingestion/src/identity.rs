@@ -71,6 +71,25 @@ fn fold_into(name: &str, out: &mut String) {
     }
 }
 
+/// A word lower-cased with its accents removed (`TELÉFONO` -> `telefono`), everything else kept:
+/// the folding of [`fold_name`] for header and date words, which keep their punctuation.
+pub(crate) fn fold_word(word: &str) -> String {
+    if word.is_ascii() {
+        return word.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(word.len());
+    for c in word.nfd() {
+        if is_combining_mark(c) {
+            continue;
+        }
+        match undecomposable(c) {
+            Some(s) => out.push_str(s),
+            None => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
 /// Letters with no canonical decomposition, folded to their usual ASCII spelling.
 fn undecomposable(c: char) -> Option<&'static str> {
     Some(match c {
@@ -111,6 +130,15 @@ mod tests {
         assert_eq!(fold_name("Łukasz Strauß"), "lukaszstrauss");
         assert_eq!(fold_name("Chloé Van der Berg"), "chloevanderberg");
         assert_eq!(fold_name("李 小龍"), "李小龍");
+    }
+
+    #[test]
+    fn words_fold_case_and_accents_but_keep_punctuation() {
+        assert_eq!(fold_word("TELÉFONO"), "telefono");
+        assert_eq!(fold_word("Teléfono"), fold_word("telefono"));
+        assert_eq!(fold_word("Mié."), "mie.");
+        assert_eq!(fold_word("Año"), "ano");
+        assert_eq!(fold_word("D.O.B."), "d.o.b.");
     }
 
     #[test]

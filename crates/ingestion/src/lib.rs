@@ -16,11 +16,14 @@
 //! - [`read`]: format detection, CSV decoding and parsing, calamine workbooks, limits.
 //! - [`table`]: [`Table`], rows and original cells (text as shown + typed value).
 //! - `header`: header-row and footer detection (heuristics documented there).
-//! - `vocab`: header words -> concepts, for detection and mapping.
+//! - `vocab`: header words -> concepts, for detection and mapping; the words are data
+//!   (`vocab/words.txt`, by language).
 //! - [`map`]: columns -> variables, with confidence, method and ambiguities.
+//! - `name_layout`: headers that say how a whole-name column is written (`Name (Last, First)`).
 //! - `transform`: per field type parsing and normal forms.
 //! - `numfmt`: Excel number formats, to show workbook cells as Excel does.
 //! - [`identity`]: the canonical identity string of a patient.
+//! - [`profile`]: what a column's cells look like (phones, dates, names...), from a sample.
 //! - [`preview`]: rows, statuses, de-duplication and counts.
 //! - [`defaults`]: the built-in appointment-reminder variables.
 //! - [`report`]: the operator's JSON summary.
@@ -31,8 +34,10 @@ pub mod error;
 mod header;
 pub mod identity;
 pub mod map;
+mod name_layout;
 mod numfmt;
 pub mod preview;
+pub mod profile;
 pub mod read;
 pub mod report;
 pub mod table;

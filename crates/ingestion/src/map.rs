@@ -4,23 +4,38 @@
 //! 1. the caller's explicit mapping (a header or column index -> a variable key, or `null` to
 //!    ignore the column);
 //! 2. exact match of the normalised header ([`normalize_header`]: case, spaces and punctuation
-//!    ignored, so `D.O.B.` is `dob` and `Mobile #` is `mobile`) against each variable's key and
-//!    label (method `exact`) or aliases (method `alias`); when several columns match one
-//!    variable, the one matching its earliest name wins (key, label, then aliases in the order
-//!    the campaign lists them: `Primary Phone` before `Cell Phone`), and columns matching the
-//!    same name (two `Phone` columns) are a tie;
-//! 3. scored token overlap ([`crate::vocab`]: `PT_FNAME` ~ `First name`, `Patient Cell` ~
+//!    ignored, so `D.O.B.` is `dob` and `Mobile #` is `mobile`; accents folded, so `TELEFONO`
+//!    is `Teléfono`) against each variable's key and label (method `exact`) or aliases
+//!    (method `alias`); when several columns match one variable, the one matching its earliest
+//!    name wins (key, label, then aliases in the order the campaign lists them: `Primary Phone`
+//!    before `Cell Phone`), and columns matching the same name (two `Phone` columns) are a tie;
+//! 3. a column whose header says how its names are written (`Name (Last, First)`,
+//!    `Last Name, First Name`) fills the first-name and last-name variables in that order
+//!    ([`NameOrder`]), when its cells do not contradict the header (see `name_layout`);
+//! 4. scored token overlap ([`crate::vocab`]: `PT_FNAME` ~ `First name`, `Patient Cell` ~
 //!    `Cell`), accepted at [`ACCEPT`] or above (method `fuzzy`, confidence 0.9 x score);
-//! 4. a column that is only a name (`Name`, `Patient Name`) fills both the first-name and the
+//! 5. a column that is only a name (`Name`, `Patient Name`) fills both the first-name and the
 //!    last-name variables when neither has a column (`Last, First` or `First Last`), and a
-//!    full-name variable's column does the same;
-//! 5. a date variable's column also fills the unmapped time variable of the same pair
+//!    full-name variable's column does the same; a bare `Nombre` beside a mapped surname
+//!    column (`Apellido`) is the given name;
+//! 6. a date variable's column also fills the unmapped time variable of the same pair
 //!    (`appointmentDate` / `appointmentTime`: same label apart from date/time), from the time
 //!    part of each cell, so `2026-12-02T08:00` or an `appointment_datetime` column is not split
 //!    by hand; a time variable's column fills the unmapped date variable the same way when its
 //!    cells hold dates with times (`scheduled_time` = `2026-12-01T09:30`).
 //!
-//! Headers decide, with two pieces of evidence from the sheet ([`map_table`]): a column whose
+//! Before step 2, a column whose header (or group label) names someone other than the patient
+//! (`Emergency Contact Phone`, `Guarantor Name`, `Responsible Party`, `Next of Kin`) is set
+//! aside: only an explicit mapping can use it, whatever its cells look like.
+//!
+//! With a table ([`map_table`]), the cells are evidence too (`content`, from each column's
+//! [`profile`]): after step 3, a header match whose cells clearly hold something else (dates
+//! under a phone header) is reported instead of taken; after step 4, variables still free are
+//! filled from free columns whose cells fit them strongly and uniquely (a `Contact Number`
+//! column of phone numbers is the phone; a bare `Date` column of dates near today is the
+//! appointment date), with method `content`.
+//!
+//! Headers decide, with two more pieces of evidence from the sheet ([`map_table`]): a column whose
 //! cells are dates with times of day counts as saying "date and time" when its header says
 //! neither, so an `Appointment` column of `Dec 1, 2026 9:30 AM` fills the date and the time; and
 //! in a two-row header, a column whose own header matches nothing for sure (a bare `Date`) is
@@ -36,9 +51,13 @@ use rivvi_domain::campaign::{normalize_header, FieldType, PatientField, Variable
 use serde::{Deserialize, Serialize};
 
 use crate::error::IngestError;
+use crate::name_layout;
+use crate::profile::{self, ColumnProfile};
 use crate::table::{Row, Table};
 use crate::transform;
 use crate::vocab::{self, Token};
+
+mod content;
 
 /// The least token-overlap score at which a column is mapped without asking.
 pub const ACCEPT: f64 = 0.6;
@@ -59,6 +78,9 @@ pub enum MatchMethod {
     Fuzzy,
     /// The caller said so.
     Explicit,
+    /// The cells decided: the header alone named the variable too weakly or not at all, and the
+    /// column's values fit it strongly and better than any other column's (see `content`).
+    Content,
 }
 
 /// Which part of the cell a variable takes.
@@ -77,6 +99,16 @@ pub enum ValuePart {
     Time,
 }
 
+/// The order of the parts of a whole-name cell, when its header says it (`Name (Last, First)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NameOrder {
+    /// Family name first: `Smith, John` or `Smith John`.
+    LastFirst,
+    /// Given name first: `John Smith`.
+    FirstLast,
+}
+
 /// One column filling one variable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,6 +125,10 @@ pub struct ColumnMapping {
     pub confidence: f64,
     /// How the match was found.
     pub method: MatchMethod,
+    /// For a given-name or family-name part: the order the header gives the cells (a cell
+    /// without a comma is split in that order); absent when each cell is split by itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_order: Option<NameOrder>,
 }
 
 /// What kind of doubt.
@@ -105,6 +141,12 @@ pub enum AmbiguityKind {
     SeveralFields,
     /// The best column for an unmapped variable is a weak match.
     LowConfidence,
+    /// The header names the variable but the cells clearly hold something else (dates in a
+    /// column headed like a phone).
+    CellsDisagree,
+    /// A header says how its names are written (`Name (Last, First)`) and the cells say
+    /// otherwise (most have no comma).
+    NameOrder,
 }
 
 /// A possible match that was not taken.
@@ -192,6 +234,10 @@ struct State<'a> {
     dated_times: &'a [bool],
     /// Per column: the tokens of the group label above its header, if the sheet has one.
     groups: &'a [Vec<Token>],
+    /// Per column: what its cells hold; empty when mapping headers alone ([`map_columns`]).
+    profiles: &'a [ColumnProfile],
+    /// Per column: (sampled cells with a comma, sampled cells), to check a name layout.
+    name_commas: &'a [(usize, usize)],
     vars: Vec<Var<'a>>,
     column_taken: Vec<bool>,
     var_taken: Vec<bool>,
@@ -210,6 +256,7 @@ impl State<'_> {
             part,
             confidence: (confidence * 100.0).round() / 100.0,
             method,
+            name_order: None,
         });
     }
 
@@ -235,7 +282,12 @@ pub fn map_columns(
     variables: &[VariableDefinition],
     explicit: Option<&ExplicitMapping>,
 ) -> Result<Mapping, IngestError> {
-    let none = Evidence { dated_times: vec![false; headers.len()], groups: vec![Vec::new(); headers.len()] };
+    let none = Evidence {
+        dated_times: vec![false; headers.len()],
+        groups: vec![Vec::new(); headers.len()],
+        profiles: Vec::new(),
+        name_commas: vec![(0, 0); headers.len()],
+    };
     map_with_evidence(headers, &none, variables, explicit)
 }
 
@@ -243,11 +295,14 @@ pub fn map_columns(
 struct Evidence {
     dated_times: Vec<bool>,
     groups: Vec<Vec<Token>>,
+    profiles: Vec<ColumnProfile>,
+    name_commas: Vec<(usize, usize)>,
 }
 
 /// [`map_columns`] for a table, also using what the sheet shows beyond the header texts: a
-/// column of dates with times of day is a date-and-time column, and a two-row header's group
-/// labels settle bare column names (see the module documentation).
+/// column of dates with times of day is a date-and-time column, a two-row header's group
+/// labels settle bare column names, and each column's [`profile`] of cells settles what the
+/// headers leave open (see the module documentation).
 pub fn map_table(
     table: &Table,
     variables: &[VariableDefinition],
@@ -258,7 +313,16 @@ pub fn map_table(
     let dated_times: Vec<bool> =
         (0..headers.len()).map(|c| transform::holds_dates_with_times(table.data_rows(), c, today)).collect();
     let groups = group_labels(table.row_above_header(), headers.len());
-    map_with_evidence(&headers, &Evidence { dated_times, groups }, variables, explicit)
+    let name_commas = (0..headers.len())
+        .map(|c| match name_layout::name_layout(&headers[c]) {
+            Some(_) => name_layout::comma_count(table.data_rows(), c),
+            None => (0, 0),
+        })
+        .collect();
+    let mut profiles = profile::profile_table(table, today);
+    profiles.resize(headers.len(), ColumnProfile::default());
+    let evidence = Evidence { dated_times, groups, name_commas, profiles };
+    map_with_evidence(&headers, &evidence, variables, explicit)
 }
 
 /// The most characters a group label has; a longer text above the header is a title.
@@ -299,8 +363,8 @@ fn map_with_evidence(
         .iter()
         .map(|def| Var {
             def,
-            exact: [def.key(), def.label()].iter().map(|n| normalize_header(n)).collect(),
-            aliases: def.aliases().iter().map(|a| normalize_header(a)).collect(),
+            exact: [def.key(), def.label()].iter().map(|n| vocab::normalize(n)).collect(),
+            aliases: def.aliases().iter().map(|a| vocab::normalize(a)).collect(),
             tokens: def.header_names().map(vocab::tokens).collect(),
         })
         .collect();
@@ -308,6 +372,8 @@ fn map_with_evidence(
         headers,
         dated_times: &evidence.dated_times,
         groups: &evidence.groups,
+        profiles: &evidence.profiles,
+        name_commas: &evidence.name_commas,
         column_taken: vec![false; headers.len()],
         var_taken: vec![false; vars.len()],
         vars,
@@ -317,9 +383,13 @@ fn map_with_evidence(
     if let Some(explicit) = explicit {
         apply_explicit(&mut s, explicit)?;
     }
+    set_aside_someone_else(&mut s);
     exact_matches(&mut s);
+    name_layouts(&mut s);
     let low = fuzzy_matches(&mut s);
+    content::veto_contradicted(&mut s);
     combined_names(&mut s);
+    content::fill_from_cells(&mut s);
     date_time_pairs(&mut s);
     report_low_confidence(&mut s, low);
 
@@ -410,6 +480,56 @@ fn explicit_parts(s: &State<'_>, vars: &[usize]) -> Option<Vec<(usize, ValuePart
     }
 }
 
+/// Takes columns headed for someone other than the patient (`Emergency Contact Phone`, or any
+/// column under an `Emergency Contact` group label) out of every automatic step: their words
+/// and cells look like the patient's, and calling a guarantor as the patient is the worst
+/// mistake a mapping can make. Only an explicit mapping, applied before, can give them to a
+/// patient field; a variable that is itself named for someone else (a campaign's `Emergency
+/// contact phone`) takes its column here, by the same name and word-overlap rules.
+fn set_aside_someone_else(s: &mut State<'_>) {
+    let theirs: Vec<usize> = (0..s.vars.len())
+        .filter(|&v| !s.var_taken[v] && s.vars[v].tokens.iter().any(|t| vocab::names_someone_else(t)))
+        .collect();
+    for c in 0..s.headers.len() {
+        if s.column_taken[c] {
+            continue;
+        }
+        let mut tokens = vocab::tokens(&s.headers[c]);
+        if !vocab::names_someone_else(&tokens) {
+            if !vocab::names_someone_else(&s.groups[c]) {
+                continue;
+            }
+            tokens.extend(s.groups[c].iter().cloned());
+            tokens.sort();
+            tokens.dedup();
+        }
+        s.column_taken[c] = true;
+        let n = vocab::normalize(&s.headers[c]);
+        let mut scored: Vec<(usize, f64, MatchMethod)> = theirs
+            .iter()
+            .filter(|&&v| !s.var_taken[v])
+            .map(|&v| {
+                let var = &s.vars[v];
+                if var.exact.contains(&n) {
+                    (v, 1.0, MatchMethod::Exact)
+                } else if var.aliases.contains(&n) {
+                    (v, 0.95, MatchMethod::Alias)
+                } else {
+                    let score = var.tokens.iter().map(|t| vocab::similarity(&tokens, t)).fold(0.0, f64::max);
+                    (v, 0.9 * score, MatchMethod::Fuzzy)
+                }
+            })
+            .filter(|&(_, score, _)| score >= 0.9 * ACCEPT)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        if let [(v, score, method), rest @ ..] = scored.as_slice() {
+            if rest.first().is_none_or(|next| score - next.1 >= MARGIN) {
+                s.assign(c, *v, ValuePart::Whole, *score, *method);
+            }
+        }
+    }
+}
+
 fn find_header(headers: &[String], wanted: &str) -> Result<usize, IngestError> {
     let trimmed = wanted.trim();
     let exact: Vec<usize> = (0..headers.len()).filter(|&c| headers[c] == trimmed).collect();
@@ -437,7 +557,7 @@ fn exact_matches(s: &mut State<'_>) {
         if s.column_taken[c] {
             continue;
         }
-        let n = normalize_header(header);
+        let n = vocab::normalize(header);
         if n.is_empty() {
             continue;
         }
@@ -629,12 +749,68 @@ fn date_time_pair(s: &State<'_>, a: usize, b: usize) -> Option<(usize, usize)> {
     (!sd.is_empty() && sd == st).then_some((date, time))
 }
 
+/// A column whose header says how its names are written (`Name (Last, First)`, see
+/// [`name_layout`]) fills the first-name and last-name variables in that order, unless its
+/// cells contradict the header: then it is an ambiguity and fills neither.
+fn name_layouts(s: &mut State<'_>) {
+    let (Some(first), Some(last)) = (s.role_var(PatientField::FirstName), s.role_var(PatientField::LastName))
+    else {
+        return;
+    };
+    if s.var_taken[first] || s.var_taken[last] {
+        return;
+    }
+    let columns: Vec<(usize, name_layout::NameLayout)> = (0..s.headers.len())
+        .filter(|&c| !s.column_taken[c])
+        .filter_map(|c| name_layout::name_layout(&s.headers[c]).map(|l| (c, l)))
+        .collect();
+    match columns.as_slice() {
+        [] => {}
+        [(c, layout)] if name_layout::confirmed_by_cells(*layout, s.name_commas[*c]) => {
+            for (var, part) in [(first, ValuePart::GivenName), (last, ValuePart::FamilyName)] {
+                s.assign(*c, var, part, 0.9, MatchMethod::Fuzzy);
+                if let Some(edge) = s.edges.last_mut() {
+                    edge.name_order = Some(layout.order);
+                }
+            }
+        }
+        [(c, layout)] => {
+            let (commas, seen) = s.name_commas[*c];
+            let (said, found) = match layout.order {
+                NameOrder::LastFirst => ("\"Last, First\" with a comma", "have none"),
+                NameOrder::FirstLast => ("\"First Last\"", "are \"Last, First\""),
+            };
+            let candidates = vec![s.candidate(*c, first, 0.5), s.candidate(*c, last, 0.5)];
+            let message = format!(
+                "column {:?} (column {c}) says names are written {said}, but {} of {seen} sampled names {found}; \
+                 it was not mapped: map it to {} and {} explicitly to split each name by itself",
+                s.headers[*c],
+                if layout.order == NameOrder::LastFirst { seen - commas } else { commas },
+                s.vars[first].def.key(),
+                s.vars[last].def.key(),
+            );
+            s.ambiguities.push(Ambiguity { kind: AmbiguityKind::NameOrder, candidates, message });
+            s.column_taken[*c] = true;
+            s.var_taken[first] = true;
+            s.var_taken[last] = true;
+        }
+        several => {
+            let candidates = several.iter().map(|&(c, _)| s.candidate(c, first, 0.9)).collect();
+            s.ambiguities.push(several_columns(candidates));
+            for &(c, _) in several {
+                s.column_taken[c] = true;
+            }
+        }
+    }
+}
+
 fn combined_names(s: &mut State<'_>) {
     let (Some(first), Some(last)) = (s.role_var(PatientField::FirstName), s.role_var(PatientField::LastName))
     else {
         return;
     };
     if s.var_taken[first] || s.var_taken[last] {
+        given_name_beside_surname(s, first, last);
         return;
     }
     // A full-name variable's column splits into first and last.
@@ -658,6 +834,22 @@ fn combined_names(s: &mut State<'_>) {
             let candidates = several.iter().map(|&c| s.candidate(c, first, 0.85)).collect();
             s.ambiguities.push(several_columns(candidates));
         }
+    }
+}
+
+/// `Nombre` beside a mapped `Apellido` column is the given name (see
+/// [`vocab::is_given_name_beside_surname`]); two such columns are left to the low-confidence
+/// report.
+fn given_name_beside_surname(s: &mut State<'_>, first: usize, last: usize) {
+    let surname = s.edges.iter().any(|e| e.field == s.vars[last].def.key() && e.part == ValuePart::Whole);
+    if s.var_taken[first] || !surname {
+        return;
+    }
+    let given: Vec<usize> = (0..s.headers.len())
+        .filter(|&c| !s.column_taken[c] && vocab::is_given_name_beside_surname(&s.headers[c]))
+        .collect();
+    if let [c] = given.as_slice() {
+        s.assign(*c, first, ValuePart::Whole, 0.85, MatchMethod::Fuzzy);
     }
 }
 
@@ -699,7 +891,8 @@ fn date_time_pairs(s: &mut State<'_>) {
 fn report_low_confidence(s: &mut State<'_>, low: Vec<(usize, usize, f64)>) {
     for (c, v, score) in low {
         let mapped = s.edges.iter().any(|e| e.field == s.vars[v].def.key() || e.column == c);
-        if mapped || s.var_taken[v] {
+        // A column the cells put in doubt is already reported.
+        if mapped || s.var_taken[v] || s.column_taken[c] {
             continue;
         }
         let candidate = s.candidate(c, v, score);

@@ -24,10 +24,11 @@ use rivvi_domain::IanaZone;
 use serde::Serialize;
 
 use crate::identity;
-use crate::map::{Ambiguity, ColumnMapping, Mapping, ValuePart};
+use crate::map::{Ambiguity, ColumnMapping, Mapping, NameOrder, ValuePart};
 use crate::read::Progress;
 use crate::table::{Cell, CellValue, Row, SourceFormat, Table};
-use crate::transform::{self, collapse_whitespace};
+use crate::transform::{self, collapse_whitespace, DateOrder};
+use crate::vocab;
 
 /// How to build a preview.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,6 +348,10 @@ struct Plan {
     required: bool,
     role: Option<PatientField>,
     source: Option<(usize, ValuePart)>,
+    /// The order the header gives a whole-name column's cells.
+    name_order: Option<NameOrder>,
+    /// The order of the column's numeric dates.
+    date_order: DateOrder,
     header: String,
 }
 
@@ -383,6 +388,15 @@ pub(crate) fn build_with_progress(
                 required: v.required(),
                 role: v.role(),
                 source: edge.map(|e| (e.column, e.part)),
+                name_order: edge.and_then(|e| e.name_order),
+                date_order: match (edge, v.field_type()) {
+                    (Some(e), FieldType::Date | FieldType::Datetime) => transform::column_date_order(
+                        table.data_rows(),
+                        e.column,
+                        vocab::header_date_order(&e.header).unwrap_or_default(),
+                    ),
+                    _ => DateOrder::default(),
+                },
                 header: edge.map(|e| e.header.clone()).unwrap_or_default(),
             }
         })
@@ -632,7 +646,8 @@ fn owned_value(
     let birth = plan.role == Some(PatientField::BirthDate);
     match part {
         ValuePart::Whole | ValuePart::Date => {
-            let v = transform::transform(cell, plan.field_type, &plan.options, birth, today)?;
+            let v =
+                transform::transform_in(cell, plan.field_type, &plan.options, birth, today, plan.date_order)?;
             if plan.role == Some(PatientField::TimeZone) {
                 if let Some(zone) = &v {
                     return IanaZone::parse(zone)
@@ -648,13 +663,20 @@ fn owned_value(
             }
             Ok(transform::time_part(cell, today))
         }
-        ValuePart::Time => transform::transform(cell, plan.field_type, &plan.options, birth, today),
+        ValuePart::Time => {
+            transform::transform_in(cell, plan.field_type, &plan.options, birth, today, plan.date_order)
+        }
         ValuePart::GivenName | ValuePart::FamilyName => {
             if cell.is_blank() {
                 return Ok(None);
             }
-            let (first, last) = split_full_name(&cell.text);
-            Ok(if part == ValuePart::GivenName { first } else { last })
+            let name = collapse_whitespace(&cell.text);
+            let (first, last) = match plan.name_order {
+                Some(NameOrder::LastFirst) if !name.contains(',') => split_last_first(&name),
+                _ => split_name_slices(&name),
+            };
+            let wanted = if part == ValuePart::GivenName { first } else { last };
+            Ok(wanted.map(str::to_owned))
         }
     }
 }
@@ -725,6 +747,31 @@ fn split_name_slices(name: &str) -> (Option<&str>, Option<&str>) {
     (some(&name[..cut]).map(without_middle_initial), some(&name[cut + 1..]))
 }
 
+/// A whole name without a comma under a header that says `Last First` (`SMITH JOHN A`, `De la
+/// Cruz Maria`, `Smith Jr John`): the family name is the first word, with the particles before
+/// it and a generational suffix after it; the rest is the given name, without a middle initial.
+/// One word is a family name only.
+fn split_last_first(name: &str) -> (Option<&str>, Option<&str>) {
+    // Byte offsets of the spaces between words (`name` has single spaces).
+    let spaces: Vec<usize> = name.match_indices(' ').map(|(i, _)| i).collect();
+    let words: Vec<String> = name.split(' ').map(str::to_lowercase).collect();
+    let mut end = 0;
+    while end + 1 < words.len() && PARTICLES.contains(&words[end].as_str()) {
+        end += 1;
+    }
+    end += 1;
+    if end + 1 < words.len() && SUFFIXES.contains(&words[end].as_str()) {
+        end += 1;
+    }
+    let cut = spaces.get(end - 1).copied().unwrap_or(name.len());
+    fn some(s: &str) -> Option<&str> {
+        let s = s.trim();
+        (!s.is_empty()).then_some(s)
+    }
+    let (last, first) = name.split_at(cut);
+    (some(first).map(without_middle_initial), some(last))
+}
+
 /// `John A` -> `John`; `Mary Ann` and a lone `A` stay as they are.
 fn without_middle_initial(given: &str) -> &str {
     match given.rsplit_once(' ') {
@@ -761,6 +808,16 @@ mod tests {
         assert_eq!(split("John A. Smith"), (Some("John"), Some("Smith")));
         assert_eq!(split("Lee, A"), (Some("A"), Some("Lee")));
         assert_eq!(split("J. Robert Oppenheimer"), (Some("J. Robert"), Some("Oppenheimer")));
+    }
+
+    #[test]
+    fn names_without_a_comma_split_family_first_under_a_last_first_header() {
+        assert_eq!(split_last_first("Smith John"), (Some("John"), Some("Smith")));
+        assert_eq!(split_last_first("SMITH JOHN A"), (Some("JOHN"), Some("SMITH")));
+        assert_eq!(split_last_first("De la Cruz Maria Elena"), (Some("Maria Elena"), Some("De la Cruz")));
+        assert_eq!(split_last_first("Smith Jr John"), (Some("John"), Some("Smith Jr")));
+        assert_eq!(split_last_first("Muñoz María José"), (Some("María José"), Some("Muñoz")));
+        assert_eq!(split_last_first("Cher"), (None, Some("Cher")));
     }
 
     #[test]

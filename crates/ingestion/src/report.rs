@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use rivvi_domain::campaign::VariableDefinition;
 use serde::Serialize;
 
-use crate::map::{MatchMethod, ValuePart};
+use crate::map::{MatchMethod, NameOrder, ValuePart};
 use crate::preview::{IgnoredKind, Preview, RowStatus};
 use crate::read::ReadOptions;
 use crate::table::SourceFormat;
@@ -78,6 +78,9 @@ pub struct ReportMapping {
     pub confidence: f64,
     /// How it was matched.
     pub method: MatchMethod,
+    /// The name order the header gives a whole-name column, when it gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_order: Option<NameOrder>,
 }
 
 /// One problem with one row.
@@ -176,6 +179,7 @@ impl Report {
                     part: m.part,
                     confidence: m.confidence,
                     method: m.method,
+                    name_order: m.name_order,
                 })
                 .collect(),
             unmapped_columns: p

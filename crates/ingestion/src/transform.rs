@@ -6,8 +6,11 @@
 //! and text trimmed (names also with inner whitespace collapsed; case is kept as written).
 //!
 //! Decisions:
-//! - US order first: `3/4/1985` is March 4. A first number above 12 makes it day-first
-//!   (`25/12/1990`), since no other reading exists.
+//! - Numeric dates read in their column's order ([`column_date_order`]): day first when some
+//!   cells show it (`25/12/1990`) and none show month first (`12/25/1990`), or, with no such
+//!   evidence, when the header is in a day-first language (`Fecha de Nacimiento`); otherwise
+//!   US order: `3/4/1985` is March 4. A cell that cannot be read in its column's order
+//!   (`25/12/1990` in a US column) is read the other way, since no other reading exists.
 //! - Two-digit years: a birth date takes the latest century that does not put it after `today`
 //!   (`3/4/85` -> 1985, `3/4/19` -> 2019); other dates take the century that puts them within
 //!   80 years before to 20 years after `today`.
@@ -18,6 +21,9 @@
 //! - A date field accepts a date with a time and keeps the date; a datetime field refuses a date
 //!   without a time (the time would be invented).
 //! - Birth dates after `today` or before 1900 are refused.
+//! - Month and weekday names come from the vocabulary (`vocab/words.txt`): English and Spanish
+//!   (`3 de marzo de 1985`, `15/ene/2026`, `mar. 3, 1985`, `miércoles 2 de dic. 2026`), in any
+//!   case, with or without accents and abbreviation dots.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rivvi_domain::campaign::{normalize_header, FieldType};
@@ -25,19 +31,43 @@ use rivvi_domain::phone::PhoneError;
 use rivvi_domain::PhoneNumber;
 
 use crate::table::{Cell, CellValue, Row};
+use crate::vocab;
 
 /// Why a cell could not be read, as the end of a sentence starting with the field's label and
 /// the cell's text: `phone '555-0100'` + ` is not a full number`.
 pub(crate) type Problem = String;
 
+/// Which of the first two numbers of a numeric date (`03/04/1985`) is the month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum DateOrder {
+    /// `03/04/1985` is March 4 (US).
+    #[default]
+    MonthFirst,
+    /// `03/04/1985` is April 3 (most of the world, Spanish-speaking countries among them).
+    DayFirst,
+}
+
 /// Reads `cell` as `field_type`: `Ok(None)` for a blank cell, `Ok(Some(normal form))`, or the
-/// problem.
+/// problem. Numeric dates are month first unless a number above 12 says otherwise.
+#[cfg(test)]
 pub(crate) fn transform(
     cell: &Cell,
     field_type: FieldType,
     options: &[String],
     birth_date: bool,
     today: NaiveDate,
+) -> Result<Option<String>, Problem> {
+    transform_in(cell, field_type, options, birth_date, today, DateOrder::MonthFirst)
+}
+
+/// [`transform`] with the column's [`DateOrder`] (see [`column_date_order`]).
+pub(crate) fn transform_in(
+    cell: &Cell,
+    field_type: FieldType,
+    options: &[String],
+    birth_date: bool,
+    today: NaiveDate,
+    order: DateOrder,
 ) -> Result<Option<String>, Problem> {
     if cell.is_blank() {
         return Ok(None);
@@ -49,9 +79,9 @@ pub(crate) fn transform(
     let out = match field_type {
         FieldType::Text => text.to_owned(),
         FieldType::Name => collapse_whitespace(text),
-        FieldType::Date => iso_date(cell_date(cell, today, birth_date)?),
+        FieldType::Date => iso_date(cell_date(cell, today, birth_date, order)?),
         FieldType::Time => format_time(cell_time(cell)?),
-        FieldType::Datetime => format_datetime(cell_datetime(cell, today)?),
+        FieldType::Datetime => format_datetime(cell_datetime(cell, today, order)?),
         FieldType::Phone => String::from(phone(text)?),
         FieldType::Number => number(cell)?,
         FieldType::Boolean => boolean(cell)?.to_string(),
@@ -62,7 +92,7 @@ pub(crate) fn transform(
 
 /// The value inside Excel's text-forcing formula `="00123"`, which exports use to keep leading
 /// zeros and long digit strings; any other text as it is.
-fn without_text_formula(text: &str) -> &str {
+pub(crate) fn without_text_formula(text: &str) -> &str {
     match text.strip_prefix("=\"").and_then(|t| t.strip_suffix('"')) {
         Some(inner) if !inner.contains('"') => inner,
         _ => text,
@@ -240,13 +270,13 @@ pub fn excel_serial_to_datetime(serial: f64) -> Option<NaiveDateTime> {
     excel_epoch().checked_add_signed(Duration::days(days) + Duration::seconds(seconds))
 }
 
-fn cell_date(cell: &Cell, today: NaiveDate, birth: bool) -> Result<NaiveDate, Problem> {
+fn cell_date(cell: &Cell, today: NaiveDate, birth: bool, order: DateOrder) -> Result<NaiveDate, Problem> {
     let date = match cell.value {
         CellValue::Date(d) => d,
         CellValue::DateTime(dt) => dt.date(),
         CellValue::Time(_) => return Err("is a time, not a date".to_owned()),
         CellValue::Number(n) => number_as_date(n)?,
-        _ => parse_date_text(cell.text.trim(), today, birth)?,
+        _ => parse_date_text_in(cell.text.trim(), today, birth, order)?,
     };
     check_birth_date(date, today, birth)?;
     Ok(date)
@@ -278,39 +308,6 @@ fn check_birth_date(date: NaiveDate, today: NaiveDate, birth: bool) -> Result<()
         return Err("is before 1900".to_owned());
     }
     Ok(())
-}
-
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
-fn month_from_name(word: &str) -> Option<u32> {
-    let w = word.trim_end_matches('.');
-    if w.len() < 3 {
-        return None;
-    }
-    if w == "sept" {
-        return Some(9);
-    }
-    MONTHS.iter().position(|m| m.starts_with(w) && (w.len() == 3 || w.len() == m.len())).map(|i| i as u32 + 1)
-}
-
-fn is_weekday(word: &str) -> bool {
-    let w = word.trim_end_matches('.');
-    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-        .iter()
-        .any(|d| w.len() >= 3 && d.starts_with(w) && (w.len() <= 4 || w.len() == d.len()))
 }
 
 fn yyyymmdd(s: &str) -> Option<NaiveDate> {
@@ -356,14 +353,23 @@ fn ymd(y: i32, m: u32, d: u32) -> Result<NaiveDate, Problem> {
     NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| "is not a real date".to_owned())
 }
 
-/// Reads a date written as text (see the module documentation for the forms).
+/// Reads a date written as text (see the module documentation for the forms), month first.
 pub(crate) fn parse_date_text(t: &str, today: NaiveDate, birth: bool) -> Result<NaiveDate, Problem> {
+    parse_date_text_in(t, today, birth, DateOrder::MonthFirst)
+}
+
+fn parse_date_text_in(
+    t: &str,
+    today: NaiveDate,
+    birth: bool,
+    order: DateOrder,
+) -> Result<NaiveDate, Problem> {
     let t = t.trim();
     let not_a_date = || "is not a date".to_owned();
     if t.is_empty() || t.len() > 64 {
         return Err(not_a_date());
     }
-    if let Some(d) = numeric_date(t, today, birth)? {
+    if let Some(d) = numeric_date(t, today, birth, order)? {
         return Ok(d);
     }
     if let Some(d) = worded_date(t, today, birth)? {
@@ -387,7 +393,7 @@ pub(crate) fn parse_date_text(t: &str, today: NaiveDate, birth: bool) -> Result<
         }
     }
     // A date followed by a time: keep the date.
-    if let Some((date, _)) = split_date_time(t, today, birth) {
+    if let Some((date, _)) = split_date_time(t, today, birth, order) {
         return Ok(date);
     }
     // A birth date exported as an ISO timestamp with fractions or a zone
@@ -399,7 +405,7 @@ pub(crate) fn parse_date_text(t: &str, today: NaiveDate, birth: bool) -> Result<
         let clock = clock.split(['+', '-']).next().unwrap_or(clock);
         let clock = clock.split('.').next().unwrap_or(clock);
         if date.len() == 10 && parse_time_text(clock).is_some() {
-            if let Some(d) = numeric_date(date, today, birth)? {
+            if let Some(d) = numeric_date(date, today, birth, order)? {
                 return Ok(d);
             }
         }
@@ -415,7 +421,12 @@ fn num(s: &str) -> Option<u32> {
 }
 
 /// `1985-03-04`, `1985/3/4`, `3/4/1985`, `3-4-85`, `25.12.1990`.
-fn numeric_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDate>, Problem> {
+fn numeric_date(
+    t: &str,
+    today: NaiveDate,
+    birth: bool,
+    order: DateOrder,
+) -> Result<Option<NaiveDate>, Problem> {
     let sep = match t.bytes().find(|b| !b.is_ascii_digit()) {
         Some(b @ (b'/' | b'-' | b'.')) => b as char,
         _ => return Ok(None),
@@ -434,8 +445,13 @@ fn numeric_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDa
     if year_digits == 3 {
         return Ok(None);
     }
-    // Month first unless the first number cannot be a month.
-    let (month, day) = if a > 12 && b <= 12 { (b, a) } else { (a, b) };
+    // In the column's order unless that number cannot be a month.
+    let (month, day) = match order {
+        DateOrder::MonthFirst if a > 12 && b <= 12 => (b, a),
+        DateOrder::MonthFirst => (a, b),
+        DateOrder::DayFirst if b > 12 && a <= 12 => (a, b),
+        DateOrder::DayFirst => (b, a),
+    };
     if month == 0 || month > 12 || day == 0 || day > 31 {
         return Err("is not a real date".to_owned());
     }
@@ -444,7 +460,8 @@ fn numeric_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDa
     ymd(year, month, day).map(Some)
 }
 
-/// `March 4, 1985`, `Mar 4 1985`, `4 Mar 1985`, `4-Mar-85`, `Monday, March 4th, 1985`.
+/// `March 4, 1985`, `Mar 4 1985`, `4 Mar 1985`, `4-Mar-85`, `Monday, March 4th, 1985`, and the
+/// same in the other languages of the vocabulary (`3 de marzo de 1985`, `15/ene/2026`).
 fn worded_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDate>, Problem> {
     let lower = t.to_lowercase();
     let words: Vec<&str> = lower
@@ -454,13 +471,13 @@ fn worded_date(t: &str, today: NaiveDate, birth: bool) -> Result<Option<NaiveDat
     let mut month = None;
     let mut numbers: Vec<(u32, usize)> = Vec::new();
     for w in &words {
-        if let Some(m) = month_from_name(w) {
+        if let Some(m) = vocab::month(w) {
             if month.replace(m).is_some() {
                 return Ok(None);
             }
             continue;
         }
-        if is_weekday(w) {
+        if vocab::is_weekday(w) || vocab::is_date_filler(w) {
             continue;
         }
         let digits = w.trim_end_matches(['.', 's', 't', 'n', 'd', 'r', 'h']);
@@ -516,6 +533,7 @@ pub(crate) fn parse_time_text(t: &str) -> Option<NaiveTime> {
         "midnight" => return NaiveTime::from_hms_opt(0, 0, 0),
         _ => {}
     }
+    let lower = vocab::without_time_unit(&lower);
     if t.trim().starts_with("0.") {
         return t
             .trim()
@@ -529,7 +547,7 @@ pub(crate) fn parse_time_text(t: &str) -> Option<NaiveTime> {
     } else if let Some(c) = lower.strip_suffix("pm").or_else(|| lower.strip_suffix('p')) {
         (c, Some(true))
     } else {
-        (lower.as_str(), None)
+        (lower, None)
     };
     let parts: Vec<&str> = clock.split(':').collect();
     let (h, m, s) = match parts.as_slice() {
@@ -603,7 +621,7 @@ pub(crate) fn iso_date(d: NaiveDate) -> String {
 // ---------------------------------------------------------------------------------------------
 // datetimes
 
-fn cell_datetime(cell: &Cell, today: NaiveDate) -> Result<NaiveDateTime, Problem> {
+fn cell_datetime(cell: &Cell, today: NaiveDate, order: DateOrder) -> Result<NaiveDateTime, Problem> {
     match cell.value {
         CellValue::DateTime(dt) => Ok(dt),
         CellValue::Date(_) => Err("is a date without a time".to_owned()),
@@ -611,24 +629,33 @@ fn cell_datetime(cell: &Cell, today: NaiveDate) -> Result<NaiveDateTime, Problem
         CellValue::Number(n) if n >= 1.0 => {
             excel_serial_to_datetime(n).ok_or_else(|| "is not a date and time".to_owned())
         }
-        _ => parse_datetime_text(cell.text.trim(), today).ok_or_else(|| "is not a date and time".to_owned()),
+        _ => split_date_time(cell.text.trim(), today, false, order)
+            .map(|(d, time)| d.and_time(time))
+            .ok_or_else(|| "is not a date and time".to_owned()),
     }
 }
 
 /// `2026-12-14 08:15`, `2026-12-02T08:00`, `12/14/2026 8:15 AM`, `Dec 14, 2026 at 8:15 AM`.
 pub(crate) fn parse_datetime_text(t: &str, today: NaiveDate) -> Option<NaiveDateTime> {
-    split_date_time(t, today, false).map(|(d, time)| d.and_time(time))
+    split_date_time(t, today, false, DateOrder::MonthFirst).map(|(d, time)| d.and_time(time))
 }
 
 /// Finds a split of `t` into a date and a time (at a `T` after an ISO date, or at a space).
-fn split_date_time(t: &str, today: NaiveDate, birth: bool) -> Option<(NaiveDate, NaiveTime)> {
+fn split_date_time(
+    t: &str,
+    today: NaiveDate,
+    birth: bool,
+    order: DateOrder,
+) -> Option<(NaiveDate, NaiveTime)> {
     let t = t.trim();
     if t.len() > 64 {
         return None;
     }
     if let Some((d, rest)) = t.split_once('T') {
         if d.len() == 10 {
-            if let (Ok(date), Some(time)) = (parse_date_text_only(d, today, birth), parse_time_text(rest)) {
+            if let (Ok(date), Some(time)) =
+                (parse_date_text_only(d, today, birth, order), parse_time_text(rest))
+            {
                 return Some((date, time));
             }
         }
@@ -636,9 +663,9 @@ fn split_date_time(t: &str, today: NaiveDate, birth: bool) -> Option<(NaiveDate,
     for (i, _) in t.char_indices().filter(|(_, c)| c.is_whitespace()) {
         let (d, rest) = t.split_at(i);
         let rest = rest.trim_start();
-        let rest = rest.strip_prefix("at ").unwrap_or(rest);
+        let rest = vocab::without_date_time_joiner(rest);
         if let (Ok(date), Some(time)) =
-            (parse_date_text_only(d.trim_end_matches(','), today, birth), parse_time_text(rest))
+            (parse_date_text_only(d.trim_end_matches(','), today, birth, order), parse_time_text(rest))
         {
             return Some((date, time));
         }
@@ -647,8 +674,13 @@ fn split_date_time(t: &str, today: NaiveDate, birth: bool) -> Option<(NaiveDate,
 }
 
 /// [`parse_date_text`] without the date-and-time fallback (no recursion).
-fn parse_date_text_only(t: &str, today: NaiveDate, birth: bool) -> Result<NaiveDate, Problem> {
-    if let Some(d) = numeric_date(t, today, birth)? {
+fn parse_date_text_only(
+    t: &str,
+    today: NaiveDate,
+    birth: bool,
+    order: DateOrder,
+) -> Result<NaiveDate, Problem> {
+    if let Some(d) = numeric_date(t, today, birth, order)? {
         return Ok(d);
     }
     worded_date(t, today, birth)?.ok_or_else(|| "is not a date".to_owned())
@@ -701,6 +733,39 @@ pub(crate) fn holds_dates_with_times(rows: &[Row], column: usize, today: NaiveDa
     seen > 0 && past_midnight && dated * 5 >= seen * 4
 }
 
+/// The order of a column's numeric dates: a date whose first number is above 12 (`25/12/1990`)
+/// shows day first, one whose second number is (`12/25/1990`) shows month first. Cells showing
+/// one order and none the other settle it for the whole column, so `03/04/1985` beside
+/// `25/12/1990` is April 3; with no evidence, `default` (the header's language, see
+/// [`crate::vocab::header_date_order`]); with both, each cell by itself, month first.
+pub(crate) fn column_date_order(rows: &[Row], column: usize, default: DateOrder) -> DateOrder {
+    let (mut day_first, mut month_first) = (false, false);
+    let cells = rows.iter().map(|r| r.cell(column)).filter(|c| c.value == CellValue::Text && !c.is_blank());
+    for cell in cells.take(SHAPE_SAMPLE) {
+        if let Some((a, b)) = leading_numbers(cell.text.trim()) {
+            day_first |= a > 12 && b <= 12;
+            month_first |= b > 12 && a <= 12;
+        }
+    }
+    match (day_first, month_first) {
+        (true, false) => DateOrder::DayFirst,
+        (false, true) | (true, true) => DateOrder::MonthFirst,
+        (false, false) => default,
+    }
+}
+
+/// The first two numbers of a numeric date that does not start with its year (`25/12/1990`,
+/// `3-4-85 10:00`).
+fn leading_numbers(t: &str) -> Option<(u32, u32)> {
+    let date = t.split([' ', 'T']).next()?;
+    let sep = date.bytes().find(|b| !b.is_ascii_digit()).filter(|b| matches!(b, b'/' | b'-' | b'.'))?;
+    let parts: Vec<&str> = date.split(char::from(sep)).collect();
+    match parts.as_slice() {
+        [a, b, _] if a.len() <= 2 && b.len() <= 2 => Some((num(a)?, num(b)?)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,6 +813,63 @@ mod tests {
     }
 
     #[test]
+    fn spanish_month_and_weekday_names_parse_like_english_ones() {
+        let cases = [
+            ("3 de marzo de 1985", d(1985, 3, 3)),
+            ("3 de Marzo del 1985", d(1985, 3, 3)),
+            ("03-mar-1985", d(1985, 3, 3)),
+            ("15/ene/2026", d(2026, 1, 15)),
+            ("15 ENE. 2026", d(2026, 1, 15)),
+            ("marzo 3, 1985", d(1985, 3, 3)),
+            ("1 de septiembre de 1999", d(1999, 9, 1)),
+            ("1 setiembre 1999", d(1999, 9, 1)),
+            ("7-dic-85", d(1985, 12, 7)),
+            ("lunes, 3 de agosto de 2026", d(2026, 8, 3)),
+            ("Miércoles 2 de Dic. 2020", d(2020, 12, 2)),
+            ("sáb 4 abr 2026", d(2026, 4, 4)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(date(input), Ok(expected), "{input}");
+        }
+        assert_eq!(date("3 de 1985"), Err("is not a date".into()));
+        assert_eq!(date("3 de marzo de 1985 de"), Ok(d(1985, 3, 3)), "fillers are only skipped");
+        assert_eq!(date("31 de febrero de 1985"), Err("is not a real date".into()));
+        assert_eq!(date("3 de marzo y 1985"), Err("is not a date".into()));
+        assert_eq!(
+            parse_datetime_text("15/ene/2026 10:30", today()),
+            Some(d(2026, 1, 15).and_hms_opt(10, 30, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_column_shows_its_date_order_and_day_first_columns_read_day_first() {
+        let rows = |cells: &[&str]| -> Vec<Row> {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Row { number: i as u32 + 2, cells: vec![Cell::text(*c)] })
+                .collect()
+        };
+        use DateOrder::*;
+        assert_eq!(column_date_order(&rows(&["03/04/1985", "25/12/1990"]), 0, MonthFirst), DayFirst);
+        assert_eq!(column_date_order(&rows(&["03/04/1985", "12/25/1990 10:00"]), 0, DayFirst), MonthFirst);
+        assert_eq!(column_date_order(&rows(&["03/04/1985", "1990-12-25"]), 0, DayFirst), DayFirst);
+        assert_eq!(column_date_order(&rows(&["03/04/1985", "1990-12-25"]), 0, MonthFirst), MonthFirst);
+        assert_eq!(column_date_order(&rows(&["25/12/1990", "12/25/1990"]), 0, DayFirst), MonthFirst);
+        let day_first = |t: &str| parse_date_text_in(t, today(), true, DayFirst);
+        assert_eq!(day_first("03/04/1985"), Ok(d(1985, 4, 3)));
+        assert_eq!(day_first("25.12.1990"), Ok(d(1990, 12, 25)));
+        assert_eq!(day_first("12/25/1990"), Ok(d(1990, 12, 25)), "a day cannot be the month");
+        assert_eq!(day_first("1985-03-04"), Ok(d(1985, 3, 4)), "year first is always year-month-day");
+        assert_eq!(day_first("03/04/1985 10:00"), Ok(d(1985, 4, 3)));
+        let cell = Cell::text("03/04/2026 10:30");
+        assert_eq!(
+            transform_in(&cell, FieldType::Datetime, &[], false, today(), DayFirst),
+            Ok(Some("2026-04-03T10:30".into()))
+        );
+    }
+
+    #[test]
     fn two_digit_years_never_put_a_birth_date_in_the_future() {
         assert_eq!(date("3/4/85"), Ok(d(1985, 3, 4)));
         assert_eq!(date("3/4/19"), Ok(d(2019, 3, 4)));
@@ -767,8 +889,12 @@ mod tests {
         assert_eq!(date("soon"), Err("is not a date".into()));
         assert_eq!(date("1985"), Err("is not a date".into()));
         let cell = Cell::text("12/1/2030");
-        assert_eq!(cell_date(&cell, today(), true), Err("is in the future".into()));
-        assert_eq!(cell_date(&Cell::text("1/1/1850"), today(), true), Err("is before 1900".into()));
+        let month_first = DateOrder::MonthFirst;
+        assert_eq!(cell_date(&cell, today(), true, month_first), Err("is in the future".into()));
+        assert_eq!(
+            cell_date(&Cell::text("1/1/1850"), today(), true, month_first),
+            Err("is before 1900".into())
+        );
     }
 
     #[test]
@@ -782,10 +908,10 @@ mod tests {
         assert_eq!(dt, d(2026, 12, 14).and_hms_opt(10, 45, 0).unwrap());
         let num = |n| Cell { text: String::new(), value: CellValue::Number(n) };
         assert_eq!(
-            cell_date(&num(60.0), today(), true),
+            cell_date(&num(60.0), today(), true, DateOrder::MonthFirst),
             Err("is Excel's 1900-02-29, a date that does not exist".into())
         );
-        assert_eq!(cell_date(&num(19850304.0), today(), true), Ok(d(1985, 3, 4)));
+        assert_eq!(cell_date(&num(19850304.0), today(), true, DateOrder::MonthFirst), Ok(d(1985, 3, 4)));
     }
 
     #[test]
@@ -810,8 +936,14 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(parse_time_text(input), Some(expected), "{input}");
         }
+        // Spanish exports write a unit after the time.
+        for (input, expected) in
+            [("10:30 hrs", t(10, 30)), ("10.30 h", t(10, 30)), ("16:45 Horas", t(16, 45))]
+        {
+            assert_eq!(parse_time_text(input), Some(expected), "{input}");
+        }
         // "1é1" is four bytes: it once reached a byte slice inside the é.
-        for bad in ["13:00 PM", "25:00", "7:5", "later", "0 AM", "1é1", "é1"] {
+        for bad in ["13:00 PM", "25:00", "7:5", "later", "0 AM", "1é1", "é1", "hrs", "10:30 days"] {
             assert_eq!(parse_time_text(bad), None, "{bad}");
         }
         let fraction = Cell { text: "10:45 AM".into(), value: CellValue::Number(0.4479166666666667) };
@@ -835,6 +967,9 @@ mod tests {
         expect("2026-12-02T08:00", "2026-12-02T08:00");
         expect("12/14/2026 8:15 AM", "2026-12-14T08:15");
         expect("Dec 14, 2026 at 8:15 PM", "2026-12-14T20:15");
+        expect("14 de diciembre de 2026 a las 8:15", "2026-12-14T08:15");
+        expect("14/12/2026 A LAS 16:00 hrs", "2026-12-14T16:00");
+        expect("14/12/2026 a la 1:00 p. m.", "2026-12-14T13:00");
         let cell = Cell { text: "12/14/2026".into(), value: CellValue::Date(d(2026, 12, 14)) };
         assert_eq!(
             transform(&cell, FieldType::Datetime, &[], false, today()),

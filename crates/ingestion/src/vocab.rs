@@ -1,15 +1,28 @@
 //! The words clinic exports use in headers, reduced to concepts so that `PT_FNAME`,
-//! `Patient First Name` and `first_name` compare equal, and `Mobile #` is close to `Phone`.
+//! `Patient First Name`, `first_name` and `Primer Nombre` compare equal, and `Mobile #` is close
+//! to `Phone`.
+//!
+//! The words live in data, `vocab/words.txt` (by language, read once by [`data`]), not in code:
+//! adding a language or a spelling is a line there.
 //!
 //! A header becomes a set of [`Token`]s: each word (split at punctuation, spaces, camelCase and
-//! letter/digit boundaries, with runs of single letters such as `D.O.B.` joined back into `dob`)
-//! is looked up in a synonym table; known words become concepts, unknown words stay words. Words
-//! such as `patient` or `the` are noise and dropped. A word missing from the table is also tried
-//! as a concatenation of known words (`APPTDATE` = `appt` + `date`).
+//! letter/digit boundaries, with runs of single letters such as `D.O.B.` joined back into `dob`,
+//! then lower-cased and stripped of accents, so `TELÉFONO` is `telefono`) is looked up in the
+//! table; a phrase of the table (`Historia Clínica`, `Primer Apellido`) is read as one word
+//! first. Known words become concepts, unknown words stay words. Words such as `patient`, `the`
+//! or `del` are noise and dropped. A word missing from the table is also tried as a
+//! concatenation of known words of one language (`APPTDATE` = `appt` + `date`, `FECHANAC` =
+//! `fecha` + `nac`).
 //!
 //! [`similarity`] is weighted precision times recall of two token sets: 1 for the same concepts,
 //! and qualifiers (`#`, `name`, `mobile`, `home`) weigh less than the concept they qualify, so
 //! `Phone Number` still matches `Phone` well while `Last Visit` matches `Last` only halfway.
+
+mod data;
+
+use crate::identity::fold_word;
+use crate::transform::DateOrder;
+use data::vocabulary;
 
 /// A header concept: several spellings with one meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,6 +55,10 @@ pub(crate) enum Concept {
     Note,
     Zone,
     Language,
+    /// Someone other than the patient: an emergency contact, guarantor, relative.
+    SomeoneElse,
+    /// A second (in Spanish usually maternal) surname, kept apart from the last name.
+    SecondSurname,
 }
 
 /// One element of a header's token set.
@@ -53,85 +70,123 @@ pub(crate) enum Token {
 
 use Concept as C;
 
-/// Word -> concepts. Lower-case ASCII; looked up after plural stripping and segmentation.
+impl Concept {
+    /// The concept named in `words.txt` (`first`, `someone-else`).
+    fn from_name(name: &str) -> Option<Concept> {
+        Some(match name {
+            "first" => C::First,
+            "last" => C::Last,
+            "middle" => C::Middle,
+            "name" => C::Name,
+            "full" => C::Full,
+            "birth" => C::Birth,
+            "date" => C::Date,
+            "time" => C::Time,
+            "phone" => C::Phone,
+            "mobile" => C::Mobile,
+            "home" => C::Home,
+            "work" => C::Work,
+            "primary" => C::Primary,
+            "secondary" => C::Secondary,
+            "number" => C::Number,
+            "mrn" => C::Mrn,
+            "id" => C::Id,
+            "appt" => C::Appt,
+            "provider" => C::Provider,
+            "location" => C::Location,
+            "email" => C::Email,
+            "address" => C::Address,
+            "gender" => C::Gender,
+            "insurance" => C::Insurance,
+            "kind" => C::Kind,
+            "note" => C::Note,
+            "zone" => C::Zone,
+            "language" => C::Language,
+            "someone-else" => C::SomeoneElse,
+            "second-surname" => C::SecondSurname,
+            _ => return None,
+        })
+    }
+}
+
+/// Word (folded: lower case, no accents) -> concepts, in any language.
 fn lookup(word: &str) -> Option<&'static [Concept]> {
-    Some(match word {
-        "first" | "given" | "forename" => &[C::First],
-        "fname" | "firstname" | "givenname" | "fn" | "frst" => &[C::First, C::Name],
-        "last" | "family" => &[C::Last],
-        "lname" | "lastname" | "surname" | "familyname" | "ln" | "lst" => &[C::Last, C::Name],
-        "middle" | "mi" | "mname" | "middlename" | "initial" => &[C::Middle],
-        "name" | "nm" | "nam" => &[C::Name],
-        "full" => &[C::Full],
-        "fullname" => &[C::Full, C::Name],
-        "dob" | "birthdate" | "bdate" | "bday" | "birthday" | "dateofbirth" | "birthdt" => {
-            &[C::Birth, C::Date]
-        }
-        "birth" | "born" => &[C::Birth],
-        "date" | "dt" | "day" => &[C::Date],
-        "datetime" | "timestamp" | "when" => &[C::Date, C::Time],
-        // `Appointment Start Time`, `begintime`: a start is the time an appointment begins.
-        "time" | "tm" | "hour" | "start" | "begin" => &[C::Time],
-        "phone" | "ph" | "phn" | "tel" | "telephone" | "phonenumber" | "telno" | "phoneno" => &[C::Phone],
-        "number" | "num" | "no" | "nbr" | "nr" | "#" => &[C::Number],
-        "mobile" | "cell" | "cellular" | "mob" | "cellphone" | "mobilephone" | "wireless" => {
-            &[C::Phone, C::Mobile]
-        }
-        "home" | "residence" => &[C::Home],
-        "homephone" => &[C::Phone, C::Home],
-        "work" | "business" => &[C::Work],
-        "workphone" => &[C::Phone, C::Work],
-        "primary" | "main" | "preferred" | "best" => &[C::Primary],
-        "secondary" | "alternate" | "alt" | "other" | "second" | "additional" | "backup" | "2" | "2nd" => {
-            &[C::Secondary]
-        }
-        "mrn" | "chart" | "emr" | "ehr" | "medicalrecord" | "record" | "mr" => &[C::Mrn],
-        "id" | "identifier" | "ident" => &[C::Id],
-        "appt" | "appointment" | "apt" | "visit" | "encounter" | "sched" | "scheduled" | "schedule"
-        | "service" | "svc" => &[C::Appt],
-        "dos" => &[C::Appt, C::Date],
-        "dr" | "doctor" | "provider" | "physician" | "md" | "clinician" | "prov" | "practitioner"
-        | "rendering" | "attending" | "doc" | "resource" | "prvdr" | "rndrng" => &[C::Provider],
-        "location" | "loc" | "clinic" | "site" | "facility" | "office" | "department" | "dept" | "place"
-        | "branch" | "dprtmnt" => &[C::Location],
-        "email" | "mail" => &[C::Email],
-        "address" | "addr" | "street" => &[C::Address],
-        "sex" | "gender" => &[C::Gender],
-        "insurance" | "payer" | "payor" | "carrier" => &[C::Insurance],
-        "type" | "kind" | "category" | "reason" => &[C::Kind],
-        "note" | "notes" | "comment" | "comments" | "memo" | "remarks" | "remark" => &[C::Note],
-        "tz" | "timezone" | "zone" => &[C::Zone],
-        "lang" | "language" => &[C::Language],
-        _ => return None,
-    })
+    vocabulary().concepts(word)
 }
 
 /// Words that say nothing about which field a column is.
 fn is_noise(word: &str) -> bool {
-    matches!(
-        word,
-        "patient"
-            | "patients"
-            | "pt"
-            | "pat"
-            | "client"
-            | "member"
-            | "person"
-            | "customer"
-            | "the"
-            | "of"
-            | "a"
-            | "an"
-            | "for"
-            | "on"
-            | "in"
-            | "at"
-            | "to"
-            | "s"
-            | "and"
-            | "or"
-            | "by"
-    )
+    vocabulary().is_noise(word)
+}
+
+/// The month a word of a written date names (`march`, `mar.`, `marzo`, `Dic`), from 1.
+pub(crate) fn month(word: &str) -> Option<u32> {
+    vocabulary().month(&folded(word.trim_end_matches('.')))
+}
+
+/// Whether a word of a written date is a weekday: a name or its 3- or 4-letter prefix (`Tue`,
+/// `Tues.`, `miércoles`, `Mié`).
+pub(crate) fn is_weekday(word: &str) -> bool {
+    let w = folded(word.trim_end_matches('.'));
+    let n = w.chars().count();
+    vocabulary().weekdays().iter().any(|d| n >= 3 && d.starts_with(&*w) && (n <= 4 || *w == **d))
+}
+
+/// Whether a word inside a written date only links its parts (`de` in `3 de marzo de 1985`).
+pub(crate) fn is_date_filler(word: &str) -> bool {
+    vocabulary().is_date_filler(&folded(word))
+}
+
+/// A time without the unit word after it (`10:30hrs` -> `10:30`), for text already lower-cased
+/// and without spaces.
+pub(crate) fn without_time_unit(time: &str) -> &str {
+    if !time.ends_with(|c: char| c.is_alphabetic()) {
+        return time;
+    }
+    vocabulary()
+        .time_units()
+        .iter()
+        .filter_map(|unit| time.strip_suffix(unit.as_str()))
+        .find(|clock| clock.ends_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(time)
+}
+
+/// The time part of a date-and-time text after a joining word (`at 9:30`, `a las 9:30`), or
+/// the text as it is.
+pub(crate) fn without_date_time_joiner(rest: &str) -> &str {
+    for joiner in vocabulary().date_time_joiners() {
+        let n = joiner.len();
+        let starts = rest.get(..n).is_some_and(|head| head.eq_ignore_ascii_case(joiner));
+        if let Some(after) = rest.get(n..).filter(|after| starts && after.starts_with(' ')) {
+            return after.trim_start();
+        }
+    }
+    rest
+}
+
+/// [`fold_word`] without a copy for a word already folded (date words arrive lower-cased, and
+/// a preview reads many of them).
+fn folded(word: &str) -> std::borrow::Cow<'_, str> {
+    if word.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        std::borrow::Cow::Borrowed(word)
+    } else {
+        std::borrow::Cow::Owned(fold_word(word))
+    }
+}
+
+/// The numeric date order of a header's language (`Fecha de Nacimiento`: day first): the
+/// languages every known word of the header belongs to, when they agree on it. `None` for a
+/// header of no known word, of words shared by languages that disagree (`Tel`), or mixing
+/// languages.
+pub(crate) fn header_date_order(header: &str) -> Option<DateOrder> {
+    let v = vocabulary();
+    let languages = words(header).iter().filter_map(|w| v.languages_of(w)).reduce(|a, b| a & b)?;
+    v.date_order(languages)
+}
+
+/// Whether a header word joins two parts (`and`, `y`: `Nombre y Apellido`).
+pub(crate) fn is_conjunction(word: &str) -> bool {
+    vocabulary().is_conjunction(word)
 }
 
 /// How much a token counts in [`similarity`].
@@ -143,8 +198,9 @@ fn weight(token: &Token) -> f64 {
     }
 }
 
-/// Splits a header into lower-case words: at anything not a letter or digit, at camelCase and
-/// letter/digit boundaries; `#` is a word; runs of single letters (`D.O.B.`) are joined.
+/// Splits a header into lower-case words without accents: at anything not a letter or digit, at
+/// camelCase and letter/digit boundaries; `#` is a word; runs of single letters (`D.O.B.`) are
+/// joined.
 pub(crate) fn words(header: &str) -> Vec<String> {
     let chars: Vec<char> = header.chars().collect();
     let mut out: Vec<String> = Vec::new();
@@ -178,7 +234,8 @@ pub(crate) fn words(header: &str) -> Vec<String> {
 
 fn flush(cur: &mut String, out: &mut Vec<String>) {
     if !cur.is_empty() {
-        out.push(std::mem::take(cur));
+        let word = std::mem::take(cur);
+        out.push(if word.is_ascii() { word } else { fold_word(&word) });
     }
 }
 
@@ -207,18 +264,28 @@ fn join_single_letters(words: Vec<String>) -> Vec<String> {
 
 /// The token set of a header (sorted, without duplicates).
 pub(crate) fn tokens(header: &str) -> Vec<Token> {
+    let v = vocabulary();
     let words = words(header);
     let mut out: Vec<Token> = Vec::new();
     let mut only_noise = !words.is_empty();
-    for word in &words {
+    let mut i = 0;
+    while i < words.len() {
+        if let Some((n, concepts)) = v.phrase_at(&words[i..]) {
+            out.extend(concepts.iter().map(|&c| Token::Concept(c)));
+            only_noise = false;
+            i += n;
+            continue;
+        }
+        let word = &words[i];
+        i += 1;
         if is_noise(word) {
             continue;
         }
         only_noise = false;
         push_word(word, &mut out);
     }
-    // A column headed just `Patient` or `Client` holds the person's whole name.
-    if only_noise && words.iter().any(|w| matches!(w.as_str(), "patient" | "client" | "member" | "person")) {
+    // A column headed just `Patient` or `Paciente` holds the person's whole name.
+    if only_noise && words.iter().any(|w| v.is_person(w)) {
         out.push(Token::Concept(C::Name));
         out.push(Token::Concept(C::Full));
     }
@@ -236,7 +303,7 @@ fn push_word(word: &str, out: &mut Vec<Token>) {
         out.extend(concepts.iter().map(|&c| Token::Concept(c)));
         return;
     }
-    if let Some(parts) = segment(word) {
+    if let Some(parts) = (0..vocabulary().languages()).find_map(|language| segment(word, language)) {
         for part in parts {
             if !is_noise(part) {
                 if let Some(concepts) = lookup(part) {
@@ -249,9 +316,10 @@ fn push_word(word: &str, out: &mut Vec<Token>) {
     out.push(Token::Word(word.to_owned()));
 }
 
-/// Splits a run-together word (`apptdate`, `patfname`) into known words, or `None`.
+/// Splits a run-together word (`apptdate`, `patfname`) into known words of one language, or
+/// `None`; mixing languages would let short words of one cut up the unknown words of another.
 /// Dynamic programming over prefixes, preferring fewer parts.
-fn segment(word: &str) -> Option<Vec<&str>> {
+fn segment(word: &str, language: usize) -> Option<Vec<&str>> {
     const MIN_LEN: usize = 5;
     const MAX_LEN: usize = 40;
     if word.len() < MIN_LEN || word.len() > MAX_LEN || !word.is_ascii() {
@@ -266,7 +334,7 @@ fn segment(word: &str) -> Option<Vec<&str>> {
             let Some((parts, _)) = best[start] else { continue };
             let piece = &word[start..end];
             // Single letters and digits are too easy to match by accident.
-            let known = piece.len() >= 2 && (lookup(piece).is_some() || is_noise(piece));
+            let known = piece.len() >= 2 && vocabulary().known_in(piece, language);
             if known && best[end].is_none_or(|(p, _)| parts + 1 < p) {
                 best[end] = Some((parts + 1, start));
             }
@@ -305,6 +373,38 @@ pub(crate) fn is_whole_name(tokens: &[Token]) -> bool {
     !tokens.is_empty()
         && tokens.contains(&Token::Concept(C::Name))
         && tokens.iter().all(|t| matches!(t, Token::Concept(C::Name | C::Full)))
+}
+
+/// Whether a header names someone other than the patient (`Emergency Contact Phone`,
+/// `Guarantor Name`, `Responsible Party`): such a column never fills a patient field on its own.
+/// A provider is a field of its own, so `Responsible Provider` is not someone else.
+pub(crate) fn names_someone_else(tokens: &[Token]) -> bool {
+    tokens.contains(&Token::Concept(C::SomeoneElse)) && !tokens.contains(&Token::Concept(C::Provider))
+}
+
+/// A header or variable name for exact comparison: [`normalize_header`] (case, spaces and
+/// punctuation ignored), with accents folded too.
+///
+/// [`normalize_header`]: rivvi_domain::campaign::normalize_header
+pub(crate) fn normalize(name: &str) -> String {
+    let n = rivvi_domain::campaign::normalize_header(name);
+    if n.is_ascii() {
+        n
+    } else {
+        fold_word(&n)
+    }
+}
+
+/// Whether a header is just a word that is the given name when another column holds the
+/// surname (`Nombre`, `Nombres`, `Nombre(s)` beside `Apellido`). A header saying whose name it
+/// is (`Nombre del Paciente`) is the whole name, and so is English `Name`: beside `Last Name` it
+/// is as often the whole name as the first.
+pub(crate) fn is_given_name_beside_surname(header: &str) -> bool {
+    let v = vocabulary();
+    let words = words(header);
+    let mut meaningful = words.iter().filter(|w| !is_noise(w));
+    let only = meaningful.next().filter(|_| meaningful.next().is_none());
+    only.is_some_and(|w| v.is_given_beside_surname(w)) && !words.iter().any(|w| v.is_person(w))
 }
 
 /// Whether a token set says both date and time (`Appointment Date/Time`, `appointment_datetime`).
@@ -385,5 +485,103 @@ mod tests {
         assert!(says_date_and_time(&tokens("appointment_datetime")));
         assert!(says_date_and_time(&tokens("Appt Date/Time")));
         assert!(!says_date_and_time(&tokens("Appt Date")));
+        assert!(says_date_and_time(&tokens("Fecha/Hora de la Cita")));
+        assert!(is_whole_name(&tokens("Nombre del Paciente")));
+        assert!(is_whole_name(&tokens("Paciente")));
+        assert!(is_whole_name(&tokens("Nombre Completo")));
+    }
+
+    #[test]
+    fn accents_and_case_are_folded_before_lookup() {
+        for h in ["Teléfono", "TELÉFONO", "telefono", "Tel.", "TELEFONO_PACIENTE"] {
+            assert_eq!(tokens(h), c(&[C::Phone]), "{h}");
+        }
+        assert_eq!(words("FechaDeNacimiento"), ["fecha", "de", "nacimiento"]);
+        assert_eq!(words("Años"), ["anos"]);
+    }
+
+    #[test]
+    fn spanish_headers_reduce_to_the_english_concepts() {
+        let cases: &[(&str, &[Concept])] = &[
+            ("Fecha de Nacimiento", &[C::Birth, C::Date]),
+            ("F. Nacimiento", &[C::Birth, C::Date]),
+            ("Fec. Nac.", &[C::Birth, C::Date]),
+            ("FECHANAC", &[C::Birth, C::Date]),
+            ("Apellido(s)", &[C::Last, C::Name]),
+            ("Primer Apellido", &[C::Last, C::Name]),
+            ("Apellido Paterno", &[C::Last, C::Name]),
+            ("Segundo Apellido", &[C::SecondSurname]),
+            ("Apellido Materno", &[C::SecondSurname]),
+            ("Primer Nombre", &[C::First, C::Name]),
+            ("Segundo Nombre", &[C::Middle]),
+            ("Celular", &[C::Phone, C::Mobile]),
+            ("Tel. Celular", &[C::Phone, C::Mobile]),
+            ("Móvil", &[C::Phone, C::Mobile]),
+            ("Teléfono de Casa", &[C::Phone, C::Home]),
+            ("Teléfono Trabajo", &[C::Phone, C::Work]),
+            ("Fecha de la Cita", &[C::Appt, C::Date]),
+            ("Hora de la Cita", &[C::Appt, C::Time]),
+            ("Médico", &[C::Provider]),
+            ("Doctor(a)", &[C::Provider]),
+            ("Consultorio", &[C::Location]),
+            ("Clínica", &[C::Location]),
+            ("Historia Clínica", &[C::Mrn]),
+            ("No. de Expediente", &[C::Mrn, C::Number]),
+            ("Número de Historia", &[C::Mrn, C::Number]),
+            ("Nº Historia", &[C::Mrn, C::Number]),
+            ("N° de Historia Clínica", &[C::Mrn, C::Number]),
+            ("Teléfono Fijo", &[C::Phone, C::Home]),
+            ("Correo Electrónico", &[C::Email]),
+            ("Tipo de Cita", &[C::Appt, C::Kind]),
+            ("Observaciones", &[C::Note]),
+            ("Teléfono de Emergencia", &[C::Phone, C::SomeoneElse]),
+            ("Nombre del Cónyuge", &[C::Name, C::SomeoneElse]),
+            ("Policy Holder Phone", &[C::Phone, C::SomeoneElse]),
+            ("Teléfono del Apoderado", &[C::Phone, C::SomeoneElse]),
+        ];
+        for (header, concepts) in cases {
+            assert_eq!(tokens(header), c(concepts), "{header}");
+        }
+    }
+
+    #[test]
+    fn a_header_in_spanish_reads_dates_day_first() {
+        assert_eq!(header_date_order("Fecha de Nacimiento"), Some(DateOrder::DayFirst));
+        assert_eq!(header_date_order("F. Nac."), Some(DateOrder::DayFirst));
+        assert_eq!(header_date_order("FECHA/HORA DE LA CITA"), Some(DateOrder::DayFirst));
+        assert_eq!(header_date_order("Date of Birth"), Some(DateOrder::MonthFirst));
+        assert_eq!(header_date_order("DOB"), Some(DateOrder::MonthFirst));
+        assert_eq!(header_date_order("Fecha DOB"), None, "mixed languages");
+        assert_eq!(header_date_order("No."), None, "shared by languages that disagree");
+        assert_eq!(header_date_order("Geburtsdatum"), None);
+    }
+
+    #[test]
+    fn a_bare_nombre_is_the_given_name_only_beside_a_surname() {
+        for h in ["Nombre", "NOMBRES", "Nombre(s)"] {
+            assert!(is_given_name_beside_surname(h), "{h}");
+        }
+        for h in ["Nombre del Paciente", "Nombre Completo", "Name", "Paciente", "Primer Nombre"] {
+            assert!(!is_given_name_beside_surname(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn headers_naming_someone_else_are_recognised_but_providers_are_not() {
+        for h in [
+            "Emergency Contact Phone",
+            "Guarantor Name",
+            "Responsible Party Phone",
+            "Next of Kin",
+            "Parent/Guardian Cell",
+            "Insured's DOB",
+            "Policy Holder Name",
+            "EMERGENCYPHONE",
+        ] {
+            assert!(names_someone_else(&tokens(h)), "{h}");
+        }
+        for h in ["Patient Phone", "Contact Number", "Responsible Provider", "Name"] {
+            assert!(!names_someone_else(&tokens(h)), "{h}");
+        }
     }
 }

@@ -6,10 +6,8 @@
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::RunId;
 use rivvi_domain::lifecycle::RowStatus;
-use sea_orm::sea_query::{Condition, Query, SelectStatement};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::sea_query::{Alias, Condition, Expr, Query, SelectStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::entities::{do_not_call, patients, run_rows};
 use crate::org_owned::InOrg;
@@ -38,44 +36,50 @@ pub async fn pending_rows(
     run_id: RunId,
     now: DateTime<Utc>,
 ) -> Result<PendingRows> {
-    let pending = || {
-        run_rows::Entity::find()
-            .in_org(scope)
-            .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
-            .filter(run_rows::Column::Status.eq(RowStatus::Pending.as_str()))
-    };
-    let listed = || run_rows::Column::PatientId.in_subquery(listed_patients(scope));
-    let callable = || {
-        Condition::any()
-            .add(run_rows::Column::PatientId.is_null())
-            .add(run_rows::Column::PatientId.not_in_subquery(listed_patients(scope)))
-    };
-    let later = || run_rows::Column::NextAttemptAt.gt(now);
+    // One statement, so that the groups are counted on one snapshot: counted one by one, a row
+    // the dispatcher puts back between two counts would be counted both due and waiting.
+    let listed = run_rows::Column::PatientId.in_subquery(listed_patients(scope));
     let due = Condition::any()
         .add(run_rows::Column::NextAttemptAt.is_null())
         .add(run_rows::Column::NextAttemptAt.lte(now));
-    let retried = || run_rows::Column::Attempts.gt(0);
-    let never_tried = || run_rows::Column::Attempts.eq(0);
+    let group = Expr::case(listed, Group::DoNotCall as i32)
+        .case(due, Group::Due as i32)
+        .case(run_rows::Column::Attempts.gt(0), Group::Retry as i32)
+        .finally(Group::Window as i32);
+    let groups: Vec<(i32, i64, Option<DateTime<Utc>>)> = run_rows::Entity::find()
+        .in_org(scope)
+        .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
+        .filter(run_rows::Column::Status.eq(RowStatus::Pending.as_str()))
+        .select_only()
+        .column_as(Expr::expr(group), "grp")
+        .column_as(Expr::col(run_rows::Column::Id).count(), "rows")
+        .column_as(Expr::col(run_rows::Column::NextAttemptAt).min(), "first_at")
+        // By the output name: PostgreSQL would see the `CASE` repeated with new placeholders as
+        // another expression.
+        .group_by(Expr::col(Alias::new("grp")))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut out = PendingRows::default();
+    for (group, rows, first_at) in groups {
+        let rows = u64::try_from(rows).unwrap_or(0);
+        match group {
+            g if g == Group::DoNotCall as i32 => out.do_not_call = rows,
+            g if g == Group::Due as i32 => out.due = rows,
+            g if g == Group::Retry as i32 => (out.retry, out.retry_until) = (rows, first_at),
+            _ => (out.window, out.window_until) = (rows, first_at),
+        }
+    }
+    Ok(out)
+}
 
-    let do_not_call = pending().filter(listed()).count(conn).await?;
-    let due = pending().filter(callable()).filter(due).count(conn).await?;
-    let retry = pending().filter(callable()).filter(later()).filter(retried()).count(conn).await?;
-    let window = pending().filter(callable()).filter(later()).filter(never_tried()).count(conn).await?;
-    let earliest = |condition: sea_orm::sea_query::SimpleExpr| {
-        pending()
-            .filter(callable())
-            .filter(later())
-            .filter(condition)
-            .select_only()
-            .column(run_rows::Column::NextAttemptAt)
-            .order_by_asc(run_rows::Column::NextAttemptAt)
-            .limit(1)
-            .into_tuple::<Option<DateTime<Utc>>>()
-            .one(conn)
-    };
-    let retry_until = if retry > 0 { earliest(retried()).await?.flatten() } else { None };
-    let window_until = if window > 0 { earliest(never_tried()).await?.flatten() } else { None };
-    Ok(PendingRows { do_not_call, due, retry, retry_until, window, window_until })
+/// The groups of [`pending_rows`], as the SQL `CASE` numbers them.
+#[derive(Clone, Copy)]
+enum Group {
+    DoNotCall = 0,
+    Due = 1,
+    Retry = 2,
+    Window = 3,
 }
 
 /// Ids of the organization's patients whose number is on its do-not-call list (lookup keys are

@@ -3,12 +3,14 @@
 // Test helpers outside `#[test]` functions unwrap too; a failure there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod content;
 mod corpus;
 mod errors;
 mod exports;
 mod fixtures;
 mod formats;
 mod generated;
+mod languages;
 mod mapping;
 mod support;
 

@@ -12,7 +12,7 @@ use rivvi_domain::lifecycle::{RowStatus, RunStatus};
 use rivvi_domain::waiting::Waiting;
 use rivvi_domain::Role;
 use rivvi_execution::engine::lifecycle::RunChange;
-use rivvi_ingestion::map::{ColumnRef, ExplicitColumn};
+use rivvi_ingestion::map::{ColumnRef, ExplicitColumn, NameOrder};
 use rivvi_ingestion::preview::{IngestedRow, RowStatus as SheetStatus};
 use rivvi_ingestion::{ExplicitMapping, Preview};
 use rivvi_persistence::run_rows::RunRowRecord;
@@ -202,8 +202,11 @@ pub struct MappedColumn {
     pub part: String,
     /// 0..1.
     pub confidence: f64,
-    /// `exact`, `alias`, `fuzzy` or `explicit`.
+    /// `exact`, `alias`, `fuzzy`, `content` (the cells decided) or `explicit`.
     pub method: String,
+    /// For a whole-name column whose header gives the layout (`Name (Last, First)`): `lastFirst`
+    /// or `firstLast`; cells without a comma are split in that order.
+    pub name_order: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -510,6 +513,7 @@ fn mapped(
     part: impl Serialize,
     confidence: f64,
     method: impl Serialize,
+    name_order: Option<NameOrder>,
 ) -> MappedColumn {
     MappedColumn {
         column: to_u32(column),
@@ -518,6 +522,7 @@ fn mapped(
         part: wire_name(part),
         confidence,
         method: wire_name(method),
+        name_order: name_order.map(wire_name),
     }
 }
 
@@ -552,7 +557,7 @@ fn preview_view(preview: &Preview) -> RunPreview {
         mapping: preview
             .mapping
             .iter()
-            .map(|m| mapped(m.column, &m.header, &m.field, m.part, m.confidence, m.method))
+            .map(|m| mapped(m.column, &m.header, &m.field, m.part, m.confidence, m.method, m.name_order))
             .collect(),
         unmapped_columns: preview
             .unmapped_columns
@@ -569,7 +574,7 @@ fn preview_view(preview: &Preview) -> RunPreview {
                 candidates: a
                     .candidates
                     .iter()
-                    .map(|c| mapped(c.column, &c.header, &c.field, "whole", c.confidence, "fuzzy"))
+                    .map(|c| mapped(c.column, &c.header, &c.field, "whole", c.confidence, "fuzzy", None))
                     .collect(),
             })
             .collect(),
