@@ -96,8 +96,9 @@ async fn runs_preview_of_corpus_sheets_gives_the_mapping_doubts_and_counts_the_l
 }
 
 #[tokio::test]
-#[ignore = "issue 16: these corpus sheets map right only with the mapper changes of issue 16; the lead \
-            un-ignores it when they are merged"]
+#[ignore = "issue 16: on main at d69a8ab two sheets are not yet right (es-hunab-pacientes: \
+            `Teléfono alterno` reported ambiguous; es-agendapro-citas: `Local` unmapped); un-ignore \
+            when they are"]
 async fn runs_preview_maps_every_corpus_sheet_as_its_set_expects() {
     let failures: Vec<String> = previews()
         .await

@@ -166,8 +166,6 @@ fn ingest_preview_json_of_corpus_sheets_reports_the_mapping_doubts_and_counts_th
 }
 
 #[test]
-#[ignore = "issue 16: these corpus sheets map right only with the mapper changes of issue 16; the lead \
-            un-ignores it when they are merged"]
 fn ingest_preview_json_maps_every_corpus_sheet_as_its_set_expects() {
     let failures: Vec<String> = corpus_reports()
         .into_iter()
