@@ -672,11 +672,20 @@ fn fuzzy_matches(s: &mut State<'_>) -> Vec<(usize, usize, f64)> {
             }
         }
         let Some(&(v1, s1)) = scored.first() else { continue };
+        let rivals: Vec<(usize, f64)> = scored.iter().copied().filter(|&(_, sc)| s1 - sc < MARGIN).collect();
+        // `Start Date & Time` over dates with times says nothing but "when", which among the
+        // variables only an appointment's date and time are: weak on words, settled by the cells.
         if s1 < ACCEPT {
-            low.push((c, v1, s1));
+            let when = s.dated_times[c] && vocab::says_only_when(&tokens);
+            let pair = (0..s.vars.len()).find_map(|p| date_time_pair(s, v1, p));
+            match pair {
+                Some((date, time)) if when && !s.var_taken[date] && !s.var_taken[time] => {
+                    proposals[date].push((c, s1));
+                }
+                _ => low.push((c, v1, s1)),
+            }
             continue;
         }
-        let rivals: Vec<(usize, f64)> = scored.iter().copied().filter(|&(_, sc)| s1 - sc < MARGIN).collect();
         if rivals.len() > 1 {
             // A date-and-time header tied between a date variable and its time variable is both.
             if let [(a, _), (b, _)] = rivals.as_slice() {

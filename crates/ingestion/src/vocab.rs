@@ -416,6 +416,13 @@ pub(crate) fn says_date_and_time(tokens: &[Token]) -> bool {
     tokens.contains(&Token::Concept(C::Date)) && tokens.contains(&Token::Concept(C::Time))
 }
 
+/// Whether a token set says a date and a time and nothing else but "appointment" (`Start Date &
+/// Time`, `sched.Start Date` once its cells add the time).
+pub(crate) fn says_only_when(tokens: &[Token]) -> bool {
+    says_date_and_time(tokens)
+        && tokens.iter().all(|t| matches!(t, Token::Concept(C::Date | C::Time | C::Appt)))
+}
+
 /// Whether a token set says date or time at all.
 pub(crate) fn says_date_or_time(tokens: &[Token]) -> bool {
     tokens.iter().any(|t| matches!(t, Token::Concept(C::Date | C::Time)))

@@ -74,7 +74,8 @@ fn want(def: &VariableDefinition, names: &[Vec<Token>]) -> Option<Want> {
     }
     match def.field_type() {
         FieldType::Text | FieldType::Name
-            if def.role().is_none() && names.iter().flatten().any(|t| *t == Token::Concept(Concept::Provider)) =>
+            if def.role().is_none()
+                && names.iter().flatten().any(|t| *t == Token::Concept(Concept::Provider)) =>
         {
             Some(Want::Clinician)
         }
@@ -129,7 +130,11 @@ fn header_allows(header: &[Token], names: &[Vec<Token>], phone: bool, required: 
 /// a `Provider Phone` or `Appointment Date` header still rules the column out.
 fn names_no_other_thing(header: &[Token]) -> bool {
     header.iter().all(|t| {
-        matches!(t, Token::Word(_) | Token::Concept(Concept::Appt | Concept::Provider | Concept::Name | Concept::Full))
+        matches!(
+            t,
+            Token::Word(_)
+                | Token::Concept(Concept::Appt | Concept::Provider | Concept::Name | Concept::Full)
+        )
     })
 }
 

@@ -182,6 +182,35 @@ pub struct Grade {
     pub details: Vec<String>,
 }
 
+/// The target: at least this share of sets mapped right with no help.
+pub const RIGHT_TARGET_PERCENT: usize = 95;
+
+/// Checks the targets over graded sets `(id, grade)`: no wrong guess, and at least
+/// [`RIGHT_TARGET_PERCENT`] right; the error lists what fell short.
+pub fn meets_targets(graded: &[(String, Grade)]) -> Result<(), String> {
+    let listed = |verdict: Verdict| -> Vec<String> {
+        graded
+            .iter()
+            .filter(|(_, g)| g.verdict == verdict)
+            .map(|(id, g)| format!("{id}: {}", g.details.join("; ")))
+            .collect()
+    };
+    let wrong = listed(Verdict::Wrong);
+    if !wrong.is_empty() {
+        return Err(format!("wrong guesses:\n{}", wrong.join("\n")));
+    }
+    let right = graded.iter().filter(|(_, g)| g.verdict == Verdict::Right).count();
+    if right * 100 < RIGHT_TARGET_PERCENT * graded.len() {
+        let short: Vec<String> = [Verdict::Ambiguous, Verdict::Missed].into_iter().flat_map(listed).collect();
+        return Err(format!(
+            "{right} of {} sets right, below {RIGHT_TARGET_PERCENT}%:\n{}",
+            graded.len(),
+            short.join("\n")
+        ));
+    }
+    Ok(())
+}
+
 /// Grades `edges` (column index, variable key) and `doubts` against the set.
 ///
 /// A date column that also fills the appointment time when the set has no time column is not

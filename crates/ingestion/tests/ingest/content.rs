@@ -394,3 +394,80 @@ fn a_campaign_variable_named_for_someone_else_takes_their_column() {
     assert_eq!((e.column, e.method), (3, MatchMethod::Exact));
     assert!(m.for_field("primaryPhone").is_none());
 }
+
+#[test]
+fn a_bare_number_header_over_phone_numbers_is_the_phone_not_the_record_number() {
+    // `Number` alone reads like `Patient Number`, an MRN alias; its cells, bare or written, are
+    // phone numbers, so it is questioned and taken as the phone by its cells.
+    for phones in
+        [["3125550102", "3125550104", "3125550105"], ["(312) 555-0102", "312.555.0104", "+1 312 555 0105"]]
+    {
+        let csv = format!(
+            "First Name,Last Name,DOB,Number\nAnn,Lee,11/30/1972,{}\nBob,Okafor,01/15/1990,{}\nCy,Chen,01/04/1992,{}\n",
+            phones[0], phones[1], phones[2]
+        );
+        let p = preview(csv.as_bytes(), "number.csv");
+        assert_eq!(edge(&p, "primaryPhone"), Some(("Number".into(), MatchMethod::Content)), "{phones:?}");
+        assert_eq!(edge(&p, "mrn"), None, "{phones:?}");
+        assert_eq!(ambiguity_columns(&p, AmbiguityKind::CellsDisagree), [["Number"]], "{phones:?}");
+    }
+    // Ten bare digits under `MRN` may be record numbers: the header stands.
+    let csv = "First Name,Last Name,DOB,MRN,Phone\n\
+        Ann,Lee,11/30/1972,3125550102,(312) 555-0199\n\
+        Bob,Okafor,01/15/1990,3125550104,(312) 555-0198\n\
+        Cy,Chen,01/04/1992,3125550105,(312) 555-0197\n";
+    let p = preview(csv.as_bytes(), "mrn.csv");
+    assert_eq!(edge(&p, "mrn"), Some(("MRN".into(), MatchMethod::Exact)));
+}
+
+#[test]
+fn a_provider_column_of_bare_ids_is_questioned_and_one_of_clinicians_names_is_the_provider() {
+    // `Resource` is a provider alias, but 1, 2, 3 are not something to say on a call.
+    let csv = "First Name,Last Name,DOB,Phone,Resource\n\
+        Ann,Lee,11/30/1972,3125550102,1\n\
+        Bob,Okafor,01/15/1990,3125550104,2\n\
+        Cy,Chen,01/04/1992,3125550105,3\n";
+    let p = preview(csv.as_bytes(), "resource.csv");
+    assert_eq!(edge(&p, "provider"), None);
+    assert_eq!(ambiguity_columns(&p, AmbiguityKind::CellsDisagree), [["Resource"]]);
+    // Titles and credentials say provider under headers that do not: `Column`, `Seen By`.
+    for header in ["Column", "Booked With", "Seen By"] {
+        let csv = format!(
+            "First Name,Last Name,DOB,Phone,{header}\n\
+             Ann,Lee,11/30/1972,3125550102,Dr. Maria Ruiz\n\
+             Bob,Okafor,01/15/1990,3125550104,\"CHEN, ANN MD\"\n\
+             Cy,Chen,01/04/1992,3125550105,Dr. Maria Ruiz\n"
+        );
+        let p = preview(csv.as_bytes(), "provider.csv");
+        assert_eq!(edge(&p, "provider"), Some((header.into(), MatchMethod::Content)), "{header}");
+    }
+    // ...but not under a header that names something else.
+    let csv = "First Name,Last Name,DOB,Phone,Provider Phone\n\
+        Ann,Lee,11/30/1972,3125550102,Dr. Maria Ruiz\n\
+        Bob,Okafor,01/15/1990,3125550104,Dr. Maria Ruiz\n\
+        Cy,Chen,01/04/1992,3125550105,Dr. Maria Ruiz\n";
+    assert_eq!(edge(&preview(csv.as_bytes(), "provider.csv"), "provider"), None);
+}
+
+#[test]
+fn a_start_and_an_end_date_and_time_give_the_appointment_from_the_start() {
+    let csv = "First Name,Last Name,DOB,Phone,Start Date & Time,End Date & Time\n\
+        Ann,Lee,11/30/1972,3125550102,2026-12-08 09:30,2026-12-08 10:00\n\
+        Bob,Okafor,01/15/1990,3125550104,2026-12-09 14:00,2026-12-09 14:30\n\
+        Cy,Chen,01/04/1992,3125550105,2026-12-10 08:15,2026-12-10 08:45\n";
+    let p = preview(csv.as_bytes(), "calendar.csv");
+    let start =
+        |field: &str| p.mapping.iter().find(|m| m.field == field).map(|m| (m.header.as_str(), m.part));
+    assert_eq!(start("appointmentDate"), Some(("Start Date & Time", ValuePart::Date)));
+    assert_eq!(start("appointmentTime"), Some(("Start Date & Time", ValuePart::Time)));
+    assert_eq!(
+        (vars_at(&p, 3)["appointmentDate"].as_str(), vars_at(&p, 3)["appointmentTime"].as_str()),
+        ("2026-12-09", "14:00")
+    );
+    // A stamp of when a row was written is not an appointment.
+    let csv = "First Name,Last Name,DOB,Phone,Date/Time Created\n\
+        Ann,Lee,11/30/1972,3125550102,2026-12-01 09:30\n\
+        Bob,Okafor,01/15/1990,3125550104,2026-12-01 09:31\n\
+        Cy,Chen,01/04/1992,3125550105,2026-12-01 09:32\n";
+    assert_eq!(edge(&preview(csv.as_bytes(), "stamp.csv"), "appointmentDate"), None);
+}
