@@ -8,8 +8,6 @@ use rivvi_ingestion::Preview;
 use crate::sheets::{self, Grade, HeaderSet, Verdict};
 use crate::support::today;
 
-/// The share of sets the issue asks to be mapped right with no help.
-
 struct Graded {
     set: HeaderSet,
     preview: Preview,
