@@ -61,6 +61,7 @@ pub const SEALED: &[SealedTable] = &[
         ],
         key_id_column: None,
     },
+    SealedTable { table: "patient_phones", columns: &["phone_sealed"], key_id_column: None },
     SealedTable { table: "do_not_call", columns: &["number_sealed"], key_id_column: None },
     SealedTable { table: "uploads", columns: &["file_name_sealed"], key_id_column: None },
 ];
