@@ -20,6 +20,10 @@
 //!    a merge on doubt);
 //! 4. else it is a new patient; rows of one sheet with the same MRN are one new patient.
 //!
+//! Step 3 is for sheets ([`PhoneSource::Upload`]) only: someone entering a patient by hand with
+//! the name and birth date of another, but another number, is taken at their word that this is
+//! someone else (otherwise a second John Smith born the same day could never be entered).
+//!
 //! A row that joins a patient by MRN or by name and birth date with a number the patient does not
 //! have yet adds it to their contact points ([`PatientMatch::NewPhone`]). The record's own
 //! fields and identity key are left as they are: the first number stays the record's phone, and
@@ -182,21 +186,23 @@ pub async fn find_or_create_many(
     Ok(resolve_many(conn, scope, keys, patients, PhoneSource::Upload).await?.patient_ids)
 }
 
-/// Who each patient is (see the module documentation), without writing anything.
+/// Who each patient is, arriving from `source` (see the module documentation), without writing
+/// anything.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patients = patients.len()), err(level = "debug"))]
 pub async fn plan_many(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     keys: &Keys,
     patients: &[PatientIdentity],
+    source: PhoneSource,
 ) -> Result<Vec<PatientMatch>> {
     let lookup = keys.lookup(scope);
     let keyed: Vec<Keyed> = patients.iter().map(|p| Keyed::of(&lookup, p)).collect();
-    plan_keyed(conn, scope, &keyed).await
+    plan_keyed(conn, scope, &keyed, source).await
 }
 
-/// Finds or creates each patient as [`plan_many`] decides, and adds the numbers new to a patient
-/// to their contact points (`source`). Concurrent imports of the same new patient are safe: the
+/// Finds or creates each patient as [`plan_many`] decides for `source`, and adds the numbers new
+/// to a patient to their contact points (learnt from `source`). Concurrent imports of the same new patient are safe: the
 /// insert skips existing identity keys and the ids are re-read.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patients = patients.len()), err(level = "debug"))]
 pub async fn resolve_many(
@@ -208,7 +214,7 @@ pub async fn resolve_many(
 ) -> Result<Resolved> {
     let lookup = keys.lookup(scope);
     let keyed: Vec<Keyed> = patients.iter().map(|p| Keyed::of(&lookup, p)).collect();
-    let matches = plan_keyed(conn, scope, &keyed).await?;
+    let matches = plan_keyed(conn, scope, &keyed, source).await?;
 
     // New rows of one sheet with the same MRN are one patient: the first of them is created, the
     // others join it (the MRN is unique per organization).
@@ -261,9 +267,9 @@ pub async fn resolve_many(
     Ok(Resolved { patient_ids, matches, added_phones })
 }
 
-/// Creates one patient, or returns the existing one it is (`created` false): same MRN, same
-/// identity, or the only one with this name and birth date (whose number is then added to their
-/// contact points as entered by hand).
+/// Creates one patient entered by hand, or returns the existing one it is (`created` false): the
+/// one with the same MRN (a number new to them is added to their contact points) or the same
+/// identity.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn find_or_create(
     conn: &impl ConnectionTrait,
@@ -612,6 +618,7 @@ async fn plan_keyed(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     keyed: &[Keyed],
+    source: PhoneSource,
 ) -> Result<Vec<PatientMatch>> {
     // 1. By MRN.
     let by_mrn: HashMap<String, Known> = known_by(
@@ -633,6 +640,7 @@ async fn plan_keyed(
     let mut by_name_dob: HashMap<String, Vec<Known>> = HashMap::new();
     let name_dobs = keyed
         .iter()
+        .filter(|_| source == PhoneSource::Upload)
         .filter(|k| mrn_match(k).is_none() && !by_identity.contains_key(&k.identity))
         .filter_map(|k| k.name_dob.as_deref())
         .collect();

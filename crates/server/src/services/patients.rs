@@ -73,9 +73,9 @@ pub async fn search_by_phone(
 }
 
 /// Adds a patient from its fields as typed (checked and normalised here), or answers the one it
-/// is (`false`): the patient with the same MRN, or the same name, birth date and phone, or the only
-/// one with the same name and birth date (see `rivvi_persistence::patients`); a number new to that
-/// patient is added to their contact points.
+/// is (`false`): the patient with the same MRN (a number new to them is added to their contact
+/// points), or with the same name, birth date and phone. The same name and birth date alone is
+/// not enough here: the person typing decides (see `rivvi_persistence::patients`).
 pub async fn create(
     state: &AppState,
     caller: &OrgCaller,

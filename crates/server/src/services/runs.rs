@@ -115,7 +115,8 @@ pub async fn preview(
     let definition = campaigns::definition(&state.db, &caller.scope, campaign_id).await?;
     let preview = ingest_upload(state, &caller.scope, upload_id, &definition, choice).await?;
     let (patient_rows, identities) = row_identities(&preview);
-    let matches = patients::plan_many(&state.db, &caller.scope, &state.keys, &identities).await?;
+    let matches =
+        patients::plan_many(&state.db, &caller.scope, &state.keys, &identities, PhoneSource::Upload).await?;
     let upload = Some(upload_id.to_string());
     let txn = state.db.begin().await?;
     audit_trail::record_read(&txn, caller, AuditAction::UploadPreviewed, upload, preview.rows.len(), [])
