@@ -683,6 +683,9 @@ async fn plan_keyed(
     Ok(matches)
 }
 
+/// `(id, phone_key, secondary_phone_key, mrn_key, name_dob_key)`.
+type KnownRow = (Uuid, String, Option<String>, Option<String>, Option<String>);
+
 /// The organization's patients whose `column` is one of `values`.
 async fn known_by(
     conn: &impl ConnectionTrait,
@@ -694,19 +697,18 @@ async fn known_by(
     values.dedup();
     let mut found = Vec::new();
     for batch in values.chunks(LOOKUP_BATCH) {
-        let rows: Vec<(Uuid, String, Option<String>, Option<String>, Option<String>)> =
-            patients::Entity::find()
-                .select_only()
-                .column(patients::Column::Id)
-                .column(patients::Column::PhoneKey)
-                .column(patients::Column::SecondaryPhoneKey)
-                .column(patients::Column::MrnKey)
-                .column(patients::Column::NameDobKey)
-                .in_org(scope)
-                .filter(column.is_in(batch.iter().copied()))
-                .into_tuple()
-                .all(conn)
-                .await?;
+        let rows: Vec<KnownRow> = patients::Entity::find()
+            .select_only()
+            .column(patients::Column::Id)
+            .column(patients::Column::PhoneKey)
+            .column(patients::Column::SecondaryPhoneKey)
+            .column(patients::Column::MrnKey)
+            .column(patients::Column::NameDobKey)
+            .in_org(scope)
+            .filter(column.is_in(batch.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
         found.extend(rows.into_iter().map(|(id, phone, secondary_phone, mrn, name_dob)| Known {
             id,
             phone,
