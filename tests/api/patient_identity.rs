@@ -259,6 +259,11 @@ async fn an_mrn_names_the_patient_whatever_the_spelling_and_two_mrns_are_two_peo
     assert_eq!(clinic.patient_count().await, patients_before + 1, "only the second Dorothy is new");
     assert_eq!(phones_of(&clinic.get(&katherine).await), [("+13125550281".to_owned(), "upload".to_owned())]);
     assert!(phones_of(&clinic.get(&dorothy).await).is_empty());
+    // An MRN names one patient: giving Dorothy Katherine's is refused.
+    let taken = json!({"id": dorothy, "mrn": "MRN 004411"});
+    let refused = clinic.app.mutation(Some(clinic.admin()), "patients.update", taken).await;
+    assert_eq!(refused.code(), 409);
+    assert!(refused.message().contains("another patient already has this MRN"), "{}", refused.message());
     clinic.stop().await;
 }
 

@@ -305,6 +305,23 @@ pub async fn get(
     Ok(records.remove(0))
 }
 
+/// The patient's own fields, without opening their contact points: what dialling a run row needs
+/// (the engine does this once per call).
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patient_id = %id), err(level = "debug"))]
+pub async fn fields(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    id: PatientId,
+) -> Result<PatientFields> {
+    let row = patients::Entity::find_by_id(id.as_uuid())
+        .in_org(scope)
+        .one(conn)
+        .await?
+        .ok_or_else(|| PersistenceError::not_found("patient", id))?;
+    Ok(open_row(keys, row)?.fields)
+}
+
 /// Patients of the organization, newest first (names are sealed, so the database cannot sort
 /// by them).
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
