@@ -233,7 +233,7 @@ pub async fn resolve_many(
     }
     let creating: Vec<usize> =
         (0..keyed.len()).filter(|&i| matches[i] == PatientMatch::New && joins[i].is_none()).collect();
-    let created = insert_new(conn, scope, keys, &lookup, patients, &keyed, &creating).await?;
+    let created = insert_new(conn, scope, keys, patients, &keyed, &creating).await?;
     let created_id = |i: usize| {
         created
             .get(&keyed[i].identity)
@@ -397,7 +397,7 @@ pub async fn update(
         .ok_or_else(|| PersistenceError::not_found("patient", id))?;
     let lookup = keys.lookup(scope);
     let sealed =
-        sealed_row(scope, keys, &lookup, id.as_uuid(), fields, lookup.identity_key(canonical), now())?;
+        sealed_row(scope, keys, id.as_uuid(), fields, &Keyed::of_fields(&lookup, fields, canonical), now())?;
     let change = patients::ActiveModel {
         id: NotSet,
         org_id: NotSet,
@@ -513,13 +513,13 @@ async fn ids_by_identity(
     Ok(found)
 }
 
+/// A new row of `fields` with their lookup keys `keyed` (computed once, for matching and writing).
 fn sealed_row(
     scope: &OrgScope,
     keys: &Keys,
-    lookup: &OrgIndexKeys,
     id: Uuid,
     fields: &PatientFields,
-    identity_key: String,
+    keyed: &Keyed,
     at: DateTime<Utc>,
 ) -> Result<patients::Model> {
     let seal =
@@ -537,12 +537,12 @@ fn sealed_row(
             .map(|p| seal("secondary_phone_sealed", p))
             .transpose()?,
         mrn_sealed: fields.mrn.as_deref().map(|m| seal("mrn_sealed", m)).transpose()?,
-        identity_key,
-        phone_key: lookup.phone_key(&fields.phone),
-        secondary_phone_key: fields.secondary_phone.as_deref().map(|p| lookup.phone_key(p)),
+        identity_key: keyed.identity.clone(),
+        phone_key: keyed.phone.clone(),
+        secondary_phone_key: keyed.secondary_phone.clone(),
         lookup_scheme: LookupScheme::PerOrganization.code(),
-        mrn_key: mrn_key(lookup, fields),
-        name_dob_key: name_dob_key(lookup, fields),
+        mrn_key: keyed.mrn.clone(),
+        name_dob_key: keyed.name_dob.clone(),
         match_keys_pending: false,
         key_id: keys.sealer.active_key_id().to_owned(),
         created_at: at,
@@ -603,9 +603,12 @@ struct Keyed {
 
 impl Keyed {
     fn of(lookup: &OrgIndexKeys, patient: &PatientIdentity) -> Keyed {
-        let fields = &patient.fields;
+        Keyed::of_fields(lookup, &patient.fields, &patient.canonical)
+    }
+
+    fn of_fields(lookup: &OrgIndexKeys, fields: &PatientFields, canonical: &str) -> Keyed {
         Keyed {
-            identity: lookup.identity_key(&patient.canonical),
+            identity: lookup.identity_key(canonical),
             phone: lookup.phone_key(&fields.phone),
             secondary_phone: fields.secondary_phone.as_deref().map(|p| lookup.phone_key(p)),
             mrn: mrn_key(lookup, fields),
@@ -768,7 +771,6 @@ async fn insert_new(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     keys: &Keys,
-    lookup: &OrgIndexKeys,
     patients: &[PatientIdentity],
     keyed: &[Keyed],
     creating: &[usize],
@@ -776,25 +778,15 @@ async fn insert_new(
     let at = now();
     // One row per identity per statement: PostgreSQL refuses to upsert a row twice at once.
     let mut queued = HashSet::with_capacity(creating.len());
-    let pending: Vec<(&PatientFields, &String)> = creating
+    let pending: Vec<(&PatientFields, &Keyed)> = creating
         .iter()
-        .map(|&i| (&patients[i].fields, &keyed[i].identity))
-        .filter(|(_, identity_key)| queued.insert(identity_key.as_str()))
+        .map(|&i| (&patients[i].fields, &keyed[i]))
+        .filter(|(_, k)| queued.insert(k.identity.as_str()))
         .collect();
-    let seal = |batch: &[(&PatientFields, &String)]| {
+    let seal = |batch: &[(&PatientFields, &Keyed)]| {
         batch
             .iter()
-            .map(|(fields, identity_key)| {
-                sealed_row(
-                    scope,
-                    keys,
-                    lookup,
-                    PatientId::new().as_uuid(),
-                    fields,
-                    (*identity_key).clone(),
-                    at,
-                )
-            })
+            .map(|(fields, k)| sealed_row(scope, keys, PatientId::new().as_uuid(), fields, k, at))
             .collect::<Result<Vec<_>>>()
     };
     let mut known: HashMap<String, PatientId> = HashMap::with_capacity(pending.len());
@@ -804,7 +796,7 @@ async fn insert_new(
         // the table as it was before this transaction filled it: a sequential scan per batch,
         // minutes for a 100k-row import. The touch rewrites the key with its own value.
         let mut chunks = pending.chunks(bulk::CHUNK);
-        let prepare = |batch: &[(&PatientFields, &String)]| -> Result<Statement> {
+        let prepare = |batch: &[(&PatientFields, &Keyed)]| -> Result<Statement> {
             Ok(unnest_upsert(scope, keys, at, seal(batch)?))
         };
         let mut next = chunks.next().map(prepare).transpose()?;
@@ -830,7 +822,7 @@ async fn insert_new(
                 .exec_without_returning(conn)
                 .await?;
         }
-        let identities: Vec<String> = pending.iter().map(|(_, key)| (*key).clone()).collect();
+        let identities: Vec<String> = pending.iter().map(|(_, k)| k.identity.clone()).collect();
         known = ids_by_identity(conn, scope, &identities).await?;
     }
     Ok(known)
