@@ -202,8 +202,8 @@ pub async fn plan_many(
 }
 
 /// Finds or creates each patient as [`plan_many`] decides for `source`, and adds the numbers new
-/// to a patient to their contact points (learnt from `source`). Concurrent imports of the same new patient are safe: the
-/// insert skips existing identity keys and the ids are re-read.
+/// to a patient to their contact points (learnt from `source`). Concurrent imports of the same
+/// new patient are safe: the insert skips existing identity keys and the ids are re-read.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patients = patients.len()), err(level = "debug"))]
 pub async fn resolve_many(
     conn: &impl ConnectionTrait,
