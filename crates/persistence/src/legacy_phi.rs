@@ -17,7 +17,7 @@
 //! keeps the batches it committed and the next start does the rest. On PostgreSQL a batch locks
 //! its rows with `SKIP LOCKED`, so instances starting together share the work instead of waiting.
 
-use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
@@ -268,7 +268,10 @@ async fn key_patient_matches(
     after: Option<Uuid>,
     batch: u64,
 ) -> Result<Batch> {
-    let pending = Condition::all().add(patients::Column::MatchKeysPending.eq(true));
+    // The bare column, as the partial index `ix_patients_match_keys_pending` states it: SQLite
+    // uses a partial index only for a query term that matches its predicate.
+    let pending = Condition::all()
+        .add(SimpleExpr::from(Expr::col((patients::Entity, patients::Column::MatchKeysPending))));
     let rows = next_rows::<patients::Entity, _>(txn, patients::Column::Id, pending, after, batch).await?;
     let last = rows.last().map(|r| r.id);
     let changed = rows.len() as u64;
