@@ -593,6 +593,29 @@ export type ColumnOverride = { column: ColumnSelector; field: string | null }
  */
 export type ColumnSelector = number | string
 
+/**
+ * A number a patient is known by beyond their `phone` and `secondaryPhone`.
+ */
+export type ContactPoint = { id: string; 
+/**
+ * E.164.
+ */
+phone: string; 
+/**
+ * How it was learnt.
+ */
+source: ContactPointSource; createdAt: string }
+
+export type ContactPointSource = 
+/**
+ * From an uploaded sheet, when a run was created from it.
+ */
+"upload" | 
+/**
+ * Entered by hand (`patients.create`).
+ */
+"manual"
+
 export type CreateCampaign = { 
 /**
  * The organization the campaign belongs to.
@@ -1157,7 +1180,13 @@ birthDate: string | null;
 /**
  * E.164.
  */
-phone: string; secondaryPhone: string | null; mrn: string | null; createdAt: string; updatedAt: string }
+phone: string; secondaryPhone: string | null; mrn: string | null; 
+/**
+ * Further numbers the patient is known by, oldest first: added when a later sheet (or
+ * `patients.create`) showed this patient with a new number. Inbound calls and
+ * `patients.searchByPhone` find the patient by these too.
+ */
+contactPoints: ContactPoint[]; createdAt: string; updatedAt: string }
 
 export type PatientById = { id: PatientId; 
 /**
@@ -1445,7 +1474,17 @@ skipReason: string | null;
  */
 callEnded: boolean }
 
-export type RowCounts = { dataRows: number; invalidRows: number; duplicateRows: number; callableRows: number; distinctPatients: number }
+export type RowCounts = { dataRows: number; invalidRows: number; duplicateRows: number; callableRows: number; distinctPatients: number; 
+/**
+ * Callable rows whose patient the organization has already (same MRN, or same name, birth
+ * date and phone, or the only patient with this name and birth date).
+ */
+existingPatientRows: number; 
+/**
+ * Of those, the rows that are a new phone for an existing patient: their number will be added
+ * to the patient's contact points.
+ */
+newPhoneRows: number }
 
 /**
  * Rows from sheet to answer.
@@ -1479,6 +1518,34 @@ reachRate: number | null;
  * `converted / reached`.
  */
 conversionRate: number | null }
+
+/**
+ * Who a valid row's patient is, against the organization's patients at preview time.
+ */
+export type RowPatient = { kind: RowPatientKind; 
+/**
+ * The existing patient (`existing`, `newPhone`).
+ */
+patientId: PatientId | null; 
+/**
+ * For the user: `new patient`, `existing patient`, or `new phone for an existing patient`.
+ */
+note: string }
+
+export type RowPatientKind = 
+/**
+ * A patient the organization does not have yet.
+ */
+"new" | 
+/**
+ * A patient the organization has, with this number.
+ */
+"existing" | 
+/**
+ * A patient the organization has (same MRN, or the only one with this name and birth date),
+ * with a number new to them.
+ */
+"newPhone"
 
 /**
  * Where a row is (DESIGN.md §4).
@@ -1617,7 +1684,11 @@ invalidRows: SheetRow[];
 /**
  * Every duplicate row, with the row it repeats.
  */
-duplicateRows: SheetRow[] }
+duplicateRows: SheetRow[]; 
+/**
+ * Every callable row that is a new phone for an existing patient.
+ */
+newPhoneRows: SheetRow[] }
 
 export type RunRow = { id: RunRowId; sortIndex: number; sheetRow: number; patientId: PatientId | null; status: RowStatus; 
 /**
@@ -1745,7 +1816,11 @@ reason: string | null;
 /**
  * For a duplicate: the sheet row of the patient's first row.
  */
-duplicateOfSheetRow: number | null }
+duplicateOfSheetRow: number | null; 
+/**
+ * Who the row's patient is among the organization's patients; null for an invalid row.
+ */
+patient: RowPatient | null }
 
 export type StatusCount = { status: RowStatus; count: number }
 

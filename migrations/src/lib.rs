@@ -22,6 +22,8 @@
 //!   by local day for analytics.
 //! - [`m20261205_000008_phi_at_rest`]: per-organization lookup keys and sealed call data.
 //! - [`m20261205_000009_retention`]: per-organization retention of uploads and transcripts.
+//! - [`m20261205_000010_patient_contact_points`]: patients found by MRN and by name and birth date,
+//!   and the further numbers they are known by.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -37,6 +39,7 @@ pub mod m20261205_000006_live_events;
 pub mod m20261205_000007_analytics_exports;
 pub mod m20261205_000008_phi_at_rest;
 pub mod m20261205_000009_retention;
+pub mod m20261205_000010_patient_contact_points;
 
 pub struct Migrator;
 
@@ -56,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_analytics_exports::Migration),
             Box::new(m20261205_000008_phi_at_rest::Migration),
             Box::new(m20261205_000009_retention::Migration),
+            Box::new(m20261205_000010_patient_contact_points::Migration),
         ]
     }
 }

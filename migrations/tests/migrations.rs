@@ -7,7 +7,7 @@
 use rivvi_migration::{Migrator, MigratorTrait, SchemaManager};
 use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 
-const TABLES: [&str; 18] = [
+const TABLES: [&str; 19] = [
     "organizations",
     "users",
     "memberships",
@@ -25,6 +25,7 @@ const TABLES: [&str; 18] = [
     "managed_agents",
     "prompt_variations",
     "phone_numbers",
+    "patient_phones",
     // sea-orm's own bookkeeping
     "seaql_migrations",
 ];
@@ -148,20 +149,21 @@ async fn duplicate_uploads_are_merged(db: &DatabaseConnection) {
     assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 1, "the run follows the kept upload");
 
     // The later migrations (bulk import keys, provider agents, variations) and the second go down.
-    Migrator::down(db, Some(11)).await.unwrap();
+    Migrator::down(db, Some(12)).await.unwrap();
     assert_second_migration(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), true).await;
-    Migrator::down(db, Some(9)).await.unwrap();
+    Migrator::down(db, Some(10)).await.unwrap();
     assert_provider_agents(&SchemaManager::new(db), false).await;
     Migrator::up(db, None).await.unwrap();
     caller_numbers_become_assignments(db).await;
+    existing_patients_are_kept_as_they_are(db).await;
 }
 
 /// `m20261205_000003_phone_numbers`: a caller number one organization had becomes its
 /// assignment; one that two organizations had is assigned to neither and cleared from both.
 async fn caller_numbers_become_assignments(db: &DatabaseConnection) {
-    Migrator::down(db, Some(7)).await.unwrap();
+    Migrator::down(db, Some(8)).await.unwrap();
     let backend = db.get_database_backend();
     let id = |n: u8| match backend {
         DatabaseBackend::Sqlite => format!("X'{}'", uuid::Uuid::from_bytes([n; 16]).simple()),
@@ -195,9 +197,84 @@ async fn caller_numbers_become_assignments(db: &DatabaseConnection) {
     assert_eq!(one(defaults.into()).await, 3);
     let manager = SchemaManager::new(db);
     assert!(manager.has_index("runs", "ix_runs_upload_id").await.unwrap());
-    Migrator::down(db, Some(1)).await.unwrap();
+    Migrator::down(db, Some(2)).await.unwrap();
     assert!(!manager.has_column("organizations", "upload_retention_days").await.unwrap());
     assert!(!manager.has_index("runs", "ix_runs_upload_id").await.unwrap());
+    Migrator::up(db, None).await.unwrap();
+}
+
+/// `m20261205_000010_patient_contact_points`: a patient written before it keeps every column and
+/// value, up and down again; its new lookup keys wait for the server (pending), and it has no
+/// contact points, its numbers being where they were.
+async fn existing_patients_are_kept_as_they_are(db: &DatabaseConnection) {
+    // Arrange: the schema before the migration, with one patient.
+    Migrator::down(db, Some(1)).await.unwrap();
+    let backend = db.get_database_backend();
+    let id = |n: u8| match backend {
+        DatabaseBackend::Sqlite => format!("X'{}'", uuid::Uuid::from_bytes([n; 16]).simple()),
+        _ => format!("'{}'", uuid::Uuid::from_bytes([n; 16])),
+    };
+    let bytes = |hex: &str| match backend {
+        DatabaseBackend::Sqlite => format!("X'{hex}'"),
+        _ => format!("decode('{hex}', 'hex')"),
+    };
+    let at = "'2026-12-05T10:00:00+00:00'";
+    let (org, patient) = (id(51), id(52));
+    let values = [
+        ("first_name_sealed", bytes("0101")),
+        ("last_name_sealed", bytes("0202")),
+        ("dob_sealed", bytes("0303")),
+        ("phone_sealed", bytes("0404")),
+        ("secondary_phone_sealed", bytes("0505")),
+        ("mrn_sealed", bytes("0606")),
+        ("identity_key", "'identity-key'".to_owned()),
+        ("phone_key", "'phone-key'".to_owned()),
+        ("secondary_phone_key", "'secondary-key'".to_owned()),
+        ("key_id", "'k1'".to_owned()),
+        ("lookup_scheme", "2".to_owned()),
+        ("created_at", at.to_owned()),
+        ("updated_at", at.to_owned()),
+    ];
+    for sql in [
+        format!(
+            "INSERT INTO organizations (id, clerk_org_id, name, office_hours, created_at, updated_at) \
+             VALUES ({org}, 'org_k', 'K', '{{}}', {at}, {at})"
+        ),
+        format!(
+            "INSERT INTO patients (id, org_id, {}) VALUES ({patient}, {org}, {})",
+            values.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "),
+            values.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let unchanged = format!(
+        "SELECT COUNT(*) FROM patients WHERE id = {patient} AND org_id = {org} AND {}",
+        values.iter().map(|(c, v)| format!("{c} = {v}")).collect::<Vec<_>>().join(" AND ")
+    );
+    let one = |sql: String| async move {
+        let row = db.query_one(Statement::from_string(backend, sql)).await.unwrap().unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    let manager = SchemaManager::new(db);
+
+    // Act
+    Migrator::up(db, None).await.unwrap();
+
+    // Assert
+    assert_eq!(one(unchanged.clone()).await, 1, "every column keeps its value");
+    let pending = format!(
+        "SELECT COUNT(*) FROM patients WHERE id = {patient} AND match_keys_pending \
+         AND mrn_key IS NULL AND name_dob_key IS NULL"
+    );
+    assert_eq!(one(pending).await, 1, "the new keys wait for the server, which has the keys");
+    assert_eq!(one("SELECT COUNT(*) FROM patient_phones".into()).await, 0);
+    assert!(manager.has_index("patients", "ux_patients_org_id_mrn_key").await.unwrap());
+
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert_eq!(one(unchanged).await, 1, "going down keeps the patient too");
+    assert!(!manager.has_table("patient_phones").await.unwrap());
+    assert!(!manager.has_column("patients", "mrn_key").await.unwrap());
     Migrator::up(db, None).await.unwrap();
 }
 
@@ -258,7 +335,7 @@ async fn the_schema_migrates_up_down_and_up_again_on_postgres() {
             duplicate_uploads_are_merged(&db).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;
-            Migrator::down(&db, Some(10)).await.unwrap();
+            Migrator::down(&db, Some(11)).await.unwrap();
             assert_bulk_import_keys(&db, false).await;
             Migrator::up(&db, None).await.unwrap();
             assert_bulk_import_keys(&db, true).await;

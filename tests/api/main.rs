@@ -32,6 +32,7 @@ mod live;
 mod llm;
 mod opt_out;
 mod oversight;
+mod patient_identity;
 mod patients;
 mod phi_at_rest;
 mod phone_numbers;

@@ -78,6 +78,10 @@ string_enum! {
         PatientCreated = "patient.created",
         /// A patient record was changed by hand.
         PatientUpdated = "patient.updated",
+        /// A number was added to a patient's contact points: a sheet (or someone at the clinic)
+        /// showed a known patient with a new number. The entry names the contact point's id, never
+        /// the number.
+        PatientPhoneAdded = "patient.phone_added",
         /// A number was added to the do-not-call list.
         DoNotCallAdded = "do_not_call.added",
         /// A number was removed from the do-not-call list.

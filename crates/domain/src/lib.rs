@@ -22,6 +22,8 @@
 //!   proposed variation.
 //! - [`lifecycle`]: run, row and call state machines.
 //! - [`waiting`]: why a running run's pending rows wait, and until when.
+//! - [`patient_identity`]: the folded texts a patient is recognised by (names, name and birth
+//!   date, MRN) before they become lookup keys.
 //! - [`audit`]: audit actions and actor kinds.
 //! - [`export`]: export files: CSV injection neutralised, local times, column names.
 //! - [`string_enum`]: the macro behind every enum stored as a string.
@@ -40,6 +42,7 @@ pub mod lifecycle;
 pub mod office_hours;
 pub mod organization;
 pub mod patch;
+pub mod patient_identity;
 pub mod phone;
 pub mod prompt;
 pub mod retry;

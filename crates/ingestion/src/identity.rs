@@ -1,10 +1,11 @@
 //! The canonical patient identity string: what the server hashes (HMAC with the index key) into
 //! a patient's `identity_key`, so the same person written differently is one patient.
 //!
-//! `first|last|YYYY-MM-DD|+E164`, where names are folded: accents removed (NFD, then combining
-//! marks dropped; `ø`, `æ`, `ß`, `ł`, `đ`, `þ` and friends mapped by hand since they do not
-//! decompose), lower-cased, and everything but letters and digits removed (spaces, hyphens,
-//! apostrophes, dots). So `José O'Brien-Smith` and `jose obrien smith` are the same person, and
+//! `first|last|YYYY-MM-DD|+E164`, where names are folded ([`rivvi_domain::patient_identity`], which
+//! the server's other lookup keys use too): accents removed (NFD, then combining marks dropped;
+//! `ø`, `æ`, `ß`, `ł`, `đ`, `þ` and friends mapped by hand since they do not decompose),
+//! lower-cased, and everything but letters and digits removed (spaces, hyphens, apostrophes,
+//! dots). So `José O'Brien-Smith` and `jose obrien smith` are the same person, and
 //! `Anne Marie` is `Anne-Marie`. A missing birth date or phone leaves its slot empty.
 //!
 //! This lives in ingestion rather than in the domain only because ingestion is its first user;
@@ -12,8 +13,6 @@
 
 use chrono::NaiveDate;
 use rivvi_domain::PhoneNumber;
-use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
 
 /// The canonical identity of a patient (see the module documentation).
 pub fn canonical_identity(
@@ -45,66 +44,15 @@ pub(crate) fn from_normal_forms(
     out
 }
 
-/// A name folded for comparison: no accents, lower case, letters and digits only.
-pub fn fold_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    fold_into(name, &mut out);
-    out
-}
+pub use rivvi_domain::patient_identity::fold_name;
 
 fn fold_into(name: &str, out: &mut String) {
-    if name.is_ascii() {
-        out.extend(name.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase() as char));
-        return;
-    }
-    for c in name.nfd() {
-        if is_combining_mark(c) {
-            continue;
-        }
-        if let Some(s) = undecomposable(c) {
-            out.push_str(s);
-            continue;
-        }
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        }
-    }
+    rivvi_domain::patient_identity::fold_name_into(name, out);
 }
 
 /// A word lower-cased with its accents removed (`TELÉFONO` -> `telefono`), everything else kept:
 /// the folding of [`fold_name`] for header and date words, which keep their punctuation.
-pub(crate) fn fold_word(word: &str) -> String {
-    if word.is_ascii() {
-        return word.to_ascii_lowercase();
-    }
-    let mut out = String::with_capacity(word.len());
-    for c in word.nfd() {
-        if is_combining_mark(c) {
-            continue;
-        }
-        match undecomposable(c) {
-            Some(s) => out.push_str(s),
-            None => out.extend(c.to_lowercase()),
-        }
-    }
-    out
-}
-
-/// Letters with no canonical decomposition, folded to their usual ASCII spelling.
-fn undecomposable(c: char) -> Option<&'static str> {
-    Some(match c {
-        'ø' | 'Ø' => "o",
-        'æ' | 'Æ' => "ae",
-        'œ' | 'Œ' => "oe",
-        'ß' | 'ẞ' => "ss",
-        'ł' | 'Ł' => "l",
-        'đ' | 'Đ' | 'ð' | 'Ð' => "d",
-        'þ' | 'Þ' => "th",
-        'ı' => "i",
-        'ħ' | 'Ħ' => "h",
-        _ => return None,
-    })
-}
+pub(crate) use rivvi_domain::patient_identity::fold_word;
 
 #[cfg(test)]
 mod tests {

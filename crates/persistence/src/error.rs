@@ -92,6 +92,9 @@ pub mod constraints {
     pub const PHONE_NUMBERS_NUMBER: &str = "ux_phone_numbers_number";
     pub const PROMPT_VERSIONS_CAMPAIGN_ID_NUMBER: &str = "ux_prompt_versions_campaign_id_number";
     pub const PATIENTS_ORG_ID_IDENTITY_KEY: &str = "ux_patients_org_id_identity_key";
+    pub const PATIENTS_ORG_ID_MRN_KEY: &str = "ux_patients_org_id_mrn_key";
+    pub const PATIENT_PHONES_ORG_ID_PATIENT_ID_PHONE_KEY: &str =
+        "ux_patient_phones_org_id_patient_id_phone_key";
     pub const UPLOADS_STORAGE_KEY: &str = "ux_uploads_storage_key";
     pub const RUNS_ORG_ID_CLIENT_REQUEST_ID: &str = "ux_runs_org_id_client_request_id";
     pub const RUN_ROWS_RUN_ID_SORT_INDEX: &str = "ux_run_rows_run_id_sort_index";

@@ -6,7 +6,7 @@
 //!
 //! # Who is calling
 //! The caller is looked up by the HMAC key of their E.164 number, as a primary or secondary
-//! phone ([`find_caller`]). Several patients may share a number (a family): the one with the most
+//! phone or one of the patient's contact points, numbers learnt later ([`find_caller`]). Several patients may share a number (a family): the one with the most
 //! recent open outreach is chosen, else the most recently updated. Only the chosen patient is
 //! opened; the others are counted, never read.
 //!
@@ -93,8 +93,8 @@ pub struct PhoneMatch {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Patients of the organization whose primary or secondary phone has `phone_key`, most recently
-/// updated first.
+/// Patients of the organization with `phone_key` as their primary or secondary phone or one of
+/// their contact points, most recently updated first.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn patients_by_phone_key(
     conn: &impl ConnectionTrait,
@@ -106,11 +106,7 @@ pub async fn patients_by_phone_key(
         .column(patients::Column::Id)
         .column(patients::Column::UpdatedAt)
         .in_org(scope)
-        .filter(
-            Condition::any()
-                .add(patients::Column::PhoneKey.eq(phone_key))
-                .add(patients::Column::SecondaryPhoneKey.eq(phone_key)),
-        )
+        .filter(crate::patients::has_phone_key(scope, phone_key))
         .order_by_desc(patients::Column::UpdatedAt)
         .order_by_desc(patients::Column::Id)
         .limit(MAX_PATIENTS_PER_NUMBER)

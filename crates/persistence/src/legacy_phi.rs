@@ -6,13 +6,18 @@
 //!   the organization's own ([`OrgIndexKeys::rekey`]: from the stored key alone, nothing opened).
 //! - Plaintext `calls.recording_url`, `calls.analysis`, `run_rows.analysis` and
 //!   `uploads.file_name` are sealed into their `_sealed` columns and the plaintext is cleared.
+//! - Patients written before `mrn_key` and `name_dob_key` (migration
+//!   `m20261205_000010_patient_contact_points`, `match_keys_pending`) get them, from their opened
+//!   fields; nothing else of theirs changes. An MRN another patient of the organization already
+//!   holds is left without a key: it cannot name one patient, and the unique index would refuse it
+//!   (the older patient, first in id order, keeps it).
 //!
 //! [`upgrade`] runs at every server start, before it serves (a few indexed queries when nothing is
 //! left). Rows go in batches, each batch one transaction, in id order: an interrupted upgrade
 //! keeps the batches it committed and the next start does the rest. On PostgreSQL a batch locks
 //! its rows with `SKIP LOCKED`, so instances starting together share the work instead of waiting.
 
-use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
@@ -34,6 +39,7 @@ pub struct LegacyReport {
     pub calls_sealed: u64,
     pub run_rows_sealed: u64,
     pub uploads_sealed: u64,
+    pub patients_match_keyed: u64,
 }
 
 impl LegacyReport {
@@ -43,6 +49,7 @@ impl LegacyReport {
             + self.calls_sealed
             + self.run_rows_sealed
             + self.uploads_sealed
+            + self.patients_match_keyed
     }
 }
 
@@ -56,6 +63,7 @@ pub async fn upgrade(db: &DatabaseConnection, keys: &Keys, batch: u64) -> Result
         calls_sealed: in_batches(db, keys, batch, Step::Calls).await?,
         run_rows_sealed: in_batches(db, keys, batch, Step::RunRows).await?,
         uploads_sealed: in_batches(db, keys, batch, Step::Uploads).await?,
+        patients_match_keyed: in_batches(db, keys, batch, Step::PatientMatchKeys).await?,
     })
 }
 
@@ -66,6 +74,7 @@ enum Step {
     Calls,
     RunRows,
     Uploads,
+    PatientMatchKeys,
 }
 
 /// One batch: the last row it looked at (`None`: nothing left after `after`), and how many rows
@@ -86,6 +95,7 @@ async fn in_batches(db: &DatabaseConnection, keys: &Keys, batch: u64, step: Step
             Step::Calls => seal_calls(&txn, keys, after, batch).await?,
             Step::RunRows => seal_run_rows(&txn, keys, after, batch).await?,
             Step::Uploads => seal_uploads(&txn, keys, after, batch).await?,
+            Step::PatientMatchKeys => key_patient_matches(&txn, keys, after, batch).await?,
         };
         txn.commit().await?;
         changed += done.changed;
@@ -252,6 +262,47 @@ async fn seal_uploads(
     Ok(Batch { last, changed })
 }
 
+async fn key_patient_matches(
+    txn: &DatabaseTransaction,
+    keys: &Keys,
+    after: Option<Uuid>,
+    batch: u64,
+) -> Result<Batch> {
+    // The bare column, as the partial index `ix_patients_match_keys_pending` states it: SQLite
+    // uses a partial index only for a query term that matches its predicate.
+    let pending = Condition::all()
+        .add(SimpleExpr::from(Expr::col((patients::Entity, patients::Column::MatchKeysPending))));
+    let rows = next_rows::<patients::Entity, _>(txn, patients::Column::Id, pending, after, batch).await?;
+    let last = rows.last().map(|r| r.id);
+    let changed = rows.len() as u64;
+    for row in rows {
+        let (id, org_id) = (row.id, row.org_id);
+        let (mut mrn_key, name_dob_key) = crate::patients::match_keys_of(keys, row)?;
+        if let Some(key) = &mrn_key {
+            let taken = patients::Entity::find()
+                .select_only()
+                .column(patients::Column::Id)
+                .filter(patients::Column::OrgId.eq(org_id))
+                .filter(patients::Column::MrnKey.eq(key.as_str()))
+                .into_tuple::<Uuid>()
+                .one(txn)
+                .await?;
+            if taken.is_some() {
+                mrn_key = None;
+            }
+        }
+        patients::Entity::update_many()
+            .col_expr(patients::Column::MrnKey, Expr::value(mrn_key))
+            .col_expr(patients::Column::NameDobKey, Expr::value(name_dob_key))
+            .col_expr(patients::Column::MatchKeysPending, Expr::value(false))
+            .filter(patients::Column::Id.eq(id))
+            .filter(patients::Column::MatchKeysPending.eq(true))
+            .exec(txn)
+            .await?;
+    }
+    Ok(Batch { last, changed })
+}
+
 #[cfg(test)]
 mod tests {
     use rivvi_domain::ids::UploadId;
@@ -364,7 +415,8 @@ mod tests {
                     do_not_call_rekeyed: 1,
                     calls_sealed: 1,
                     run_rows_sealed: 1,
-                    uploads_sealed: 1
+                    uploads_sealed: 1,
+                    patients_match_keyed: 0
                 }
             );
             assert_eq!(again.total(), 0, "a rerun has nothing left to do");

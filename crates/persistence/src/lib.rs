@@ -20,7 +20,9 @@
 //! - [`prompt_versions`]: the append-only history of each campaign's composed prompt.
 //! - [`runs`]: runs of one organization, idempotent by client request id.
 //! - [`run_rows`]: a run's rows, every original cell and the variables sealed.
-//! - [`patients`]: patients of one organization, sealed, found by HMAC lookup keys.
+//! - [`patients`]: patients of one organization, sealed, found by HMAC lookup keys; who a sheet
+//!   row is (MRN, identity, name and birth date), and the further numbers (contact points) a
+//!   patient is known by.
 //! - [`uploads`]: uploaded files of one organization, found again by their SHA-256.
 //! - [`calls`]: phone calls, one per attempt; numbers, transcript, summary, recording and
 //!   analysis sealed.
@@ -32,7 +34,8 @@
 //! - [`engine_health`]: engine instances' health reports, rows due now, active calls per
 //!   organization (the operators' health feed).
 //! - [`legacy_phi`]: rows written before per-organization lookup keys and sealed call data,
-//!   re-keyed and sealed at start-up.
+//!   re-keyed and sealed at start-up; patients written before their MRN and name/birth-date keys
+//!   get them.
 //! - [`retention`]: the uploads and call transcripts each organization's retention settings say
 //!   have expired; deleting and clearing them, batched and safe with several instances.
 //! - [`rotation`]: every sealed column, re-sealed with the active data key in batches (key

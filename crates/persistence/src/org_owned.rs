@@ -12,8 +12,8 @@ use sea_orm::{
 };
 
 use crate::entities::{
-    audit_log, calls, campaign_requests, campaigns, do_not_call, managed_agents, memberships, patients,
-    phone_numbers, prompt_variations, run_rows, runs, uploads,
+    audit_log, calls, campaign_requests, campaigns, do_not_call, managed_agents, memberships, patient_phones,
+    patients, phone_numbers, prompt_variations, run_rows, runs, uploads,
 };
 use crate::{OrgScope, Result};
 
@@ -42,6 +42,7 @@ org_owned!(
     do_not_call,
     managed_agents,
     memberships,
+    patient_phones,
     patients,
     phone_numbers,
     prompt_variations,

@@ -2,15 +2,43 @@
 //!
 //! A patient is found by HMAC lookup keys, never by clear values: `identity_key` (canonical name,
 //! birth date and phone; unique per organization, so the same person written differently is one
-//! patient) and `phone_key` / `secondary_phone_key` (inbound caller lookup, search by phone).
+//! patient), `mrn_key` (the folded medical record number; unique per organization where present),
+//! `name_dob_key` (folded name and birth date; not unique) and the phone keys (inbound caller
+//! lookup, search by phone): the record's own `phone_key` / `secondary_phone_key`, and its
+//! contact points, further numbers learnt later (`patient_phones`).
 //! Values are sealed with the row id in their associated data, so the id is chosen here before
 //! sealing.
+//!
+//! # Who a sheet row is
+//! [`plan_many`] decides, without writing, and [`resolve_many`] then writes, for many rows at
+//! once (a few batched `IN (...)` reads per kind of key, never one query per row):
+//! 1. a row with an MRN that a patient of the organization has is that patient, whatever the
+//!    spelling of the name;
+//! 2. else a row with the identity of a patient (name + birth date + phone) is that patient;
+//! 3. else a row whose name and birth date match exactly one patient joins them, unless both have
+//!    an MRN and the MRNs differ; two or more such patients, and the row is a new patient (never
+//!    a merge on doubt);
+//! 4. else it is a new patient; rows of one sheet with the same MRN are one new patient.
+//!
+//! Step 3 is for sheets ([`PhoneSource::Upload`]) only: someone entering a patient by hand with
+//! the name and birth date of another, but another number, is taken at their word that this is
+//! someone else (otherwise a second John Smith born the same day could never be entered).
+//!
+//! A row that joins a patient by MRN or by name and birth date with a number the patient does not
+//! have yet adds it to their contact points ([`PatientMatch::NewPhone`]). The record's own
+//! fields and identity key are left as they are: the first number stays the record's phone, and
+//! the identity key stays unique.
+//!
+//! Contact points are separate rows rather than a rewrite of the record's phones, so that existing
+//! patients keep their columns and keys exactly as they were, and the numbers they already have
+//! are found where they always were.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::{OrgId, PatientId};
-use sea_orm::sea_query::OnConflict;
+use rivvi_domain::patient_identity;
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, Statement,
@@ -18,13 +46,14 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::bulk;
-use crate::entities::patients;
-use crate::org_owned::InOrg;
+use crate::entities::{patient_phones, patients};
+use crate::org_owned::{org_filter, InOrg};
 use crate::sealing::{Aad, Keys, LookupScheme, OrgIndexKeys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
 
 const TABLE: &str = "patients";
+const PHONES_TABLE: &str = "patient_phones";
 /// Rows per SQLite INSERT (PostgreSQL upserts [`bulk::CHUNK`] rows per statement).
 const INSERT_BATCH: usize = 1000;
 /// Keys per `IN (...)` lookup.
@@ -62,12 +91,91 @@ pub struct PatientRecord {
     pub id: PatientId,
     pub org_id: OrgId,
     pub fields: PatientFields,
+    /// Numbers learnt after the record was made, oldest first (beyond `phone` and
+    /// `secondary_phone`).
+    pub contact_points: Vec<ContactPoint>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// Finds or creates each patient, returning their ids in input order. Concurrent imports of the
-/// same new patient are safe: the insert skips existing identity keys and the ids are re-read.
+/// How a contact point was learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneSource {
+    /// A sheet showed the patient with this number.
+    Upload,
+    /// Someone at the clinic entered the patient with this number.
+    Manual,
+}
+
+impl PhoneSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneSource::Upload => "upload",
+            PhoneSource::Manual => "manual",
+        }
+    }
+
+    fn parse(stored: &str) -> Result<Self> {
+        match stored {
+            "upload" => Ok(PhoneSource::Upload),
+            "manual" => Ok(PhoneSource::Manual),
+            _ => Err(PersistenceError::Corrupt { table: PHONES_TABLE, column: "source" }),
+        }
+    }
+}
+
+/// A further number of a patient.
+#[derive(Clone, PartialEq)]
+pub struct ContactPoint {
+    pub id: Uuid,
+    /// E.164.
+    pub phone: String,
+    pub source: PhoneSource,
+    pub created_at: DateTime<Utc>,
+}
+
+// PHI (the number): never printed.
+impl std::fmt::Debug for ContactPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactPoint")
+            .field("id", &self.id)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who a patient to import is among the organization's patients (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatientMatch {
+    /// Nobody yet: a new patient.
+    New,
+    /// This patient, with a number they already have.
+    Existing(PatientId),
+    /// This patient (same MRN, or the only one with this name and birth date), with a number new to
+    /// them: it becomes one of their contact points.
+    NewPhone(PatientId),
+}
+
+/// A contact point [`resolve_many`] added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddedPhone {
+    /// The `patient_phones` row.
+    pub id: Uuid,
+    pub patient_id: PatientId,
+}
+
+/// What [`resolve_many`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Each input's patient, in input order.
+    pub patient_ids: Vec<PatientId>,
+    /// Each input's match as decided before anything was written.
+    pub matches: Vec<PatientMatch>,
+    pub added_phones: Vec<AddedPhone>,
+}
+
+/// Finds or creates each patient, returning their ids in input order (see [`resolve_many`];
+/// numbers new to a patient are added as contact points learnt from an upload).
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patients = patients.len()), err(level = "debug"))]
 pub async fn find_or_create_many(
     conn: &impl ConnectionTrait,
@@ -75,75 +183,93 @@ pub async fn find_or_create_many(
     keys: &Keys,
     patients: &[PatientIdentity],
 ) -> Result<Vec<PatientId>> {
-    let lookup = keys.lookup(scope);
-    let identity_keys: Vec<String> = patients.iter().map(|p| lookup.identity_key(&p.canonical)).collect();
-    let at = now();
-    // One row per identity per statement: PostgreSQL refuses to upsert a row twice at once.
-    let mut queued = HashSet::with_capacity(patients.len());
-    let pending: Vec<(&PatientFields, &String)> = patients
-        .iter()
-        .zip(&identity_keys)
-        .filter(|(_, identity_key)| queued.insert(identity_key.as_str()))
-        .map(|(patient, identity_key)| (&patient.fields, identity_key))
-        .collect();
-    let seal = |batch: &[(&PatientFields, &String)]| {
-        batch
-            .iter()
-            .map(|(fields, identity_key)| {
-                sealed_row(
-                    scope,
-                    keys,
-                    &lookup,
-                    PatientId::new().as_uuid(),
-                    fields,
-                    (*identity_key).clone(),
-                    at,
-                )
-            })
-            .collect::<Result<Vec<_>>>()
-    };
-    let mut known: HashMap<String, PatientId> = HashMap::with_capacity(pending.len());
-    if conn.get_database_backend() == DbBackend::Postgres {
-        // Insert, or touch the existing row of the same identity, and read every id back in the
-        // same statement. A separate lookup by key would be planned against the statistics of
-        // the table as it was before this transaction filled it: a sequential scan per batch,
-        // minutes for a 100k-row import. The touch rewrites the key with its own value.
-        let mut chunks = pending.chunks(bulk::CHUNK);
-        let prepare = |batch: &[(&PatientFields, &String)]| -> Result<Statement> {
-            Ok(unnest_upsert(scope, keys, at, seal(batch)?))
-        };
-        let mut next = chunks.next().map(prepare).transpose()?;
-        while let Some(statement) = next {
-            let (rows, prepared) =
-                bulk::while_executing(conn.query_all(statement), || chunks.next().map(prepare).transpose())
-                    .await;
-            for row in rows? {
-                known.insert(row.try_get("", "identity_key")?, PatientId(row.try_get("", "id")?));
-            }
-            next = prepared?;
-        }
-    } else {
-        // SQLite (no RETURNING through sea-orm here; its planner uses the unique index anyway):
-        // insert the new identities, then read all ids by key.
-        for batch in pending.chunks(INSERT_BATCH) {
-            patients::Entity::insert_many(seal(batch)?.into_iter().map(patients::ActiveModel::from))
-                .on_conflict(
-                    OnConflict::columns([patients::Column::OrgId, patients::Column::IdentityKey])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(conn)
-                .await?;
-        }
-        known = ids_by_identity(conn, scope, &identity_keys).await?;
-    }
-    identity_keys
-        .iter()
-        .map(|key| known.get(key).copied().ok_or_else(|| PersistenceError::not_found("patient", "identity")))
-        .collect()
+    Ok(resolve_many(conn, scope, keys, patients, PhoneSource::Upload).await?.patient_ids)
 }
 
-/// Creates one patient, or returns the existing one with the same identity (`created` false).
+/// Who each patient is, arriving from `source` (see the module documentation), without writing
+/// anything.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patients = patients.len()), err(level = "debug"))]
+pub async fn plan_many(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    patients: &[PatientIdentity],
+    source: PhoneSource,
+) -> Result<Vec<PatientMatch>> {
+    let lookup = keys.lookup(scope);
+    let keyed: Vec<Keyed> = patients.iter().map(|p| Keyed::of(&lookup, p)).collect();
+    plan_keyed(conn, scope, &keyed, source).await
+}
+
+/// Finds or creates each patient as [`plan_many`] decides for `source`, and adds the numbers new
+/// to a patient to their contact points (learnt from `source`). Concurrent imports of the same
+/// new patient are safe: the insert skips existing identity keys and the ids are re-read.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patients = patients.len()), err(level = "debug"))]
+pub async fn resolve_many(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    patients: &[PatientIdentity],
+    source: PhoneSource,
+) -> Result<Resolved> {
+    let lookup = keys.lookup(scope);
+    let keyed: Vec<Keyed> = patients.iter().map(|p| Keyed::of(&lookup, p)).collect();
+    let matches = plan_keyed(conn, scope, &keyed, source).await?;
+
+    // New rows of one sheet with the same MRN are one patient: the first of them is created, the
+    // others join it (the MRN is unique per organization).
+    let mut first_with_mrn: HashMap<&str, usize> = HashMap::new();
+    let mut joins: Vec<Option<usize>> = vec![None; keyed.len()];
+    for (i, (k, m)) in keyed.iter().zip(&matches).enumerate() {
+        if let (PatientMatch::New, Some(mrn)) = (m, k.mrn.as_deref()) {
+            match first_with_mrn.get(mrn) {
+                Some(&first) if keyed[first].identity != k.identity => joins[i] = Some(first),
+                Some(_) => {}
+                None => {
+                    first_with_mrn.insert(mrn, i);
+                }
+            }
+        }
+    }
+    let creating: Vec<usize> =
+        (0..keyed.len()).filter(|&i| matches[i] == PatientMatch::New && joins[i].is_none()).collect();
+    let created = insert_new(conn, scope, keys, patients, &keyed, &creating).await?;
+    let created_id = |i: usize| {
+        created
+            .get(&keyed[i].identity)
+            .copied()
+            .ok_or_else(|| PersistenceError::not_found("patient", "identity"))
+    };
+
+    let mut patient_ids = Vec::with_capacity(keyed.len());
+    let mut new_phones: Vec<(PatientId, usize)> = Vec::new();
+    for (i, m) in matches.iter().enumerate() {
+        let id = match (*m, joins[i]) {
+            (PatientMatch::Existing(id), _) => id,
+            (PatientMatch::NewPhone(id), _) => {
+                new_phones.push((id, i));
+                id
+            }
+            (PatientMatch::New, Some(first)) => {
+                let id = created_id(first)?;
+                let theirs = &keyed[first];
+                if keyed[i].phone != theirs.phone && Some(&keyed[i].phone) != theirs.secondary_phone.as_ref()
+                {
+                    new_phones.push((id, i));
+                }
+                id
+            }
+            (PatientMatch::New, None) => created_id(i)?,
+        };
+        patient_ids.push(id);
+    }
+    let added_phones = add_phones(conn, scope, keys, patients, &keyed, new_phones, source).await?;
+    Ok(Resolved { patient_ids, matches, added_phones })
+}
+
+/// Creates one patient entered by hand, or returns the existing one it is (`created` false): the
+/// one with the same MRN (a number new to them is added to their contact points) or the same
+/// identity.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn find_or_create(
     conn: &impl ConnectionTrait,
@@ -151,12 +277,15 @@ pub async fn find_or_create(
     keys: &Keys,
     patient: &PatientIdentity,
 ) -> Result<(PatientRecord, bool)> {
-    let identity_key = keys.lookup(scope).identity_key(&patient.canonical);
-    let existed =
-        ids_by_identity(conn, scope, std::slice::from_ref(&identity_key)).await?.contains_key(&identity_key);
-    let ids = find_or_create_many(conn, scope, keys, std::slice::from_ref(patient)).await?;
-    let id = ids.first().copied().ok_or_else(|| PersistenceError::not_found("patient", "identity"))?;
-    Ok((get(conn, scope, keys, id).await?, !existed))
+    let resolved =
+        resolve_many(conn, scope, keys, std::slice::from_ref(patient), PhoneSource::Manual).await?;
+    let id = resolved
+        .patient_ids
+        .first()
+        .copied()
+        .ok_or_else(|| PersistenceError::not_found("patient", "identity"))?;
+    let created = resolved.matches.first() == Some(&PatientMatch::New);
+    Ok((get(conn, scope, keys, id).await?, created))
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patient_id = %id), err(level = "debug"))]
@@ -171,7 +300,26 @@ pub async fn get(
         .one(conn)
         .await?
         .ok_or_else(|| PersistenceError::not_found("patient", id))?;
-    open_row(keys, row)
+    let mut records = vec![open_row(keys, row)?];
+    with_contact_points(conn, scope, keys, &mut records).await?;
+    Ok(records.remove(0))
+}
+
+/// The patient's own fields, without opening their contact points: what dialling a run row needs
+/// (the engine does this once per call).
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patient_id = %id), err(level = "debug"))]
+pub async fn fields(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    id: PatientId,
+) -> Result<PatientFields> {
+    let row = patients::Entity::find_by_id(id.as_uuid())
+        .in_org(scope)
+        .one(conn)
+        .await?
+        .ok_or_else(|| PersistenceError::not_found("patient", id))?;
+    Ok(open_row(keys, row)?.fields)
 }
 
 /// Patients of the organization, newest first (names are sealed, so the database cannot sort
@@ -189,11 +337,12 @@ pub async fn list(
             q.order_by_desc(patients::Column::CreatedAt).order_by_desc(patients::Column::Id)
         })
         .await?;
-    let records = rows.into_iter().map(|row| open_row(keys, row)).collect::<Result<Vec<_>>>()?;
+    let mut records = rows.into_iter().map(|row| open_row(keys, row)).collect::<Result<Vec<_>>>()?;
+    with_contact_points(conn, scope, keys, &mut records).await?;
     Ok((records, total))
 }
 
-/// Patients whose primary or secondary phone is exactly `e164`.
+/// Patients with `e164` as their phone, secondary phone or one of their contact points.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope), err(level = "debug"))]
 pub async fn find_by_phone(
     conn: &impl ConnectionTrait,
@@ -204,21 +353,34 @@ pub async fn find_by_phone(
     let phone_key = keys.lookup(scope).phone_key(e164);
     let rows = patients::Entity::find()
         .in_org(scope)
-        .filter(
-            Condition::any()
-                .add(patients::Column::PhoneKey.eq(phone_key.clone()))
-                .add(patients::Column::SecondaryPhoneKey.eq(phone_key)),
-        )
+        .filter(has_phone_key(scope, &phone_key))
         .order_by_desc(patients::Column::UpdatedAt)
         .limit(50)
         .all(conn)
         .await?;
-    rows.into_iter().map(|row| open_row(keys, row)).collect()
+    let mut records = rows.into_iter().map(|row| open_row(keys, row)).collect::<Result<Vec<_>>>()?;
+    with_contact_points(conn, scope, keys, &mut records).await?;
+    Ok(records)
+}
+
+/// The organization's patients with `phone_key` as their phone, secondary phone or one of their
+/// contact points (a condition on `patients`).
+pub(crate) fn has_phone_key(scope: &OrgScope, phone_key: &str) -> Condition {
+    let contact_points = Query::select()
+        .column(patient_phones::Column::PatientId)
+        .from(patient_phones::Entity)
+        .and_where(org_filter::<patient_phones::Entity>(scope))
+        .and_where(patient_phones::Column::PhoneKey.eq(phone_key))
+        .to_owned();
+    Condition::any()
+        .add(patients::Column::PhoneKey.eq(phone_key))
+        .add(patients::Column::SecondaryPhoneKey.eq(phone_key))
+        .add(patients::Column::Id.in_subquery(contact_points))
 }
 
 /// Applies a change, re-sealing the fields and recomputing the lookup keys. `canonical` is the
-/// identity text of the changed patient; a change that makes them another existing patient is a
-/// conflict.
+/// identity text of the changed patient; a change that makes them another existing patient (same
+/// identity, or an MRN another patient has) is a conflict. Contact points stay.
 #[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, patient_id = %id), err(level = "debug"))]
 pub async fn update(
     conn: &impl ConnectionTrait,
@@ -235,7 +397,7 @@ pub async fn update(
         .ok_or_else(|| PersistenceError::not_found("patient", id))?;
     let lookup = keys.lookup(scope);
     let sealed =
-        sealed_row(scope, keys, &lookup, id.as_uuid(), fields, lookup.identity_key(canonical), now())?;
+        sealed_row(scope, keys, id.as_uuid(), fields, &Keyed::of_fields(&lookup, fields, canonical), now())?;
     let change = patients::ActiveModel {
         id: NotSet,
         org_id: NotSet,
@@ -251,6 +413,9 @@ pub async fn update(
         secondary_phone_key: Set(sealed.secondary_phone_key),
         key_id: Set(sealed.key_id),
         lookup_scheme: Set(sealed.lookup_scheme),
+        mrn_key: Set(sealed.mrn_key),
+        name_dob_key: Set(sealed.name_dob_key),
+        match_keys_pending: Set(false),
         updated_at: Set(sealed.updated_at),
     };
     patients::Entity::update_many()
@@ -281,6 +446,8 @@ fn unnest_upsert(
     let mut identity_keys = Vec::with_capacity(len);
     let mut phone_keys = Vec::with_capacity(len);
     let mut secondary_phone_keys = Vec::with_capacity(len);
+    let mut mrn_keys = Vec::with_capacity(len);
+    let mut name_dob_keys = Vec::with_capacity(len);
     for model in models {
         ids.push(model.id);
         first_names.push(model.first_name_sealed);
@@ -292,6 +459,8 @@ fn unnest_upsert(
         identity_keys.push(model.identity_key);
         phone_keys.push(model.phone_key);
         secondary_phone_keys.push(model.secondary_phone_key);
+        mrn_keys.push(model.mrn_key);
+        name_dob_keys.push(model.name_dob_key);
     }
     let mut insert = bulk::UnnestInsert::new(TABLE);
     insert
@@ -306,6 +475,9 @@ fn unnest_upsert(
         .column("identity_key", "text", identity_keys)
         .column("phone_key", "text", phone_keys)
         .nullable("secondary_phone_key", "text", secondary_phone_keys, String::new())
+        .nullable("mrn_key", "text", mrn_keys, String::new())
+        .nullable("name_dob_key", "text", name_dob_keys, String::new())
+        .same("match_keys_pending", "bool", false)
         // `sealed_row` gives every model the active key's id.
         .same("key_id", "text", keys.sealer.active_key_id())
         .same("lookup_scheme", "smallint", LookupScheme::PerOrganization.code())
@@ -341,13 +513,13 @@ async fn ids_by_identity(
     Ok(found)
 }
 
+/// A new row of `fields` with their lookup keys `keyed` (computed once, for matching and writing).
 fn sealed_row(
     scope: &OrgScope,
     keys: &Keys,
-    lookup: &OrgIndexKeys,
     id: Uuid,
     fields: &PatientFields,
-    identity_key: String,
+    keyed: &Keyed,
     at: DateTime<Utc>,
 ) -> Result<patients::Model> {
     let seal =
@@ -365,10 +537,13 @@ fn sealed_row(
             .map(|p| seal("secondary_phone_sealed", p))
             .transpose()?,
         mrn_sealed: fields.mrn.as_deref().map(|m| seal("mrn_sealed", m)).transpose()?,
-        identity_key,
-        phone_key: lookup.phone_key(&fields.phone),
-        secondary_phone_key: fields.secondary_phone.as_deref().map(|p| lookup.phone_key(p)),
+        identity_key: keyed.identity.clone(),
+        phone_key: keyed.phone.clone(),
+        secondary_phone_key: keyed.secondary_phone.clone(),
         lookup_scheme: LookupScheme::PerOrganization.code(),
+        mrn_key: keyed.mrn.clone(),
+        name_dob_key: keyed.name_dob.clone(),
+        match_keys_pending: false,
         key_id: keys.sealer.active_key_id().to_owned(),
         created_at: at,
         updated_at: at,
@@ -394,7 +569,357 @@ fn open_row(keys: &Keys, row: patients::Model) -> Result<PatientRecord> {
                 .transpose()?,
             mrn: row.mrn_sealed.as_deref().map(|s| open("mrn_sealed", s)).transpose()?,
         },
+        contact_points: Vec::new(),
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
+}
+
+fn mrn_key(lookup: &OrgIndexKeys, fields: &PatientFields) -> Option<String> {
+    fields.mrn.as_deref().and_then(patient_identity::medical_record_number).map(|m| lookup.mrn_key(&m))
+}
+
+fn name_dob_key(lookup: &OrgIndexKeys, fields: &PatientFields) -> Option<String> {
+    patient_identity::name_and_birth_date(&fields.first_name, &fields.last_name, &fields.birth_date)
+        .map(|text| lookup.name_dob_key(&text))
+}
+
+/// `(mrn_key, name_dob_key)` of a stored patient, opened with `keys` (the start-up step that
+/// computes them for patients written before they existed, `legacy_phi`).
+pub(crate) fn match_keys_of(keys: &Keys, row: patients::Model) -> Result<(Option<String>, Option<String>)> {
+    let lookup = keys.index.for_org(row.org_id);
+    let record = open_row(keys, row)?;
+    Ok((mrn_key(&lookup, &record.fields), name_dob_key(&lookup, &record.fields)))
+}
+
+/// One input's lookup keys.
+struct Keyed {
+    identity: String,
+    phone: String,
+    secondary_phone: Option<String>,
+    mrn: Option<String>,
+    name_dob: Option<String>,
+}
+
+impl Keyed {
+    fn of(lookup: &OrgIndexKeys, patient: &PatientIdentity) -> Keyed {
+        Keyed::of_fields(lookup, &patient.fields, &patient.canonical)
+    }
+
+    fn of_fields(lookup: &OrgIndexKeys, fields: &PatientFields, canonical: &str) -> Keyed {
+        Keyed {
+            identity: lookup.identity_key(canonical),
+            phone: lookup.phone_key(&fields.phone),
+            secondary_phone: fields.secondary_phone.as_deref().map(|p| lookup.phone_key(p)),
+            mrn: mrn_key(lookup, fields),
+            name_dob: name_dob_key(lookup, fields),
+        }
+    }
+}
+
+/// An existing patient's keys, as far as matching needs them.
+struct Known {
+    id: Uuid,
+    phone: String,
+    secondary_phone: Option<String>,
+    mrn: Option<String>,
+    name_dob: Option<String>,
+}
+
+impl Known {
+    fn has_number(&self, phone_key: &str, contact_points: &HashSet<(Uuid, String)>) -> bool {
+        self.phone == phone_key
+            || self.secondary_phone.as_deref() == Some(phone_key)
+            || contact_points.contains(&(self.id, phone_key.to_owned()))
+    }
+}
+
+async fn plan_keyed(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keyed: &[Keyed],
+    source: PhoneSource,
+) -> Result<Vec<PatientMatch>> {
+    // 1. By MRN.
+    let by_mrn: HashMap<String, Known> = known_by(
+        conn,
+        scope,
+        patients::Column::MrnKey,
+        keyed.iter().filter_map(|k| k.mrn.as_deref()).collect(),
+    )
+    .await?
+    .into_iter()
+    .filter_map(|known| Some((known.mrn.clone()?, known)))
+    .collect();
+    let mrn_match = |k: &Keyed| k.mrn.as_ref().and_then(|m| by_mrn.get(m));
+    // 2. By identity, for the others.
+    let identities: Vec<String> =
+        keyed.iter().filter(|k| mrn_match(k).is_none()).map(|k| k.identity.clone()).collect();
+    let by_identity = ids_by_identity(conn, scope, &identities).await?;
+    // 3. By name and birth date, for the rest.
+    let mut by_name_dob: HashMap<String, Vec<Known>> = HashMap::new();
+    let name_dobs = keyed
+        .iter()
+        .filter(|_| source == PhoneSource::Upload)
+        .filter(|k| mrn_match(k).is_none() && !by_identity.contains_key(&k.identity))
+        .filter_map(|k| k.name_dob.as_deref())
+        .collect();
+    for known in known_by(conn, scope, patients::Column::NameDobKey, name_dobs).await? {
+        if let Some(key) = known.name_dob.clone() {
+            by_name_dob.entry(key).or_default().push(known);
+        }
+    }
+
+    let mut joined: Vec<Option<&Known>> = Vec::with_capacity(keyed.len());
+    let mut matches: Vec<PatientMatch> = Vec::with_capacity(keyed.len());
+    for k in keyed {
+        if let Some(known) = mrn_match(k) {
+            joined.push(Some(known));
+            matches.push(PatientMatch::NewPhone(PatientId(known.id)));
+        } else if let Some(id) = by_identity.get(&k.identity) {
+            joined.push(None);
+            matches.push(PatientMatch::Existing(*id));
+        } else {
+            let only = match k.name_dob.as_ref().and_then(|key| by_name_dob.get(key)).map(Vec::as_slice) {
+                Some([one]) => Some(one),
+                _ => None,
+            };
+            // Two different MRNs are two people, however alike their names.
+            let only = only.filter(|one| !matches!((&k.mrn, &one.mrn), (Some(a), Some(b)) if a != b));
+            joined.push(only);
+            matches.push(only.map_or(PatientMatch::New, |one| PatientMatch::NewPhone(PatientId(one.id))));
+        }
+    }
+    // A joined patient who has the number already is simply that patient.
+    let joined_ids: Vec<Uuid> = joined.iter().flatten().map(|known| known.id).collect();
+    let contact_points = contact_point_keys(conn, scope, &joined_ids).await?;
+    for ((k, known), m) in keyed.iter().zip(&joined).zip(matches.iter_mut()) {
+        if let Some(known) = known {
+            if known.has_number(&k.phone, &contact_points) {
+                *m = PatientMatch::Existing(PatientId(known.id));
+            }
+        }
+    }
+    Ok(matches)
+}
+
+/// `(id, phone_key, secondary_phone_key, mrn_key, name_dob_key)`.
+type KnownRow = (Uuid, String, Option<String>, Option<String>, Option<String>);
+
+/// The organization's patients whose `column` is one of `values`.
+async fn known_by(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    column: patients::Column,
+    mut values: Vec<&str>,
+) -> Result<Vec<Known>> {
+    values.sort_unstable();
+    values.dedup();
+    let mut found = Vec::new();
+    for batch in values.chunks(LOOKUP_BATCH) {
+        let rows: Vec<KnownRow> = patients::Entity::find()
+            .select_only()
+            .column(patients::Column::Id)
+            .column(patients::Column::PhoneKey)
+            .column(patients::Column::SecondaryPhoneKey)
+            .column(patients::Column::MrnKey)
+            .column(patients::Column::NameDobKey)
+            .in_org(scope)
+            .filter(column.is_in(batch.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        found.extend(rows.into_iter().map(|(id, phone, secondary_phone, mrn, name_dob)| Known {
+            id,
+            phone,
+            secondary_phone,
+            mrn,
+            name_dob,
+        }));
+    }
+    Ok(found)
+}
+
+/// `(patient id, phone key)` of every contact point of `patient_ids`.
+async fn contact_point_keys(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    patient_ids: &[Uuid],
+) -> Result<HashSet<(Uuid, String)>> {
+    let mut ids = patient_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found = HashSet::new();
+    for batch in ids.chunks(LOOKUP_BATCH) {
+        let rows: Vec<(Uuid, String)> = patient_phones::Entity::find()
+            .select_only()
+            .column(patient_phones::Column::PatientId)
+            .column(patient_phones::Column::PhoneKey)
+            .in_org(scope)
+            .filter(patient_phones::Column::PatientId.is_in(batch.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// Inserts the patients of `creating` (indexes into `patients`), one per identity, and answers
+/// every identity key of them with its patient's id (inserted now or by a concurrent import).
+async fn insert_new(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    patients: &[PatientIdentity],
+    keyed: &[Keyed],
+    creating: &[usize],
+) -> Result<HashMap<String, PatientId>> {
+    let at = now();
+    // One row per identity per statement: PostgreSQL refuses to upsert a row twice at once.
+    let mut queued = HashSet::with_capacity(creating.len());
+    let pending: Vec<(&PatientFields, &Keyed)> = creating
+        .iter()
+        .map(|&i| (&patients[i].fields, &keyed[i]))
+        .filter(|(_, k)| queued.insert(k.identity.as_str()))
+        .collect();
+    let seal = |batch: &[(&PatientFields, &Keyed)]| {
+        batch
+            .iter()
+            .map(|(fields, k)| sealed_row(scope, keys, PatientId::new().as_uuid(), fields, k, at))
+            .collect::<Result<Vec<_>>>()
+    };
+    let mut known: HashMap<String, PatientId> = HashMap::with_capacity(pending.len());
+    if conn.get_database_backend() == DbBackend::Postgres {
+        // Insert, or touch the existing row of the same identity, and read every id back in the
+        // same statement. A separate lookup by key would be planned against the statistics of
+        // the table as it was before this transaction filled it: a sequential scan per batch,
+        // minutes for a 100k-row import. The touch rewrites the key with its own value.
+        let mut chunks = pending.chunks(bulk::CHUNK);
+        let prepare = |batch: &[(&PatientFields, &Keyed)]| -> Result<Statement> {
+            Ok(unnest_upsert(scope, keys, at, seal(batch)?))
+        };
+        let mut next = chunks.next().map(prepare).transpose()?;
+        while let Some(statement) = next {
+            let (rows, prepared) =
+                bulk::while_executing(conn.query_all(statement), || chunks.next().map(prepare).transpose())
+                    .await;
+            for row in rows? {
+                known.insert(row.try_get("", "identity_key")?, PatientId(row.try_get("", "id")?));
+            }
+            next = prepared?;
+        }
+    } else {
+        // SQLite (no RETURNING through sea-orm here; its planner uses the unique index anyway):
+        // insert the new identities, then read their ids by key.
+        for batch in pending.chunks(INSERT_BATCH) {
+            patients::Entity::insert_many(seal(batch)?.into_iter().map(patients::ActiveModel::from))
+                .on_conflict(
+                    OnConflict::columns([patients::Column::OrgId, patients::Column::IdentityKey])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(conn)
+                .await?;
+        }
+        let identities: Vec<String> = pending.iter().map(|(_, k)| k.identity.clone()).collect();
+        known = ids_by_identity(conn, scope, &identities).await?;
+    }
+    Ok(known)
+}
+
+/// Adds the number of each `(patient, input index)` to the patient's contact points (once per
+/// patient and number; one already there is skipped), and answers the rows added.
+async fn add_phones(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    patients: &[PatientIdentity],
+    keyed: &[Keyed],
+    new_phones: Vec<(PatientId, usize)>,
+    source: PhoneSource,
+) -> Result<Vec<AddedPhone>> {
+    let at = now();
+    let mut seen = HashSet::with_capacity(new_phones.len());
+    let mut models = Vec::with_capacity(new_phones.len());
+    for (patient_id, i) in new_phones {
+        if !seen.insert((patient_id, keyed[i].phone.as_str())) {
+            continue;
+        }
+        let id = Uuid::now_v7();
+        let aad = Aad { table: PHONES_TABLE, column: "phone_sealed", row_id: id };
+        models.push(patient_phones::Model {
+            id,
+            org_id: scope.org_id().as_uuid(),
+            patient_id: patient_id.as_uuid(),
+            phone_key: keyed[i].phone.clone(),
+            phone_sealed: keys.sealer.seal_str(&aad, &patients[i].fields.phone)?,
+            source: source.as_str().to_owned(),
+            created_at: at,
+        });
+    }
+    let mut added = Vec::with_capacity(models.len());
+    for batch in models.chunks(INSERT_BATCH) {
+        let wanted: HashMap<Uuid, PatientId> =
+            batch.iter().map(|m| (m.id, PatientId(m.patient_id))).collect();
+        // A concurrent import may have added the same number: it stays theirs, not ours to audit.
+        patient_phones::Entity::insert_many(batch.iter().cloned().map(patient_phones::ActiveModel::from))
+            .on_conflict(
+                OnConflict::columns([
+                    patient_phones::Column::OrgId,
+                    patient_phones::Column::PatientId,
+                    patient_phones::Column::PhoneKey,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+        let inserted: Vec<Uuid> = patient_phones::Entity::find()
+            .select_only()
+            .column(patient_phones::Column::Id)
+            .in_org(scope)
+            .filter(patient_phones::Column::Id.is_in(wanted.keys().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        added.extend(
+            inserted.into_iter().filter_map(|id| Some(AddedPhone { id, patient_id: *wanted.get(&id)? })),
+        );
+    }
+    added.sort_by_key(|a| a.id);
+    Ok(added)
+}
+
+/// Fills in the contact points of `records` (one query per [`LOOKUP_BATCH`] patients).
+async fn with_contact_points(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    records: &mut [PatientRecord],
+) -> Result<()> {
+    let ids: Vec<Uuid> = records.iter().map(|r| r.id.as_uuid()).collect();
+    let mut by_patient: HashMap<Uuid, Vec<ContactPoint>> = HashMap::new();
+    for batch in ids.chunks(LOOKUP_BATCH) {
+        let rows = patient_phones::Entity::find()
+            .in_org(scope)
+            .filter(patient_phones::Column::PatientId.is_in(batch.iter().copied()))
+            .order_by_asc(patient_phones::Column::CreatedAt)
+            .order_by_asc(patient_phones::Column::Id)
+            .all(conn)
+            .await?;
+        for row in rows {
+            let aad = Aad { table: PHONES_TABLE, column: "phone_sealed", row_id: row.id };
+            by_patient.entry(row.patient_id).or_default().push(ContactPoint {
+                id: row.id,
+                phone: keys.sealer.open_string(&aad, &row.phone_sealed)?,
+                source: PhoneSource::parse(&row.source)?,
+                created_at: row.created_at,
+            });
+        }
+    }
+    for record in records {
+        record.contact_points = by_patient.remove(&record.id.as_uuid()).unwrap_or_default();
+    }
+    Ok(())
 }

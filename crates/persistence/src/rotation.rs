@@ -61,6 +61,7 @@ pub const SEALED: &[SealedTable] = &[
         ],
         key_id_column: None,
     },
+    SealedTable { table: "patient_phones", columns: &["phone_sealed"], key_id_column: None },
     SealedTable { table: "do_not_call", columns: &["number_sealed"], key_id_column: None },
     SealedTable { table: "uploads", columns: &["file_name_sealed"], key_id_column: None },
 ];
@@ -257,6 +258,14 @@ mod tests {
                 },
             };
             let (patient, _) = patients::find_or_create(&db, &f.scope, &old, &identity).await.unwrap();
+            // Grace again, by her MRN, with another number: a contact point.
+            let mut new_number = identity.clone();
+            new_number.fields.phone = "+13125550151".into();
+            let resolved =
+                patients::resolve_many(&db, &f.scope, &old, &[new_number], patients::PhoneSource::Upload)
+                    .await
+                    .unwrap();
+            assert_eq!(resolved.added_phones.len(), 1);
             do_not_call::add(&db, &f.scope, &old, "+13125550150", "asked", None, f.t0).await.unwrap();
             let mut placed = Vec::new();
             for row in 0..2 {
@@ -308,6 +317,8 @@ mod tests {
             let only_new = with_keys(&f.keys, vec![("new", new_key)]);
             let opened = patients::get(&db, &f.scope, &only_new, patient.id).await.unwrap();
             assert_eq!(opened.fields, identity.fields);
+            let numbers: Vec<&str> = opened.contact_points.iter().map(|c| c.phone.as_str()).collect();
+            assert_eq!(numbers, ["+13125550151"]);
             let stored_key_id = db
                 .query_one(Statement::from_string(
                     db.get_database_backend(),

@@ -305,6 +305,10 @@ pub enum LookupPurpose {
     Identity,
     /// An E.164 phone number.
     Phone,
+    /// A folded medical record number (`rivvi_domain::patient_identity::medical_record_number`).
+    Mrn,
+    /// A folded `first|last|birth date` (`rivvi_domain::patient_identity::name_and_birth_date`).
+    NameBirthDate,
 }
 
 impl LookupPurpose {
@@ -312,6 +316,8 @@ impl LookupPurpose {
         match self {
             LookupPurpose::Identity => b"identity",
             LookupPurpose::Phone => b"phone",
+            LookupPurpose::Mrn => b"mrn",
+            LookupPurpose::NameBirthDate => b"name_dob",
         }
     }
 }
@@ -419,6 +425,16 @@ impl OrgIndexKeys {
     /// The lookup key (hex) of an E.164 phone number.
     pub fn phone_key(&self, e164: &str) -> String {
         self.key(LookupPurpose::Phone, e164)
+    }
+
+    /// The lookup key (hex) of a folded medical record number.
+    pub fn mrn_key(&self, folded_mrn: &str) -> String {
+        self.key(LookupPurpose::Mrn, folded_mrn)
+    }
+
+    /// The lookup key (hex) of a folded `first|last|birth date`.
+    pub fn name_dob_key(&self, name_and_birth_date: &str) -> String {
+        self.key(LookupPurpose::NameBirthDate, name_and_birth_date)
     }
 
     fn key(&self, purpose: LookupPurpose, value: &str) -> String {
@@ -728,6 +744,9 @@ mod tests {
         assert_ne!(a.phone_key("+13125550143"), b.phone_key("+13125550143"));
         assert_ne!(a.phone_key("+13125550143"), other_clinic.phone_key("+13125550143"));
         assert_ne!(a.phone_key("+13125550143"), a.identity_key("+13125550143"));
+        assert_ne!(a.mrn_key("12345"), a.phone_key("12345"), "the purpose is hashed in");
+        assert_ne!(a.name_dob_key("jane|doe|1985-03-04"), a.identity_key("jane|doe|1985-03-04"));
+        assert_ne!(a.mrn_key("12345"), other_clinic.mrn_key("12345"));
     }
 
     #[test]

@@ -334,8 +334,9 @@ fn engine_settings(settings: &Settings, simulated: bool) -> EngineSettings {
 
 /// PHI keys from `RIVVI_DATA_KEY` / `RIVVI_INDEX_KEY`; in development a missing one is generated
 /// into the data directory (production settings refuse to load without both).
-/// Rows written before per-organization lookup keys and sealed call data are re-keyed and sealed
-/// before the server serves: until then a patient would not be found by phone (see
+/// Rows written before per-organization lookup keys and sealed call data are re-keyed and sealed,
+/// and patients written before their MRN and name/birth-date keys get them, before the server
+/// serves: until then a patient would not be found by phone, or recognised with a new number (see
 /// `rivvi_persistence::legacy_phi`).
 async fn upgrade_legacy_phi(db: &sea_orm::DatabaseConnection, keys: &Keys) -> anyhow::Result<()> {
     use rivvi_persistence::legacy_phi;
@@ -347,6 +348,7 @@ async fn upgrade_legacy_phi(db: &sea_orm::DatabaseConnection, keys: &Keys) -> an
             calls = report.calls_sealed,
             run_rows = report.run_rows_sealed,
             uploads = report.uploads_sealed,
+            patients_match_keyed = report.patients_match_keyed,
             "re-keyed and sealed PHI written by an earlier version"
         );
     }

@@ -293,7 +293,7 @@ impl Engine {
                 .filter(|s| !s.is_empty())
         };
         let patient = match row.patient_id {
-            Some(id) => Some(patients::get(conn, scope, &self.keys, id).await?.fields),
+            Some(id) => Some(patients::fields(conn, scope, &self.keys, id).await?),
             None => None,
         };
         let phone = variable(PatientField::Phone)

@@ -13,6 +13,7 @@ pub mod do_not_call;
 pub mod managed_agents;
 pub mod memberships;
 pub mod organizations;
+pub mod patient_phones;
 pub mod patients;
 pub mod phone_numbers;
 pub mod prompt_variations;

@@ -24,6 +24,12 @@ pub struct Model {
     pub key_id: String,
     /// `sealing::LookupScheme` code of the lookup keys.
     pub lookup_scheme: i16,
+    /// HMAC of the folded MRN; unique per organization where present.
+    pub mrn_key: Option<String>,
+    /// HMAC of the folded `first|last|birth date`.
+    pub name_dob_key: Option<String>,
+    /// Written before `mrn_key` and `name_dob_key` existed: the server computes them at start-up.
+    pub match_keys_pending: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

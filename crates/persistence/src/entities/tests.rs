@@ -150,11 +150,26 @@ async fn every_entity_round_trips_through_the_schema() {
             secondary_phone_key: Some("ef".repeat(32)),
             key_id: "k1".into(),
             lookup_scheme: 2,
+            mrn_key: Some("12".repeat(32)),
+            name_dob_key: Some("34".repeat(32)),
+            match_keys_pending: false,
             created_at: at,
             updated_at: at,
         };
         insert::<patients::ActiveModel>(&db, patient.clone()).await;
         assert_round_trip::<patients::Entity>(&db, patient.id, &patient).await;
+
+        let contact_point = patient_phones::Model {
+            id: Uuid::now_v7(),
+            org_id: ids.org,
+            patient_id: patient.id,
+            phone_key: "56".repeat(32),
+            phone_sealed: vec![7; 30],
+            source: "upload".into(),
+            created_at: at,
+        };
+        insert::<patient_phones::ActiveModel>(&db, contact_point.clone()).await;
+        assert_round_trip::<patient_phones::Entity>(&db, contact_point.id, &contact_point).await;
 
         let upload = uploads::Model {
             id: Uuid::now_v7(),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rivvi_domain::ids::OrgId;
 use rivvi_domain::ids::PatientId;
 use rivvi_domain::{Patch, Role};
-use rivvi_persistence::patients::PatientRecord;
+use rivvi_persistence::patients::{PatientRecord, PhoneSource};
 use rspc::{Router, RouterBuilder};
 use serde::{Deserialize, Serialize};
 use specta::Type;
@@ -37,8 +37,33 @@ pub struct Patient {
     pub phone: String,
     pub secondary_phone: Option<String>,
     pub mrn: Option<String>,
+    /// Further numbers the patient is known by, oldest first: added when a later sheet (or
+    /// `patients.create`) showed this patient with a new number. Inbound calls and
+    /// `patients.searchByPhone` find the patient by these too.
+    pub contact_points: Vec<ContactPoint>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A number a patient is known by beyond their `phone` and `secondaryPhone`.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactPoint {
+    pub id: uuid::Uuid,
+    /// E.164.
+    pub phone: String,
+    /// How it was learnt.
+    pub source: ContactPointSource,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum ContactPointSource {
+    /// From an uploaded sheet, when a run was created from it.
+    Upload,
+    /// Entered by hand (`patients.create`).
+    Manual,
 }
 
 impl From<PatientRecord> for Patient {
@@ -52,6 +77,19 @@ impl From<PatientRecord> for Patient {
             phone: f.phone,
             secondary_phone: f.secondary_phone,
             mrn: f.mrn,
+            contact_points: record
+                .contact_points
+                .into_iter()
+                .map(|c| ContactPoint {
+                    id: c.id,
+                    phone: c.phone,
+                    source: match c.source {
+                        PhoneSource::Upload => ContactPointSource::Upload,
+                        PhoneSource::Manual => ContactPointSource::Manual,
+                    },
+                    created_at: c.created_at,
+                })
+                .collect(),
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

@@ -1,7 +1,7 @@
 //! `runs.*`: preview an uploaded sheet against a campaign, commit it as a run, read a run and its
 //! rows, and move it through its lifecycle (`services::runs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use rivvi_domain::ids::OrgId;
@@ -15,6 +15,7 @@ use rivvi_execution::engine::lifecycle::RunChange;
 use rivvi_ingestion::map::{ColumnRef, ExplicitColumn, NameOrder};
 use rivvi_ingestion::preview::{IngestedRow, RowStatus as SheetStatus};
 use rivvi_ingestion::{ExplicitMapping, Preview};
+use rivvi_persistence::patients::PatientMatch;
 use rivvi_persistence::run_rows::RunRowRecord;
 use rivvi_persistence::runs::RunRecord;
 use rspc::{Router, RouterBuilder};
@@ -233,6 +234,12 @@ pub struct RowCounts {
     pub duplicate_rows: u32,
     pub callable_rows: u32,
     pub distinct_patients: u32,
+    /// Callable rows whose patient the organization has already (same MRN, or same name, birth
+    /// date and phone, or the only patient with this name and birth date).
+    pub existing_patient_rows: u32,
+    /// Of those, the rows that are a new phone for an existing patient: their number will be added
+    /// to the patient's contact points.
+    pub new_phone_rows: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -260,6 +267,44 @@ pub struct SheetRow {
     pub reason: Option<String>,
     /// For a duplicate: the sheet row of the patient's first row.
     pub duplicate_of_sheet_row: Option<u32>,
+    /// Who the row's patient is among the organization's patients; null for an invalid row.
+    pub patient: Option<RowPatient>,
+}
+
+/// Who a valid row's patient is, against the organization's patients at preview time.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RowPatient {
+    pub kind: RowPatientKind,
+    /// The existing patient (`existing`, `newPhone`).
+    pub patient_id: Option<PatientId>,
+    /// For the user: `new patient`, `existing patient`, or `new phone for an existing patient`.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum RowPatientKind {
+    /// A patient the organization does not have yet.
+    New,
+    /// A patient the organization has, with this number.
+    Existing,
+    /// A patient the organization has (same MRN, or the only one with this name and birth date),
+    /// with a number new to them.
+    NewPhone,
+}
+
+impl From<PatientMatch> for RowPatient {
+    fn from(found: PatientMatch) -> Self {
+        let (kind, patient_id, note) = match found {
+            PatientMatch::New => (RowPatientKind::New, None, "new patient"),
+            PatientMatch::Existing(id) => (RowPatientKind::Existing, Some(id), "existing patient"),
+            PatientMatch::NewPhone(id) => {
+                (RowPatientKind::NewPhone, Some(id), "new phone for an existing patient")
+            }
+        };
+        RowPatient { kind, patient_id, note: note.to_owned() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -283,6 +328,8 @@ pub struct RunPreview {
     pub invalid_rows: Vec<SheetRow>,
     /// Every duplicate row, with the row it repeats.
     pub duplicate_rows: Vec<SheetRow>,
+    /// Every callable row that is a new phone for an existing patient.
+    pub new_phone_rows: Vec<SheetRow>,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -373,7 +420,7 @@ async fn preview(ctx: &Ctx, input: PreviewRun) -> ApiResult<RunPreview> {
     let caller = ctx.require_in(Role::Member, input.org_id).await?;
     let choice = sheet_choice(input.sheet, input.mapping);
     let preview = runs::preview(&ctx.state, &caller, input.campaign_id, input.upload_id, choice).await?;
-    Ok(preview_view(&preview))
+    Ok(preview_view(&preview.sheet, &preview.patients))
 }
 
 async fn create(ctx: &Ctx, input: CreateRun) -> ApiResult<Run> {
@@ -530,7 +577,7 @@ fn problems(errors: &[rivvi_ingestion::preview::RowError]) -> Vec<FieldProblem> 
     errors.iter().map(|e| FieldProblem { field: e.field.clone(), reason: e.reason.clone() }).collect()
 }
 
-fn sheet_row(preview: &Preview, row: &IngestedRow) -> SheetRow {
+fn sheet_row(preview: &Preview, patients: &HashMap<usize, PatientMatch>, row: &IngestedRow) -> SheetRow {
     SheetRow {
         sheet_row: row.sheet_row,
         status: wire_name(row.status),
@@ -543,11 +590,18 @@ fn sheet_row(preview: &Preview, row: &IngestedRow) -> SheetRow {
             .duplicate_of
             .and_then(|i| preview.rows.get(i))
             .map(|first| first.sheet_row),
+        patient: patients.get(&row.index).copied().map(RowPatient::from),
     }
 }
 
-fn preview_view(preview: &Preview) -> RunPreview {
+fn preview_view(preview: &Preview, patients: &HashMap<usize, PatientMatch>) -> RunPreview {
     let rows_of = |status: SheetStatus| preview.rows.iter().filter(move |r| r.status == status);
+    let callable_as = |wanted: fn(&PatientMatch) -> bool| {
+        rows_of(SheetStatus::Callable).filter(move |r| patients.get(&r.index).is_some_and(wanted))
+    };
+    let new_phone = |m: &PatientMatch| matches!(m, PatientMatch::NewPhone(_));
+    let existing = |m: &PatientMatch| !matches!(m, PatientMatch::New);
+    let row = |r: &IngestedRow| sheet_row(preview, patients, r);
     RunPreview {
         format: preview.format.as_str().to_owned(),
         sheet: preview.sheet.clone(),
@@ -584,10 +638,13 @@ fn preview_view(preview: &Preview) -> RunPreview {
             duplicate_rows: to_u32(preview.counts.duplicate_rows),
             callable_rows: to_u32(preview.counts.callable_rows),
             distinct_patients: to_u32(preview.counts.distinct_patients),
+            existing_patient_rows: to_u32(callable_as(existing).count()),
+            new_phone_rows: to_u32(callable_as(new_phone).count()),
         },
-        sample_rows: preview.rows.iter().take(SAMPLE_ROWS).map(|r| sheet_row(preview, r)).collect(),
-        invalid_rows: rows_of(SheetStatus::Invalid).map(|r| sheet_row(preview, r)).collect(),
-        duplicate_rows: rows_of(SheetStatus::Duplicate).map(|r| sheet_row(preview, r)).collect(),
+        sample_rows: preview.rows.iter().take(SAMPLE_ROWS).map(row).collect(),
+        invalid_rows: rows_of(SheetStatus::Invalid).map(row).collect(),
+        duplicate_rows: rows_of(SheetStatus::Duplicate).map(row).collect(),
+        new_phone_rows: callable_as(new_phone).map(row).collect(),
     }
 }
 

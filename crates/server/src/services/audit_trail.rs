@@ -3,8 +3,9 @@
 //! records.
 
 use rivvi_domain::audit::AuditAction;
-use rivvi_domain::ids::OrgId;
+use rivvi_domain::ids::{OrgId, RunId};
 use rivvi_persistence::audit::{self, AuditActor, AuditRecord};
+use rivvi_persistence::patients::{AddedPhone, PhoneSource};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 use super::ServiceResult;
@@ -22,6 +23,21 @@ pub async fn record(
 ) -> ServiceResult<()> {
     let entry = Entry { org, action, entity_id: entity_id.to_string(), changed_fields };
     write(conn, caller.audit_actor(), caller.request_id.clone(), entry).await
+}
+
+/// Records that a number was added to a patient's contact points: the entry names the patient,
+/// the contact point and, for a sheet, the run created from it; never the number.
+pub async fn phone_added(
+    conn: &impl ConnectionTrait,
+    caller: &OrgCaller,
+    added: &AddedPhone,
+    source: PhoneSource,
+    run: Option<RunId>,
+) -> ServiceResult<()> {
+    let mut fields = vec![format!("contactPoint:{}", added.id), format!("source={}", source.as_str())];
+    fields.extend(run.map(|run| format!("run:{run}")));
+    let org = caller.scope.org_id();
+    record(conn, caller, org, AuditAction::PatientPhoneAdded, added.patient_id, fields).await
 }
 
 /// Records `action` on `entity_id` in `org`, done by a verified webhook from `source` (such as

@@ -8,7 +8,10 @@ use rivvi_domain::ids::PatientId;
 use rivvi_domain::validation::{single_line, ValidationErrors};
 use rivvi_domain::{Patch, PhoneNumber};
 use rivvi_ingestion::identity::canonical_identity;
-use rivvi_persistence::patients::{self, PatientFields, PatientIdentity, PatientRecord};
+use rivvi_persistence::error::constraints;
+use rivvi_persistence::patients::{
+    self, PatientFields, PatientIdentity, PatientMatch, PatientRecord, PhoneSource,
+};
 use rivvi_persistence::Page;
 use sea_orm::TransactionTrait;
 
@@ -53,7 +56,8 @@ pub async fn get(state: &AppState, caller: &OrgCaller, id: PatientId) -> Service
     Ok(patient)
 }
 
-/// Patients whose primary or secondary number is `phone` (any common format).
+/// Patients with `phone` (any common format) as their primary or secondary number or one of their
+/// contact points.
 pub async fn search_by_phone(
     state: &AppState,
     caller: &OrgCaller,
@@ -68,8 +72,10 @@ pub async fn search_by_phone(
     Ok(found)
 }
 
-/// Adds a patient from its fields as typed (checked and normalised here), or answers the one with
-/// the same name, birth date and phone (`false`).
+/// Adds a patient from its fields as typed (checked and normalised here), or answers the one it
+/// is (`false`): the patient with the same MRN (a number new to them is added to their contact
+/// points), or with the same name, birth date and phone. The same name and birth date alone is
+/// not enough here: the person typing decides (see `rivvi_persistence::patients`).
 pub async fn create(
     state: &AppState,
     caller: &OrgCaller,
@@ -99,18 +105,26 @@ pub async fn create(
         },
     };
     let txn = state.db.begin().await?;
-    let (record, created) = patients::find_or_create(&txn, &caller.scope, &state.keys, &identity).await?;
+    let resolved = patients::resolve_many(
+        &txn,
+        &caller.scope,
+        &state.keys,
+        std::slice::from_ref(&identity),
+        PhoneSource::Manual,
+    )
+    .await?;
+    let (Some(&id), Some(&found)) = (resolved.patient_ids.first(), resolved.matches.first()) else {
+        return Err(ServiceError::Internal(anyhow::anyhow!("no patient resolved for one input")));
+    };
+    let created = found == PatientMatch::New;
     if created {
-        audit_trail::record(
-            &txn,
-            caller,
-            caller.scope.org_id(),
-            AuditAction::PatientCreated,
-            record.id,
-            vec![],
-        )
-        .await?;
+        audit_trail::record(&txn, caller, caller.scope.org_id(), AuditAction::PatientCreated, id, vec![])
+            .await?;
     }
+    for added in &resolved.added_phones {
+        audit_trail::phone_added(&txn, caller, added, PhoneSource::Manual, None).await?;
+    }
+    let record = patients::get(&txn, &caller.scope, &state.keys, id).await?;
     txn.commit().await?;
     Ok((record, created))
 }
@@ -172,9 +186,14 @@ pub async fn update(
     let birth = NaiveDate::parse_from_str(&fields.birth_date, "%Y-%m-%d").ok();
     let phone = PhoneNumber::parse_e164_strict(&fields.phone).ok();
     let canonical = canonical_identity(&fields.first_name, &fields.last_name, birth, phone.as_ref());
-    let record = patients::update(&txn, &caller.scope, &state.keys, id, &fields, &canonical)
-        .await
-        .map_err(conflict_as("another patient already has this name, birth date and phone"))?;
+    let record =
+        patients::update(&txn, &caller.scope, &state.keys, id, &fields, &canonical).await.map_err(|err| {
+            if err.is_conflict_on(constraints::PATIENTS_ORG_ID_MRN_KEY) {
+                ServiceError::Conflict("another patient already has this MRN".into())
+            } else {
+                conflict_as("another patient already has this name, birth date and phone")(err)
+            }
+        })?;
     audit_trail::record(&txn, caller, caller.scope.org_id(), AuditAction::PatientUpdated, record.id, changed)
         .await?;
     txn.commit().await?;

@@ -3,6 +3,11 @@
 //!
 //! Preview and create run the same ingestion over the stored upload, so what the user saw is
 //! what is committed. Ingestion is CPU-bound and runs on the blocking pool.
+//!
+//! Both also ask who each valid row's patient is among the organization's patients
+//! (`rivvi_persistence::patients::plan_many`): the preview only reads, to show rows that are a new
+//! phone for an existing patient; the create writes the same decision, adding those numbers to the
+//! patients' contact points with an audit entry each, in the run's transaction.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +25,7 @@ use rivvi_execution::engine::lifecycle::{ChangedBy, RunChange};
 use rivvi_execution::engine::AgentContent;
 use rivvi_ingestion::preview::{IngestedRow, RowStatus as SheetStatus};
 use rivvi_ingestion::{ExplicitMapping, IngestOptions, Preview, ReadOptions};
-use rivvi_persistence::patients::{self, PatientFields, PatientIdentity};
+use rivvi_persistence::patients::{self, PatientFields, PatientIdentity, PatientMatch, PhoneSource};
 use rivvi_persistence::prompt_versions::{
     self, FrozenFields, NewPromptVersion, PromptVersionRecord, PublishedAgent,
 };
@@ -89,7 +94,16 @@ pub struct RunStats {
     pub waiting: Vec<Waiting>,
 }
 
-/// What the upload would become as a run of the campaign.
+/// What an upload would become as a run.
+#[derive(Debug)]
+pub struct RunPreview {
+    pub sheet: Preview,
+    /// Who the patient of each valid row is among the organization's patients now, by row index
+    /// (`IngestedRow::index`); invalid rows have none.
+    pub patients: HashMap<usize, PatientMatch>,
+}
+
+/// What the upload would become as a run of the campaign. Writes nothing but its audit entry.
 #[tracing::instrument(skip_all, fields(org_id = %caller.scope, upload_id = %upload_id), err)]
 pub async fn preview(
     state: &AppState,
@@ -97,15 +111,18 @@ pub async fn preview(
     campaign_id: CampaignId,
     upload_id: UploadId,
     choice: SheetChoice,
-) -> ServiceResult<Preview> {
+) -> ServiceResult<RunPreview> {
     let definition = campaigns::definition(&state.db, &caller.scope, campaign_id).await?;
     let preview = ingest_upload(state, &caller.scope, upload_id, &definition, choice).await?;
+    let (patient_rows, identities) = row_identities(&preview);
+    let matches =
+        patients::plan_many(&state.db, &caller.scope, &state.keys, &identities, PhoneSource::Upload).await?;
     let upload = Some(upload_id.to_string());
     let txn = state.db.begin().await?;
     audit_trail::record_read(&txn, caller, AuditAction::UploadPreviewed, upload, preview.rows.len(), [])
         .await?;
     txn.commit().await?;
-    Ok(preview)
+    Ok(RunPreview { patients: patient_rows.into_iter().zip(matches).collect(), sheet: preview })
 }
 
 /// Commits the upload as a run: patients upserted, every row kept, the prompt pinned, all in one
@@ -296,15 +313,13 @@ async fn commit_run(
         move || new_rows(&preview)
     });
     // Patients of every valid row (callable and duplicate), then the rows themselves.
-    let (patient_rows, identities): (Vec<usize>, Vec<PatientIdentity>) = preview
-        .rows
-        .iter()
-        .filter(|r| r.status != SheetStatus::Invalid)
-        .filter_map(|r| patient_identity(r).map(|identity| (r.index, identity)))
-        .unzip();
-    let patient_ids = patients::find_or_create_many(&txn, scope, keys, &identities).await?;
+    let (patient_rows, identities) = row_identities(preview);
+    let resolved = patients::resolve_many(&txn, scope, keys, &identities, PhoneSource::Upload).await?;
+    for added in &resolved.added_phones {
+        audit_trail::phone_added(&txn, caller, added, PhoneSource::Upload, Some(run_id)).await?;
+    }
     let patients_done = started.elapsed();
-    let patient_of: HashMap<usize, PatientId> = patient_rows.into_iter().zip(patient_ids).collect();
+    let patient_of: HashMap<usize, PatientId> = patient_rows.into_iter().zip(resolved.patient_ids).collect();
     let mut new_rows = building
         .await
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("building the rows failed: {e}")))?;
@@ -555,6 +570,16 @@ fn new_rows(preview: &Preview) -> Vec<NewRunRow> {
 pub fn row_cells(preview: &Preview, row: &IngestedRow) -> Vec<String> {
     let width = preview.headers.len().max(row.cells.len());
     (0..width).map(|i| row.cells.get(i).map(|c| c.text.clone()).unwrap_or_default()).collect()
+}
+
+/// The patient of every valid row (callable and duplicate) that has one, with its row index.
+fn row_identities(preview: &Preview) -> (Vec<usize>, Vec<PatientIdentity>) {
+    preview
+        .rows
+        .iter()
+        .filter(|r| r.status != SheetStatus::Invalid)
+        .filter_map(|r| patient_identity(r).map(|identity| (r.index, identity)))
+        .unzip()
 }
 
 fn patient_identity(row: &IngestedRow) -> Option<PatientIdentity> {
