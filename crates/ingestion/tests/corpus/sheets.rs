@@ -214,7 +214,7 @@ pub fn meets_targets(graded: &[(String, Grade)]) -> Result<(), String> {
 /// Grades `edges` (column index, variable key) and `doubts` against the set.
 ///
 /// A date column that also fills the appointment time when the set has no time column is not
-/// counted wrong: the mapper pairs them on purpose (`map.rs`, step 5) and a date-only cell
+/// counted wrong: the mapper pairs them on purpose (`map/mod.rs`, step 5) and a date-only cell
 /// gives no time.
 pub fn judge(set: &HeaderSet, edges: &[(usize, String)], doubts: &[Doubt]) -> Grade {
     let mut details = Vec::new();
