@@ -267,6 +267,34 @@ async fn an_mrn_names_the_patient_whatever_the_spelling_and_two_mrns_are_two_peo
     clinic.stop().await;
 }
 
+/// Entered by hand with a known MRN and a new number, a patient is the one already on file: the
+/// number becomes a contact point learnt by hand, audited by ids.
+#[tokio::test]
+async fn a_patient_entered_by_hand_with_a_known_mrn_and_a_new_number_gains_the_number() {
+    // Arrange
+    let clinic = Clinic::start().await;
+    let mary = clinic
+        .patient(json!({"firstName": "Mary", "lastName": "Jackson", "birthDate": "1921-04-09", "phone": "(312) 555-0191", "mrn": "A-77"}))
+        .await;
+
+    // Act
+    let again = json!({"firstName": "Mary", "lastName": "Jackson", "birthDate": "1921-04-09", "phone": "312.555.0291", "mrn": "a77"});
+    let created = clinic.app.mutation(Some(clinic.admin()), "patients.create", again).await;
+
+    // Assert
+    assert_eq!(created.data()["created"], false, "{}", created.body);
+    assert_eq!(created.data()["patient"]["id"], mary.as_str());
+    let record = clinic.get(&mary).await;
+    assert_eq!(record["phone"], "+13125550191");
+    assert_eq!(phones_of(&record), [("+13125550291".to_owned(), "manual".to_owned())]);
+    let entries = seed::audit_entries(&clinic.app, clinic.admin()).await;
+    let added: Vec<&Value> = entries.iter().filter(|e| e["action"] == "patient.phone_added").collect();
+    assert_eq!(added.len(), 1, "{entries:?}");
+    assert_eq!(added[0]["entityId"], mary.as_str());
+    assert!(!added[0].to_string().contains("0291"), "{}", added[0]);
+    clinic.stop().await;
+}
+
 #[tokio::test]
 async fn a_new_number_for_a_name_and_birth_date_two_patients_share_is_a_new_patient() {
     // Arrange: two John Smiths born the same day, entered by hand (the person typing decides).
