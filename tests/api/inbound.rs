@@ -14,15 +14,14 @@ use rivvi_domain::ids::{CallId, OrgId, PatientId, RunRowId};
 use rivvi_domain::lifecycle::{CallOutcome, CallStatus};
 use rivvi_execution::clock::{Clock, ManualClock};
 use rivvi_execution::retell::webhook;
-use rivvi_execution::simulator::{Simulator, SimulatorConfig};
+use rivvi_execution::simulator::Simulator;
 use rivvi_persistence::calls::{self, CallRecord};
 use rivvi_persistence::sealing::Keys;
 use rivvi_persistence::{run_rows, OrgScope};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-use crate::support::{scalar, seed, TestApp};
+use crate::support::{scalar, seed, simulated, TestApp};
 
 const KEY: &str = "key_inbound_tests_7c41e0";
 const ALPHA_NUMBER: &str = "+13125550100";
@@ -46,38 +45,16 @@ struct Harness {
     app: TestApp,
     clock: Arc<ManualClock>,
     sim: Arc<Simulator>,
-    _stop_simulator: oneshot::Sender<()>,
+    _simulator: simulated::Listener,
 }
 
 impl Harness {
     /// Wednesday 2026-11-25 15:00 UTC: 10:00 in New York, inside every calling window.
     async fn start() -> Harness {
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let simulator_url = format!("http://{}/simulator/retell", listener.local_addr().unwrap());
-        let app = TestApp::spawn_with_clock(
-            |s| {
-                s.retell_api_key = Some(rivvi_server::config::Secret::new(KEY));
-                s.retell_base_url = Some(simulator_url);
-            },
-            clock.clone(),
-        )
-        .await;
-        let mut config = SimulatorConfig::new(KEY, app.url("/webhooks/retell"));
-        config.time_scale = 30.0;
-        let sim = Arc::new(Simulator::new(config, clock.clone()));
-        let router = axum::Router::new()
-            .nest("/simulator/retell", rivvi_server::simulator::router(sim.clone(), false));
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        Harness { app, clock, sim, _stop_simulator: stop }
+        let simulated::Simulated { app, sim, listener } =
+            simulated::spawn(KEY, clock.clone(), |config| config.time_scale = 30.0).await;
+        Harness { app, clock, sim, _simulator: listener }
     }
 
     /// Posts `body` to `path` signed with the API key at the clock's now.

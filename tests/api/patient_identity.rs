@@ -13,12 +13,10 @@ use std::sync::Arc;
 use rivvi_domain::ids::{CallId, OrgId, PatientId};
 use rivvi_execution::clock::{Clock, SystemClock};
 use rivvi_execution::retell::webhook;
-use rivvi_execution::simulator::{Simulator, SimulatorConfig};
 use rivvi_persistence::{calls, OrgScope};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-use crate::support::{scalar, seed, TestApp};
+use crate::support::{scalar, seed, simulated, TestApp};
 
 const KEY: &str = "key_identity_tests_5b20a1";
 const CLINIC_NUMBER: &str = "+13125550100";
@@ -30,35 +28,13 @@ struct Clinic {
     world: seed::World,
     campaign_id: Value,
     clock: Arc<dyn Clock>,
-    _stop_simulator: oneshot::Sender<()>,
+    _simulator: simulated::Listener,
 }
 
 impl Clinic {
     async fn start() -> Clinic {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let simulator_url = format!("http://{}/simulator/retell", listener.local_addr().unwrap());
-        let app = TestApp::spawn_with_clock(
-            |s| {
-                s.retell_api_key = Some(rivvi_server::config::Secret::new(KEY));
-                s.retell_base_url = Some(simulator_url);
-            },
-            clock.clone(),
-        )
-        .await;
-        let sim =
-            Arc::new(Simulator::new(SimulatorConfig::new(KEY, app.url("/webhooks/retell")), clock.clone()));
-        let router =
-            axum::Router::new().nest("/simulator/retell", rivvi_server::simulator::router(sim, false));
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let simulated::Simulated { app, listener, .. } = simulated::spawn(KEY, clock.clone(), |_| {}).await;
         let world = seed::world(&app).await;
         let campaign = app
             .mutation(
@@ -68,7 +44,7 @@ impl Clinic {
             )
             .await;
         let campaign_id = campaign.data()["id"].clone();
-        Clinic { app, world, campaign_id, clock, _stop_simulator: stop }
+        Clinic { app, world, campaign_id, clock, _simulator: listener }
     }
 
     fn admin(&self) -> &str {

@@ -6,6 +6,7 @@ pub mod clerk;
 pub mod database;
 pub mod s3;
 pub mod seed;
+pub mod simulated;
 pub mod tokens;
 
 use std::collections::HashMap;
