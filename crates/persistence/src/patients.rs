@@ -620,6 +620,7 @@ impl Keyed {
 /// An existing patient's keys, as far as matching needs them.
 struct Known {
     id: Uuid,
+    identity: String,
     phone: String,
     secondary_phone: Option<String>,
     mrn: Option<String>,
@@ -640,33 +641,19 @@ async fn plan_keyed(
     keyed: &[Keyed],
     source: PhoneSource,
 ) -> Result<Vec<PatientMatch>> {
-    // 1. By MRN.
-    let by_mrn: HashMap<String, Known> = known_by(
-        conn,
-        scope,
-        patients::Column::MrnKey,
-        keyed.iter().filter_map(|k| k.mrn.as_deref()).collect(),
-    )
-    .await?
-    .into_iter()
-    .filter_map(|known| Some((known.mrn.clone()?, known)))
-    .collect();
-    let mrn_match = |k: &Keyed| k.mrn.as_ref().and_then(|m| by_mrn.get(m));
-    // 2. By identity, for the others.
-    let identities: Vec<String> =
-        keyed.iter().filter(|k| mrn_match(k).is_none()).map(|k| k.identity.clone()).collect();
-    let by_identity = ids_by_identity(conn, scope, &identities).await?;
-    // 3. By name and birth date, for the rest.
-    let mut by_name_dob: HashMap<String, Vec<Known>> = HashMap::new();
-    let name_dobs = keyed
-        .iter()
-        .filter(|_| source == PhoneSource::Upload)
-        .filter(|k| mrn_match(k).is_none() && !by_identity.contains_key(&k.identity))
-        .filter_map(|k| k.name_dob.as_deref())
-        .collect();
-    for known in known_by(conn, scope, patients::Column::NameDobKey, name_dobs).await? {
-        if let Some(key) = known.name_dob.clone() {
-            by_name_dob.entry(key).or_default().push(known);
+    // Every patient any row could be, read in one pass (name and birth date only for uploads),
+    // then the precedence applied here: MRN, then identity, then the only name and birth date.
+    let known = known_by_any(conn, scope, keyed, source == PhoneSource::Upload).await?;
+    let by_mrn: HashMap<&str, &Known> = known.iter().filter_map(|p| Some((p.mrn.as_deref()?, p))).collect();
+    let mrn_match = |k: &Keyed| k.mrn.as_deref().and_then(|m| by_mrn.get(m).copied());
+    let by_identity: HashMap<&str, PatientId> =
+        known.iter().map(|p| (p.identity.as_str(), PatientId(p.id))).collect();
+    let mut by_name_dob: HashMap<&str, Vec<&Known>> = HashMap::new();
+    if source == PhoneSource::Upload {
+        for p in &known {
+            if let Some(key) = p.name_dob.as_deref() {
+                by_name_dob.entry(key).or_default().push(p);
+            }
         }
     }
 
@@ -676,12 +663,12 @@ async fn plan_keyed(
         if let Some(known) = mrn_match(k) {
             joined.push(Some(known));
             matches.push(PatientMatch::NewPhone(PatientId(known.id)));
-        } else if let Some(id) = by_identity.get(&k.identity) {
+        } else if let Some(id) = by_identity.get(k.identity.as_str()) {
             joined.push(None);
             matches.push(PatientMatch::Existing(*id));
         } else {
-            let only = match k.name_dob.as_ref().and_then(|key| by_name_dob.get(key)).map(Vec::as_slice) {
-                Some([one]) => Some(one),
+            let only = match k.name_dob.as_deref().and_then(|key| by_name_dob.get(key)).map(Vec::as_slice) {
+                Some([one]) => Some(*one),
                 _ => None,
             };
             // Two different MRNs are two people, however alike their names.
@@ -703,41 +690,45 @@ async fn plan_keyed(
     Ok(matches)
 }
 
-/// `(id, phone_key, secondary_phone_key, mrn_key, name_dob_key)`.
-type KnownRow = (Uuid, String, Option<String>, Option<String>, Option<String>);
+/// `(id, identity_key, phone_key, secondary_phone_key, mrn_key, name_dob_key)`.
+type KnownRow = (Uuid, String, String, Option<String>, Option<String>, Option<String>);
 
-/// The organization's patients whose `column` is one of `values`.
-async fn known_by(
+/// The organization's patients with the MRN, the identity or (when `by_name_dob`) the name and
+/// birth date of any of `keyed`: one query per batch of rows for all three keys (each an indexed
+/// `IN`), rather than one pass over the sheet per key. Each patient once.
+async fn known_by_any(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
-    column: patients::Column,
-    mut values: Vec<&str>,
+    keyed: &[Keyed],
+    by_name_dob: bool,
 ) -> Result<Vec<Known>> {
-    values.sort_unstable();
-    values.dedup();
-    let mut found = Vec::new();
-    for batch in values.chunks(LOOKUP_BATCH) {
+    let mut found: HashMap<Uuid, Known> = HashMap::new();
+    for batch in keyed.chunks(LOOKUP_BATCH) {
+        let mut any = Condition::any()
+            .add(patients::Column::IdentityKey.is_in(batch.iter().map(|k| k.identity.as_str())))
+            .add(patients::Column::MrnKey.is_in(batch.iter().filter_map(|k| k.mrn.as_deref())));
+        if by_name_dob {
+            any = any
+                .add(patients::Column::NameDobKey.is_in(batch.iter().filter_map(|k| k.name_dob.as_deref())));
+        }
         let rows: Vec<KnownRow> = patients::Entity::find()
             .select_only()
             .column(patients::Column::Id)
+            .column(patients::Column::IdentityKey)
             .column(patients::Column::PhoneKey)
             .column(patients::Column::SecondaryPhoneKey)
             .column(patients::Column::MrnKey)
             .column(patients::Column::NameDobKey)
             .in_org(scope)
-            .filter(column.is_in(batch.iter().copied()))
+            .filter(any)
             .into_tuple()
             .all(conn)
             .await?;
-        found.extend(rows.into_iter().map(|(id, phone, secondary_phone, mrn, name_dob)| Known {
-            id,
-            phone,
-            secondary_phone,
-            mrn,
-            name_dob,
-        }));
+        for (id, identity, phone, secondary_phone, mrn, name_dob) in rows {
+            found.entry(id).or_insert(Known { id, identity, phone, secondary_phone, mrn, name_dob });
+        }
     }
-    Ok(found)
+    Ok(found.into_values().collect())
 }
 
 /// `(patient id, phone key)` of every contact point of `patient_ids`.
