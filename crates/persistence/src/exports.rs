@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::calls::{self, CallFilter, CallListEntry};
 use crate::entities::{calls as call_rows, run_rows};
+use crate::keys_in;
 use crate::org_owned::InOrg;
 use crate::sealing::{Aad, Keys};
 use crate::{OrgScope, Page, PersistenceError, Result};
@@ -258,7 +259,7 @@ async fn last_calls(
             call_rows::Column::SummarySealed,
         ])
         .in_org(scope)
-        .filter(call_rows::Column::RowId.is_in(row_ids))
+        .filter(keys_in::id_in(conn.get_database_backend(), call_rows::Column::RowId, &row_ids))
         .into_model()
         .all(conn)
         .await?;

@@ -47,6 +47,7 @@
 //!   a query extension.
 //! - `bulk` (private): PostgreSQL bulk inserts, one `INSERT ... SELECT FROM UNNEST` of arrays per
 //!   chunk ([`run_rows`] and [`patients`] on imports).
+//! - `keys_in` (private): lookups by many keys at once (one bound array on PostgreSQL).
 //! - `entities` (private): one SeaORM entity module per table.
 //! - `testing` (feature `testing`): a fresh migrated database per test, SQLite or PostgreSQL.
 
@@ -66,6 +67,7 @@ pub mod exports;
 pub mod identity;
 pub mod inbound;
 mod json_text;
+mod keys_in;
 pub mod legacy_phi;
 pub mod managed_agents;
 mod org_owned;

@@ -11,7 +11,7 @@
 //!
 //! # Who a sheet row is
 //! [`plan_many`] decides, without writing, and [`resolve_many`] then writes, for many rows at
-//! once (a few batched `IN (...)` reads per kind of key, never one query per row):
+//! once (one batched read of every kind of key, never one query per row):
 //! 1. a row with an MRN that a patient of the organization has is that patient, whatever the
 //!    spelling of the name;
 //! 2. else a row with the identity of a patient (name + birth date + phone) is that patient;
@@ -47,6 +47,7 @@ use uuid::Uuid;
 
 use crate::bulk;
 use crate::entities::{patient_phones, patients};
+use crate::keys_in;
 use crate::org_owned::{org_filter, InOrg};
 use crate::sealing::{Aad, Keys, LookupScheme, OrgIndexKeys};
 use crate::time::now;
@@ -56,8 +57,6 @@ const TABLE: &str = "patients";
 const PHONES_TABLE: &str = "patient_phones";
 /// Rows per SQLite INSERT (PostgreSQL upserts [`bulk::CHUNK`] rows per statement).
 const INSERT_BATCH: usize = 1000;
-/// Keys per `IN (...)` lookup.
-const LOOKUP_BATCH: usize = 1000;
 
 /// A patient's identifying fields, normalised (names trimmed, ISO birth date, E.164 phones).
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -212,9 +211,12 @@ pub async fn resolve_many(
     patients: &[PatientIdentity],
     source: PhoneSource,
 ) -> Result<Resolved> {
+    let started = std::time::Instant::now();
     let lookup = keys.lookup(scope);
     let keyed: Vec<Keyed> = patients.iter().map(|p| Keyed::of(&lookup, p)).collect();
+    let keys_done = started.elapsed();
     let matches = plan_keyed(conn, scope, &keyed, source).await?;
+    let planned = started.elapsed();
 
     // New rows of one sheet with the same MRN are one patient: the first of them is created, the
     // others join it (the MRN is unique per organization).
@@ -234,6 +236,7 @@ pub async fn resolve_many(
     let creating: Vec<usize> =
         (0..keyed.len()).filter(|&i| matches[i] == PatientMatch::New && joins[i].is_none()).collect();
     let created = insert_new(conn, scope, keys, patients, &keyed, &creating).await?;
+    let inserted = started.elapsed();
     let created_id = |i: usize| {
         created
             .get(&keyed[i].identity)
@@ -264,6 +267,14 @@ pub async fn resolve_many(
         patient_ids.push(id);
     }
     let added_phones = add_phones(conn, scope, keys, patients, &keyed, new_phones, source).await?;
+    // Phase times, for benchmarks (`RUST_LOG=rivvi_persistence::patients=debug`).
+    tracing::debug!(
+        keys_ms = keys_done.as_millis() as u64,
+        plan_ms = (planned - keys_done).as_millis() as u64,
+        insert_ms = (inserted - planned).as_millis() as u64,
+        phones_ms = (started.elapsed() - inserted).as_millis() as u64,
+        "patients resolved"
+    );
     Ok(Resolved { patient_ids, matches, added_phones })
 }
 
@@ -498,13 +509,14 @@ async fn ids_by_identity(
     let mut unique: Vec<&String> = identity_keys.iter().collect();
     unique.sort_unstable();
     unique.dedup();
-    for batch in unique.chunks(LOOKUP_BATCH) {
+    let backend = conn.get_database_backend();
+    for batch in unique.chunks(keys_in::batch(backend)) {
         let rows: Vec<(Uuid, String)> = patients::Entity::find()
             .select_only()
             .column(patients::Column::Id)
             .column(patients::Column::IdentityKey)
             .in_org(scope)
-            .filter(patients::Column::IdentityKey.is_in(batch.iter().map(|k| k.as_str())))
+            .filter(keys_in::key_in(backend, patients::Column::IdentityKey, batch.iter().map(|k| k.as_str())))
             .into_tuple()
             .all(conn)
             .await?;
@@ -702,14 +714,26 @@ async fn known_by_any(
     keyed: &[Keyed],
     by_name_dob: bool,
 ) -> Result<Vec<Known>> {
+    let backend = conn.get_database_backend();
     let mut found: HashMap<Uuid, Known> = HashMap::new();
-    for batch in keyed.chunks(LOOKUP_BATCH) {
+    for batch in keyed.chunks(keys_in::batch(backend)) {
         let mut any = Condition::any()
-            .add(patients::Column::IdentityKey.is_in(batch.iter().map(|k| k.identity.as_str())))
-            .add(patients::Column::MrnKey.is_in(batch.iter().filter_map(|k| k.mrn.as_deref())));
+            .add(keys_in::key_in(
+                backend,
+                patients::Column::IdentityKey,
+                batch.iter().map(|k| k.identity.as_str()),
+            ))
+            .add(keys_in::key_in(
+                backend,
+                patients::Column::MrnKey,
+                batch.iter().filter_map(|k| k.mrn.as_deref()),
+            ));
         if by_name_dob {
-            any = any
-                .add(patients::Column::NameDobKey.is_in(batch.iter().filter_map(|k| k.name_dob.as_deref())));
+            any = any.add(keys_in::key_in(
+                backend,
+                patients::Column::NameDobKey,
+                batch.iter().filter_map(|k| k.name_dob.as_deref()),
+            ));
         }
         let rows: Vec<KnownRow> = patients::Entity::find()
             .select_only()
@@ -740,14 +764,15 @@ async fn contact_point_keys(
     let mut ids = patient_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
+    let backend = conn.get_database_backend();
     let mut found = HashSet::new();
-    for batch in ids.chunks(LOOKUP_BATCH) {
+    for batch in ids.chunks(keys_in::batch(backend)) {
         let rows: Vec<(Uuid, String)> = patient_phones::Entity::find()
             .select_only()
             .column(patient_phones::Column::PatientId)
             .column(patient_phones::Column::PhoneKey)
             .in_org(scope)
-            .filter(patient_phones::Column::PatientId.is_in(batch.iter().copied()))
+            .filter(keys_in::id_in(backend, patient_phones::Column::PatientId, batch))
             .into_tuple()
             .all(conn)
             .await?;
@@ -882,7 +907,7 @@ async fn add_phones(
     Ok(added)
 }
 
-/// Fills in the contact points of `records` (one query per [`LOOKUP_BATCH`] patients).
+/// Fills in the contact points of `records` (one query per batch of patients).
 async fn with_contact_points(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
@@ -891,10 +916,11 @@ async fn with_contact_points(
 ) -> Result<()> {
     let ids: Vec<Uuid> = records.iter().map(|r| r.id.as_uuid()).collect();
     let mut by_patient: HashMap<Uuid, Vec<ContactPoint>> = HashMap::new();
-    for batch in ids.chunks(LOOKUP_BATCH) {
+    let backend = conn.get_database_backend();
+    for batch in ids.chunks(keys_in::batch(backend)) {
         let rows = patient_phones::Entity::find()
             .in_org(scope)
-            .filter(patient_phones::Column::PatientId.is_in(batch.iter().copied()))
+            .filter(keys_in::id_in(backend, patient_phones::Column::PatientId, batch))
             .order_by_asc(patient_phones::Column::CreatedAt)
             .order_by_asc(patient_phones::Column::Id)
             .all(conn)
