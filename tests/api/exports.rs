@@ -262,3 +262,46 @@ async fn calls_export_by_filter_and_exports_are_refused_outside_the_organization
     }
     app.stop().await;
 }
+
+/// A run longer than several export pages (pages are read several at a time, each on a task of
+/// its own): every row comes back once, in sheet order, in CSV and in xlsx.
+#[tokio::test]
+async fn a_run_of_many_pages_exports_every_row_once_in_sheet_order() {
+    // Arrange
+    const ROWS: usize = 1_234;
+    let app = TestApp::spawn().await;
+    let (world, campaign_id) = seed::world_with_reminders(&app).await;
+    let member = world.alpha.member.as_str();
+    let mut sheet = String::from("MRN,Phone,First Name,Last Name,Date of Birth,Appointment Date\n");
+    for i in 0..ROWS {
+        sheet.push_str(&format!("M{i:05},(312) 555-{i:04},Pat{i},Long,1960-01-01,2026-12-03\n"));
+    }
+    let upload = app.upload(member, "many.csv", sheet.into_bytes()).await;
+    let run = app
+        .mutation(
+            Some(member),
+            "runs.create",
+            json!({"campaignId": campaign_id, "uploadId": upload, "name": "Many", "clientRequestId": "many"}),
+        )
+        .await;
+    let run_id = run.data()["id"].as_str().unwrap().to_owned();
+    let expected: Vec<String> = (0..ROWS).map(|i| format!("M{i:05}")).collect();
+
+    // Act
+    let csv = get(&app, Some(member), &format!("/exports/runs/{run_id}.csv")).await;
+    let xlsx = get(&app, Some(member), &format!("/exports/runs/{run_id}.xlsx")).await;
+
+    // Assert
+    assert_eq!(csv.status(), StatusCode::OK);
+    let (header, rows) = parse_csv(&csv.bytes().await.unwrap());
+    let mrn = column(&header, "MRN");
+    assert_eq!(rows.iter().map(|r| r[mrn].clone()).collect::<Vec<_>>(), expected);
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(Cursor::new(xlsx.bytes().await.unwrap())).unwrap();
+    let name = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&name).unwrap();
+    let cells: Vec<String> = range.rows().skip(1).map(|r| r[0].to_string()).collect();
+    assert_eq!(cells, expected);
+    app.stop().await;
+}

@@ -15,14 +15,15 @@ use chrono::{DateTime, Utc};
 
 use crate::IanaZone;
 
-/// The characters that make a spreadsheet read a CSV cell as a formula.
-const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// The characters that make a spreadsheet read a CSV cell as a formula (all ASCII, so the first
+/// byte of a cell decides).
+const FORMULA_TRIGGERS: [u8; 6] = [b'=', b'+', b'-', b'@', b'\t', b'\r'];
 
 /// The cell as a CSV file must carry it: unchanged, or prefixed with a single quote `'` when it
 /// starts with `=`, `+`, `-`, `@`, a tab or a carriage return, so a spreadsheet shows it as text
 /// instead of evaluating it.
 pub fn neutralise_csv_cell(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(FORMULA_TRIGGERS) {
+    if cell.as_bytes().first().is_some_and(|first| FORMULA_TRIGGERS.contains(first)) {
         Cow::Owned(format!("'{cell}"))
     } else {
         Cow::Borrowed(cell)

@@ -117,7 +117,60 @@ pub async fn run_rows_after(
     after: Option<u32>,
     limit: u64,
 ) -> Result<Vec<RunRowExport>> {
-    let mut query = run_rows::Entity::find()
+    let mut place = Condition::all();
+    if let Some(after) = after {
+        place = place.add(run_rows::Column::SortIndex.gt(i32::try_from(after).unwrap_or(i32::MAX)));
+    }
+    rows_where(conn, scope, keys, run_id, place, limit).await
+}
+
+/// The run's rows whose `sort_index` is in `from..to` (at most [`Page::MAX_LIMIT`] of them), in
+/// sheet order, opened as [`run_rows_after`] opens them. Ranges known in advance let an export
+/// read several pages at once instead of waiting for each page's last row.
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %run_id), err(level = "debug"))]
+pub async fn run_rows_between(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    run_id: RunId,
+    sort_indexes: std::ops::Range<u32>,
+) -> Result<Vec<RunRowExport>> {
+    let bound = |i: u32| i32::try_from(i).unwrap_or(i32::MAX);
+    let place = Condition::all()
+        .add(run_rows::Column::SortIndex.gte(bound(sort_indexes.start)))
+        .add(run_rows::Column::SortIndex.lt(bound(sort_indexes.end)));
+    let limit = u64::from(sort_indexes.end.saturating_sub(sort_indexes.start));
+    rows_where(conn, scope, keys, run_id, place, limit).await
+}
+
+/// The highest `sort_index` of the run's rows (`None` without rows, or for another
+/// organization's run).
+#[tracing::instrument(level = "debug", skip_all, fields(org_id = %scope, run_id = %run_id), err(level = "debug"))]
+pub async fn last_sort_index(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    run_id: RunId,
+) -> Result<Option<u32>> {
+    let last: Option<Option<i32>> = run_rows::Entity::find()
+        .select_only()
+        .column_as(run_rows::Column::SortIndex.max(), "last")
+        .in_org(scope)
+        .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(last.flatten().and_then(|i| u32::try_from(i).ok()))
+}
+
+async fn rows_where(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    keys: &Keys,
+    run_id: RunId,
+    place: Condition,
+    limit: u64,
+) -> Result<Vec<RunRowExport>> {
+    let rows: Vec<RowColumns> = run_rows::Entity::find()
         .select_only()
         .columns([
             run_rows::Column::Id,
@@ -132,11 +185,8 @@ pub async fn run_rows_after(
             run_rows::Column::UpdatedAt,
         ])
         .in_org(scope)
-        .filter(run_rows::Column::RunId.eq(run_id.as_uuid()));
-    if let Some(after) = after {
-        query = query.filter(run_rows::Column::SortIndex.gt(i32::try_from(after).unwrap_or(i32::MAX)));
-    }
-    let rows: Vec<RowColumns> = query
+        .filter(run_rows::Column::RunId.eq(run_id.as_uuid()))
+        .filter(place)
         .order_by_asc(run_rows::Column::SortIndex)
         .limit(Page::new(limit, 0).effective_limit())
         .into_model()

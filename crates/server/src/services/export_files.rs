@@ -37,6 +37,9 @@ const XLSX_PAGES_AHEAD: usize = 2;
 /// stays a couple of pages.
 const CSV_PAGES_AHEAD: usize = 2;
 
+/// Bytes reserved per CSV line (a run's line is about 220 bytes; a longer one grows the chunk).
+const LINE_BYTES_GUESS: usize = 256;
+
 /// UTF-8 byte order mark: without it Excel opens a CSV file as the local code page.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -44,6 +47,14 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 pub trait Pages: Send + 'static {
     /// The next page; `None` once every row has been given.
     fn next_page(&mut self) -> impl Future<Output = ServiceResult<Option<Vec<Vec<String>>>>> + Send;
+
+    /// The next page as a chunk of CSV ([`csv_lines`]). By default the page is encoded here; a
+    /// source that reads pages on tasks of their own encodes each on its task, in parallel.
+    fn next_csv_chunk(
+        &mut self,
+    ) -> impl Future<Output = ServiceResult<Option<std::io::Result<Bytes>>>> + Send {
+        async { Ok(self.next_page().await?.map(|page| csv_lines(&page))) }
+    }
 }
 
 /// A CSV file as a stream of chunks, read [`CSV_PAGES_AHEAD`] pages ahead of the client on a task
@@ -59,8 +70,8 @@ pub fn csv_stream<P: Pages>(header: Vec<String>, mut pages: P) -> BoxStream<'sta
             if sender.send(chunk).await.is_err() || last {
                 return;
             }
-            chunk = match pages.next_page().await {
-                Ok(Some(page)) => csv_chunk(&[], &page),
+            chunk = match pages.next_csv_chunk().await {
+                Ok(Some(chunk)) => chunk,
                 Ok(None) => return,
                 Err(err) => Err(interrupted(err)),
             };
@@ -69,9 +80,17 @@ pub fn csv_stream<P: Pages>(header: Vec<String>, mut pages: P) -> BoxStream<'sta
     tokio_stream::wrappers::ReceiverStream::new(receiver).boxed()
 }
 
-/// `rows` as CSV records after `prefix`: one chunk of the stream.
+/// `rows` as CSV records: one chunk of the stream.
+pub fn csv_lines(rows: &[Vec<String>]) -> std::io::Result<Bytes> {
+    csv_chunk(&[], rows)
+}
+
+/// `rows` as CSV records after `prefix`.
 fn csv_chunk(prefix: &[u8], rows: &[Vec<String>]) -> std::io::Result<Bytes> {
-    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(prefix.to_vec());
+    // Room for the usual line up front: growing the chunk by doubling copied it again and again.
+    let mut chunk = Vec::with_capacity(prefix.len() + rows.len() * LINE_BYTES_GUESS);
+    chunk.extend_from_slice(prefix);
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(chunk);
     for row in rows {
         for cell in row {
             writer.write_field(neutralise_csv_cell(cell).as_bytes())?;

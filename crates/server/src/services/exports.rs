@@ -15,7 +15,7 @@
 //! calls the names of the filters used; never a value from the file.
 
 use bytes::Bytes;
-use futures_util::stream::BoxStream;
+use futures_util::stream::{BoxStream, StreamExt};
 use rivvi_domain::audit::AuditAction;
 use rivvi_domain::campaign::AnalysisField;
 use rivvi_domain::export::{column_name, local_time};
@@ -105,8 +105,8 @@ pub async fn run(
     header.extend(fields.iter().map(|f| format!("Analysis: {}", f.label())));
     let zone_name = zone.name();
     header.extend(["call started", "call ended", "updated"].map(|c| format!("Rivvi {c} ({zone_name})")));
-    let pages =
-        RunPages { state: state.clone(), scope, run_id, width, fields, zone, ahead: None, done: false };
+    let last = exports::last_sort_index(&state.db, &scope, run_id).await?;
+    let pages = RunPages::new(state, scope, run_id, last, RunLine { width, fields, zone }, format);
     let audit = ExportAudit { entity_id: run_id.to_string(), filters: Vec::new() };
     let content = produce(state, caller, format, header, pages, rows, audit).await?;
     Ok(Export { title: run.name, format, content })
@@ -205,62 +205,98 @@ fn filter_names(filter: &CallFilter) -> Vec<String> {
 
 // ---------------------------------------------------------------- pages
 
-/// A run's rows, [`PAGE_ROWS`] at a time in sheet order.
+/// Pages of a run read at once. Each read is a task of its own (two queries, then the sealed
+/// cells opened and the lines formatted), so the database, the opening and the formatting of
+/// consecutive pages overlap, on both cores; more would only hold more rows in memory.
+const RUN_PAGES_AHEAD: usize = 4;
+
+/// A run's lines, a page of [`PAGE_ROWS`] sort indexes at a time in sheet order. A page's range
+/// is known before the previous page arrives (rows are numbered in sheet order when the run is
+/// created; a range may hold fewer rows, or none, where rows were never numbered).
 struct RunPages {
-    state: AppState,
-    scope: OrgScope,
-    run_id: RunId,
-    /// Original columns per line.
-    width: usize,
-    fields: Vec<AnalysisField>,
-    zone: IanaZone,
-    /// The read of the next page, started as soon as the previous one arrived (its cursor is
-    /// that page's last row), so the database works while a page is formatted and sent.
-    ahead: Option<tokio::task::JoinHandle<ServiceResult<Vec<RunRowExport>>>>,
-    done: bool,
+    pages: BoxStream<'static, ServiceResult<RunPage>>,
+}
+
+/// A page of a run as its read task leaves it.
+enum RunPage {
+    Lines(Vec<Vec<String>>),
+    /// A CSV export's page, encoded on its read task.
+    Csv(std::io::Result<Bytes>),
 }
 
 impl RunPages {
-    /// Starts reading the page after `after`.
-    fn read(&self, after: Option<u32>) -> tokio::task::JoinHandle<ServiceResult<Vec<RunRowExport>>> {
-        let (state, scope, run_id) = (self.state.clone(), self.scope, self.run_id);
-        tokio::spawn(async move {
-            Ok(exports::run_rows_after(&state.db, &scope, &state.keys, run_id, after, PAGE_ROWS).await?)
-        })
+    /// The pages of `run_id`'s rows up to sort index `last` (`None`: no rows).
+    fn new(
+        state: &AppState,
+        scope: OrgScope,
+        run_id: RunId,
+        last: Option<u32>,
+        line: RunLine,
+        format: ExportFormat,
+    ) -> Self {
+        let page = u32::try_from(PAGE_ROWS).unwrap_or(u32::MAX);
+        let starts = last.map_or(0, |last| last / page + 1);
+        let (state, line) = (state.clone(), std::sync::Arc::new(line));
+        let pages = futures_util::stream::iter(0..starts)
+            .map(move |k| {
+                let (state, line) = (state.clone(), std::sync::Arc::clone(&line));
+                let from = k * page;
+                // A client that goes away drops the stream: the reads under way finish unseen.
+                tokio::spawn(async move {
+                    let rows = exports::run_rows_between(
+                        &state.db,
+                        &scope,
+                        &state.keys,
+                        run_id,
+                        from..from.saturating_add(page),
+                    )
+                    .await?;
+                    let lines: Vec<Vec<String>> = rows.into_iter().map(|row| line.line(row)).collect();
+                    ServiceResult::Ok(match format {
+                        ExportFormat::Csv => RunPage::Csv(export_files::csv_lines(&lines)),
+                        ExportFormat::Xlsx => RunPage::Lines(lines),
+                    })
+                })
+            })
+            .buffered(RUN_PAGES_AHEAD)
+            .map(|read| match read {
+                Ok(lines) => lines,
+                Err(e) => Err(ServiceError::Internal(anyhow::anyhow!("reading an export page failed: {e}"))),
+            })
+            .boxed();
+        RunPages { pages }
     }
 }
 
 impl Pages for RunPages {
     async fn next_page(&mut self) -> ServiceResult<Option<Vec<Vec<String>>>> {
-        if self.done {
-            return Ok(None);
+        match self.pages.next().await.transpose()? {
+            None => Ok(None),
+            Some(RunPage::Lines(lines)) => Ok(Some(lines)),
+            Some(RunPage::Csv(_)) => {
+                Err(ServiceError::Internal(anyhow::anyhow!("a CSV export's page was asked for as lines")))
+            }
         }
-        let reading = match self.ahead.take() {
-            Some(reading) => reading,
-            None => self.read(None),
-        };
-        let rows = reading
-            .await
-            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("reading an export page failed: {e}")))??;
-        self.done = (rows.len() as u64) < PAGE_ROWS;
-        let Some(last) = rows.last() else { return Ok(None) };
-        if !self.done {
-            self.ahead = Some(self.read(Some(last.sort_index)));
-        }
-        Ok(Some(rows.into_iter().map(|row| self.line(row)).collect()))
     }
-}
 
-impl Drop for RunPages {
-    /// A client that went away stops the read under way.
-    fn drop(&mut self) {
-        if let Some(reading) = self.ahead.take() {
-            reading.abort();
+    async fn next_csv_chunk(&mut self) -> ServiceResult<Option<std::io::Result<Bytes>>> {
+        match self.pages.next().await.transpose()? {
+            None => Ok(None),
+            Some(RunPage::Csv(chunk)) => Ok(Some(chunk)),
+            Some(RunPage::Lines(lines)) => Ok(Some(export_files::csv_lines(&lines))),
         }
     }
 }
 
-impl RunPages {
+/// How a run's row becomes a line of its export.
+struct RunLine {
+    /// Original columns per line.
+    width: usize,
+    fields: Vec<AnalysisField>,
+    zone: IanaZone,
+}
+
+impl RunLine {
     fn line(&self, row: RunRowExport) -> Vec<String> {
         let RunRowExport {
             mut cells,
@@ -273,6 +309,8 @@ impl RunPages {
             last_call,
             ..
         } = row;
+        // Rivvi's columns after the sheet's, in one allocation.
+        cells.reserve_exact((self.width + 8 + self.fields.len()).saturating_sub(cells.len()));
         cells.resize(self.width, String::new());
         let (summary, started, ended) = match last_call {
             Some(call) => (call.summary, call.started_at, call.ended_at),
