@@ -65,7 +65,10 @@ impl Aad<'_> {
         aad.push(b'/');
         aad.extend_from_slice(self.column.as_bytes());
         aad.push(b'/');
-        aad.extend_from_slice(self.row_id.hyphenated().to_string().as_bytes());
+        // Encoded in place: every value sealed or opened builds its associated data, and a
+        // `to_string` here was an allocation and a trip through `fmt` per cell of an import.
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        aad.extend_from_slice(self.row_id.hyphenated().encode_lower(&mut id).as_bytes());
         aad
     }
 }
@@ -633,6 +636,15 @@ mod tests {
         assert_eq!(Sealer::key_id_of(&sealed).unwrap(), "k1");
         assert!(!sealed.windows(3).any(|w| w == b"Zo\xc3"), "plaintext visible in the sealed value");
         assert_eq!(sealer.open_string(&aad(row), &sealed).unwrap(), "Zoë O'Brien");
+    }
+
+    #[test]
+    fn associated_data_is_header_table_column_and_hyphenated_row_id() {
+        // Stored values were sealed with this exact encoding: it must never change.
+        let row_id = Uuid::parse_str("0193A5B2-7C4D-7E8F-9A0B-1C2D3E4F5A6B").unwrap();
+        let aad = Aad { table: "patients", column: "dob_sealed", row_id };
+
+        assert_eq!(aad.bytes(b"H1"), b"H1patients/dob_sealed/0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b".to_vec());
     }
 
     #[test]
