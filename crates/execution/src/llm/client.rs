@@ -10,12 +10,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use tracing::Instrument;
 
 use super::api::{ChatCompletion, ErrorResponse, FinishReason};
 use super::variation::{chat_request, ProposedVariation, VariationAnswer, VariationRequest};
+use crate::http_base::retry_after;
 
 /// The longest provider error message kept in an [`LlmError`], in characters.
 pub const MAX_MESSAGE_CHARS: usize = 200;
@@ -199,7 +200,9 @@ fn status_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> LlmErro
         .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned());
     let message = cut(message.trim(), MAX_MESSAGE_CHARS);
     match status {
-        StatusCode::TOO_MANY_REQUESTS => LlmError::RateLimited { retry_after: retry_after(headers) },
+        StatusCode::TOO_MANY_REQUESTS => {
+            LlmError::RateLimited { retry_after: retry_after(headers, MAX_RETRY_AFTER) }
+        }
         StatusCode::REQUEST_TIMEOUT => LlmError::Unavailable(format!("status 408: {message}")),
         s if s.is_server_error() => LlmError::Unavailable(format!("status {}: {message}", s.as_u16())),
         s => LlmError::Rejected { status: s.as_u16(), message },
@@ -235,19 +238,6 @@ fn parse_answer(body: &[u8]) -> Result<ProposedVariation, LlmError> {
 /// Where serde gave up, without its message (which may quote the body).
 fn position(error: &serde_json::Error) -> String {
     format!("{:?} error at line {} column {}", error.classify(), error.line(), error.column())
-}
-
-/// `Retry-After` in seconds (OpenAI's form) or as an HTTP date, capped.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let wait = match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => {
-            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-            (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO)
-        }
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// At most `max` characters, with an ellipsis when cut.
@@ -337,7 +327,7 @@ mod tests {
     fn statuses_map_to_errors_with_short_messages() {
         let body = |m: &str| serde_json::to_vec(&json!({"error": {"message": m, "type": "x"}})).unwrap();
         let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, "7".parse().unwrap());
+        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(
             status_error(StatusCode::TOO_MANY_REQUESTS, &headers, &body("slow down")),
             LlmError::RateLimited { retry_after: Some(Duration::from_secs(7)) }
@@ -365,17 +355,6 @@ mod tests {
             panic!("expected Rejected")
         };
         assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates_and_is_capped() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, "3600".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
-        headers.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
-        headers.insert(RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&headers), None);
     }
 
     #[test]

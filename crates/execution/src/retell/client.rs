@@ -17,7 +17,6 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use tokio::time::Instant;
@@ -27,6 +26,7 @@ use super::api::{
     AgentRequest, AgentResponse, CreatePhoneCallRequest, ErrorBody, PublishAgentVersionRequest,
     RetellLlmRequest, RetellLlmResponse,
 };
+use crate::http_base::retry_after;
 use crate::provider::{
     mask_digits, AgentConfig, AgentVersion, CreateCall, LlmSettings, ProviderCall, ProviderError,
     ProviderFuture, VoiceProvider,
@@ -371,19 +371,6 @@ fn transport_error(error: reqwest::Error) -> ProviderError {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date, capped.
-fn retry_after(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let wait = match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => {
-            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-            (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO)
-        }
-    };
-    Some(wait.min(cap))
-}
-
 /// Full jitter: uniform in [0, min(cap, base * 2^retry)].
 fn backoff(base: Duration, cap: Duration, retry: u32) -> Duration {
     let ceiling = base.saturating_mul(2u32.saturating_pow(retry)).min(cap);
@@ -415,19 +402,6 @@ mod tests {
                 assert!(backoff(base, cap, retry) <= ceiling);
             }
         }
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates_and_is_capped() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(retry_after(&headers, Duration::from_secs(5)), Some(Duration::from_secs(2)));
-        headers.insert(RETRY_AFTER, "120".parse().unwrap());
-        assert_eq!(retry_after(&headers, Duration::from_secs(5)), Some(Duration::from_secs(5)));
-        headers.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-        assert_eq!(retry_after(&headers, Duration::from_secs(5)), Some(Duration::ZERO));
-        headers.insert(RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&headers, Duration::from_secs(5)), None);
     }
 
     #[test]
