@@ -38,7 +38,6 @@ pub fn mount() -> RouterBuilder<Ctx> {
 paged_input! {
     pub struct OrganizationSearch {
         /// Matches name, slug or Clerk id, case-insensitively.
-        #[serde(default)]
         #[specta(optional)]
         pub search: Option<String>,
     }
@@ -61,22 +60,16 @@ pub struct CreateOrganization {
     /// The Clerk organization id (`org_…`).
     pub clerk_org_id: String,
     pub name: String,
-    #[serde(default)]
     #[specta(optional)]
     pub slug: Option<String>,
-    #[serde(default)]
     #[specta(optional)]
     pub time_zone: Option<String>,
-    #[serde(default)]
     #[specta(optional)]
     pub office_hours: Option<OfficeHoursInput>,
-    #[serde(default)]
     #[specta(optional)]
     pub caller_number: Option<String>,
-    #[serde(default)]
     #[specta(optional)]
     pub concurrent_call_limit: Option<i32>,
-    #[serde(default)]
     #[specta(optional)]
     pub calls_per_minute: Option<i32>,
 }
@@ -130,11 +123,9 @@ async fn update(ctx: &Ctx, input: AdminOrganizationUpdate) -> ApiResult<Organiza
 paged_input! {
     pub struct RunSearch {
         /// Only this organization's runs.
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
         /// Only runs in this status.
-        #[serde(default)]
         #[specta(optional)]
         pub status: Option<RunStatus>,
     }

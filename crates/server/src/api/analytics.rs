@@ -40,15 +40,12 @@ pub fn mount() -> RouterBuilder<Ctx> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AnalyticsOverviewInput {
     /// First local day included (`YYYY-MM-DD`, the organization's zone).
-    #[serde(default)]
     #[specta(optional)]
     pub from: Option<NaiveDate>,
     /// Last local day included.
-    #[serde(default)]
     #[specta(optional)]
     pub to: Option<NaiveDate>,
     /// Operators only: act in this organization.
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -57,13 +54,10 @@ pub struct AnalyticsOverviewInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CampaignAnalyticsInput {
     pub campaign_id: CampaignId,
-    #[serde(default)]
     #[specta(optional)]
     pub from: Option<NaiveDate>,
-    #[serde(default)]
     #[specta(optional)]
     pub to: Option<NaiveDate>,
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -72,13 +66,10 @@ pub struct CampaignAnalyticsInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunAnalyticsInput {
     pub run_id: RunId,
-    #[serde(default)]
     #[specta(optional)]
     pub from: Option<NaiveDate>,
-    #[serde(default)]
     #[specta(optional)]
     pub to: Option<NaiveDate>,
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -87,16 +78,12 @@ pub struct RunAnalyticsInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TimeOfDayInput {
     /// One campaign's calls; default every campaign's.
-    #[serde(default)]
     #[specta(optional)]
     pub campaign_id: Option<CampaignId>,
-    #[serde(default)]
     #[specta(optional)]
     pub from: Option<NaiveDate>,
-    #[serde(default)]
     #[specta(optional)]
     pub to: Option<NaiveDate>,
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }

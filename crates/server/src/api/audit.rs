@@ -23,30 +23,23 @@ paged_input! {
     #[derive(Default)]
     pub struct ListAudit {
         /// `organization`, `campaign`, `membership`, ...
-        #[serde(default)]
         #[specta(optional)]
         pub entity_type: Option<String>,
-        #[serde(default)]
         #[specta(optional)]
         pub entity_id: Option<String>,
-        #[serde(default)]
         #[specta(optional)]
         pub actor_user_id: Option<UserId>,
         /// Inclusive lower bound.
-        #[serde(default)]
         #[specta(optional)]
         pub from: Option<DateTime<Utc>>,
         /// Exclusive upper bound.
-        #[serde(default)]
         #[specta(optional)]
         pub to: Option<DateTime<Utc>>,
         /// `read`: only reads of patient data (who saw which patient, call, run rows, preview or
         /// export); `change`: only changes. Default both.
-        #[serde(default)]
         #[specta(optional)]
         pub kind: Option<AuditKind>,
         /// Operators only: act in this organization (the access is audited there).
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
     }

@@ -40,35 +40,26 @@ pub enum CallDateField {
 
 paged_input! {
     pub struct ListCalls {
-        #[serde(default)]
         #[specta(optional)]
         pub status: Option<CallStatus>,
-        #[serde(default)]
         #[specta(optional)]
         pub direction: Option<Direction>,
-        #[serde(default)]
         #[specta(optional)]
         pub campaign_id: Option<CampaignId>,
-        #[serde(default)]
         #[specta(optional)]
         pub run_id: Option<RunId>,
-        #[serde(default)]
         #[specta(optional)]
         pub patient_id: Option<PatientId>,
         /// Calls at or after this instant.
-        #[serde(default)]
         #[specta(optional)]
         pub from: Option<DateTime<Utc>>,
         /// Calls before this instant (exclusive, so `from` = one midnight, `to` = the next is a day).
-        #[serde(default)]
         #[specta(optional)]
         pub to: Option<DateTime<Utc>>,
         /// Default `createdAt`.
-        #[serde(default)]
         #[specta(optional)]
         pub date_field: Option<CallDateField>,
         /// Operators only: act in this organization (the access is audited there).
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
     }
@@ -79,7 +70,6 @@ paged_input! {
 pub struct CallById {
     pub id: CallId,
     /// Operators only: act in this organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }

@@ -71,7 +71,6 @@ impl From<StoredRequest> for CampaignRequest {
 pub struct RequestById {
     pub id: CampaignRequestId,
     /// Operators only: act in this organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -79,7 +78,6 @@ pub struct RequestById {
 paged_input! {
     pub struct ListRequests {
         /// Operators only: act in this organization (the access is audited there).
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
     }
@@ -88,11 +86,9 @@ paged_input! {
 paged_input! {
     pub struct SearchRequests {
         /// Only this organization's.
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
         /// Only requests in this status.
-        #[serde(default)]
         #[specta(optional)]
         pub status: Option<CampaignRequestStatus>,
     }
@@ -108,7 +104,6 @@ pub struct UpdateRequest {
     pub id: CampaignRequestId,
     /// `in_progress` (take it) or `rejected` (decline it; a note is required).
     pub status: CampaignRequestStatus,
-    #[serde(default)]
     #[specta(optional)]
     pub note: Option<String>,
 }

@@ -45,7 +45,6 @@ paged_input! {
     /// `orgId` is honoured for super admins only; everyone else sees their own organization.
     #[derive(Default)]
     pub struct ListCampaigns {
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
     }
@@ -56,7 +55,6 @@ paged_input! {
 pub struct GetCampaign {
     pub id: CampaignId,
     /// For super admins reading another organization's campaign.
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -82,7 +80,6 @@ paged_input! {
     pub struct PromptHistoryQuery {
         pub campaign_id: CampaignId,
         /// For super admins reading another organization's campaign.
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
     }

@@ -34,7 +34,6 @@ pub struct AddNumber {
     /// Any common format (`(312) 555-0143`, `+13125550143`); stored as E.164.
     pub phone: String,
     /// Why (such as `patient asked on 2026-11-20`); one line.
-    #[serde(default)]
     #[specta(optional)]
     pub reason: Option<String>,
 }
@@ -43,10 +42,8 @@ pub struct AddNumber {
 #[derive(Debug, Clone, Deserialize, Type)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveNumber {
-    #[serde(default)]
     #[specta(optional)]
     pub phone: Option<String>,
-    #[serde(default)]
     #[specta(optional)]
     pub id: Option<Uuid>,
 }

@@ -129,7 +129,6 @@ where
 pub struct RunEventsInput {
     pub run_id: RunId,
     /// Operators only: the run's organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -217,7 +216,6 @@ pub(super) fn run_events(ctx: Ctx, input: Input<RunEventsInput>) -> ReceiverStre
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgEventsInput {
     /// Operators only: watch this organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -306,7 +304,6 @@ pub(super) fn org_events(ctx: Ctx, input: Input<OrgEventsInput>) -> ReceiverStre
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EngineHealthInput {
     /// Seconds between reports (1..=60, default 2).
-    #[serde(default)]
     #[specta(optional)]
     pub every_seconds: Option<u32>,
 }

@@ -43,10 +43,8 @@ macro_rules! paged_input {
         // derive); each ends with a comma.
         pub struct $name {
             $($fields)*
-            #[serde(default)]
             #[specta(optional)]
             pub limit: Option<u32>,
-            #[serde(default)]
             #[specta(optional)]
             pub offset: Option<u32>,
         }

@@ -12,7 +12,6 @@ paged_input! {
     #[derive(Default)]
     pub struct Pagination {
         /// Operators only: act in this organization (the access is audited there).
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
     }

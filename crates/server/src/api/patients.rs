@@ -105,7 +105,6 @@ page_output! {
 pub struct PatientById {
     pub id: PatientId,
     /// Operators only: act in this organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -116,7 +115,6 @@ pub struct PhoneSearch {
     /// A whole phone number in any common format (`(312) 555-0143`, `+13125550143`).
     pub phone: String,
     /// Operators only: act in this organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -129,10 +127,8 @@ pub struct NewPatient {
     /// `YYYY-MM-DD`.
     pub birth_date: String,
     pub phone: String,
-    #[serde(default)]
     #[specta(optional)]
     pub secondary_phone: Option<String>,
-    #[serde(default)]
     #[specta(optional)]
     pub mrn: Option<String>,
 }
@@ -142,16 +138,12 @@ pub struct NewPatient {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatientUpdate {
     pub id: PatientId,
-    #[serde(default)]
     #[specta(optional)]
     pub first_name: Option<String>,
-    #[serde(default)]
     #[specta(optional)]
     pub last_name: Option<String>,
-    #[serde(default)]
     #[specta(optional)]
     pub birth_date: Option<String>,
-    #[serde(default)]
     #[specta(optional)]
     pub phone: Option<String>,
     #[serde(default)]

@@ -51,11 +51,9 @@ pub struct AssignPhoneNumber {
     pub number: String,
     pub purpose: NumberPurpose,
     /// For inbound numbers: the organization's inbound campaign that answers.
-    #[serde(default)]
     #[specta(optional)]
     pub inbound_campaign_id: Option<CampaignId>,
     /// The voice provider's id of the number.
-    #[serde(default)]
     #[specta(optional)]
     pub retell_number_id: Option<String>,
 }
@@ -69,7 +67,6 @@ pub struct ReleasePhoneNumber {
 paged_input! {
     pub struct PhoneNumberSearch {
         /// Only this organization's numbers.
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
     }

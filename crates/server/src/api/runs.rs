@@ -69,15 +69,12 @@ pub struct ColumnOverride {
 pub struct PreviewRun {
     pub campaign_id: CampaignId,
     pub upload_id: UploadId,
-    #[serde(default)]
     #[specta(optional)]
     pub mapping: Option<Vec<ColumnOverride>>,
     /// A workbook sheet; default: the first with a detectable header.
-    #[serde(default)]
     #[specta(optional)]
     pub sheet: Option<String>,
     /// Operators only: act in this organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -90,23 +87,18 @@ pub struct CreateRun {
     pub upload_id: UploadId,
     /// Makes the create idempotent: a retry with the same id returns the same run.
     pub client_request_id: String,
-    #[serde(default)]
     #[specta(optional)]
     pub mapping: Option<Vec<ColumnOverride>>,
-    #[serde(default)]
     #[specta(optional)]
     pub sheet: Option<String>,
     /// Start automatically at this time (in the future); otherwise the run waits, ready.
-    #[serde(default)]
     #[specta(optional)]
     pub scheduled_at: Option<DateTime<Utc>>,
     /// Free-text instructions for the agent, added to the campaign's prompt for this run only.
-    #[serde(default)]
     #[specta(optional)]
     pub instructions: Option<String>,
     /// An AI-suggested variation (`campaigns.suggestPromptVariation`) of the campaign's prompt to
     /// use for this run only; it must still pass the placeholder checks.
-    #[serde(default)]
     #[specta(optional)]
     pub prompt_variation_id: Option<PromptVariationId>,
 }
@@ -116,18 +108,15 @@ pub struct CreateRun {
 pub struct RunById {
     pub id: RunId,
     /// Operators only: act in this organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
 
 paged_input! {
     pub struct ListRuns {
-        #[serde(default)]
         #[specta(optional)]
         pub campaign_id: Option<CampaignId>,
         /// Operators only: act in this organization (the access is audited there).
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
     }
@@ -136,11 +125,9 @@ paged_input! {
 paged_input! {
     pub struct GetRows {
         pub run_id: RunId,
-        #[serde(default)]
         #[specta(optional)]
         pub status: Option<RowStatus>,
         /// Operators only: act in this organization (the access is audited there).
-        #[serde(default)]
         #[specta(optional)]
         pub org_id: Option<OrgId>,
     }
@@ -150,11 +137,9 @@ paged_input! {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PauseRun {
     pub id: RunId,
-    #[serde(default)]
     #[specta(optional)]
     pub reason: Option<String>,
     /// Operators only: act in this organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }
@@ -166,7 +151,6 @@ pub struct ScheduleRun {
     /// When the run starts by itself; must be in the future.
     pub scheduled_at: DateTime<Utc>,
     /// Operators only: act in this organization (the access is audited there).
-    #[serde(default)]
     #[specta(optional)]
     pub org_id: Option<OrgId>,
 }

@@ -222,10 +222,7 @@ impl ObjectStore {
     {
         check_key(key)?;
         let mut digest = BytesSeen::default();
-        let counted = stream.map(|chunk| {
-            digest.add(&chunk);
-            chunk
-        });
+        let counted = digest.count(stream);
         match self {
             ObjectStore::Local(store) => store.put(key, counted).await?,
             ObjectStore::S3(store) => store.put(key, counted).await?,
@@ -331,7 +328,18 @@ pub(crate) struct BytesSeen {
 }
 
 impl BytesSeen {
-    pub(crate) fn add(&mut self, chunk: &io::Result<Bytes>) {
+    /// `stream` as it was, counting and hashing its bytes here on their way through.
+    pub(crate) fn count<'a, S>(&'a mut self, stream: S) -> impl Stream<Item = io::Result<Bytes>> + Send + 'a
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send + 'a,
+    {
+        stream.map(move |chunk| {
+            self.add(&chunk);
+            chunk
+        })
+    }
+
+    fn add(&mut self, chunk: &io::Result<Bytes>) {
         if let Ok(bytes) = chunk {
             self.hasher.update(bytes);
             self.size += bytes.len() as u64;

@@ -108,10 +108,7 @@ impl SealedStore {
     {
         check_key(key)?;
         let mut digest = BytesSeen::default();
-        let counted = stream.map(|chunk| {
-            digest.add(&chunk);
-            chunk
-        });
+        let counted = digest.count(stream);
         let sealed =
             envelope::seal(&self.sealer, key, counted, self.chunk_size).map_err(sealed_error(key))?;
         self.raw.put_stream(key, sealed).await.map_err(|err| unwrap_sealing_failure(key, err))?;
