@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::entities::campaigns;
 use crate::json_text::JsonText;
-use crate::org_owned::InOrg;
+use crate::org_owned::{update_row, InOrg};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
 
@@ -219,16 +219,7 @@ async fn write(
     id: CampaignId,
     row: campaigns::ActiveModel,
 ) -> Result<()> {
-    let updated = campaigns::Entity::update_many()
-        .set(row)
-        .filter(campaigns::Column::Id.eq(id.as_uuid()))
-        .in_org(scope)
-        .exec(conn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(PersistenceError::not_found("campaign", id));
-    }
-    Ok(())
+    update_row(conn, scope, campaigns::Entity::update_many().set(row), "campaign", id.as_uuid()).await
 }
 
 /// The organization's active inbound campaigns, by name.

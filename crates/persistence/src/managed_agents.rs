@@ -12,9 +12,9 @@ use sea_orm::prelude::Uuid;
 use sea_orm::{ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entities::managed_agents;
-use crate::org_owned::InOrg;
+use crate::org_owned::{update_row, InOrg};
 use crate::time::now;
-use crate::{OrgScope, PersistenceError, Result};
+use crate::{OrgScope, Result};
 
 /// One managed agent, as far as it got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,16 +131,7 @@ async fn update(
     id: Uuid,
     change: managed_agents::ActiveModel,
 ) -> Result<()> {
-    let done = managed_agents::Entity::update_many()
-        .set(change)
-        .filter(managed_agents::Column::Id.eq(id))
-        .in_org(scope)
-        .exec(conn)
-        .await?;
-    if done.rows_affected == 0 {
-        return Err(PersistenceError::not_found("managed agent", id));
-    }
-    Ok(())
+    update_row(conn, scope, managed_agents::Entity::update_many().set(change), "managed agent", id).await
 }
 
 impl From<managed_agents::Model> for ManagedAgent {

@@ -5,6 +5,7 @@
 //! the entity the query is built on, so it cannot name another table's `org_id` by mistake. A
 //! condition on some other table (a subquery) uses [`org_filter`], naming that entity.
 
+use sea_orm::prelude::Uuid;
 use sea_orm::sea_query::{Asterisk, Expr, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DeleteMany, EntityTrait, QueryFilter, QuerySelect, Select, SelectTwo,
@@ -15,11 +16,13 @@ use crate::entities::{
     audit_log, calls, campaign_requests, campaigns, do_not_call, managed_agents, memberships, patient_phones,
     patients, phone_numbers, prompt_variations, run_rows, runs, uploads,
 };
-use crate::{OrgScope, Result};
+use crate::{OrgScope, PersistenceError, Result};
 
 /// An entity whose rows belong to one organization.
 pub(crate) trait OrgOwned: EntityTrait {
     fn org_column() -> Self::Column;
+    /// The `uuid` primary key.
+    fn id_column() -> Self::Column;
 }
 
 macro_rules! org_owned {
@@ -28,6 +31,9 @@ macro_rules! org_owned {
             impl OrgOwned for $entity::Entity {
                 fn org_column() -> Self::Column {
                     $entity::Column::OrgId
+                }
+                fn id_column() -> Self::Column {
+                    $entity::Column::Id
                 }
             }
         )+
@@ -84,6 +90,22 @@ impl<E: OrgOwned> InOrg for DeleteMany<E> {
     fn in_org(self, scope: &OrgScope) -> Self {
         self.filter(org_filter::<E>(scope))
     }
+}
+
+/// Applies `update` to the organization's row `id` of `E`. NotFound, naming `entity`, when the
+/// organization has no such row: a row of another organization is never touched.
+pub(crate) async fn update_row<E: OrgOwned>(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    update: UpdateMany<E>,
+    entity: &'static str,
+    id: Uuid,
+) -> Result<()> {
+    let updated = update.filter(E::id_column().eq(id)).in_org(scope).exec(conn).await?;
+    if updated.rows_affected == 0 {
+        return Err(PersistenceError::not_found(entity, id));
+    }
+    Ok(())
 }
 
 /// How many of the organization's rows of `E` match `condition`, per stored value of `column`

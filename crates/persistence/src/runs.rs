@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde_json::Value;
 
 use crate::entities::runs;
-use crate::org_owned::InOrg;
+use crate::org_owned::{update_row, InOrg};
 use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, Page, PersistenceError, Result};
@@ -151,16 +151,9 @@ pub async fn store_headers(
 ) -> Result<()> {
     let json = serde_json::to_vec(headers).map_err(|_| corrupt_headers())?;
     let sealed = keys.sealer.seal(&headers_aad(id), &json)?;
-    let updated = runs::Entity::update_many()
-        .col_expr(runs::Column::HeadersSealed, sea_orm::sea_query::Expr::value(sealed))
-        .filter(runs::Column::Id.eq(id.as_uuid()))
-        .in_org(scope)
-        .exec(conn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(PersistenceError::not_found("run", id));
-    }
-    Ok(())
+    let update = runs::Entity::update_many()
+        .col_expr(runs::Column::HeadersSealed, sea_orm::sea_query::Expr::value(sealed));
+    update_row(conn, scope, update, "run", id.as_uuid()).await
 }
 
 /// The sheet's header row kept by [`store_headers`]; `None` for a run created before header rows
@@ -231,17 +224,10 @@ pub async fn set_prompt_version(
     id: RunId,
     version: PromptVersionId,
 ) -> Result<()> {
-    let updated = runs::Entity::update_many()
+    let update = runs::Entity::update_many()
         .col_expr(runs::Column::PromptVersionId, sea_orm::sea_query::Expr::value(version.as_uuid()))
-        .col_expr(runs::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now()))
-        .filter(runs::Column::Id.eq(id.as_uuid()))
-        .in_org(scope)
-        .exec(conn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(PersistenceError::not_found("run", id));
-    }
-    Ok(())
+        .col_expr(runs::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now()));
+    update_row(conn, scope, update, "run", id.as_uuid()).await
 }
 
 // ---------------------------------------------------------------- engine

@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use crate::entities::uploads;
-use crate::org_owned::InOrg;
+use crate::org_owned::{update_row, InOrg};
 use crate::sealing::{Aad, Keys};
 use crate::time::now;
 use crate::{OrgScope, PersistenceError, Result};
@@ -202,15 +202,7 @@ pub async fn mark_status(
         updated_at: Set(now()),
         ..Default::default()
     };
-    let updated = uploads::Entity::update_many()
-        .set(change)
-        .filter(uploads::Column::Id.eq(id.as_uuid()))
-        .in_org(scope)
-        .exec(conn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(PersistenceError::not_found("upload", id));
-    }
+    update_row(conn, scope, uploads::Entity::update_many().set(change), "upload", id.as_uuid()).await?;
     get(conn, scope, keys, id).await
 }
 
