@@ -73,13 +73,7 @@ async fn a_campaign_edit_during_a_run_changes_later_runs_only() {
     campaign.as_object_mut().unwrap().remove("agentId");
     campaign["basePrompt"] = json!(VERSION_ONE);
     campaign["voicemailMessage"] = json!("Please call the clinic back.");
-    let created = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": campaign}),
-        )
-        .await;
+    let created = seed::create_campaign_from(&app, &world.super_admin, &world.alpha.id, campaign).await;
     let campaign_id = created.data()["id"].clone();
     let agent_id = created.data()["config"]["agentId"].as_str().unwrap().to_owned();
     let first_numbers = ["+13125550101", "+13125550102", "+13125550103"];
@@ -156,13 +150,7 @@ async fn a_provider_failure_while_publishing_writes_no_run() {
     let world = seed::world(&app).await;
     let admin = world.alpha.admin.as_str();
     let campaign = seed::reminder_campaign("Attached");
-    let created = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": campaign}),
-        )
-        .await;
+    let created = seed::create_campaign_from(&app, &world.super_admin, &world.alpha.id, campaign).await;
     let campaign_id = created.data()["id"].clone();
     assert_eq!(created.data()["config"]["agentId"], "agent_0123456789ab", "an attached agent is kept");
     let upload = app

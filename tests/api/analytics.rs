@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use serde_json::{json, Value};
 
 use crate::calls::{calling_app, run_to_completion};
-use crate::support::seed::World;
+use crate::support::seed::{self, World};
 use crate::support::TestApp;
 
 /// Six patients, one row without a phone (invalid) and one repeat of the first (duplicate).
@@ -209,13 +209,7 @@ async fn analytics_match_a_hand_count_of_simulated_runs_and_stay_in_their_organi
         let scripted = app.http.post(app.url("/simulator/retell/script")).json(&script).send().await.unwrap();
         assert!(scripted.status().is_success());
     }
-    let created = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": campaign()}),
-        )
-        .await;
+    let created = seed::create_campaign_from(&app, &world.super_admin, &world.alpha.id, campaign()).await;
     let campaign_id = created.data()["id"].as_str().unwrap().to_owned();
     let first = create_run(&app, &world, &campaign_id, "first", FIRST_SHEET).await;
     let second = create_run(&app, &world, &campaign_id, "second", SECOND_SHEET).await;

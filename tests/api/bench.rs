@@ -34,13 +34,13 @@ async fn bench_runs_create_commits_100k_rows() {
     let (file, expected) = gen::csv(rows);
     let app = TestApp::spawn_with(|s| s.upload_limit = 64 * 1024 * 1024).await;
     let world = seed::world(&app).await;
-    let campaign = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Bench")}),
-        )
-        .await;
+    let campaign = seed::create_campaign_from(
+        &app,
+        &world.super_admin,
+        &world.alpha.id,
+        seed::reminder_campaign("Bench"),
+    )
+    .await;
     let campaign_id = campaign.data()["id"].clone();
     let member = world.alpha.member.as_str();
     let upload = app.upload(member, "bench.csv", file).await;

@@ -29,13 +29,13 @@ async fn bench_access_log_cost_on_get_rows() {
     .await;
     let world = seed::world(&app).await;
     let member = world.alpha.member.as_str();
-    let campaign = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Access")}),
-        )
-        .await;
+    let campaign = seed::create_campaign_from(
+        &app,
+        &world.super_admin,
+        &world.alpha.id,
+        seed::reminder_campaign("Access"),
+    )
+    .await;
     let (file, _) = gen::csv(1_000);
     let upload = app.upload(member, "access.csv", file).await;
     let input = json!({"campaignId": campaign.data()["id"], "uploadId": upload, "name": "Access", "clientRequestId": "access"});

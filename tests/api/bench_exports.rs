@@ -61,9 +61,7 @@ async fn run_with_calls(app: &TestApp, super_admin: &str, member: &str, org_id: 
         {"key": "appt_confirmed", "label": "Confirmed", "fieldType": "boolean", "isMainKpi": true},
         {"key": "preferred_time", "label": "Preferred time", "fieldType": "enum", "options": ["morning", "afternoon"]}
     ]);
-    let campaign = app
-        .mutation(Some(super_admin), "campaigns.create", json!({"orgId": org_id, "campaign": campaign}))
-        .await;
+    let campaign = seed::create_campaign_from(app, super_admin, org_id, campaign).await;
     let (file, _) = gen::csv(rows);
     let upload = app.upload(member, &format!("export-{rows}.csv"), file).await;
     let input = json!({"campaignId": campaign.data()["id"], "uploadId": upload, "name": format!("Export {rows}"), "clientRequestId": format!("export-{rows}")});

@@ -104,9 +104,7 @@ async fn load_run(
     let (file, _) = gen::csv(rows);
     let mut campaign = seed::reminder_campaign(name);
     campaign["retryPolicy"] = json!({"maxAttempts": 1, "retryOn": [], "delayMinutes": 1});
-    let campaign = app
-        .mutation(Some(super_admin), "campaigns.create", json!({"orgId": org_id, "campaign": campaign}))
-        .await;
+    let campaign = seed::create_campaign_from(app, super_admin, org_id, campaign).await;
     let upload = app.upload(admin, &format!("{name}.csv"), file).await;
     let input = json!({"campaignId": campaign.data()["id"], "uploadId": upload, "name": name, "clientRequestId": name});
     app.mutation(Some(admin), "runs.create", input).await.data()["id"].as_str().unwrap().to_owned()

@@ -93,13 +93,13 @@ fn time(value: &Value) -> DateTime<Utc> {
 
 /// A reminder campaign in alpha and a run of [`NAMED_SHEET`] in it (not started).
 async fn named_run(app: &TestApp, world: &World) -> (String, String) {
-    let campaign = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Named reminders")}),
-        )
-        .await;
+    let campaign = seed::create_campaign_from(
+        app,
+        &world.super_admin,
+        &world.alpha.id,
+        seed::reminder_campaign("Named reminders"),
+    )
+    .await;
     let campaign_id = campaign.data()["id"].as_str().unwrap().to_owned();
     let admin = world.alpha.admin.as_str();
     let upload = app.upload(admin, "named.csv", NAMED_SHEET.to_vec()).await;

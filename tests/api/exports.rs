@@ -64,13 +64,7 @@ async fn completed_tricky_run(
         .as_array_mut()
         .unwrap()
         .push(json!({"key": "callback_note", "label": "Callback note", "fieldType": "text"}));
-    let created = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": campaign}),
-        )
-        .await;
+    let created = seed::create_campaign_from(app, &world.super_admin, &world.alpha.id, campaign).await;
     let campaign_id = created.data()["id"].as_str().unwrap().to_owned();
     let member = world.alpha.member.as_str();
     let upload = app.upload(member, "tricky.csv", TRICKY_SHEET.as_bytes().to_vec()).await;

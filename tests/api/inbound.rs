@@ -95,14 +95,13 @@ impl Harness {
         let admin = world.alpha.admin.as_str();
         let settings = json!({"officeHours": seed::open_all_week(), "callerNumber": ALPHA_NUMBER, "callsPerMinute": 600, "concurrentCallLimit": 50});
         seed::configure(&self.app, &world.super_admin, admin, &world.alpha.id, settings).await;
-        let campaign = self
-            .app
-            .mutation(
-                Some(&world.super_admin),
-                "campaigns.create",
-                json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Reminders")}),
-            )
-            .await;
+        let campaign = seed::create_campaign_from(
+            &self.app,
+            &world.super_admin,
+            &world.alpha.id,
+            seed::reminder_campaign("Reminders"),
+        )
+        .await;
         let upload = self.app.upload(admin, "reminders.csv", SHEET.as_bytes().to_vec()).await;
         let run = self
             .app
@@ -515,15 +514,8 @@ async fn an_assigned_number_is_answered_by_its_inbound_campaigns_published_agent
         "basePrompt": "You answer calls for {{organization_name}}: greet the caller warmly.",
         "voicemailMessage": "Please call back during office hours.",
     });
-    let created = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": campaign}),
-        )
-        .await
-        .data()
-        .clone();
+    let created =
+        seed::create_campaign_from(app, &world.super_admin, &world.alpha.id, campaign).await.data().clone();
     let assign = json!({"orgId": world.alpha.id, "number": ALPHA_NUMBER, "purpose": "inbound", "inboundCampaignId": created["id"]});
     app.mutation(Some(&world.super_admin), "admin.phoneNumbers.assign", assign).await.data();
 

@@ -36,13 +36,13 @@ impl Clinic {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let simulated::Simulated { app, listener, .. } = simulated::spawn(KEY, clock.clone(), |_| {}).await;
         let world = seed::world(&app).await;
-        let campaign = app
-            .mutation(
-                Some(&world.super_admin),
-                "campaigns.create",
-                json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Reminders")}),
-            )
-            .await;
+        let campaign = seed::create_campaign_from(
+            &app,
+            &world.super_admin,
+            &world.alpha.id,
+            seed::reminder_campaign("Reminders"),
+        )
+        .await;
         let campaign_id = campaign.data()["id"].clone();
         Clinic { app, world, campaign_id, clock, _simulator: listener }
     }

@@ -65,20 +65,6 @@ fn found_under(dir: &Path, needles: &[String]) -> Vec<(PathBuf, String)> {
     found
 }
 
-/// A world with a reminder campaign in alpha; returns (world, campaign id).
-async fn world_with_reminders(app: &TestApp) -> (seed::World, String) {
-    let world = seed::world(app).await;
-    let created = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": seed::reminder_campaign("Reminders")}),
-        )
-        .await;
-    let id = created.data()["id"].as_str().unwrap().to_owned();
-    (world, id)
-}
-
 fn storage_key(world: &seed::World, upload: &str) -> String {
     let org: OrgId = world.alpha.id.parse().unwrap();
     let upload: UploadId = upload.parse().unwrap();
@@ -92,7 +78,7 @@ async fn preview(app: &TestApp, token: &str, campaign: &str, upload: &str) -> cr
 /// Uploads the sheet and checks the folder holds none of its PHI, then previews it and makes a
 /// run of it. `folder` is where the store keeps its bytes.
 async fn sheet_is_sealed_and_still_ingests(app: &TestApp, folder: &Path) {
-    let (world, campaign) = world_with_reminders(app).await;
+    let (world, campaign) = seed::world_with_reminders(app).await;
     let member = world.alpha.member.as_str();
     let needles = patient_needles(&sheet());
     // The scan finds what it looks for: every needle that is spelled as in the sheet.
@@ -147,7 +133,7 @@ async fn an_uploaded_sheet_is_nowhere_in_plaintext_on_the_s3_server_and_still_be
 #[tokio::test]
 async fn a_changed_byte_or_a_cut_in_a_stored_upload_fails_the_preview_with_a_clear_error() {
     let app = TestApp::spawn().await;
-    let (world, campaign) = world_with_reminders(&app).await;
+    let (world, campaign) = seed::world_with_reminders(&app).await;
     let member = world.alpha.member.as_str();
     let upload = app.upload(member, "list.csv", sheet()).await;
     let path = app.data_dir.path().join("uploads").join(storage_key(&world, &upload));
@@ -188,7 +174,7 @@ async fn a_changed_byte_in_an_s3_object_fails_the_preview_with_a_clear_error() {
     let s3 = S3Server::start().await;
     let settings = s3.settings();
     let app = TestApp::spawn_with(|s| s.storage = settings).await;
-    let (world, campaign) = world_with_reminders(&app).await;
+    let (world, campaign) = seed::world_with_reminders(&app).await;
     let member = world.alpha.member.as_str();
     let upload = app.upload(member, "list.csv", sheet()).await;
     let path = s3.object_path(&storage_key(&world, &upload));
@@ -209,7 +195,7 @@ async fn an_s3_object_stored_before_sealing_previews_until_it_is_sealed_in_place
     let s3 = S3Server::start().await;
     let settings = s3.settings();
     let app = TestApp::spawn_with(|s| s.storage = settings.clone()).await;
-    let (world, campaign) = world_with_reminders(&app).await;
+    let (world, campaign) = seed::world_with_reminders(&app).await;
     let member = world.alpha.member.as_str();
     let upload = app.upload(member, "list.csv", sheet()).await;
     let key = storage_key(&world, &upload);
@@ -245,7 +231,7 @@ async fn an_s3_object_rewrapped_with_a_new_key_previews_through_a_server_holding
     let s3 = S3Server::start().await;
     let settings = s3.settings();
     let app = TestApp::spawn_with(|s| s.storage = settings.clone()).await;
-    let (world, campaign) = world_with_reminders(&app).await;
+    let (world, campaign) = seed::world_with_reminders(&app).await;
     let member = world.alpha.member.as_str();
     let upload = app.upload(member, "list.csv", sheet()).await;
     let key = storage_key(&world, &upload);

@@ -91,13 +91,8 @@ pub fn reminder_campaign(name: &str) -> Value {
 /// campaign id).
 pub async fn world_with_reminders(app: &TestApp) -> (World, String) {
     let world = world(app).await;
-    let created = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": reminder_campaign("Reminders")}),
-        )
-        .await;
+    let created =
+        create_campaign_from(app, &world.super_admin, &world.alpha.id, reminder_campaign("Reminders")).await;
     let id = created.data()["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no campaign id in {}", created.body))
@@ -119,14 +114,18 @@ pub async fn provision(app: &TestApp, token: &str) -> String {
 
 /// The super admin creates a campaign named `name` in `org_id`; returns its id.
 pub async fn create_campaign(app: &TestApp, super_admin: &str, org_id: &str, name: &str) -> String {
-    let response = app
-        .mutation(
-            Some(super_admin),
-            "campaigns.create",
-            json!({"orgId": org_id, "campaign": valid_campaign(name)}),
-        )
-        .await;
+    let response = create_campaign_from(app, super_admin, org_id, valid_campaign(name)).await;
     id_of(&response)
+}
+
+/// The super admin's `campaigns.create` of `campaign` (the input's `campaign` object) in `org_id`.
+pub async fn create_campaign_from(
+    app: &TestApp,
+    super_admin: &str,
+    org_id: &str,
+    campaign: Value,
+) -> RpcResponse {
+    app.mutation(Some(super_admin), "campaigns.create", json!({"orgId": org_id, "campaign": campaign})).await
 }
 
 fn id_of(response: &RpcResponse) -> String {
@@ -221,13 +220,8 @@ pub fn open_all_week() -> Value {
 pub async fn reminder_run(app: &TestApp, world: &World, org_settings: Value, fixture: &str) -> Value {
     let admin = world.alpha.admin.as_str();
     configure(app, &world.super_admin, admin, &world.alpha.id, org_settings).await;
-    let campaign = app
-        .mutation(
-            Some(&world.super_admin),
-            "campaigns.create",
-            json!({"orgId": world.alpha.id, "campaign": reminder_campaign("Reminders")}),
-        )
-        .await;
+    let campaign =
+        create_campaign_from(app, &world.super_admin, &world.alpha.id, reminder_campaign("Reminders")).await;
     let campaign_id = campaign.data()["id"].clone();
     let bytes = std::fs::read(format!("{FIXTURES}/{fixture}")).expect("fixture");
     let upload = app.upload(admin, fixture, bytes).await;
