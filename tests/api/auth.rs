@@ -13,10 +13,10 @@ fn ana() -> TokenBuilder {
     TokenBuilder::user("user_ana").in_org("org_lakeside", "admin")
 }
 
-async fn rpc(response: reqwest::Response) -> RpcResponse {
-    let http_status = response.status();
-    let text = response.text().await.expect("body");
-    RpcResponse { http_status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) }
+/// A `getCurrent` answer for Ana: her clinic.
+fn assert_answers_ana(response: &RpcResponse) {
+    assert_eq!(response.code(), 200, "{}", response.body);
+    assert_eq!(response.data()["clerkOrgId"], "org_lakeside");
 }
 
 /// `getCurrent` with `token` answers 401 whose message contains `reason`, and nothing is created.
@@ -34,13 +34,14 @@ async fn assert_token_refused(token: &str, reason: &str) {
 async fn assert_header_refused(authorization: &str, reason: &str) {
     let app = TestApp::spawn().await;
 
-    let response = rpc(app
-        .http
-        .get(app.url(&format!("/rspc/{GET_CURRENT}")))
-        .header("authorization", authorization)
-        .send()
-        .await
-        .expect("request sent"))
+    let response = RpcResponse::read(
+        app.http
+            .get(app.url(&format!("/rspc/{GET_CURRENT}")))
+            .header("authorization", authorization)
+            .send()
+            .await
+            .expect("request sent"),
+    )
     .await;
 
     assert_eq!(response.code(), 401, "{}", response.body);
@@ -118,8 +119,7 @@ async fn a_token_expired_within_the_clock_skew_is_accepted() {
 
     let response = app.query(Some(&ana().expires_in(-2).sign()), GET_CURRENT, Value::Null).await;
 
-    assert_eq!(response.code(), 200, "{}", response.body);
-    assert_eq!(response.data()["clerkOrgId"], "org_lakeside");
+    assert_answers_ana(&response);
     app.stop().await;
 }
 
@@ -209,17 +209,17 @@ async fn a_role_change_in_the_token_updates_the_membership() {
 async fn a_token_in_the_session_cookie_is_accepted() {
     let app = TestApp::spawn().await;
 
-    let response = rpc(app
-        .http
-        .get(app.url(&format!("/rspc/{GET_CURRENT}")))
-        .header("cookie", format!("theme=dark; __session={}", ana().sign()))
-        .send()
-        .await
-        .unwrap())
+    let response = RpcResponse::read(
+        app.http
+            .get(app.url(&format!("/rspc/{GET_CURRENT}")))
+            .header("cookie", format!("theme=dark; __session={}", ana().sign()))
+            .send()
+            .await
+            .unwrap(),
+    )
     .await;
 
-    assert_eq!(response.code(), 200, "{}", response.body);
-    assert_eq!(response.data()["clerkOrgId"], "org_lakeside");
+    assert_answers_ana(&response);
     app.stop().await;
 }
 
@@ -227,16 +227,12 @@ async fn a_token_in_the_session_cookie_is_accepted() {
 async fn a_token_in_the_query_string_is_accepted() {
     let app = TestApp::spawn().await;
 
-    let response = rpc(app
-        .http
-        .get(app.url(&format!("/rspc/{GET_CURRENT}?token={}", ana().sign())))
-        .send()
-        .await
-        .unwrap())
+    let response = RpcResponse::read(
+        app.http.get(app.url(&format!("/rspc/{GET_CURRENT}?token={}", ana().sign()))).send().await.unwrap(),
+    )
     .await;
 
-    assert_eq!(response.code(), 200, "{}", response.body);
-    assert_eq!(response.data()["clerkOrgId"], "org_lakeside");
+    assert_answers_ana(&response);
     app.stop().await;
 }
 

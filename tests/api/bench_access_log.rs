@@ -13,11 +13,8 @@ use rivvi_persistence::audit::{self, AuditActor, AuditRecord};
 use serde_json::json;
 
 use crate::bench::gen;
+use crate::support::load::{self, quantile};
 use crate::support::{seed, TestApp};
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
-}
 
 #[tokio::test]
 #[ignore = "a load measurement: run with `just bench-access-log`"]
@@ -44,39 +41,11 @@ async fn bench_access_log_cost_on_get_rows() {
 
     let mut url = reqwest::Url::parse(&app.url("/rspc/runs.getRows")).unwrap();
     url.query_pairs_mut().append_pair("input", &json!({"runId": run_id, "limit": 100}).to_string());
-    let get = |http: reqwest::Client, url: reqwest::Url, token: String| async move {
-        let answer = http.get(url).bearer_auth(token).send().await.unwrap();
-        assert!(answer.status().is_success());
-        answer.bytes().await.unwrap();
-    };
     for _ in 0..20 {
-        get(app.http.clone(), url.clone(), member.to_owned()).await;
+        load::get(&app.http, &url, member).await;
     }
-    let mut latencies = Vec::with_capacity(300);
-    for _ in 0..300 {
-        let at = Instant::now();
-        get(app.http.clone(), url.clone(), member.to_owned()).await;
-        latencies.push(at.elapsed().as_secs_f64() * 1e3);
-    }
-    latencies.sort_by(f64::total_cmp);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let workers: Vec<_> = (0..16)
-        .map(|_| {
-            let (http, url, token) = (app.http.clone(), url.clone(), member.to_owned());
-            tokio::spawn(async move {
-                let mut done = 0u64;
-                while Instant::now() < deadline {
-                    get(http.clone(), url.clone(), token.clone()).await;
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for worker in workers {
-        total += worker.await.unwrap();
-    }
+    let latencies = load::latencies(&app.http, &url, member, 300).await;
+    let per_second = load::throughput(&app.http, &url, member, 16, Duration::from_secs(10)).await;
 
     // The statement the log adds, alone (with a hundred row ids: the upper bound).
     let db = app.database.connect().await;
@@ -140,7 +109,7 @@ async fn bench_access_log_cost_on_get_rows() {
         "BENCH access log {database}: runs.getRows (100 of 1,000 rows, with its access entry) c=1 p50 {:.2} ms, p95 {:.2} ms; c=16 {:.0} req/s; the access entry's insert alone p50 {:.3} ms = {:.1}% of the p50 request",
         quantile(&latencies, 0.5),
         quantile(&latencies, 0.95),
-        total as f64 / 10.0,
+        per_second,
         quantile(&inserts, 0.5),
         quantile(&inserts, 0.5) * 100.0 / quantile(&latencies, 0.5),
     );

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::support::load::{self, quantile};
 use crate::support::{scalar, seed, TestApp, TokenBuilder};
 
 const ORGANIZATIONS: usize = 50;
@@ -74,10 +75,6 @@ async fn generate(db: &sea_orm::DatabaseConnection) {
     for sql in statements {
         db.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{e}: {sql}"));
     }
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
 }
 
 #[tokio::test]
@@ -158,43 +155,14 @@ async fn bench_analytics_one_million_calls() {
         };
         let first = sent.get(url.clone()).bearer_auth(&admin).send().await.unwrap();
         assert!(first.status().is_success(), "{label}: {}", first.text().await.unwrap());
-        // Concurrency 1.
-        let mut latencies = Vec::with_capacity(100);
-        for _ in 0..100 {
-            let at = Instant::now();
-            let answer = sent.get(url.clone()).bearer_auth(&admin).send().await.unwrap();
-            assert!(answer.status().is_success());
-            answer.bytes().await.unwrap();
-            latencies.push(at.elapsed().as_secs_f64() * 1e3);
-        }
-        latencies.sort_by(f64::total_cmp);
-        // Concurrency 16 for 10 seconds.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let workers: Vec<_> = (0..16)
-            .map(|_| {
-                let (http, url, token) = (sent.clone(), url.clone(), admin.clone());
-                tokio::spawn(async move {
-                    let mut done = 0u64;
-                    while Instant::now() < deadline {
-                        let answer = http.get(url.clone()).bearer_auth(&token).send().await.unwrap();
-                        assert!(answer.status().is_success());
-                        answer.bytes().await.unwrap();
-                        done += 1;
-                    }
-                    done
-                })
-            })
-            .collect();
-        let mut total = 0;
-        for worker in workers {
-            total += worker.await.unwrap();
-        }
+        let latencies = load::latencies(&sent, &url, &admin, 100).await;
+        let per_second = load::throughput(&sent, &url, &admin, 16, Duration::from_secs(10)).await;
         println!(
             "BENCH analytics {label}: c=1 p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms; c=16 {:.0} req/s",
             quantile(&latencies, 0.5),
             quantile(&latencies, 0.95),
             latencies.last().unwrap(),
-            total as f64 / 10.0
+            per_second
         );
     }
     app.stop().await;

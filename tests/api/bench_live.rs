@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::bench::gen;
 use crate::bench_engine::{fast_forward_app, sum_and_count};
+use crate::support::load::quantile;
 use crate::support::{seed, TestApp, TokenBuilder};
 
 const FAST_FORWARD: f64 = 8.0;
@@ -128,13 +129,6 @@ async fn run_to_completion(app: &TestApp, admin: &str, run_id: &str) -> f64 {
 async fn dispatch_seconds(app: &TestApp) -> f64 {
     let exposition = app.scrape_metrics().await;
     sum_and_count(&exposition, "rivvi_engine_dispatch_tick_seconds").0
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
 }
 
 #[tokio::test]

@@ -22,6 +22,8 @@ mod campaign_requests;
 mod clerk_webhook;
 mod corpus;
 mod dnc;
+#[path = "../../crates/ingestion/tests/fixtures/expected.rs"]
+mod expected;
 mod exports;
 mod health;
 mod http_surface;

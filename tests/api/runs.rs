@@ -19,13 +19,7 @@ fn expected() -> Vec<Value> {
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    let db = app.database.connect().await;
-    let row = db
-        .query_one(Statement::from_string(db.get_database_backend(), sql.to_owned()))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
+    crate::support::scalar(&app.database.connect().await, sql).await
 }
 
 fn create_input(campaign: &str, upload: &str, request: &str) -> Value {
@@ -47,15 +41,7 @@ async fn every_fixture_previews_with_the_expected_counts_and_reasons() {
             .await;
 
         let counts = &preview.data()["counts"];
-        for (ours, theirs) in [
-            ("dataRows", "data_rows"),
-            ("invalidRows", "invalid_rows"),
-            ("duplicateRows", "duplicate_rows"),
-            ("callableRows", "callable_rows"),
-            ("distinctPatients", "distinct_patients"),
-        ] {
-            assert_eq!(counts[ours], case[theirs], "{file}: {ours}");
-        }
+        crate::expected::assert_expected_counts(counts, &case, file);
         let invalid = preview.data()["invalidRows"].as_array().unwrap();
         assert_eq!(invalid.len() as u64, case["invalid_rows"].as_u64().unwrap(), "{file}");
         for row in invalid {

@@ -10,11 +10,11 @@ use rivvi_persistence::OrgScope;
 use rivvi_server::app::Application;
 use rivvi_server::storage::envelope::MAGIC;
 use rivvi_server::storage::{upload_key, ObjectStore, SealedStore, StorageError, StorageSettings};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::support::clerk::count_where;
 use crate::support::s3::{files_under, S3Server};
 use crate::support::seed::{audit_entries, provision, token};
 use crate::support::{test_settings, TestApp, TokenBuilder, FRONTEND_ORIGIN};
@@ -105,19 +105,6 @@ async fn upload_raw(
     answer(request.send().await.expect("upload sent")).await
 }
 
-/// Counts rows of `table`, optionally filtered by an SQL condition on text columns.
-async fn count(app: &TestApp, table: &str, condition: &str) -> i64 {
-    let db = app.database.connect().await;
-    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}");
-    let row = db
-        .query_one(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect("count query")
-        .expect("a count row");
-    db.close().await.ok();
-    row.try_get::<i64>("", "n").expect("integer count")
-}
-
 fn upload_id(answer: &Answer) -> UploadId {
     answer.body["uploadId"]
         .as_str()
@@ -169,7 +156,7 @@ async fn a_multipart_upload_is_stored_with_its_hash_size_and_an_audit_entry() {
     let objects = local_objects(&app);
     assert_eq!(objects.len(), 1, "{objects:?}");
     assert!(!objects[0].display().to_string().contains("march"));
-    assert_eq!(count(&app, "uploads", &format!("sha256 = '{}'", sha256_hex(&file))).await, 1);
+    assert_eq!(count_where(&app, "uploads", &format!("sha256 = '{}'", sha256_hex(&file))).await, 1);
     let admin = token("user_org_up_multi_admin", "org_up_multi", "admin");
     let entries = audit_entries(&app, &admin).await;
     let created: Vec<&Value> = entries.iter().filter(|e| e["action"] == "upload.created").collect();
@@ -240,7 +227,7 @@ async fn the_same_file_uploaded_eight_times_at_once_is_stored_once() {
     let first = upload_id(&answers[0]);
     assert!(answers.iter().all(|a| upload_id(a) == first), "every answer names the same upload");
     assert_eq!(local_objects(&app).len(), 1, "{:?}", local_objects(&app));
-    assert_eq!(count(&app, "uploads", &format!("sha256 = '{}'", sha256_hex(&file))).await, 1);
+    assert_eq!(count_where(&app, "uploads", &format!("sha256 = '{}'", sha256_hex(&file))).await, 1);
     app.stop().await;
 }
 
@@ -265,7 +252,7 @@ async fn the_same_file_twice_in_an_org_is_one_upload_and_another_org_gets_its_ow
     assert_ne!(upload_id(&other_org), upload_id(&first));
     // One object per organization: the redundant copy was deleted.
     assert_eq!(local_objects(&app).len(), 2, "{:?}", local_objects(&app));
-    assert_eq!(count(&app, "uploads", &format!("sha256 = '{}'", sha256_hex(&file))).await, 2);
+    assert_eq!(count_where(&app, "uploads", &format!("sha256 = '{}'", sha256_hex(&file))).await, 2);
     app.stop().await;
 }
 
@@ -290,7 +277,7 @@ async fn without_a_token_an_upload_is_401_with_cors_headers_and_without_an_org_4
     assert_eq!(rejected.status, StatusCode::UNAUTHORIZED, "{}", rejected.body);
     assert_eq!(outside.status, StatusCode::FORBIDDEN, "{}", outside.body);
     assert!(outside.body["error"].as_str().unwrap_or_default().contains("organization"));
-    assert_eq!(count(&app, "uploads", "1 = 1").await, 0);
+    assert_eq!(count_where(&app, "uploads", "1 = 1").await, 0);
     assert!(local_objects(&app).is_empty());
     app.stop().await;
 }
@@ -321,7 +308,7 @@ async fn an_upload_over_the_limit_is_413_and_stores_and_records_nothing() {
     let app = TestApp::spawn_with(|settings| settings.upload_limit = 1024).await;
     let (member, _) = member_of(&app, "org_up_limit").await;
     let big = sample_bytes(4096, 5);
-    let audit_before = count(&app, "audit_log", "1 = 1").await;
+    let audit_before = count_where(&app, "audit_log", "1 = 1").await;
 
     // Multipart: the body is within the multipart allowance, so the file is streamed and the
     // limit trips mid-way.
@@ -343,9 +330,9 @@ async fn an_upload_over_the_limit_is_413_and_stores_and_records_nothing() {
     }
     assert_eq!(chunked, 413);
     assert_eq!(at_limit.status, StatusCode::CREATED, "{}", at_limit.body);
-    assert_eq!(count(&app, "uploads", &format!("sha256 = '{}'", sha256_hex(&big))).await, 0);
-    assert_eq!(count(&app, "uploads", "1 = 1").await, 1);
-    assert_eq!(count(&app, "audit_log", "1 = 1").await, audit_before + 1);
+    assert_eq!(count_where(&app, "uploads", &format!("sha256 = '{}'", sha256_hex(&big))).await, 0);
+    assert_eq!(count_where(&app, "uploads", "1 = 1").await, 1);
+    assert_eq!(count_where(&app, "audit_log", "1 = 1").await, audit_before + 1);
     assert_eq!(local_objects(&app).len(), 1, "{:?}", local_objects(&app));
     app.stop().await;
 }
@@ -406,7 +393,7 @@ async fn an_empty_or_nameless_upload_is_400() {
     }
     assert!(empty_raw.body["error"].as_str().unwrap().contains("empty"));
     assert!(nameless.body["error"].as_str().unwrap().contains("fileName"));
-    assert_eq!(count(&app, "uploads", "1 = 1").await, 0);
+    assert_eq!(count_where(&app, "uploads", "1 = 1").await, 0);
     assert!(local_objects(&app).is_empty());
     app.stop().await;
 }
@@ -506,7 +493,7 @@ async fn an_over_limit_upload_leaves_no_object_in_s3() {
     let answer = upload_multipart(&app, Some(&member), "big.csv", &sample_bytes(8192, 10)).await;
 
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.body);
-    assert_eq!(count(&app, "uploads", "1 = 1").await, 0);
+    assert_eq!(count_where(&app, "uploads", "1 = 1").await, 0);
     assert!(s3.objects().is_empty(), "{:?}", s3.objects());
     app.stop().await;
 }
@@ -546,6 +533,6 @@ async fn with_a_wrong_s3_secret_the_server_is_not_ready_and_uploads_fail_cleanly
     assert_eq!(ready["database"], "ok");
     assert_eq!(upload.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(upload.body["error"], "internal error", "no storage detail reaches the client");
-    assert_eq!(count(&app, "uploads", "1 = 1").await, 0);
+    assert_eq!(count_where(&app, "uploads", "1 = 1").await, 0);
     app.stop().await;
 }

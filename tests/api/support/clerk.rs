@@ -122,14 +122,9 @@ pub fn membership_data(membership_id: &str, clerk_org_id: &str, clerk_user_id: &
 /// Rows in `table` matching `condition` (SQL, or `"TRUE"`-like `1 = 1`).
 pub async fn count_where(app: &TestApp, table: &str, condition: &str) -> i64 {
     let db = app.database.connect().await;
-    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}");
-    let row = db
-        .query_one(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect("count query")
-        .expect("one row");
+    let count = super::scalar(&db, &format!("SELECT COUNT(*) FROM {table} WHERE {condition}")).await;
     db.close().await.ok();
-    row.try_get::<i64>("", "n").expect("count")
+    count
 }
 
 pub async fn count(app: &TestApp, table: &str) -> i64 {

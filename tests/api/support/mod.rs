@@ -4,6 +4,7 @@
 
 pub mod clerk;
 pub mod database;
+pub mod load;
 pub mod s3;
 pub mod seed;
 pub mod simulated;
@@ -245,7 +246,7 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        RpcResponse::from(request.send().await.expect("request sent")).await
+        RpcResponse::read(request.send().await.expect("request sent")).await
     }
 
     /// An rspc mutation with a JSON body.
@@ -254,7 +255,7 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        RpcResponse::from(request.send().await.expect("request sent")).await
+        RpcResponse::read(request.send().await.expect("request sent")).await
     }
 
     /// Uploads `bytes` as `file_name` (raw body) and returns the upload id.
@@ -293,7 +294,8 @@ pub struct RpcResponse {
 }
 
 impl RpcResponse {
-    async fn from(response: reqwest::Response) -> Self {
+    /// A procedure's answer as read from any HTTP response (for requests built by hand).
+    pub async fn read(response: reqwest::Response) -> Self {
         let http_status = response.status();
         let text = response.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));

@@ -14,6 +14,8 @@ mod languages;
 mod mapping;
 mod support;
 
+#[path = "../fixtures/expected.rs"]
+mod expected;
 mod fuzz;
 #[path = "../../benches/support/gen.rs"]
 #[allow(dead_code)]

@@ -38,8 +38,8 @@ const MAX_TITLE_CHARS: usize = 100;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/exports/runs/:file", get(run_export))
-        .route("/exports/calls.csv", get(calls_csv))
-        .route("/exports/calls.xlsx", get(calls_xlsx))
+        .route("/exports/calls.csv", get(|s, i, h, q| calls_export(s, i, h, q, ExportFormat::Csv)))
+        .route("/exports/calls.xlsx", get(|s, i, h, q| calls_export(s, i, h, q, ExportFormat::Xlsx)))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::middleware::authenticate,
@@ -58,24 +58,6 @@ async fn run_export(
         Ok(exports::run(&state, &caller, run_id, format).await?)
     };
     respond(export.await)
-}
-
-async fn calls_csv(
-    state: State<AppState>,
-    identity: Option<Extension<RequestIdentity>>,
-    headers: HeaderMap,
-    query: RawQuery,
-) -> Response {
-    calls_export(state, identity, headers, query, ExportFormat::Csv).await
-}
-
-async fn calls_xlsx(
-    state: State<AppState>,
-    identity: Option<Extension<RequestIdentity>>,
-    headers: HeaderMap,
-    query: RawQuery,
-) -> Response {
-    calls_export(state, identity, headers, query, ExportFormat::Xlsx).await
 }
 
 async fn calls_export(

@@ -21,6 +21,7 @@ use std::time::Duration;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use aws_sdk_s3::Client;
@@ -217,17 +218,8 @@ impl S3Store {
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
-        let output =
-            match self.client.get_object().bucket(&*self.bucket).key(self.object_key(key)).send().await {
-                Ok(output) => output,
-                Err(err)
-                    if err.as_service_error().is_some_and(|e| e.is_no_such_key())
-                        || status(&err) == Some(404) =>
-                {
-                    return Err(StorageError::NotFound(key.to_owned()))
-                }
-                Err(err) => return Err(s3_error("GetObject", key, err)),
-            };
+        let request = self.client.get_object().bucket(&*self.bucket).key(self.object_key(key));
+        let output = request.send().await.map_err(|err| get_object_error(key, err))?;
         let body = output.body.collect().await.map_err(|err| StorageError::S3 {
             op: "GetObject",
             key: key.to_owned(),
@@ -247,16 +239,7 @@ impl S3Store {
         if let Some(limit) = limit {
             request = request.range(format!("bytes=0-{}", limit.saturating_sub(1)));
         }
-        let output = match request.send().await {
-            Ok(output) => output,
-            Err(err)
-                if err.as_service_error().is_some_and(|e| e.is_no_such_key())
-                    || status(&err) == Some(404) =>
-            {
-                return Err(StorageError::NotFound(key.to_owned()))
-            }
-            Err(err) => return Err(s3_error("GetObject", key, err)),
-        };
+        let output = request.send().await.map_err(|err| get_object_error(key, err))?;
         let body = futures_util::stream::unfold(output.body, |mut body| async move {
             match body.try_next().await {
                 Ok(Some(bytes)) => Some((Ok(bytes), body)),
@@ -335,6 +318,15 @@ impl S3Store {
 
 fn status<E>(err: &SdkError<E>) -> Option<u16> {
     err.raw_response().map(|response| response.status().as_u16())
+}
+
+/// A failed `GetObject`; a missing key is [`StorageError::NotFound`].
+fn get_object_error(key: &str, err: SdkError<GetObjectError>) -> StorageError {
+    if err.as_service_error().is_some_and(|e| e.is_no_such_key()) || status(&err) == Some(404) {
+        StorageError::NotFound(key.to_owned())
+    } else {
+        s3_error("GetObject", key, err)
+    }
 }
 
 fn s3_error<E>(op: &'static str, key: &str, err: SdkError<E>) -> StorageError
