@@ -435,7 +435,19 @@ runs: RunComparison[];
  */
 fields: FieldAnswers[] }
 
-export type CampaignAnalyticsInput = { campaignId: CampaignId; from?: string | null; to?: string | null; orgId?: OrgId | null }
+export type CampaignAnalyticsInput = { campaignId: CampaignId; 
+/**
+ * First local day included (`YYYY-MM-DD`, the organization's zone).
+ */
+from?: string | null; 
+/**
+ * Last local day included.
+ */
+to?: string | null; 
+/**
+ * Operators only: act in this organization.
+ */
+orgId?: OrgId | null }
 
 export type CampaignConversion = { campaignId: CampaignId; name: string; funnel: RowFunnel }
 
@@ -1593,7 +1605,19 @@ export type RunActivity = "created" | "scheduled" | "started" | "paused" | "comp
 
 export type RunAnalytics = { runId: RunId; campaignId: CampaignId; mainKpi: string | null; funnel: RowFunnel; calls: CallCounts; attemptsPerRow: AttemptsShare[]; byAttempt: AttemptOutcomes[] }
 
-export type RunAnalyticsInput = { runId: RunId; from?: string | null; to?: string | null; orgId?: OrgId | null }
+export type RunAnalyticsInput = { runId: RunId; 
+/**
+ * First local day included (`YYYY-MM-DD`, the organization's zone).
+ */
+from?: string | null; 
+/**
+ * Last local day included.
+ */
+to?: string | null; 
+/**
+ * Operators only: act in this organization.
+ */
+orgId?: OrgId | null }
 
 export type RunById = { id: RunId; 
 /**
@@ -1850,7 +1874,19 @@ export type TimeOfDayInput = {
 /**
  * One campaign's calls; default every campaign's.
  */
-campaignId?: CampaignId | null; from?: string | null; to?: string | null; orgId?: OrgId | null }
+campaignId?: CampaignId | null; 
+/**
+ * First local day included (`YYYY-MM-DD`, the organization's zone).
+ */
+from?: string | null; 
+/**
+ * Last local day included.
+ */
+to?: string | null; 
+/**
+ * Operators only: act in this organization.
+ */
+orgId?: OrgId | null }
 
 export type UpdateCampaign = { orgId: OrgId; id: CampaignId; 
 /**

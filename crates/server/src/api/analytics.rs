@@ -35,58 +35,47 @@ pub fn mount() -> RouterBuilder<Ctx> {
 
 // ---------------------------------------------------------------- inputs
 
-/// The organization's analytics over an optional range of local days.
-#[derive(Debug, Clone, Default, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AnalyticsOverviewInput {
-    /// First local day included (`YYYY-MM-DD`, the organization's zone).
-    #[specta(optional)]
-    pub from: Option<NaiveDate>,
-    /// Last local day included.
-    #[specta(optional)]
-    pub to: Option<NaiveDate>,
-    /// Operators only: act in this organization.
-    #[specta(optional)]
-    pub org_id: Option<OrgId>,
+/// An analytics input: its own fields, then the range of local days and the organization every
+/// analytics procedure takes. (Field types are spelled as tokens, `Id` or `Option<Id>`, so that
+/// `#[specta(optional)]` can see the `Option`.)
+macro_rules! analytics_input {
+    ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident: $ty:ident $(<$inner:ident>)?),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Deserialize, Type)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $ty $(<$inner>)?,)*
+            /// First local day included (`YYYY-MM-DD`, the organization's zone).
+            #[specta(optional)]
+            pub from: Option<NaiveDate>,
+            /// Last local day included.
+            #[specta(optional)]
+            pub to: Option<NaiveDate>,
+            /// Operators only: act in this organization.
+            #[specta(optional)]
+            pub org_id: Option<OrgId>,
+        }
+    };
 }
 
-#[derive(Debug, Clone, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CampaignAnalyticsInput {
-    pub campaign_id: CampaignId,
-    #[specta(optional)]
-    pub from: Option<NaiveDate>,
-    #[specta(optional)]
-    pub to: Option<NaiveDate>,
-    #[specta(optional)]
-    pub org_id: Option<OrgId>,
-}
+analytics_input!(
+    /// The organization's analytics over an optional range of local days.
+    #[derive(Default)]
+    AnalyticsOverviewInput {}
+);
 
-#[derive(Debug, Clone, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RunAnalyticsInput {
-    pub run_id: RunId,
-    #[specta(optional)]
-    pub from: Option<NaiveDate>,
-    #[specta(optional)]
-    pub to: Option<NaiveDate>,
-    #[specta(optional)]
-    pub org_id: Option<OrgId>,
-}
+analytics_input!(CampaignAnalyticsInput { campaign_id: CampaignId });
 
-#[derive(Debug, Clone, Default, Deserialize, Type)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TimeOfDayInput {
-    /// One campaign's calls; default every campaign's.
-    #[specta(optional)]
-    pub campaign_id: Option<CampaignId>,
-    #[specta(optional)]
-    pub from: Option<NaiveDate>,
-    #[specta(optional)]
-    pub to: Option<NaiveDate>,
-    #[specta(optional)]
-    pub org_id: Option<OrgId>,
-}
+analytics_input!(RunAnalyticsInput { run_id: RunId });
+
+analytics_input!(
+    #[derive(Default)]
+    TimeOfDayInput {
+        /// One campaign's calls; default every campaign's.
+        #[specta(optional)]
+        campaign_id: Option<CampaignId>,
+    }
+);
 
 // ---------------------------------------------------------------- outputs
 
