@@ -31,6 +31,10 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# The crate docs as CI checks them (no broken or private links); `cargo doc --open` to read them.
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
+
 # Everything CI runs.
 ci:
     .ci/run

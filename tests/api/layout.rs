@@ -79,3 +79,42 @@ fn every_environment_variable_the_server_reads_is_in_the_readme_and_nothing_else
     let stale: Vec<&String> = documented.difference(&read).filter(|name| *name != "RUST_LOG").collect();
     assert!(stale.is_empty(), "in the README's table, never read: {stale:?}");
 }
+
+/// The names of the modules `text` declares (`mod x;`, any visibility, attributes before it).
+fn declared_modules(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter_map(|line| {
+            let rest = line.strip_prefix("pub ").or_else(|| line.strip_prefix("pub(crate) ")).unwrap_or(line);
+            rest.strip_prefix("mod ")?.strip_suffix(';').map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn every_module_of_a_file_with_a_layout_list_is_in_that_list() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for crate_dir in std::fs::read_dir(root.join("crates")).unwrap() {
+        rust_files(&crate_dir.unwrap().path().join("src"), &mut files);
+    }
+    rust_files(&root.join("migrations/src"), &mut files);
+
+    let mut with_lists = 0;
+    let mut missing = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let doc: String = text.lines().filter(|line| line.starts_with("//!")).collect::<Vec<_>>().join("\n");
+        if !doc.contains("# Layout") {
+            continue;
+        }
+        with_lists += 1;
+        for name in declared_modules(&text) {
+            if !doc.contains(&format!("`{name}`")) {
+                missing.push(format!("{}: {name}", file.strip_prefix(&root).unwrap_or(&file).display()));
+            }
+        }
+    }
+    assert!(with_lists >= 10, "the scan found the crate docs: {with_lists}");
+    assert!(missing.is_empty(), "modules missing from their file's `# Layout` list: {missing:?}");
+}

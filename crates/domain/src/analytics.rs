@@ -12,7 +12,7 @@
 //! - **reached rows**: rows whose outcome is `reached` (a person answered; a reached row is never
 //!   retried, so it is reached at most once).
 //! - **converted**: reached rows whose analysis gives the campaign's main KPI field the value
-//!   `true` (the main KPI is always a boolean field, see [`crate::campaign::analysis`]).
+//!   `true` (the main KPI is always a boolean field, see [`crate::campaign::AnalysisField`]).
 //!   **Conversion rate** = converted rows / reached rows.
 //! - **opted out**: rows whose analysis sets the built-in [`OPTED_OUT_FIELD`] to `true`.
 

@@ -26,7 +26,11 @@
 //!   date, MRN) before they become lookup keys.
 //! - [`audit`]: audit actions and actor kinds.
 //! - [`export`]: export files: CSV injection neutralised, local times, column names.
+//! - [`analytics`]: one definition of each measure (reached, converted, rates) for every analytics
+//!   procedure and export.
 //! - [`string_enum`]: the macro behind every enum stored as a string.
+//! - `specta_checks` (private, feature `specta`): the TypeScript-facing shapes checked (newtypes
+//!   as primitives, PATCH fields optional, no 64-bit integer).
 
 #![warn(missing_docs)]
 

@@ -19,6 +19,11 @@
 //!   endpoint, and [`LlmStandIn`](llm::LlmStandIn), its deterministic built-in stand-in.
 //! - [`engine`]: [`Engine`](engine::Engine), the run engine: schedule, dispatch, webhook
 //!   application and recovery steps, run lifecycle, and the background loop that calls them.
+//! - [`bus`]: the event bus between instances (PostgreSQL `LISTEN/NOTIFY`, in-process on
+//!   SQLite): ids and kinds of what happened, never patient data.
+//! - `http_base` (private): what both HTTP clients share (base URL check, client set-up,
+//!   `Retry-After`).
+//! - `open_enum` (private): provider strings whose set grows, kept verbatim when unknown.
 
 #![warn(missing_docs)]
 

@@ -3,7 +3,7 @@
 //! have.
 //!
 //! - Lookup keys of `patients` and `do_not_call` rows of [`LookupScheme::Shared`] are re-keyed to
-//!   the organization's own ([`OrgIndexKeys::rekey`]: from the stored key alone, nothing opened).
+//!   the organization's own ([`OrgIndexKeys::rekey`](crate::sealing::OrgIndexKeys::rekey): from the stored key alone, nothing opened).
 //! - Plaintext `calls.recording_url`, `calls.analysis`, `run_rows.analysis` and
 //!   `uploads.file_name` are sealed into their `_sealed` columns and the plaintext is cleared.
 //! - Patients written before `mrn_key` and `name_dob_key` (migration

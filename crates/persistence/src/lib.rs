@@ -17,8 +17,14 @@
 //! - [`inbound`]: inbound calls: the organization of a called number, the caller, their open outreach.
 //! - [`organizations`]: an organization's settings (as domain values); operator listing and creation.
 //! - [`campaigns`]: campaigns of one organization.
+//! - [`managed_agents`]: the provider objects (LLM, agent) Rivvi created for a campaign, step by
+//!   step.
+//! - [`campaign_requests`]: a clinic's requests for a campaign, moved only from the status checked.
+//! - [`prompt_variations`]: AI-suggested prompt drafts of a campaign, applied at most once.
+//! - [`phone_numbers`]: numbers assigned to organizations (one organization each at most).
 //! - [`prompt_versions`]: the append-only history of each campaign's composed prompt.
 //! - [`runs`]: runs of one organization, idempotent by client request id.
+//! - [`run_overview`]: runs across every organization with their progress, for operators.
 //! - [`run_rows`]: a run's rows, every original cell and the variables sealed.
 //! - [`patients`]: patients of one organization, sealed, found by HMAC lookup keys; who a sheet
 //!   row is (MRN, identity, name and birth date), and the further numbers (contact points) a
@@ -27,6 +33,7 @@
 //! - [`calls`]: phone calls, one per attempt; numbers, transcript, summary, recording and
 //!   analysis sealed.
 //! - [`exports`]: a run's rows and the organization's calls for export files, in keyset pages.
+//! - [`analytics`]: the counts analytics are made of, grouped in the database.
 //! - [`waiting`]: a run's pending rows by why they wait (do-not-call, due, retry, patient window).
 //! - [`do_not_call`]: the organization's do-not-call list, by HMAC phone key.
 //! - [`engine_queries`]: the execution engine's cross-organization reads (runs to drive, expired
@@ -48,6 +55,8 @@
 //! - `bulk` (private): PostgreSQL bulk inserts, one `INSERT ... SELECT FROM UNNEST` of arrays per
 //!   chunk ([`run_rows`] and [`patients`] on imports).
 //! - `keys_in` (private): lookups by many keys at once (one bound array on PostgreSQL).
+//! - `json_text` (private): JSON columns read as text and decoded once into their type.
+//! - `time` (private): the one clock reading for `created_at`/`updated_at`.
 //! - `entities` (private): one SeaORM entity module per table.
 //! - `testing` (feature `testing`): a fresh migrated database per test, SQLite or PostgreSQL.
 

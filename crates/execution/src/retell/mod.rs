@@ -4,6 +4,8 @@
 //! - [`client`]: [`RetellClient`], the production [`VoiceProvider`](crate::provider::VoiceProvider).
 //! - [`api`]: request bodies in Retell's JSON shape, shared with the simulator.
 //! - [`webhook`]: `x-retell-signature` signing and verification, call and inbound webhook bodies.
+//! - [`contract`]: every body sent to or answered by Retell, written as TypeScript `satisfies`
+//!   the `retell-sdk` types, for `tsc` to check on CI.
 
 pub mod api;
 pub mod client;

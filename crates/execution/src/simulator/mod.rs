@@ -27,7 +27,7 @@
 //! # Agents and versions
 //! `create-retell-llm`, `update-retell-llm`, `create-agent`, `update-agent`,
 //! `publish-agent-version` and `get-agent-versions` keep LLMs and agents with Retell's draft and
-//! published versions ([`agents`]). A call naming one of these agents runs on the version it
+//! published versions (`agents`). A call naming one of these agents runs on the version it
 //! names (which must be published) or on the latest published one, and the simulator records
 //! what it used ([`Simulator::heard`]): the agent version, its prompt and its voicemail text. The
 //! transcript opens with the prompt's first line and a voicemail leaves that version's text.

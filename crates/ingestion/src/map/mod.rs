@@ -12,7 +12,7 @@
 //! 3. a column whose header says how its names are written (`Name (Last, First)`,
 //!    `Last Name, First Name`) fills the first-name and last-name variables in that order
 //!    ([`NameOrder`]), when its cells do not contradict the header (see `name_layout`);
-//! 4. scored token overlap ([`crate::vocab`]: `PT_FNAME` ~ `First name`, `Patient Cell` ~
+//! 4. scored token overlap (`crate::vocab`: `PT_FNAME` ~ `First name`, `Patient Cell` ~
 //!    `Cell`), accepted at [`ACCEPT`] or above (method `fuzzy`, confidence 0.9 x score);
 //! 5. a column that is only a name (`Name`, `Patient Name`) fills both the first-name and the
 //!    last-name variables when neither has a column (`Last, First` or `First Last`), and a

@@ -82,7 +82,7 @@ pub(crate) struct Progress<'a> {
     last: u64,
 }
 
-/// The scale [`Progress`] reports on.
+/// The scale `Progress` reports on.
 pub const PROGRESS_SCALE: u64 = 1000;
 
 impl<'a> Progress<'a> {

@@ -14,7 +14,9 @@
 //! - [`live`]: the subscriptions (`runs.events`, `organizations.events`, `admin.engine.health`)
 //!   and how a refused one reaches the socket.
 //! - one module per namespace: [`organizations`], [`admin`], [`campaigns`], [`audit`],
-//!   [`patients`], [`runs`], [`calls`], [`dnc`], [`analytics`].
+//!   [`patients`], [`runs`], [`calls`], [`dnc`], [`analytics`], [`campaign_requests`] (and its
+//!   operators' half, mounted by `admin`), [`phone_numbers`] (mounted by `admin` and
+//!   `organizations`).
 
 /// The mount of one procedure: `.query("list", procedure!(list))` deserializes the input into
 /// [`Input`], turns a bad field into a 400 naming it, and calls `list(&ctx, input)`.

@@ -86,7 +86,7 @@ impl RateLimiters {
         })
     }
 
-    /// Forgets full buckets every [`FORGET_FULL_BUCKETS_EVERY`] until `shutdown`.
+    /// Forgets full buckets every `FORGET_FULL_BUCKETS_EVERY` until `shutdown`.
     pub fn spawn_upkeep<F>(self: &Arc<Self>, shutdown: F) -> tokio::task::JoinHandle<()>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -190,7 +190,7 @@ pub async fn limit_webhooks(
     }
 }
 
-/// `/rspc/*`, after authentication: per organization of the caller (see [`RpcKey`]).
+/// `/rspc/*`, after authentication: per organization of the caller (see `RpcKey`).
 pub async fn limit_procedures(
     State(limiters): State<Arc<RateLimiters>>,
     request: Request,

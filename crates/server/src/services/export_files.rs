@@ -57,7 +57,7 @@ pub trait Pages: Send + 'static {
     }
 }
 
-/// A CSV file as a stream of chunks, read [`CSV_PAGES_AHEAD`] pages ahead of the client on a task
+/// A CSV file as a stream of chunks, read `CSV_PAGES_AHEAD` pages ahead of the client on a task
 /// of its own (the next page's query runs while this one is encoded and sent). A failure part-way
 /// is logged and ends the stream with an error, so the client sees a broken download rather than
 /// a file that looks complete; a client that goes away stops the reading at the next page.

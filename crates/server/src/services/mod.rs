@@ -31,6 +31,12 @@
 //! - [`export_files`]: those files written page by page (a CSV stream, an xlsx temporary file).
 //! - [`dnc`]: the do-not-call list.
 //! - [`audit`]: reading the audit log.
+//! - [`analytics`]: what the organization's campaigns achieved (totals, funnels, attempts, hours).
+//! - [`campaign_requests`]: a clinic asks operators for a campaign; operators take, decline or
+//!   fulfil it.
+//! - [`prompt_variations`]: AI-proposed prompt drafts, applied by an operator or pinned to a run.
+//! - [`phone_numbers`]: numbers assigned to organizations by operators; a clinic's caller id.
+//! - [`oversight`]: an operator acting in a clinic by naming it, audited there.
 //! - [`live`]: live feeds of a run, an organization and the engine, from the event bus.
 //! - [`retention`]: the maintenance step deleting expired uploads and clearing expired call
 //!   transcripts (per organization, audited as system actions), and its background worker.
