@@ -1540,7 +1540,14 @@ export type RowPatient = { kind: RowPatientKind;
  */
 patientId: PatientId | null; 
 /**
- * For the user: `new patient`, `existing patient`, or `new phone for an existing patient`.
+ * For a `new` patient who is also the patient of an earlier row of this sheet (the same
+ * MRN under another name or number): that row's 1-based sheet row. Creating the run makes
+ * them one patient.
+ */
+samePatientAsSheetRow: number | null; 
+/**
+ * For the user: `new patient`, `existing patient`, `new phone for an existing patient`, or
+ * `new patient, the same as sheet row N (same MRN)`.
  */
 note: string }
 

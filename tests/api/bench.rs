@@ -33,15 +33,7 @@ async fn bench_runs_create_commits_100k_rows() {
     rivvi_server::telemetry::init(false);
     let (file, expected) = gen::csv(rows);
     let app = TestApp::spawn_with(|s| s.upload_limit = 64 * 1024 * 1024).await;
-    let world = seed::world(&app).await;
-    let campaign = seed::create_campaign_from(
-        &app,
-        &world.super_admin,
-        &world.alpha.id,
-        seed::reminder_campaign("Bench"),
-    )
-    .await;
-    let campaign_id = campaign.data()["id"].clone();
+    let (world, campaign_id) = seed::world_with_reminders(&app).await;
     let member = world.alpha.member.as_str();
     let upload = app.upload(member, "bench.csv", file).await;
 

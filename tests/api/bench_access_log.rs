@@ -24,18 +24,12 @@ async fn bench_access_log_cost_on_get_rows() {
         crate::support::without_rate_limits(s);
     })
     .await;
-    let world = seed::world(&app).await;
+    let (world, campaign_id) = seed::world_with_reminders(&app).await;
     let member = world.alpha.member.as_str();
-    let campaign = seed::create_campaign_from(
-        &app,
-        &world.super_admin,
-        &world.alpha.id,
-        seed::reminder_campaign("Access"),
-    )
-    .await;
     let (file, _) = gen::csv(1_000);
     let upload = app.upload(member, "access.csv", file).await;
-    let input = json!({"campaignId": campaign.data()["id"], "uploadId": upload, "name": "Access", "clientRequestId": "access"});
+    let input =
+        json!({"campaignId": campaign_id, "uploadId": upload, "name": "Access", "clientRequestId": "access"});
     let run_id =
         app.mutation(Some(member), "runs.create", input).await.data()["id"].as_str().unwrap().to_owned();
 

@@ -15,14 +15,20 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[test]
-fn a_module_with_children_is_a_folder_with_mod_rs_never_a_file_beside_a_folder() {
+/// The workspace root and every `.rs` file of the crates' and the migrations' sources.
+fn source_files() -> (PathBuf, Vec<PathBuf>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
     for crate_dir in std::fs::read_dir(root.join("crates")).unwrap() {
         rust_files(&crate_dir.unwrap().path().join("src"), &mut files);
     }
     rust_files(&root.join("migrations/src"), &mut files);
+    (root, files)
+}
+
+#[test]
+fn a_module_with_children_is_a_folder_with_mod_rs_never_a_file_beside_a_folder() {
+    let (root, files) = source_files();
 
     let file_style: Vec<String> = files
         .iter()
@@ -93,12 +99,7 @@ fn declared_modules(text: &str) -> Vec<String> {
 
 #[test]
 fn every_module_of_a_file_with_a_layout_list_is_in_that_list() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = Vec::new();
-    for crate_dir in std::fs::read_dir(root.join("crates")).unwrap() {
-        rust_files(&crate_dir.unwrap().path().join("src"), &mut files);
-    }
-    rust_files(&root.join("migrations/src"), &mut files);
+    let (root, files) = source_files();
 
     let mut with_lists = 0;
     let mut missing = Vec::new();

@@ -26,7 +26,7 @@ const HEADER: &str = "First Name,Last Name,DOB,Phone,MRN,Appt Date,Appt Time\n";
 struct Clinic {
     app: TestApp,
     world: seed::World,
-    campaign_id: Value,
+    campaign_id: String,
     clock: Arc<dyn Clock>,
     _simulator: simulated::Listener,
 }
@@ -35,15 +35,7 @@ impl Clinic {
     async fn start() -> Clinic {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let simulated::Simulated { app, listener, .. } = simulated::spawn(KEY, clock.clone(), |_| {}).await;
-        let world = seed::world(&app).await;
-        let campaign = seed::create_campaign_from(
-            &app,
-            &world.super_admin,
-            &world.alpha.id,
-            seed::reminder_campaign("Reminders"),
-        )
-        .await;
-        let campaign_id = campaign.data()["id"].clone();
+        let (world, campaign_id) = seed::world_with_reminders(&app).await;
         Clinic { app, world, campaign_id, clock, _simulator: listener }
     }
 
@@ -240,6 +232,39 @@ async fn an_mrn_names_the_patient_whatever_the_spelling_and_two_mrns_are_two_peo
     let refused = clinic.app.mutation(Some(clinic.admin()), "patients.update", taken).await;
     assert_eq!(refused.code(), 409);
     assert!(refused.message().contains("another patient already has this MRN"), "{}", refused.message());
+    clinic.stop().await;
+}
+
+/// Two new rows of one sheet with one MRN, under two names and numbers, are one patient: the
+/// preview says so before anything is written, and creating the run does what it said.
+#[tokio::test]
+async fn new_rows_of_one_sheet_with_one_mrn_are_one_patient_in_the_preview_and_in_the_run() {
+    // Arrange: nobody on file; Grace twice (maiden and married name, two numbers), then Ada.
+    let clinic = Clinic::start().await;
+    let patients_before = clinic.patient_count().await;
+    let rows = "Grace,Hopper,1906-12-09,(312) 555-0301,H-1906,2026-12-01,9:30 AM\n\
+                Grace,Murray Hopper,1906-12-09,(312) 555-0302,h 1906,2026-12-02,10:00 AM\n\
+                Ada,Lovelace,1955-12-10,(312) 555-0303,,2026-12-02,10:30 AM\n";
+
+    // Act
+    let (upload, preview) = clinic.preview("same-mrn.csv", rows).await;
+    let run_rows = clinic.create_run(&upload).await;
+
+    // Assert: the preview names the first Grace's row on the second, and nobody else's.
+    let sample = preview["sampleRows"].as_array().unwrap();
+    let patient = |i: usize| &sample[i]["patient"];
+    assert_eq!([&patient(0)["kind"], &patient(1)["kind"], &patient(2)["kind"]], ["new", "new", "new"]);
+    assert_eq!(patient(0)["samePatientAsSheetRow"], Value::Null);
+    assert_eq!(patient(1)["samePatientAsSheetRow"], sample[0]["sheetRow"], "{preview}");
+    assert!(patient(1)["note"].as_str().unwrap().contains("same MRN"), "{}", patient(1)["note"]);
+    assert_eq!(patient(2)["samePatientAsSheetRow"], Value::Null);
+    assert_eq!(preview["counts"]["existingPatientRows"], 0);
+    // ... and the run is what it said: one Grace with both numbers, and Ada.
+    assert_eq!(clinic.patient_count().await, patients_before + 2);
+    let grace = run_rows[0]["patientId"].as_str().unwrap();
+    assert_eq!(run_rows[1]["patientId"], grace);
+    assert_ne!(run_rows[2]["patientId"], grace);
+    assert_eq!(phones_of(&clinic.get(grace).await), [("+13125550302".to_owned(), "upload".to_owned())]);
     clinic.stop().await;
 }
 

@@ -18,7 +18,9 @@
 //! 3. else a row whose name and birth date match exactly one patient joins them, unless both have
 //!    an MRN and the MRNs differ; two or more such patients, and the row is a new patient (never
 //!    a merge on doubt);
-//! 4. else it is a new patient; rows of one sheet with the same MRN are one new patient.
+//! 4. else it is a new patient; rows of one sheet with the same MRN are one new patient, the
+//!    first of them ([`PatientMatch::SameNewPatient`]), decided by the plan so that a preview
+//!    says what creating the run will do.
 //!
 //! Step 3 is for sheets ([`PhoneSource::Upload`]) only: someone entering a patient by hand with
 //! the name and birth date of another, but another number, is taken at their word that this is
@@ -148,6 +150,9 @@ impl std::fmt::Debug for ContactPoint {
 pub enum PatientMatch {
     /// Nobody yet: a new patient.
     New,
+    /// The new patient of an earlier input of the same plan (this index): rows of one sheet with
+    /// the same MRN are one patient (the MRN is unique per organization), whatever their names.
+    SameNewPatient(usize),
     /// This patient, with a number they already have.
     Existing(PatientId),
     /// This patient (same MRN, or the only one with this name and birth date), with a number new to
@@ -218,23 +223,7 @@ pub async fn resolve_many(
     let matches = plan_keyed(conn, scope, &keyed, source).await?;
     let planned = started.elapsed();
 
-    // New rows of one sheet with the same MRN are one patient: the first of them is created, the
-    // others join it (the MRN is unique per organization).
-    let mut first_with_mrn: HashMap<&str, usize> = HashMap::new();
-    let mut joins: Vec<Option<usize>> = vec![None; keyed.len()];
-    for (i, (k, m)) in keyed.iter().zip(&matches).enumerate() {
-        if let (PatientMatch::New, Some(mrn)) = (m, k.mrn.as_deref()) {
-            match first_with_mrn.get(mrn) {
-                Some(&first) if keyed[first].identity != k.identity => joins[i] = Some(first),
-                Some(_) => {}
-                None => {
-                    first_with_mrn.insert(mrn, i);
-                }
-            }
-        }
-    }
-    let creating: Vec<usize> =
-        (0..keyed.len()).filter(|&i| matches[i] == PatientMatch::New && joins[i].is_none()).collect();
+    let creating: Vec<usize> = (0..keyed.len()).filter(|&i| matches[i] == PatientMatch::New).collect();
     let created = insert_new(conn, scope, keys, patients, &keyed, &creating).await?;
     let inserted = started.elapsed();
     let created_id = |i: usize| {
@@ -247,13 +236,13 @@ pub async fn resolve_many(
     let mut patient_ids = Vec::with_capacity(keyed.len());
     let mut new_phones: Vec<(PatientId, usize)> = Vec::new();
     for (i, m) in matches.iter().enumerate() {
-        let id = match (*m, joins[i]) {
-            (PatientMatch::Existing(id), _) => id,
-            (PatientMatch::NewPhone(id), _) => {
+        let id = match *m {
+            PatientMatch::Existing(id) => id,
+            PatientMatch::NewPhone(id) => {
                 new_phones.push((id, i));
                 id
             }
-            (PatientMatch::New, Some(first)) => {
+            PatientMatch::SameNewPatient(first) => {
                 let id = created_id(first)?;
                 let theirs = &keyed[first];
                 if keyed[i].phone != theirs.phone && Some(&keyed[i].phone) != theirs.secondary_phone.as_ref()
@@ -262,7 +251,7 @@ pub async fn resolve_many(
                 }
                 id
             }
-            (PatientMatch::New, None) => created_id(i)?,
+            PatientMatch::New => created_id(i)?,
         };
         patient_ids.push(id);
     }
@@ -696,6 +685,22 @@ async fn plan_keyed(
         if let Some(known) = known {
             if known.has_number(&k.phone, &contact_points) {
                 *m = PatientMatch::Existing(PatientId(known.id));
+            }
+        }
+    }
+    // New rows with the same MRN are one patient: the first of them is created, the others join
+    // it. (Rows with the same identity key are one patient already: the insert is by that key.)
+    let mut first_with_mrn: HashMap<&str, usize> = HashMap::new();
+    for (i, k) in keyed.iter().enumerate() {
+        if let (PatientMatch::New, Some(mrn)) = (matches[i], k.mrn.as_deref()) {
+            match first_with_mrn.get(mrn) {
+                Some(&first) if keyed[first].identity != k.identity => {
+                    matches[i] = PatientMatch::SameNewPatient(first);
+                }
+                Some(_) => {}
+                None => {
+                    first_with_mrn.insert(mrn, i);
+                }
             }
         }
     }

@@ -262,7 +262,12 @@ pub struct RowPatient {
     pub kind: RowPatientKind,
     /// The existing patient (`existing`, `newPhone`).
     pub patient_id: Option<PatientId>,
-    /// For the user: `new patient`, `existing patient`, or `new phone for an existing patient`.
+    /// For a `new` patient who is also the patient of an earlier row of this sheet (the same
+    /// MRN under another name or number): that row's 1-based sheet row. Creating the run makes
+    /// them one patient.
+    pub same_patient_as_sheet_row: Option<u32>,
+    /// For the user: `new patient`, `existing patient`, `new phone for an existing patient`, or
+    /// `new patient, the same as sheet row N (same MRN)`.
     pub note: String,
 }
 
@@ -278,16 +283,26 @@ pub enum RowPatientKind {
     NewPhone,
 }
 
-impl From<PatientMatch> for RowPatient {
-    fn from(found: PatientMatch) -> Self {
-        let (kind, patient_id, note) = match found {
-            PatientMatch::New => (RowPatientKind::New, None, "new patient"),
-            PatientMatch::Existing(id) => (RowPatientKind::Existing, Some(id), "existing patient"),
+impl RowPatient {
+    fn of(found: PatientMatch, preview: &Preview) -> Self {
+        let (kind, patient_id, same_row, note) = match found {
+            PatientMatch::New => (RowPatientKind::New, None, None, "new patient".to_owned()),
+            PatientMatch::SameNewPatient(first) => {
+                let sheet_row = preview.rows.get(first).map(|row| row.sheet_row);
+                let note = match sheet_row {
+                    Some(n) => format!("new patient, the same as sheet row {n} (same MRN)"),
+                    None => "new patient".to_owned(),
+                };
+                (RowPatientKind::New, None, sheet_row, note)
+            }
+            PatientMatch::Existing(id) => {
+                (RowPatientKind::Existing, Some(id), None, "existing patient".to_owned())
+            }
             PatientMatch::NewPhone(id) => {
-                (RowPatientKind::NewPhone, Some(id), "new phone for an existing patient")
+                (RowPatientKind::NewPhone, Some(id), None, "new phone for an existing patient".to_owned())
             }
         };
-        RowPatient { kind, patient_id, note: note.to_owned() }
+        RowPatient { kind, patient_id, same_patient_as_sheet_row: same_row, note }
     }
 }
 
@@ -574,7 +589,7 @@ fn sheet_row(preview: &Preview, patients: &HashMap<usize, PatientMatch>, row: &I
             .duplicate_of
             .and_then(|i| preview.rows.get(i))
             .map(|first| first.sheet_row),
-        patient: patients.get(&row.index).copied().map(RowPatient::from),
+        patient: patients.get(&row.index).map(|found| RowPatient::of(*found, preview)),
     }
 }
 
@@ -584,7 +599,7 @@ fn preview_view(preview: &Preview, patients: &HashMap<usize, PatientMatch>) -> R
         rows_of(SheetStatus::Callable).filter(move |r| patients.get(&r.index).is_some_and(wanted))
     };
     let new_phone = |m: &PatientMatch| matches!(m, PatientMatch::NewPhone(_));
-    let existing = |m: &PatientMatch| !matches!(m, PatientMatch::New);
+    let existing = |m: &PatientMatch| matches!(m, PatientMatch::Existing(_) | PatientMatch::NewPhone(_));
     let row = |r: &IngestedRow| sheet_row(preview, patients, r);
     RunPreview {
         format: preview.format.as_str().to_owned(),

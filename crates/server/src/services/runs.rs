@@ -99,7 +99,8 @@ pub struct RunStats {
 pub struct RunPreview {
     pub sheet: Preview,
     /// Who the patient of each valid row is among the organization's patients now, by row index
-    /// (`IngestedRow::index`); invalid rows have none.
+    /// (`IngestedRow::index`); invalid rows have none. A [`PatientMatch::SameNewPatient`] holds
+    /// the row index of the row whose new patient it is.
     pub patients: HashMap<usize, PatientMatch>,
 }
 
@@ -122,7 +123,12 @@ pub async fn preview(
     audit_trail::record_read(&txn, caller, AuditAction::UploadPreviewed, upload, preview.rows.len(), [])
         .await?;
     txn.commit().await?;
-    Ok(RunPreview { patients: patient_rows.into_iter().zip(matches).collect(), sheet: preview })
+    let by_row = |found: PatientMatch| match found {
+        PatientMatch::SameNewPatient(first) => PatientMatch::SameNewPatient(patient_rows[first]),
+        other => other,
+    };
+    let patients = patient_rows.iter().copied().zip(matches.into_iter().map(by_row)).collect();
+    Ok(RunPreview { patients, sheet: preview })
 }
 
 /// Commits the upload as a run: patients upserted, every row kept, the prompt pinned, all in one
