@@ -42,13 +42,7 @@ async fn bench_runs_create_commits_100k_rows() {
         app.query(Some(member), "runs.preview", json!({"campaignId": campaign_id, "uploadId": upload})).await;
     let preview_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let created = app
-        .mutation(
-            Some(member),
-            "runs.create",
-            json!({"campaignId": campaign_id, "uploadId": upload, "name": "Bench", "clientRequestId": "bench"}),
-        )
-        .await;
+    let created = seed::create_run(&app, member, &campaign_id, &upload, "Bench", "bench").await;
     let create_seconds = started.elapsed().as_secs_f64();
 
     assert_eq!(preview.data()["counts"]["callableRows"], expected.callable_rows);

@@ -103,13 +103,7 @@ async fn named_run(app: &TestApp, world: &World) -> (String, String) {
     let campaign_id = campaign.data()["id"].as_str().unwrap().to_owned();
     let admin = world.alpha.admin.as_str();
     let upload = app.upload(admin, "named.csv", NAMED_SHEET.to_vec()).await;
-    let run = app
-        .mutation(
-            Some(admin),
-            "runs.create",
-            json!({"campaignId": campaign_id, "uploadId": upload, "name": "Named", "clientRequestId": "named"}),
-        )
-        .await;
+    let run = seed::create_run(app, admin, &campaign_id, &upload, "Named", "named").await;
     (campaign_id, run.data()["id"].as_str().unwrap().to_owned())
 }
 

@@ -68,13 +68,7 @@ async fn completed_tricky_run(
     let campaign_id = created.data()["id"].as_str().unwrap().to_owned();
     let member = world.alpha.member.as_str();
     let upload = app.upload(member, "tricky.csv", TRICKY_SHEET.as_bytes().to_vec()).await;
-    let run = app
-        .mutation(
-            Some(member),
-            "runs.create",
-            json!({"campaignId": campaign_id, "uploadId": upload, "name": "Relances José", "clientRequestId": "tricky"}),
-        )
-        .await;
+    let run = seed::create_run(app, member, &campaign_id, &upload, "Relances José", "tricky").await;
     let run_id = run.data()["id"].as_str().unwrap().to_owned();
     run_to_completion(app, clock, member, &[&run_id]).await;
     run_id
@@ -271,13 +265,7 @@ async fn a_run_of_many_pages_exports_every_row_once_in_sheet_order() {
         sheet.push_str(&format!("M{i:05},(312) 555-{i:04},Pat{i},Long,1960-01-01,2026-12-03\n"));
     }
     let upload = app.upload(member, "many.csv", sheet.into_bytes()).await;
-    let run = app
-        .mutation(
-            Some(member),
-            "runs.create",
-            json!({"campaignId": campaign_id, "uploadId": upload, "name": "Many", "clientRequestId": "many"}),
-        )
-        .await;
+    let run = seed::create_run(&app, member, &campaign_id, &upload, "Many", "many").await;
     let run_id = run.data()["id"].as_str().unwrap().to_owned();
     let expected: Vec<String> = (0..ROWS).map(|i| format!("M{i:05}")).collect();
 

@@ -103,14 +103,15 @@ impl Harness {
         )
         .await;
         let upload = self.app.upload(admin, "reminders.csv", SHEET.as_bytes().to_vec()).await;
-        let run = self
-            .app
-            .mutation(
-                Some(admin),
-                "runs.create",
-                json!({"campaignId": campaign.data()["id"], "uploadId": upload, "name": "Reminders", "clientRequestId": "inbound"}),
-            )
-            .await;
+        let run = seed::create_run(
+            &self.app,
+            admin,
+            campaign.data()["id"].as_str().unwrap(),
+            &upload,
+            "Reminders",
+            "inbound",
+        )
+        .await;
         let run_id = run.data()["id"].clone();
         self.sim.script_outcomes(ADA, [CallOutcome::NoAnswer]);
         self.sim.script_outcomes(GRACE, [CallOutcome::Reached]);

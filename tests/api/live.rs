@@ -320,13 +320,9 @@ async fn organization_events_show_runs_and_uploads_of_the_callers_organization_o
     // Act: alpha uploads a sheet, creates a run of it and starts it.
     let sheet = b"Patient phone,Appointment date\n(312) 555-0199,2026-12-03\n".to_vec();
     let upload = app.upload(&world.alpha.member, "live.csv", sheet).await;
-    let created = app
-        .mutation(
-            Some(&world.alpha.member),
-            "runs.create",
-            json!({"campaignId": world.alpha.campaign_id, "uploadId": upload, "name": "Live", "clientRequestId": "live-1"}),
-        )
-        .await;
+    let created =
+        seed::create_run(&app, &world.alpha.member, &world.alpha.campaign_id, &upload, "Live", "live-1")
+            .await;
     let run_id = created.data()["id"].as_str().unwrap().to_owned();
     seed::configure(&app, &world.super_admin, &world.alpha.admin, &world.alpha.id, open_clinic()).await;
     app.mutation(Some(&world.alpha.admin), "runs.start", json!({"id": run_id})).await.data();

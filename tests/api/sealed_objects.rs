@@ -97,13 +97,7 @@ async fn sheet_is_sealed_and_still_ingests(app: &TestApp, folder: &Path) {
     );
     let preview = preview(app, member, &campaign, &upload).await;
     assert_eq!(preview.data()["counts"]["callableRows"], 30, "{:?}", preview.body);
-    let created = app
-        .mutation(
-            Some(member),
-            "runs.create",
-            json!({"campaignId": campaign, "uploadId": upload, "name": "Sealed", "clientRequestId": "sealed-1"}),
-        )
-        .await;
+    let created = seed::create_run(app, member, &campaign, &upload, "Sealed", "sealed-1").await;
     let rows =
         app.query(Some(member), "runs.getRows", json!({"runId": created.data()["id"], "limit": 1})).await;
     assert_eq!(rows.data()["total"], 30, "{:?}", rows.body);

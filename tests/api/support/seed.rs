@@ -128,6 +128,21 @@ pub async fn create_campaign_from(
     app.mutation(Some(super_admin), "campaigns.create", json!({"orgId": org_id, "campaign": campaign})).await
 }
 
+/// `runs.create` as `token` of `upload` in `campaign_id`, named `name`, with `request` as its
+/// client request id.
+pub async fn create_run(
+    app: &TestApp,
+    token: &str,
+    campaign_id: &str,
+    upload: &str,
+    name: &str,
+    request: &str,
+) -> RpcResponse {
+    let input =
+        json!({"campaignId": campaign_id, "uploadId": upload, "name": name, "clientRequestId": request});
+    app.mutation(Some(token), "runs.create", input).await
+}
+
 fn id_of(response: &RpcResponse) -> String {
     response.data()["id"].as_str().unwrap_or_else(|| panic!("no id in {}", response.body)).to_owned()
 }
@@ -149,13 +164,7 @@ async fn seed_org(
     let sheet =
         b"Patient phone,Appointment date\n(312) 555-0177,2026-12-01\n(617) 555-0188,2026-12-02\n".to_vec();
     let upload_id = app.upload(&member, "seed.csv", sheet).await;
-    let run = app
-        .mutation(
-            Some(&member),
-            "runs.create",
-            json!({"campaignId": campaign_id, "uploadId": upload_id, "name": "Seed run", "clientRequestId": "seed"}),
-        )
-        .await;
+    let run = create_run(app, &member, &campaign_id, &upload_id, "Seed run", "seed").await;
     let run_id = id_of(&run);
     SeededOrg { clerk_org_id, id, admin, member, campaign_id, patient_id, upload_id, run_id }
 }
@@ -222,16 +231,10 @@ pub async fn reminder_run(app: &TestApp, world: &World, org_settings: Value, fix
     configure(app, &world.super_admin, admin, &world.alpha.id, org_settings).await;
     let campaign =
         create_campaign_from(app, &world.super_admin, &world.alpha.id, reminder_campaign("Reminders")).await;
-    let campaign_id = campaign.data()["id"].clone();
+    let campaign_id = id_of(&campaign);
     let bytes = std::fs::read(format!("{FIXTURES}/{fixture}")).expect("fixture");
     let upload = app.upload(admin, fixture, bytes).await;
-    let run = app
-        .mutation(
-            Some(admin),
-            "runs.create",
-            json!({"campaignId": campaign_id, "uploadId": upload, "name": "Reminders", "clientRequestId": fixture}),
-        )
-        .await;
+    let run = create_run(app, admin, &campaign_id, &upload, "Reminders", fixture).await;
     run.data()["id"].clone()
 }
 
