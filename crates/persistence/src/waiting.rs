@@ -10,7 +10,7 @@ use sea_orm::sea_query::{Alias, Condition, Expr, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::entities::{do_not_call, patients, run_rows};
-use crate::org_owned::InOrg;
+use crate::org_owned::{org_filter, InOrg};
 use crate::{OrgScope, Result};
 
 /// Counts of a run's pending rows by group, and when each later group's first row is due.
@@ -85,16 +85,15 @@ enum Group {
 /// Ids of the organization's patients whose number is on its do-not-call list (lookup keys are
 /// per organization, so both sides are this organization's).
 fn listed_patients(scope: &OrgScope) -> SelectStatement {
-    let org = scope.org_id().as_uuid();
     let listed_keys = Query::select()
         .column(do_not_call::Column::PhoneKey)
         .from(do_not_call::Entity)
-        .and_where(do_not_call::Column::OrgId.eq(org))
+        .and_where(org_filter::<do_not_call::Entity>(scope))
         .to_owned();
     Query::select()
         .column(patients::Column::Id)
         .from(patients::Entity)
-        .and_where(patients::Column::OrgId.eq(org))
+        .and_where(org_filter::<patients::Entity>(scope))
         .and_where(patients::Column::PhoneKey.in_subquery(listed_keys))
         .to_owned()
 }
